@@ -1,0 +1,230 @@
+//! Clusters, their token-signing keys and their ServiceAccounts.
+
+use crate::{
+    Cluster, Result, ServiceAccount, SigningKeyRecord, Store, StoreError, from_json, to_json,
+    unique_violation,
+};
+
+type KeyRow = (String, String, String, String, i64, Option<i64>, Option<i64>);
+
+fn key_from_row(row: KeyRow) -> SigningKeyRecord {
+    let (kid, cluster_name, algorithm, private_key_pem, created_at, retired_at, publish_until) = row;
+    SigningKeyRecord {
+        kid,
+        cluster_name,
+        algorithm,
+        private_key_pem,
+        created_at,
+        retired_at,
+        publish_until,
+    }
+}
+
+type SaRow = (String, String, String, String, String, i64);
+
+fn sa_from_row(row: SaRow) -> Result<ServiceAccount> {
+    let (cluster_name, namespace, name, uid, annotations, created_at) = row;
+    Ok(ServiceAccount {
+        cluster_name,
+        namespace,
+        name,
+        uid,
+        annotations: from_json("service_accounts.annotations", &annotations)?,
+        created_at,
+    })
+}
+
+impl Store {
+    /// Creates a cluster with its first signing key, atomically.
+    pub async fn create_cluster(&self, cluster: &Cluster, key: &SigningKeyRecord) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO clusters (name, cluster_id, issuer_url, created_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(&cluster.name)
+        .bind(&cluster.cluster_id)
+        .bind(&cluster.issuer_url)
+        .bind(cluster.created_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| unique_violation(e, || format!("Cluster {}", cluster.name)))?;
+        insert_key(&mut tx, key).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Reads a cluster by name.
+    pub async fn cluster(&self, name: &str) -> Result<Cluster> {
+        let row: Option<(String, String, String, i64)> = sqlx::query_as(
+            "SELECT name, cluster_id, issuer_url, created_at FROM clusters WHERE name = $1",
+        )
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|(name, cluster_id, issuer_url, created_at)| Cluster {
+            name,
+            cluster_id,
+            issuer_url,
+            created_at,
+        })
+        .ok_or_else(|| StoreError::NotFound(format!("No cluster found for name: {name}.")))
+    }
+
+    /// Lists clusters ordered by name.
+    pub async fn list_clusters(&self) -> Result<Vec<Cluster>> {
+        let rows: Vec<(String, String, String, i64)> = sqlx::query_as(
+            "SELECT name, cluster_id, issuer_url, created_at FROM clusters ORDER BY name",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(name, cluster_id, issuer_url, created_at)| Cluster {
+                name,
+                cluster_id,
+                issuer_url,
+                created_at,
+            })
+            .collect())
+    }
+
+    /// Lists a cluster's signing keys, newest first; the first unretired one signs.
+    pub async fn signing_keys(&self, cluster: &str) -> Result<Vec<SigningKeyRecord>> {
+        let rows: Vec<KeyRow> = sqlx::query_as(
+            "SELECT kid, cluster_name, algorithm, private_key_pem, created_at, retired_at, \
+             publish_until FROM signing_keys WHERE cluster_name = $1 ORDER BY created_at DESC, kid",
+        )
+        .bind(cluster)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(key_from_row).collect())
+    }
+
+    /// Makes `key` the cluster's signing key; the previous ones are retired but stay published
+    /// until `publish_until` (the longest lifetime a token they signed can have).
+    pub async fn rotate_signing_key(
+        &self,
+        key: &SigningKeyRecord,
+        retired_at: i64,
+        publish_until: i64,
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "UPDATE signing_keys SET retired_at = $2, publish_until = $3 \
+             WHERE cluster_name = $1 AND retired_at IS NULL",
+        )
+        .bind(&key.cluster_name)
+        .bind(retired_at)
+        .bind(publish_until)
+        .execute(&mut *tx)
+        .await?;
+        // Keys whose tokens can no longer be valid leave the JWKS for good.
+        sqlx::query("DELETE FROM signing_keys WHERE cluster_name = $1 AND publish_until < $2")
+            .bind(&key.cluster_name)
+            .bind(retired_at)
+            .execute(&mut *tx)
+            .await?;
+        insert_key(&mut tx, key).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Creates or replaces a ServiceAccount (the UID is kept when it exists).
+    pub async fn put_service_account(&self, sa: &ServiceAccount) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO service_accounts (cluster_name, namespace, name, uid, annotations, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (cluster_name, namespace, name) \
+             DO UPDATE SET annotations = excluded.annotations",
+        )
+        .bind(&sa.cluster_name)
+        .bind(&sa.namespace)
+        .bind(&sa.name)
+        .bind(&sa.uid)
+        .bind(to_json(&sa.annotations))
+        .bind(sa.created_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Reads a ServiceAccount.
+    pub async fn service_account(
+        &self,
+        cluster: &str,
+        namespace: &str,
+        name: &str,
+    ) -> Result<ServiceAccount> {
+        let row: Option<SaRow> = sqlx::query_as(
+            "SELECT cluster_name, namespace, name, uid, annotations, created_at FROM service_accounts \
+             WHERE cluster_name = $1 AND namespace = $2 AND name = $3",
+        )
+        .bind(cluster)
+        .bind(namespace)
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(sa_from_row).transpose()?.ok_or_else(|| {
+            StoreError::NotFound(format!("serviceaccounts \"{name}\" in namespace \"{namespace}\""))
+        })
+    }
+
+    /// Lists a cluster's ServiceAccounts, optionally of one namespace.
+    pub async fn list_service_accounts(
+        &self,
+        cluster: &str,
+        namespace: Option<&str>,
+    ) -> Result<Vec<ServiceAccount>> {
+        let rows: Vec<SaRow> = sqlx::query_as(
+            "SELECT cluster_name, namespace, name, uid, annotations, created_at FROM service_accounts \
+             WHERE cluster_name = $1 AND ($2 IS NULL OR namespace = $2) ORDER BY namespace, name",
+        )
+        .bind(cluster)
+        .bind(namespace)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(sa_from_row).collect()
+    }
+
+    /// Deletes a ServiceAccount.
+    pub async fn delete_service_account(
+        &self,
+        cluster: &str,
+        namespace: &str,
+        name: &str,
+    ) -> Result<()> {
+        let done = sqlx::query(
+            "DELETE FROM service_accounts WHERE cluster_name = $1 AND namespace = $2 AND name = $3",
+        )
+        .bind(cluster)
+        .bind(namespace)
+        .bind(name)
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!(
+                "serviceaccounts \"{name}\" in namespace \"{namespace}\""
+            )));
+        }
+        Ok(())
+    }
+}
+
+async fn insert_key(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    key: &SigningKeyRecord,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO signing_keys (kid, cluster_name, algorithm, private_key_pem, created_at, \
+         retired_at, publish_until) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(&key.kid)
+    .bind(&key.cluster_name)
+    .bind(&key.algorithm)
+    .bind(&key.private_key_pem)
+    .bind(key.created_at)
+    .bind(key.retired_at)
+    .bind(key.publish_until)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}

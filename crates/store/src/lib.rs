@@ -1,0 +1,136 @@
+//! podpass's persistent store: roles, policies, OIDC providers, clusters, ServiceAccounts and keys.
+//!
+//! One code path over sqlx's `Any` driver with a portable schema (TEXT, BIGINT epoch seconds, BLOB),
+//! SQLite embedded by default.
+
+mod cluster;
+mod iam;
+mod keys;
+mod records;
+
+pub use records::*;
+
+use std::borrow::Cow;
+
+use sqlx::AnyPool;
+use sqlx::any::AnyPoolOptions;
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::SqlSafeStr;
+
+/// Errors of the store, distinguishing what callers turn into API errors.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The addressed entity does not exist.
+    #[error("{0} not found")]
+    NotFound(String),
+    /// An entity with the same identity exists already.
+    #[error("{0} already exists")]
+    AlreadyExists(String),
+    /// The entity is still referenced (attached policies, inline policies, ...).
+    #[error("{0}")]
+    Conflict(String),
+    /// A stored JSON column could not be decoded: the store was written by something else.
+    #[error("corrupt stored value in {column}: {source}")]
+    Corrupt {
+        /// Column that failed to decode.
+        column: &'static str,
+        /// Decoder error.
+        source: serde_json::Error,
+    },
+    /// The database failed.
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+    /// A schema migration failed.
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+/// Result alias of the store.
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// Handle on the database; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: AnyPool,
+}
+
+const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[(
+    1,
+    "identity",
+    include_str!("../migrations/sqlite/0001_identity.sql"),
+)];
+
+impl Store {
+    /// Opens (creating if needed) the database at `url` and applies pending migrations.
+    ///
+    /// `url` is a sqlx URL such as `sqlite:///var/lib/podpass/podpass.db?mode=rwc`.
+    pub async fn open(url: &str) -> Result<Self> {
+        sqlx::any::install_default_drivers();
+        // SQLite serialises writers anyway; a small pool avoids "database is locked" storms.
+        let pool = AnyPoolOptions::new().max_connections(8).connect(url).await?;
+        let store = Self { pool };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Opens the SQLite database file at `path`, creating it if missing.
+    pub async fn open_sqlite_file(path: &std::path::Path) -> Result<Self> {
+        Self::open(&format!("sqlite://{}?mode=rwc", path.display())).await
+    }
+
+    async fn migrate(&self) -> Result<()> {
+        let migrations = SQLITE_MIGRATIONS
+            .iter()
+            .map(|(version, name, sql)| {
+                Migration::new(
+                    *version,
+                    Cow::Borrowed(*name),
+                    MigrationType::Simple,
+                    sql.into_sql_str(),
+                    false,
+                )
+            })
+            .collect();
+        Migrator::with_migrations(migrations).run(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Reads a key of the instance's metadata (account id, instance settings).
+    pub async fn meta(&self, key: &str) -> Result<Option<String>> {
+        let row: Option<(String,)> = sqlx::query_as("SELECT value FROM meta WHERE key = $1")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|(v,)| v))
+    }
+
+    /// Writes a key of the instance's metadata.
+    pub async fn set_meta(&self, key: &str, value: &str) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO meta (key, value) VALUES ($1, $2) \
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(key)
+        .bind(value)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+}
+
+/// Maps a unique-constraint violation to `AlreadyExists(what)`, anything else to `Db`.
+fn unique_violation(err: sqlx::Error, what: impl FnOnce() -> String) -> StoreError {
+    match &err {
+        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::AlreadyExists(what()),
+        _ => StoreError::Db(err),
+    }
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> String {
+    // Serialising plain records of strings cannot fail.
+    serde_json::to_string(value).unwrap_or_else(|_| "[]".to_owned())
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(column: &'static str, text: &str) -> Result<T> {
+    serde_json::from_str(text).map_err(|source| StoreError::Corrupt { column, source })
+}

@@ -1,0 +1,165 @@
+//! Plain records the store reads and writes.
+
+use serde::{Deserialize, Serialize};
+
+/// A tag as IAM models it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tag {
+    /// Tag key.
+    #[serde(rename = "Key")]
+    pub key: String,
+    /// Tag value.
+    #[serde(rename = "Value")]
+    pub value: String,
+}
+
+/// Long-term access key (the admin's); temporary keys are sealed, never stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccessKey {
+    /// `AKIA...` id.
+    pub access_key_id: String,
+    /// Secret key.
+    pub secret_access_key: String,
+    /// Principal the key acts as, e.g. `arn:aws:iam::000000000000:root`.
+    pub principal_arn: String,
+    /// Creation time, epoch seconds.
+    pub created_at: i64,
+}
+
+/// A cluster podpass issues ServiceAccount tokens for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Cluster {
+    /// Cluster name (`demo`).
+    pub name: String,
+    /// EKS-style 32-hex id used in the issuer path.
+    pub cluster_id: String,
+    /// Issuer URL written into tokens' `iss`.
+    pub issuer_url: String,
+    /// Creation time, epoch seconds.
+    pub created_at: i64,
+}
+
+/// A token-signing key of a cluster.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SigningKeyRecord {
+    /// Key id as published in the JWKS.
+    pub kid: String,
+    /// Owning cluster.
+    pub cluster_name: String,
+    /// `RS256` or `ES256`.
+    pub algorithm: String,
+    /// PKCS#8 PEM of the private key.
+    pub private_key_pem: String,
+    /// Creation time, epoch seconds.
+    pub created_at: i64,
+    /// When a newer key took over signing.
+    pub retired_at: Option<i64>,
+    /// Until when the public key stays in the JWKS (tokens it signed may live that long).
+    pub publish_until: Option<i64>,
+}
+
+/// A ServiceAccount of a podpass cluster.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServiceAccount {
+    /// Owning cluster.
+    pub cluster_name: String,
+    /// Namespace.
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+    /// UID written into tokens.
+    pub uid: String,
+    /// Annotations, ordered by key.
+    pub annotations: std::collections::BTreeMap<String, String>,
+    /// Creation time, epoch seconds.
+    pub created_at: i64,
+}
+
+/// An IAM role.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Role {
+    /// Role name as created (case preserved).
+    pub role_name: String,
+    /// `AROA...` unique id.
+    pub role_id: String,
+    /// Path, `/` by default.
+    pub path: String,
+    /// `arn:aws:iam::ACCOUNT:role{path}{name}`.
+    pub arn: String,
+    /// Trust policy JSON text as given.
+    pub trust_policy: String,
+    /// Description.
+    pub description: Option<String>,
+    /// Maximum session duration, seconds.
+    pub max_session_duration: i64,
+    /// Permissions boundary policy ARN.
+    pub permissions_boundary: Option<String>,
+    /// Tags.
+    pub tags: Vec<Tag>,
+    /// Creation time, epoch seconds.
+    pub created_at: i64,
+}
+
+/// A customer managed policy.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ManagedPolicy {
+    /// Policy ARN.
+    pub arn: String,
+    /// `ANPA...` unique id.
+    pub policy_id: String,
+    /// Policy name.
+    pub policy_name: String,
+    /// Path.
+    pub path: String,
+    /// Description.
+    pub description: Option<String>,
+    /// Version id of the default version (`v1`, ...).
+    pub default_version_id: String,
+    /// Tags.
+    pub tags: Vec<Tag>,
+    /// Creation time, epoch seconds.
+    pub created_at: i64,
+    /// Last update (new default version), epoch seconds.
+    pub updated_at: i64,
+    /// Number of roles it is attached to.
+    pub attachment_count: i64,
+}
+
+/// One version of a managed policy.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PolicyVersion {
+    /// Version id (`v1`, ...).
+    pub version_id: String,
+    /// Policy JSON text.
+    pub document: String,
+    /// Creation time, epoch seconds.
+    pub created_at: i64,
+}
+
+/// An IAM OpenID Connect identity provider.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OidcProvider {
+    /// `arn:aws:iam::ACCOUNT:oidc-provider/<host/path>`.
+    pub arn: String,
+    /// Issuer URL without scheme, as IAM returns it.
+    pub url: String,
+    /// Accepted audiences.
+    pub client_ids: Vec<String>,
+    /// Certificate thumbprints.
+    pub thumbprints: Vec<String>,
+    /// Tags.
+    pub tags: Vec<Tag>,
+    /// Creation time, epoch seconds.
+    pub created_at: i64,
+}
+
+/// A session-sealing key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SealingKeyRecord {
+    /// Key id carried in tokens.
+    pub key_id: i64,
+    /// Raw key bytes.
+    pub key_material: Vec<u8>,
+    /// Creation time, epoch seconds.
+    pub created_at: i64,
+}
