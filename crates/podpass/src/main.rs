@@ -1,1 +1,30 @@
-fn main() {}
+//! The podpass command: `podpass up` runs the whole chain on one machine; the other commands
+//! administer it the way eksctl, kubectl and the AWS CLI are used against EKS.
+
+mod cli;
+mod instance;
+mod output;
+mod profile;
+mod serve;
+mod tokens;
+
+use clap::Parser;
+
+fn main() -> std::process::ExitCode {
+    let cli = cli::Cli::parse();
+    cli::init_logging(&cli.global);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(cli::run(cli)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -70,6 +70,23 @@ impl Store {
         .ok_or_else(|| StoreError::NotFound(format!("No cluster found for name: {name}.")))
     }
 
+    /// Reads a cluster by its issuer id.
+    pub async fn cluster_by_id(&self, cluster_id: &str) -> Result<Cluster> {
+        let row: Option<(String, String, String, i64)> = sqlx::query_as(
+            "SELECT name, cluster_id, issuer_url, created_at FROM clusters WHERE cluster_id = $1",
+        )
+        .bind(cluster_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|(name, cluster_id, issuer_url, created_at)| Cluster {
+            name,
+            cluster_id,
+            issuer_url,
+            created_at,
+        })
+        .ok_or_else(|| StoreError::NotFound(format!("No cluster found for id: {cluster_id}.")))
+    }
+
     /// Lists clusters ordered by name.
     pub async fn list_clusters(&self) -> Result<Vec<Cluster>> {
         let rows: Vec<(String, String, String, i64)> = sqlx::query_as(
@@ -100,32 +117,40 @@ impl Store {
         Ok(rows.into_iter().map(key_from_row).collect())
     }
 
-    /// Makes `key` the cluster's signing key; the previous ones are retired but stay published
-    /// until `publish_until` (the longest lifetime a token they signed can have).
-    pub async fn rotate_signing_key(
-        &self,
-        key: &SigningKeyRecord,
-        retired_at: i64,
-        publish_until: i64,
-    ) -> Result<()> {
+    /// Makes `key` the cluster's signing key. Previous keys are retired but stay published until
+    /// the last token they signed expires; retired keys past that point are deleted.
+    pub async fn rotate_signing_key(&self, key: &SigningKeyRecord, now: i64) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         sqlx::query(
-            "UPDATE signing_keys SET retired_at = $2, publish_until = $3 \
-             WHERE cluster_name = $1 AND retired_at IS NULL",
+            "UPDATE signing_keys SET retired_at = $2 WHERE cluster_name = $1 AND retired_at IS NULL",
         )
         .bind(&key.cluster_name)
-        .bind(retired_at)
-        .bind(publish_until)
+        .bind(now)
         .execute(&mut *tx)
         .await?;
-        // Keys whose tokens can no longer be valid leave the JWKS for good.
-        sqlx::query("DELETE FROM signing_keys WHERE cluster_name = $1 AND publish_until < $2")
-            .bind(&key.cluster_name)
-            .bind(retired_at)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "DELETE FROM signing_keys WHERE cluster_name = $1 AND retired_at IS NOT NULL \
+             AND (publish_until IS NULL OR publish_until < $2)",
+        )
+        .bind(&key.cluster_name)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
         insert_key(&mut tx, key).await?;
         tx.commit().await?;
+        Ok(())
+    }
+
+    /// Records that `kid` signed a token valid until `exp`, so the key stays published that long.
+    pub async fn record_signed_until(&self, kid: &str, exp: i64) -> Result<()> {
+        sqlx::query(
+            "UPDATE signing_keys SET publish_until = $2 \
+             WHERE kid = $1 AND (publish_until IS NULL OR publish_until < $2)",
+        )
+        .bind(kid)
+        .bind(exp)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 

@@ -54,7 +54,7 @@ pub struct SigningKeyRecord {
     pub created_at: i64,
     /// When a newer key took over signing.
     pub retired_at: Option<i64>,
-    /// Until when the public key stays in the JWKS (tokens it signed may live that long).
+    /// Expiry of the longest-lived token the key signed: a retired key stays in the JWKS until then.
     pub publish_until: Option<i64>,
 }
 

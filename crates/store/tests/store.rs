@@ -98,8 +98,10 @@ async fn everything_survives_a_reopen() {
             publish_until: None,
         };
         store.create_cluster(&cluster, &key).await.unwrap();
+        store.record_signed_until("k1", 100).await.unwrap();
+        store.record_signed_until("k1", 50).await.unwrap();
         let k2 = SigningKeyRecord { kid: "k2".into(), created_at: 2, ..key.clone() };
-        store.rotate_signing_key(&k2, 2, 100).await.unwrap();
+        store.rotate_signing_key(&k2, 2).await.unwrap();
         store
             .put_service_account(&ServiceAccount {
                 cluster_name: "demo".into(),
@@ -116,8 +118,15 @@ async fn everything_survives_a_reopen() {
     let store = open(&dir).await;
     assert_eq!(store.role("r").await.unwrap().role_name, "r");
     let keys = store.signing_keys("demo").await.unwrap();
-    assert_eq!(keys.iter().map(|k| (k.kid.as_str(), k.retired_at)).collect::<Vec<_>>(),
-        vec![("k2", None), ("k1", Some(2))]);
+    assert_eq!(
+        keys.iter().map(|k| (k.kid.as_str(), k.retired_at, k.publish_until)).collect::<Vec<_>>(),
+        vec![("k2", None, None), ("k1", Some(2), Some(100))]
+    );
+    // A later rotation past k1's last token drops it; k2 has signed nothing and goes too.
+    let k3 = SigningKeyRecord { kid: "k3".into(), created_at: 200, ..keys[0].clone() };
+    store.rotate_signing_key(&k3, 200).await.unwrap();
+    let kids: Vec<_> = store.signing_keys("demo").await.unwrap().into_iter().map(|k| k.kid).collect();
+    assert_eq!(kids, vec!["k3"]);
     let sa = store.service_account("demo", "default", "sa").await.unwrap();
     assert_eq!(sa.annotations["a"], "b");
     assert_eq!(store.meta("account_id").await.unwrap().as_deref(), Some("000000000000"));

@@ -1,0 +1,125 @@
+//! Command-line interface: every setting is a flag with an env var and a sane default.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use podpass_store::Store;
+
+use crate::{instance, serve, tokens};
+
+/// podpass: short-lived AWS credentials for Kubernetes pods, with no static keys.
+///
+/// `podpass up` runs the whole chain on this machine: a cluster's ServiceAccount token issuer
+/// (OIDC discovery + JWKS), and AWS-compatible STS and IAM endpoints that the unmodified AWS CLI
+/// and SDKs talk to. The other commands administer it the way kubectl, eksctl and the AWS CLI
+/// administer EKS.
+#[derive(Debug, Parser)]
+#[command(name = "podpass", version, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command takes.
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Directory holding the embedded database and the running instance's record
+    /// [default: $XDG_DATA_HOME/podpass or ~/.local/share/podpass]
+    #[arg(long, env = "PODPASS_DATA_DIR", global = true)]
+    pub data_dir: Option<PathBuf>,
+
+    /// Database URL instead of the embedded SQLite file in the data directory
+    /// (e.g. sqlite:///var/lib/podpass/podpass.db)
+    #[arg(long, env = "PODPASS_DATABASE_URL", global = true)]
+    pub database_url: Option<String>,
+
+    /// Log filter, in tracing's env-filter syntax (e.g. `info`, `podpass=debug`)
+    #[arg(long, env = "PODPASS_LOG", default_value = "info", global = true)]
+    pub log: String,
+
+    /// Log format: human-readable text, or one JSON object per line for log pipelines
+    #[arg(long, env = "PODPASS_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+}
+
+/// How logs are written.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+impl Global {
+    /// The data directory in effect.
+    pub fn data_dir(&self) -> PathBuf {
+        self.data_dir.clone().unwrap_or_else(instance::default_data_dir)
+    }
+
+    /// Opens the store named by the flags, creating the data directory when needed.
+    pub async fn open_store(&self) -> anyhow::Result<Store> {
+        if let Some(url) = &self.database_url {
+            return Store::open(url).await.with_context(|| "opening the database".to_owned());
+        }
+        let dir = self.data_dir();
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("creating the data directory {}", dir.display()))?;
+        let path = dir.join("podpass.db");
+        Store::open_sqlite_file(&path)
+            .await
+            .with_context(|| format!("opening {}", path.display()))
+    }
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run podpass on this machine: issuer, STS and IAM on one loopback endpoint, embedded store
+    Up(serve::UpArgs),
+    /// Print the shell exports a client needs for the running instance: eval "$(podpass env)"
+    Env,
+    /// Issue and inspect ServiceAccount tokens (what the kubelet asks TokenRequest for)
+    #[command(subcommand)]
+    Token(tokens::TokenCommand),
+}
+
+/// Runs the parsed command.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Up(args) => serve::up(&cli.global, args).await,
+        Command::Env => env(&cli.global).await,
+        Command::Token(command) => tokens::run(&cli.global, command).await,
+    }
+}
+
+async fn env(global: &Global) -> anyhow::Result<()> {
+    let running = instance::Instance::running(&global.data_dir())?;
+    let secret = if running.profile.is_none() {
+        let store = global.open_store().await?;
+        let keys = store.access_keys().await?;
+        keys.into_iter()
+            .find(|k| k.access_key_id == running.access_key_id)
+            .map(|k| k.secret_access_key)
+    } else {
+        None
+    };
+    print!("{}", running.exports(secret.as_deref()));
+    Ok(())
+}
+
+/// Installs the tracing subscriber for the chosen format and filter.
+pub fn init_logging(global: &Global) {
+    let filter = tracing_subscriber::EnvFilter::try_new(&global.log)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match global.log_format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}

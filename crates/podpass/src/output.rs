@@ -1,0 +1,98 @@
+//! Small formatting helpers shared by commands: durations and human times.
+
+use std::str::FromStr;
+
+/// A Go-style duration (`90s`, `10m`, `1h30m`, `24h`, or plain seconds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Duration(i64);
+
+impl Duration {
+    /// Whole seconds.
+    pub fn seconds(self) -> i64 {
+        self.0
+    }
+}
+
+impl FromStr for Duration {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        if let Ok(seconds) = text.parse::<i64>() {
+            return Ok(Self(seconds));
+        }
+        let mut total: i64 = 0;
+        let mut number = String::new();
+        for c in text.chars() {
+            if c.is_ascii_digit() {
+                number.push(c);
+                continue;
+            }
+            let unit = match c {
+                's' => 1,
+                'm' => 60,
+                'h' => 3600,
+                'd' => 86_400,
+                _ => return Err(format!("invalid duration {text:?}: unknown unit {c:?}")),
+            };
+            let value: i64 = number
+                .parse()
+                .map_err(|_| format!("invalid duration {text:?}: a number must precede {c:?}"))?;
+            total = value
+                .checked_mul(unit)
+                .and_then(|v| total.checked_add(v))
+                .ok_or_else(|| format!("duration {text:?} is too large"))?;
+            number.clear();
+        }
+        if !number.is_empty() || text.is_empty() {
+            return Err(format!("invalid duration {text:?}: expected e.g. 3600s, 10m, 1h30m"));
+        }
+        Ok(Self(total))
+    }
+}
+
+/// `2026-11-28T22:00:00Z (in 59m 58s)` / `(3h 2m ago)`.
+pub fn describe_time(epoch: i64, now: i64) -> String {
+    let date = jiff::Timestamp::from_second(epoch)
+        .map(|t| t.to_string())
+        .unwrap_or_else(|_| epoch.to_string());
+    let delta = epoch - now;
+    let span = human_span(delta.unsigned_abs());
+    if delta >= 0 {
+        format!("{date} (in {span})")
+    } else {
+        format!("{date} ({span} ago)")
+    }
+}
+
+/// `1d 2h`, `3h 2m`, `59m 58s`, `12s`.
+pub fn human_span(seconds: u64) -> String {
+    let (d, h, m, s) = (seconds / 86_400, seconds / 3600 % 24, seconds / 60 % 60, seconds % 60);
+    match (d, h, m) {
+        (0, 0, 0) => format!("{s}s"),
+        (0, 0, _) => format!("{m}m {s}s"),
+        (0, _, _) => format!("{h}h {m}m"),
+        _ => format!("{d}d {h}h"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_go_durations() {
+        assert_eq!("3600".parse::<Duration>().unwrap().seconds(), 3600);
+        assert_eq!("1h30m".parse::<Duration>().unwrap().seconds(), 5400);
+        assert_eq!("10m".parse::<Duration>().unwrap().seconds(), 600);
+        assert!("10".parse::<Duration>().is_ok());
+        assert!("h".parse::<Duration>().is_err());
+        assert!("5x".parse::<Duration>().is_err());
+        assert!("".parse::<Duration>().is_err());
+    }
+
+    #[test]
+    fn describes_times_relative_to_now() {
+        assert_eq!(describe_time(3600, 0), "1970-01-01T01:00:00Z (in 1h 0m)");
+        assert_eq!(describe_time(0, 90), "1970-01-01T00:00:00Z (1m 30s ago)");
+    }
+}

@@ -1,0 +1,222 @@
+//! `podpass up`: bootstraps the instance on first start and serves every endpoint.
+
+use std::net::SocketAddr;
+
+use anyhow::Context;
+use clap::Args;
+use podpass_api::{AppState, Settings};
+use podpass_control::ids;
+use podpass_store::{AccessKey, Store};
+use podpass_token::KeyAlgorithm;
+
+use crate::cli::Global;
+use crate::instance::Instance;
+use crate::profile::AwsFiles;
+
+/// Options of `podpass up`.
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    /// Address of the AWS-compatible endpoint and the issuer (port 0 picks a free port)
+    #[arg(long, env = "PODPASS_LISTEN", default_value = "127.0.0.1:7700")]
+    pub listen: SocketAddr,
+
+    /// Base URL clients and tokens use to reach this instance [default: http://<listen address>]
+    #[arg(long, env = "PODPASS_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
+    /// AWS account id podpass acts as (fixed at first start)
+    #[arg(long, env = "PODPASS_ACCOUNT_ID", default_value = "000000000000")]
+    pub account_id: String,
+
+    /// Region in ARNs, signatures and the written profile
+    #[arg(long, env = "PODPASS_REGION", default_value = "us-east-1")]
+    pub region: String,
+
+    /// Name of the local cluster whose ServiceAccount tokens podpass issues
+    #[arg(long, env = "PODPASS_CLUSTER", default_value = "demo")]
+    pub cluster: String,
+
+    /// Signing algorithm of a newly created cluster's key
+    #[arg(long, env = "PODPASS_KEY_ALGORITHM", value_enum, default_value_t = Algorithm::Rs256)]
+    pub key_algorithm: Algorithm,
+
+    /// AWS CLI profile to write the admin keys to (in ~/.aws, or AWS_SHARED_CREDENTIALS_FILE
+    /// and AWS_CONFIG_FILE)
+    #[arg(long, env = "PODPASS_PROFILE", default_value = "podpass")]
+    pub profile: String,
+
+    /// Do not write an AWS CLI profile; `podpass env` then prints the keys themselves
+    #[arg(long, env = "PODPASS_NO_PROFILE")]
+    pub no_profile: bool,
+}
+
+/// Token signing algorithms a cluster can use.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum Algorithm {
+    /// RSA-2048 with SHA-256, kube-apiserver's default
+    Rs256,
+    /// ECDSA P-256 with SHA-256
+    Es256,
+}
+
+impl From<Algorithm> for KeyAlgorithm {
+    fn from(value: Algorithm) -> Self {
+        match value {
+            Algorithm::Rs256 => KeyAlgorithm::RS256,
+            Algorithm::Es256 => KeyAlgorithm::ES256,
+        }
+    }
+}
+
+const ACCOUNT_ID_KEY: &str = "account_id";
+
+pub async fn up(global: &Global, args: UpArgs) -> anyhow::Result<()> {
+    let data_dir = global.data_dir();
+    let store = global.open_store().await?;
+    let account_id = ensure_account_id(&store, &args.account_id).await?;
+    let admin = ensure_admin_key(&store, &account_id).await?;
+
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("binding {}", args.listen))?;
+    let bound = listener.local_addr()?;
+    let public_url = args
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{bound}"))
+        .trim_end_matches('/')
+        .to_owned();
+
+    let now = podpass_control::now();
+    let state = AppState::new(
+        Settings {
+            account_id: account_id.clone(),
+            region: args.region.clone(),
+        },
+        store,
+    );
+    let cluster = state
+        .clusters()
+        .ensure(&args.cluster, &public_url, args.key_algorithm.into(), now)
+        .await
+        .context("creating the local cluster")?;
+    if !cluster.issuer_url.starts_with(&public_url) {
+        tracing::warn!(
+            issuer = %cluster.issuer_url,
+            %public_url,
+            "the cluster's issuer was created under another URL; its tokens name that issuer"
+        );
+    }
+
+    let profile = if args.no_profile {
+        None
+    } else {
+        AwsFiles::from_env()?
+            .write_profile(
+                &args.profile,
+                &admin.access_key_id,
+                &admin.secret_access_key,
+                &args.region,
+                &public_url,
+            )
+            .context("writing the AWS CLI profile")?;
+        Some(args.profile.clone())
+    };
+    let instance = Instance {
+        pid: std::process::id(),
+        endpoint_url: public_url.clone(),
+        region: args.region.clone(),
+        account_id: account_id.clone(),
+        profile,
+        access_key_id: admin.access_key_id.clone(),
+        cluster: cluster.name.clone(),
+        issuer_url: cluster.issuer_url.clone(),
+    };
+    instance.write(&data_dir)?;
+
+    tracing::info!(endpoint = %public_url, "AWS endpoint ready (STS, IAM)");
+    tracing::info!(
+        cluster = %cluster.name,
+        issuer = %cluster.issuer_url,
+        discovery = %format!("{}/.well-known/openid-configuration", cluster.issuer_url),
+        "ServiceAccount issuer ready"
+    );
+    tracing::info!(
+        profile = instance.profile.as_deref().unwrap_or("(none)"),
+        account = %account_id,
+        "admin credentials ready: eval \"$(podpass env)\""
+    );
+
+    let served = axum::serve(
+        listener,
+        podpass_api::router(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await;
+    Instance::remove(&data_dir);
+    tracing::info!("podpass stopped");
+    served.context("serving")
+}
+
+/// The account id is fixed at first start: ARNs already handed out name it.
+async fn ensure_account_id(store: &Store, requested: &str) -> anyhow::Result<String> {
+    if requested.len() != 12 || !requested.bytes().all(|b| b.is_ascii_digit()) {
+        anyhow::bail!("--account-id must be 12 digits, got {requested:?}");
+    }
+    match store.meta(ACCOUNT_ID_KEY).await? {
+        Some(stored) => {
+            if stored != requested {
+                tracing::warn!(%stored, %requested, "keeping the account id set at first start");
+            }
+            Ok(stored)
+        }
+        None => {
+            store.set_meta(ACCOUNT_ID_KEY, requested).await?;
+            Ok(requested.to_owned())
+        }
+    }
+}
+
+/// The admin access key (the account root's), created on first start.
+async fn ensure_admin_key(store: &Store, account_id: &str) -> anyhow::Result<AccessKey> {
+    let root = format!("arn:aws:iam::{account_id}:root");
+    if let Some(key) = store
+        .access_keys()
+        .await?
+        .into_iter()
+        .find(|k| k.principal_arn == root)
+    {
+        return Ok(key);
+    }
+    let key = AccessKey {
+        access_key_id: ids::access_key_id()?,
+        secret_access_key: ids::secret_access_key()?,
+        principal_arn: root,
+        created_at: podpass_control::now(),
+    };
+    store.create_access_key(&key).await?;
+    tracing::info!(access_key_id = %key.access_key_id, "created the admin access key");
+    Ok(key)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}
