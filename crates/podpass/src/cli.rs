@@ -6,7 +6,7 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use podpass_store::Store;
 
-use crate::{instance, serve, tokens};
+use crate::{instance, sa, serve, tokens};
 
 /// podpass: short-lived AWS credentials for Kubernetes pods, with no static keys.
 ///
@@ -85,6 +85,9 @@ pub enum Command {
     /// Issue and inspect ServiceAccount tokens (what the kubelet asks TokenRequest for)
     #[command(subcommand)]
     Token(tokens::TokenCommand),
+    /// Manage the local cluster's ServiceAccounts (as kubectl does)
+    #[command(subcommand, name = "sa", alias = "serviceaccount")]
+    Sa(sa::SaCommand),
 }
 
 /// Runs the parsed command.
@@ -93,6 +96,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Up(args) => serve::up(&cli.global, args).await,
         Command::Env => env(&cli.global).await,
         Command::Token(command) => tokens::run(&cli.global, command).await,
+        Command::Sa(command) => sa::run(&cli.global, command).await,
     }
 }
 

@@ -5,6 +5,7 @@ mod cli;
 mod instance;
 mod output;
 mod profile;
+mod sa;
 mod serve;
 mod tokens;
 

@@ -96,3 +96,64 @@ mod tests {
         assert_eq!(describe_time(0, 90), "1970-01-01T00:00:00Z (1m 30s ago)");
     }
 }
+
+/// kubectl's AGE column (`HumanDuration`): `45s`, `3m20s`, `45m`, `3h20m`, `15h`, `2d3h`, `30d`, `2y`.
+pub fn kube_age(seconds: i64) -> String {
+    let s = seconds.max(0);
+    let (m, h, d) = (s / 60, s / 3600, s / 86_400);
+    match s {
+        _ if s < 120 => format!("{s}s"),
+        _ if m < 10 => format!("{m}m{}s", s % 60),
+        _ if h < 3 => format!("{m}m"),
+        _ if h < 8 => format!("{h}h{}m", m % 60),
+        _ if h < 48 => format!("{h}h"),
+        _ if d < 8 => format!("{d}d{}h", h % 24),
+        _ if d < 730 => format!("{d}d"),
+        _ => format!("{}y", d / 365),
+    }
+}
+
+/// Left-aligned columns separated by three spaces, as kubectl prints them.
+pub fn table(rows: &[Vec<String>]) -> String {
+    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..columns)
+        .map(|c| rows.iter().filter_map(|r| r.get(c)).map(|v| v.chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut out = String::new();
+    for row in rows {
+        let last = row.len().saturating_sub(1);
+        for (c, value) in row.iter().enumerate() {
+            out.push_str(value);
+            if c < last {
+                let pad = widths[c] - value.chars().count() + 3;
+                out.extend(std::iter::repeat_n(' ', pad));
+            }
+        }
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod table_tests {
+    use super::*;
+
+    #[test]
+    fn ages_follow_kubectl() {
+        assert_eq!(kube_age(45), "45s");
+        assert_eq!(kube_age(200), "3m20s");
+        assert_eq!(kube_age(45 * 60), "45m");
+        assert_eq!(kube_age(3 * 3600 + 20 * 60), "3h20m");
+        assert_eq!(kube_age(15 * 3600), "15h");
+        assert_eq!(kube_age(2 * 86_400 + 3 * 3600), "2d3h");
+    }
+
+    #[test]
+    fn tables_align_columns() {
+        let rows = vec![
+            vec!["NAME".to_owned(), "AGE".to_owned()],
+            vec!["default".to_owned(), "5s".to_owned()],
+        ];
+        assert_eq!(table(&rows), "NAME      AGE\ndefault   5s\n");
+    }
+}
