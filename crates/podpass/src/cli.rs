@@ -57,13 +57,17 @@ pub enum LogFormat {
 impl Global {
     /// The data directory in effect.
     pub fn data_dir(&self) -> PathBuf {
-        self.data_dir.clone().unwrap_or_else(instance::default_data_dir)
+        self.data_dir
+            .clone()
+            .unwrap_or_else(instance::default_data_dir)
     }
 
     /// Opens the store named by the flags, creating the data directory when needed.
     pub async fn open_store(&self) -> anyhow::Result<Store> {
         if let Some(url) = &self.database_url {
-            return Store::open(url).await.with_context(|| "opening the database".to_owned());
+            return Store::open(url)
+                .await
+                .with_context(|| "opening the database".to_owned());
         }
         let dir = self.data_dir();
         std::fs::create_dir_all(&dir)

@@ -44,7 +44,9 @@ impl FromStr for Duration {
             number.clear();
         }
         if !number.is_empty() || text.is_empty() {
-            return Err(format!("invalid duration {text:?}: expected e.g. 3600s, 10m, 1h30m"));
+            return Err(format!(
+                "invalid duration {text:?}: expected e.g. 3600s, 10m, 1h30m"
+            ));
         }
         Ok(Self(total))
     }
@@ -66,7 +68,12 @@ pub fn describe_time(epoch: i64, now: i64) -> String {
 
 /// `1d 2h`, `3h 2m`, `59m 58s`, `12s`.
 pub fn human_span(seconds: u64) -> String {
-    let (d, h, m, s) = (seconds / 86_400, seconds / 3600 % 24, seconds / 60 % 60, seconds % 60);
+    let (d, h, m, s) = (
+        seconds / 86_400,
+        seconds / 3600 % 24,
+        seconds / 60 % 60,
+        seconds % 60,
+    );
     match (d, h, m) {
         (0, 0, 0) => format!("{s}s"),
         (0, 0, _) => format!("{m}m {s}s"),
@@ -117,7 +124,13 @@ pub fn kube_age(seconds: i64) -> String {
 pub fn table(rows: &[Vec<String>]) -> String {
     let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> = (0..columns)
-        .map(|c| rows.iter().filter_map(|r| r.get(c)).map(|v| v.chars().count()).max().unwrap_or(0))
+        .map(|c| {
+            rows.iter()
+                .filter_map(|r| r.get(c))
+                .map(|v| v.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
         .collect();
     let mut out = String::new();
     for row in rows {

@@ -28,7 +28,10 @@ impl AwsFiles {
             Some(p) => PathBuf::from(p),
             None => home()?.join(".aws/config"),
         };
-        Ok(Self { credentials, config })
+        Ok(Self {
+            credentials,
+            config,
+        })
     }
 
     /// Writes (or replaces) the profile's section in both files, leaving other profiles alone.
@@ -116,8 +119,11 @@ mod tests {
     fn replaces_only_its_own_section() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("credentials");
-        std::fs::write(&path, "[default]\naws_access_key_id = A\n\n[podpass]\nold = 1\n[other]\nx = y\n")
-            .unwrap();
+        std::fs::write(
+            &path,
+            "[default]\naws_access_key_id = A\n\n[podpass]\nold = 1\n[other]\nx = y\n",
+        )
+        .unwrap();
         upsert_section(&path, "podpass", &[("aws_access_key_id", "K")]).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         assert_eq!(

@@ -82,7 +82,10 @@ pub async fn run(global: &Global, command: SaCommand) -> anyhow::Result<()> {
     let now = podpass_control::now();
     match command {
         SaCommand::Create { name, scope } => {
-            if let Ok(existing) = store.service_account(&scope.cluster, &scope.namespace, &name).await {
+            if let Ok(existing) = store
+                .service_account(&scope.cluster, &scope.namespace, &name)
+                .await
+            {
                 bail!(
                     "serviceaccounts \"{}\" already exists in namespace \"{}\"",
                     existing.name,
@@ -105,7 +108,9 @@ pub async fn run(global: &Global, command: SaCommand) -> anyhow::Result<()> {
                 Some(name) => vec![get(&store, &scope, name).await?],
                 None => {
                     let namespace = (!all_namespaces).then_some(scope.namespace.as_str());
-                    store.list_service_accounts(&scope.cluster, namespace).await?
+                    store
+                        .list_service_accounts(&scope.cluster, namespace)
+                        .await?
                 }
             };
             print_accounts(&accounts, name.is_some(), all_namespaces, output, now)?;
@@ -160,8 +165,13 @@ pub fn apply_annotations(
         let (key, value) = change
             .split_once('=')
             .filter(|(k, _)| !k.is_empty())
-            .with_context(|| format!("invalid annotation {change:?}: expected key=value or key-"))?;
-        if let Some(old) = annotations.get(key).filter(|old| *old != value && !overwrite) {
+            .with_context(|| {
+                format!("invalid annotation {change:?}: expected key=value or key-")
+            })?;
+        if let Some(old) = annotations
+            .get(key)
+            .filter(|old| *old != value && !overwrite)
+        {
             bail!(
                 "--overwrite is false but found the following declared annotation(s): '{key}' already has a value ({old})"
             );
@@ -214,9 +224,19 @@ fn print_accounts(
             }
             let mut rows = vec![];
             if all_namespaces {
-                rows.push(vec!["NAMESPACE", "NAME", "SECRETS", "AGE"].into_iter().map(String::from).collect());
+                rows.push(
+                    vec!["NAMESPACE", "NAME", "SECRETS", "AGE"]
+                        .into_iter()
+                        .map(String::from)
+                        .collect(),
+                );
             } else {
-                rows.push(vec!["NAME", "SECRETS", "AGE"].into_iter().map(String::from).collect());
+                rows.push(
+                    vec!["NAME", "SECRETS", "AGE"]
+                        .into_iter()
+                        .map(String::from)
+                        .collect(),
+                );
             }
             for sa in accounts {
                 let mut row: Vec<String> = Vec::new();

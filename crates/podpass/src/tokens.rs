@@ -158,14 +158,14 @@ async fn signature_verdict(
         Err(e) => return format!("Signature: NOT VERIFIED (issuer keys unusable: {e})"),
     };
     match verifier.verify(token, now) {
-        Ok(_) => format!("Signature: VALID (cluster {}, issuer keys of this podpass)", cluster.name),
-        Err(VerifyError::Expired { .. }) => {
-            "Signature: VALID, but the token has EXPIRED".into()
-        }
+        Ok(_) => format!(
+            "Signature: VALID (cluster {}, issuer keys of this podpass)",
+            cluster.name
+        ),
+        Err(VerifyError::Expired { .. }) => "Signature: VALID, but the token has EXPIRED".into(),
         Err(e @ (VerifyError::BadSignature | VerifyError::UnknownKeyId(_))) => {
             format!("Signature: INVALID ({e})")
         }
         Err(e) => format!("Signature: REJECTED ({e})"),
     }
 }
-

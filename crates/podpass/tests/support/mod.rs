@@ -1,0 +1,254 @@
+//! Drives the real `podpass` binary and the real AWS clients (AWS CLI, boto3) from tests.
+#![allow(dead_code)] // each test file uses a different part of the harness
+
+use std::io::Write;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// The Python venv holding the pinned AWS CLI and boto3 (made by `scripts/test`).
+pub fn venv() -> PathBuf {
+    let venv = std::env::var_os("PODPASS_TEST_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv"));
+    assert!(
+        venv.join("bin/aws").exists(),
+        "the AWS CLI venv is missing at {}: run the tests with ./scripts/test",
+        venv.display()
+    );
+    venv
+}
+
+/// A running `podpass up` in its own data directory and HOME, stopped on drop.
+pub struct Podpass {
+    pub dir: tempfile::TempDir,
+    pub port: u16,
+    child: Option<Child>,
+    pub instance: serde_json::Value,
+}
+
+impl Podpass {
+    /// Starts a fresh instance on a free loopback port.
+    pub fn start() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut podpass = Self {
+            port: free_port(),
+            dir,
+            child: None,
+            instance: serde_json::Value::Null,
+        };
+        podpass.launch();
+        podpass
+    }
+
+    fn launch(&mut self) {
+        let log = std::fs::File::create(self.dir.path().join("podpass.log")).expect("log file");
+        let child = self
+            .command()
+            .args(["up", "--listen", &format!("127.0.0.1:{}", self.port)])
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("spawn podpass up");
+        self.child = Some(child);
+        let record = self.data_dir().join("instance.json");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(text) = std::fs::read(&record)
+                && let Ok(value) = serde_json::from_slice::<serde_json::Value>(&text)
+                && value["pid"].as_u64() == self.child.as_ref().map(|c| u64::from(c.id()))
+            {
+                self.instance = value;
+                return;
+            }
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                panic!("podpass up exited with {status}:\n{}", self.log());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "podpass up did not start:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Stops the server (SIGTERM) and starts it again on the same port and data.
+    pub fn restart(&mut self) {
+        self.stop();
+        self.launch();
+    }
+
+    /// Stops the server gracefully and waits for it.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill").arg(child.id().to_string()).status();
+            let _ = child.wait();
+        }
+    }
+
+    /// The server's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("podpass.log")).unwrap_or_default()
+    }
+
+    pub fn home(&self) -> PathBuf {
+        self.dir.path().join("home")
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn issuer(&self) -> String {
+        self.instance["issuer_url"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    pub fn account(&self) -> String {
+        self.instance["account_id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    /// `podpass ...` against this instance's data directory.
+    pub fn command(&self) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_podpass"));
+        cmd.arg("--data-dir")
+            .arg(self.data_dir())
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.home())
+            .env("PODPASS_LOG", "info,podpass=debug");
+        cmd
+    }
+
+    /// Runs `podpass args...` and returns its output.
+    pub fn podpass(&self, args: &[&str]) -> Output {
+        self.command().args(args).output().expect("run podpass")
+    }
+
+    /// Runs `podpass args...`, asserting success, and returns stdout.
+    pub fn podpass_ok(&self, args: &[&str]) -> String {
+        let out = self.podpass(args);
+        assert!(
+            out.status.success(),
+            "podpass {args:?} failed:\n{}",
+            text(&out.stderr)
+        );
+        text(&out.stdout)
+    }
+
+    /// A process environment with only what a pod would have plus the given variables:
+    /// no admin profile unless asked for.
+    pub fn client_env(&self, cmd: &mut Command, vars: &[(&str, &str)]) {
+        cmd.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.home())
+            .env("AWS_ENDPOINT_URL", self.endpoint())
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_DEFAULT_REGION", "us-east-1")
+            .env("AWS_EC2_METADATA_DISABLED", "true");
+        for (k, v) in vars {
+            cmd.env(k, v);
+        }
+    }
+
+    /// The unmodified AWS CLI with the given environment.
+    pub fn aws(&self, vars: &[(&str, &str)], args: &[&str]) -> Output {
+        let mut cmd = Command::new(venv().join("bin/aws"));
+        self.client_env(&mut cmd, vars);
+        cmd.args(args).output().expect("run aws")
+    }
+
+    /// The AWS CLI as the admin (the profile `podpass up` wrote).
+    pub fn aws_admin(&self, args: &[&str]) -> Output {
+        self.aws(&[("AWS_PROFILE", "podpass")], args)
+    }
+
+    /// Like `aws_admin`, asserting success and parsing the JSON output.
+    pub fn aws_admin_json(&self, args: &[&str]) -> serde_json::Value {
+        let out = self.aws_admin(args);
+        assert!(
+            out.status.success(),
+            "aws {args:?} failed:\n{}",
+            text(&out.stderr)
+        );
+        if out.stdout.is_empty() {
+            return serde_json::Value::Null;
+        }
+        serde_json::from_slice(&out.stdout).expect("aws printed JSON")
+    }
+
+    /// Runs a boto3 script with the given environment; the script prints its result.
+    pub fn python(&self, vars: &[(&str, &str)], script: &str) -> Output {
+        let mut cmd = Command::new(venv().join("bin/python"));
+        self.client_env(&mut cmd, vars);
+        let mut child = cmd
+            .arg("-")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn python");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(script.as_bytes())
+            .expect("write script");
+        child.wait_with_output().expect("python output")
+    }
+
+    /// Writes a file under the test directory and returns its path.
+    pub fn write(&self, name: &str, contents: &str) -> PathBuf {
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, contents).expect("write file");
+        path
+    }
+}
+
+impl Drop for Podpass {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Lossy UTF-8 of command output.
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Asserts the command failed with the AWS error `code` and returns stderr.
+pub fn assert_aws_error(out: &Output, code: &str) -> String {
+    let stderr = text(&out.stderr);
+    assert!(
+        !out.status.success(),
+        "expected {code}, but it succeeded: {}",
+        text(&out.stdout)
+    );
+    assert!(
+        stderr.contains(&format!("({code})")),
+        "expected ({code}) in:\n{stderr}"
+    );
+    stderr
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
