@@ -1,10 +1,16 @@
 //! podpass's HTTP surface: the OIDC issuer endpoints, the AWS-compatible APIs and the
 //! operational endpoints (health, readiness, metrics), as one axum router.
 
+pub mod auth;
+pub mod authz;
+pub mod iam;
+pub mod jwks;
 pub mod metrics;
 pub mod oidc;
 mod ops;
+pub mod query;
 mod state;
+pub mod sts;
 
 pub use state::{AppState, Settings};
 
@@ -13,6 +19,7 @@ use axum::Router;
 /// The complete router of a podpass API server.
 pub fn router(state: AppState) -> Router {
     Router::new()
+        .route("/", axum::routing::post(query::handle).get(query::handle))
         .merge(oidc::routes())
         .merge(ops::routes())
         .with_state(state)

@@ -3,8 +3,11 @@
 use std::sync::Arc;
 
 use podpass_control::clusters::Clusters;
+use podpass_session::Sealer;
 use podpass_store::Store;
 
+use crate::auth::AccessKeys;
+use crate::jwks::IssuerKeys;
 use crate::metrics::Metrics;
 
 /// Instance-wide settings fixed at start.
@@ -26,17 +29,23 @@ struct Inner {
     settings: Settings,
     store: Store,
     clusters: Clusters,
+    sealer: Sealer,
+    access_keys: AccessKeys,
+    issuer_keys: IssuerKeys,
     metrics: Metrics,
 }
 
 impl AppState {
-    /// Builds the state over an opened store.
-    pub fn new(settings: Settings, store: Store) -> Self {
+    /// Builds the state over an opened store and the session key ring.
+    pub fn new(settings: Settings, store: Store, sealer: Sealer) -> Self {
         Self {
             inner: Arc::new(Inner {
                 settings,
                 clusters: Clusters::new(store.clone()),
                 store,
+                sealer,
+                access_keys: AccessKeys::default(),
+                issuer_keys: IssuerKeys::new(),
                 metrics: Metrics::default(),
             }),
         }
@@ -55,6 +64,21 @@ impl AppState {
     /// Cluster operations.
     pub fn clusters(&self) -> &Clusters {
         &self.inner.clusters
+    }
+
+    /// The session key ring.
+    pub fn sealer(&self) -> &Sealer {
+        &self.inner.sealer
+    }
+
+    /// Long-term access keys.
+    pub(crate) fn access_keys(&self) -> &AccessKeys {
+        &self.inner.access_keys
+    }
+
+    /// Keys of token issuers (JWKS cache).
+    pub(crate) fn issuer_keys(&self) -> &IssuerKeys {
+        &self.inner.issuer_keys
     }
 
     /// Prometheus metrics.

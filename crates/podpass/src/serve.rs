@@ -88,12 +88,16 @@ pub async fn up(global: &Global, args: UpArgs) -> anyhow::Result<()> {
         .to_owned();
 
     let now = podpass_control::now();
+    let sealer = podpass_control::sealing::load_sealer(&store, now)
+        .await
+        .context("loading the session sealing keys")?;
     let state = AppState::new(
         Settings {
             account_id: account_id.clone(),
             region: args.region.clone(),
         },
         store,
+        sealer,
     );
     let cluster = state
         .clusters()

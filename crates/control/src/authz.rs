@@ -1,0 +1,113 @@
+//! The policies that apply to a principal, loaded from the store and compiled for the engine.
+
+use std::sync::Arc;
+
+use podpass_policy::{
+    NamedPolicy, Policy, PolicyError, PolicyKind, PolicySet, PolicyType, Principal, RoleSession,
+    catalogue,
+};
+use podpass_session::SessionClaims;
+use podpass_store::{Role, Store, StoreError};
+
+/// Why a principal's policies could not be assembled.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthzError {
+    /// The store failed or an entity is missing.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A stored document no longer parses (it was validated on write).
+    #[error("stored policy {name} is invalid: {source}")]
+    Corrupt {
+        /// Policy name or ARN.
+        name: String,
+        /// Parser error.
+        source: PolicyError,
+    },
+}
+
+fn parse(name: &str, text: &str, kind: PolicyKind) -> Result<Policy, AuthzError> {
+    Policy::parse(text, kind).map_err(|source| AuthzError::Corrupt {
+        name: name.to_owned(),
+        source,
+    })
+}
+
+/// A managed policy by ARN, AWS managed from the catalogue or customer managed from the store,
+/// compiled as `kind` with `policy_type`.
+pub async fn managed_policy(
+    store: &Store,
+    arn: &str,
+    kind: PolicyKind,
+    policy_type: PolicyType,
+) -> Result<NamedPolicy, AuthzError> {
+    if let Some(aws) = catalogue::by_arn(arn) {
+        let policy = parse(arn, aws.document, kind)?;
+        return Ok(NamedPolicy::new(aws.name, policy_type, policy).with_arn(arn));
+    }
+    let meta = store.policy(arn).await?;
+    let versions = store.policy_versions(arn).await?;
+    let document = versions
+        .iter()
+        .find(|v| v.version_id == meta.default_version_id)
+        .ok_or_else(|| StoreError::NotFound(format!("Policy {arn} version")))?;
+    let policy = parse(arn, &document.document, kind)?;
+    let policy_type = match policy_type {
+        PolicyType::AwsManaged => PolicyType::CustomerManaged,
+        other => other,
+    };
+    Ok(NamedPolicy::new(meta.policy_name, policy_type, policy).with_arn(arn))
+}
+
+/// Identity policies (inline and attached) and permissions boundary of a role.
+pub async fn role_policies(store: &Store, role: &Role) -> Result<PolicySet, AuthzError> {
+    let mut set = PolicySet::default();
+    for (name, document) in store.role_policies(&role.role_name).await? {
+        let policy = parse(&name, &document, PolicyKind::Identity)?;
+        set.identity.push(Arc::new(NamedPolicy::new(name, PolicyType::Inline, policy)));
+    }
+    for arn in store.attached_role_policies(&role.role_name).await? {
+        let policy = managed_policy(store, &arn, PolicyKind::Identity, PolicyType::AwsManaged).await?;
+        set.identity.push(Arc::new(policy));
+    }
+    if let Some(arn) = &role.permissions_boundary {
+        let policy = managed_policy(store, arn, PolicyKind::Boundary, PolicyType::Boundary).await?;
+        set.boundary = Some(Arc::new(policy));
+    }
+    Ok(set)
+}
+
+/// Everything that applies to a role session: the role's policies, its boundary, and the
+/// session policies passed when it was assumed.
+pub async fn session_policies(store: &Store, session: &SessionClaims) -> Result<PolicySet, AuthzError> {
+    let role = store.role(&session.identity.role_name).await?;
+    let mut set = role_policies(store, &role).await?;
+    if let Some(text) = &session.identity.session_policy {
+        let policy = parse("session policy", text, PolicyKind::Session)?;
+        set.session
+            .push(Arc::new(NamedPolicy::new("session policy", PolicyType::SessionInline, policy)));
+    }
+    for arn in &session.identity.session_policy_arns {
+        let policy = managed_policy(store, arn, PolicyKind::Session, PolicyType::SessionManaged).await?;
+        set.session.push(Arc::new(policy));
+    }
+    Ok(set)
+}
+
+/// The engine's principal for a role session: role tags overlaid by session tags.
+pub fn session_principal(session: &SessionClaims, role_tags: &[podpass_store::Tag]) -> Principal {
+    let identity = &session.identity;
+    let mut tags: Vec<(String, String)> = role_tags
+        .iter()
+        .filter(|t| !identity.tags.iter().any(|s| s.key.eq_ignore_ascii_case(&t.key)))
+        .map(|t| (t.key.clone(), t.value.clone()))
+        .collect();
+    tags.extend(identity.tags.iter().map(|t| (t.key.clone(), t.value.clone())));
+    Principal::AssumedRole(RoleSession {
+        account: identity.account.clone(),
+        role_name: identity.role_name.clone(),
+        role_path: identity.role_path.clone(),
+        role_id: identity.role_id.clone(),
+        session_name: identity.session_name.clone(),
+        tags,
+    })
+}
