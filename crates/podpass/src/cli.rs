@@ -6,7 +6,7 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use podpass_store::Store;
 
-use crate::{instance, sa, serve, tokens};
+use crate::{eksctl, iam_cmd, instance, sa, serve, tokens};
 
 /// podpass: short-lived AWS credentials for Kubernetes pods, with no static keys.
 ///
@@ -92,6 +92,39 @@ pub enum Command {
     /// Manage the local cluster's ServiceAccounts (as kubectl does)
     #[command(subcommand, name = "sa", alias = "serviceaccount")]
     Sa(sa::SaCommand),
+    /// IAM tools AWS lacks: lint trust and permission policies
+    #[command(subcommand)]
+    Iam(iam_cmd::IamCommand),
+    /// Create IRSA ServiceAccounts and their roles (as eksctl create)
+    #[command(subcommand)]
+    Create(CreateCommand),
+    /// List IRSA ServiceAccounts (as eksctl get)
+    #[command(subcommand)]
+    Get(GetCommand),
+    /// Delete IRSA ServiceAccounts and their roles (as eksctl delete)
+    #[command(subcommand)]
+    Delete(DeleteCommand),
+}
+
+/// `podpass create ...`
+#[derive(Debug, Subcommand)]
+pub enum CreateCommand {
+    /// A role trusted only by one ServiceAccount, its policies, and the annotated ServiceAccount
+    Iamserviceaccount(eksctl::CreateIamServiceAccount),
+}
+
+/// `podpass get ...`
+#[derive(Debug, Subcommand)]
+pub enum GetCommand {
+    /// ServiceAccounts annotated with a role
+    Iamserviceaccount(eksctl::SelectIamServiceAccount),
+}
+
+/// `podpass delete ...`
+#[derive(Debug, Subcommand)]
+pub enum DeleteCommand {
+    /// The role (policies detached) and the ServiceAccount
+    Iamserviceaccount(eksctl::SelectIamServiceAccount),
 }
 
 /// Runs the parsed command.
@@ -101,6 +134,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Env => env(&cli.global).await,
         Command::Token(command) => tokens::run(&cli.global, command).await,
         Command::Sa(command) => sa::run(&cli.global, command).await,
+        Command::Iam(command) => iam_cmd::run(&cli.global, command).await,
+        Command::Create(CreateCommand::Iamserviceaccount(args)) => eksctl::create(&cli.global, args).await,
+        Command::Get(GetCommand::Iamserviceaccount(args)) => eksctl::get(&cli.global, args).await,
+        Command::Delete(DeleteCommand::Iamserviceaccount(args)) => eksctl::delete(&cli.global, args).await,
     }
 }
 

@@ -1,7 +1,10 @@
 //! The podpass command: `podpass up` runs the whole chain on one machine; the other commands
 //! administer it the way eksctl, kubectl and the AWS CLI are used against EKS.
 
+mod aws_client;
 mod cli;
+mod eksctl;
+mod iam_cmd;
 mod instance;
 mod output;
 mod profile;

@@ -1,0 +1,158 @@
+//! A minimal query-protocol client the CLI uses to drive the running instance's IAM API with the
+//! admin keys, the way eksctl drives AWS: one validation path for every writer.
+
+use anyhow::Context;
+use podpass_sigv4::sign::{SigningParams, sign_headers};
+use podpass_sigv4::{PathMode, RequestView, sha256_hex};
+
+use crate::cli::Global;
+use crate::instance::Instance;
+
+/// An AWS error answered by the instance.
+#[derive(Debug, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct ApiError {
+    /// AWS error code.
+    pub code: String,
+    /// Message.
+    pub message: String,
+}
+
+/// Signed IAM/STS calls to the running instance.
+pub struct AwsClient {
+    http: reqwest::Client,
+    instance: Instance,
+    access_key_id: String,
+    secret_access_key: String,
+}
+
+impl AwsClient {
+    /// A client for the instance running on the global data directory, as its admin.
+    pub async fn connect(global: &Global) -> anyhow::Result<Self> {
+        let instance = Instance::running(&global.data_dir())?;
+        let store = global.open_store().await?;
+        let key = store
+            .access_keys()
+            .await?
+            .into_iter()
+            .find(|k| k.access_key_id == instance.access_key_id)
+            .context("the instance's admin key is not in the store")?;
+        Ok(Self {
+            http: reqwest::Client::new(),
+            instance,
+            access_key_id: key.access_key_id,
+            secret_access_key: key.secret_access_key,
+        })
+    }
+
+    /// The running instance.
+    pub fn instance(&self) -> &Instance {
+        &self.instance
+    }
+
+    /// Calls an IAM action; returns the response XML, or the AWS error.
+    pub async fn iam(&self, action: &str, params: &[(&str, &str)]) -> anyhow::Result<Result<String, ApiError>> {
+        self.call("iam", "2010-05-08", action, params).await
+    }
+
+    async fn call(
+        &self,
+        service: &str,
+        version: &str,
+        action: &str,
+        params: &[(&str, &str)],
+    ) -> anyhow::Result<Result<String, ApiError>> {
+        let mut form = form_urlencoded::Serializer::new(String::new());
+        form.append_pair("Action", action).append_pair("Version", version);
+        for (k, v) in params {
+            form.append_pair(k, v);
+        }
+        let body = form.finish();
+        let url: reqwest::Url = format!("{}/", self.instance.endpoint_url).parse()?;
+        let host = match url.port() {
+            Some(port) => format!("{}:{port}", url.host_str().unwrap_or_default()),
+            None => url.host_str().unwrap_or_default().to_owned(),
+        };
+        let content_type = "application/x-www-form-urlencoded; charset=utf-8";
+        let payload_hash = sha256_hex(body.as_bytes());
+        let view = RequestView::new("POST", "/", "", &payload_hash)
+            .with_header("host", host.as_bytes())
+            .with_header("content-type", content_type.as_bytes());
+        let signature = sign_headers(
+            &view,
+            &SigningParams {
+                access_key_id: &self.access_key_id,
+                secret_access_key: &self.secret_access_key,
+                security_token: None,
+                region: &self.instance.region,
+                service,
+                time: jiff::Timestamp::now(),
+                path_mode: PathMode::Normalized,
+            },
+        )?;
+        let response = self
+            .http
+            .post(url)
+            .header("content-type", content_type)
+            .header("x-amz-date", signature.x_amz_date)
+            .header("authorization", signature.authorization)
+            .body(body)
+            .send()
+            .await
+            .with_context(|| format!("calling {action} on {}", self.instance.endpoint_url))?;
+        let ok = response.status().is_success();
+        let text = response.text().await?;
+        if ok {
+            Ok(Ok(text))
+        } else {
+            Ok(Err(ApiError {
+                code: xml_text(&text, "Code").unwrap_or_default(),
+                message: xml_text(&text, "Message").unwrap_or(text),
+            }))
+        }
+    }
+}
+
+/// Text of the first `<name>` element (the answers read here are flat and escaped by us).
+pub fn xml_text(xml: &str, name: &str) -> Option<String> {
+    let open = format!("<{name}>");
+    let start = xml.find(&open)? + open.len();
+    let end = xml[start..].find(&format!("</{name}>"))? + start;
+    Some(unescape(&xml[start..end]))
+}
+
+/// Texts of every `<name>` element, in order.
+pub fn xml_texts(xml: &str, name: &str) -> Vec<String> {
+    let open = format!("<{name}>");
+    let close = format!("</{name}>");
+    let mut out = Vec::new();
+    let mut rest = xml;
+    while let Some(start) = rest.find(&open) {
+        let after = &rest[start + open.len()..];
+        let Some(end) = after.find(&close) else { break };
+        out.push(unescape(&after[..end]));
+        rest = &after[end + close.len()..];
+    }
+    out
+}
+
+fn unescape(text: &str) -> String {
+    text.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&apos;", "'")
+        .replace("&amp;", "&")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_flat_elements() {
+        let xml = "<R><Arn>a&amp;b</Arn><member><Arn>c</Arn></member></R>";
+        assert_eq!(xml_text(xml, "Arn").as_deref(), Some("a&b"));
+        assert_eq!(xml_texts(xml, "Arn"), vec!["a&b", "c"]);
+        assert_eq!(xml_text(xml, "Nope"), None);
+    }
+}
