@@ -3,12 +3,15 @@
 
 pub mod auth;
 pub mod authz;
+pub mod eks;
+pub mod eksauth;
 pub mod iam;
 pub mod jwks;
 pub mod metrics;
 pub mod oidc;
 mod ops;
 pub mod query;
+mod rest;
 mod state;
 pub mod sts;
 
@@ -21,6 +24,8 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/", axum::routing::post(query::handle).get(query::handle))
         .merge(oidc::routes())
+        .merge(eks::routes())
+        .merge(eksauth::routes())
         .merge(ops::routes())
         .with_state(state)
 }

@@ -88,7 +88,7 @@ fn common_params<'a>(
 }
 
 /// The role an ARN of this account names, or `None`.
-async fn find_role(state: &AppState, role_arn: &str) -> Result<Option<Role>, AwsError> {
+pub(crate) async fn find_role(state: &AppState, role_arn: &str) -> Result<Option<Role>, AwsError> {
     let Some(name) = role_arn
         .strip_prefix(&format!("arn:aws:iam::{}:role/", state.settings().account_id))
         .and_then(|rest| rest.rsplit('/').next())
@@ -102,14 +102,14 @@ async fn find_role(state: &AppState, role_arn: &str) -> Result<Option<Role>, Aws
     }
 }
 
-fn trust_policy(role: &Role) -> Result<NamedPolicy, AwsError> {
+pub(crate) fn trust_policy(role: &Role) -> Result<NamedPolicy, AwsError> {
     let policy = Policy::parse(&role.trust_policy, PolicyKind::Trust).map_err(internal)?;
     Ok(NamedPolicy::new(format!("trust policy of {}", role.role_name), PolicyType::Trust, policy)
         .with_arn(role.arn.clone()))
 }
 
 /// Evaluates the role's trust policy; a denial is logged with the engine's reason.
-fn check_trust(
+pub(crate) fn check_trust(
     trust: &NamedPolicy,
     caller: &PolicySet,
     request: &Request,
@@ -174,7 +174,7 @@ fn duration_for(role: &Role, requested: Option<i64>, chained: bool) -> Result<i6
     Ok(duration)
 }
 
-fn mint(
+pub(crate) fn mint(
     state: &AppState,
     identity: SessionIdentity,
     duration: i64,
@@ -200,7 +200,7 @@ fn write_credentials(w: &mut XmlWriter, credentials: &Credentials, claims: &Sess
     });
 }
 
-fn role_identity(role: &Role, account: &str, session_name: &str, kind: SessionKind) -> SessionIdentity {
+pub(crate) fn role_identity(role: &Role, account: &str, session_name: &str, kind: SessionKind) -> SessionIdentity {
     SessionIdentity {
         kind,
         account: account.to_owned(),

@@ -4,7 +4,9 @@
 //! SQLite embedded by default.
 
 mod cluster;
+mod eks;
 mod iam;
+mod iam_extra;
 mod keys;
 mod records;
 
@@ -54,11 +56,18 @@ pub struct Store {
     pool: AnyPool,
 }
 
-const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "identity",
-    include_str!("../migrations/sqlite/0001_identity.sql"),
-)];
+const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "identity",
+        include_str!("../migrations/sqlite/0001_identity.sql"),
+    ),
+    (
+        2,
+        "pod identity",
+        include_str!("../migrations/sqlite/0002_pod_identity.sql"),
+    ),
+];
 
 impl Store {
     /// Opens (creating if needed) the database at `url` and applies pending migrations.

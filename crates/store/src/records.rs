@@ -163,3 +163,36 @@ pub struct SealingKeyRecord {
     /// Creation time, epoch seconds.
     pub created_at: i64,
 }
+
+/// An EKS Pod Identity association: (cluster, namespace, ServiceAccount) -> role.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PodIdentityAssociation {
+    /// `a-` + 17 lower-case alphanumerics.
+    pub association_id: String,
+    /// Cluster.
+    pub cluster_name: String,
+    /// Namespace.
+    pub namespace: String,
+    /// ServiceAccount name.
+    pub service_account: String,
+    /// Role assumed for the pod.
+    pub role_arn: String,
+    /// `arn:aws:eks:REGION:ACCOUNT:podidentityassociation/CLUSTER/ID`.
+    pub association_arn: String,
+    /// Tags.
+    pub tags: std::collections::BTreeMap<String, String>,
+    /// Owner (an EKS add-on), if any.
+    pub owner_arn: Option<String>,
+    /// Whether the session tags are left out.
+    pub disable_session_tags: bool,
+    /// Role chained to from `role_arn`.
+    pub target_role_arn: Option<String>,
+    /// External id used when chaining to the target role.
+    pub external_id: Option<String>,
+    /// Session policy applied to the pod's session.
+    pub session_policy: Option<String>,
+    /// Creation time, epoch seconds.
+    pub created_at: i64,
+    /// Last change, epoch seconds.
+    pub modified_at: i64,
+}
