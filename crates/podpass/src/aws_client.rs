@@ -50,6 +50,84 @@ impl AwsClient {
         &self.instance
     }
 
+    /// Calls an EKS rest-json operation; returns the response JSON, or the AWS error.
+    pub async fn eks(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> anyhow::Result<Result<serde_json::Value, ApiError>> {
+        let body = body.map(serde_json::Value::to_string).unwrap_or_default();
+        let (path, query) = path.split_once('?').unwrap_or((path, ""));
+        let headers: &[(&str, &str)] = if body.is_empty() {
+            &[]
+        } else {
+            &[("content-type", "application/json")]
+        };
+        let response = self.send("eks", method, path, query, headers, body).await?;
+        let ok = response.status().is_success();
+        let text = response.text().await?;
+        let value: serde_json::Value = serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);
+        if ok {
+            return Ok(Ok(value));
+        }
+        let field = |name: &str| value.get(name).and_then(serde_json::Value::as_str).map(str::to_owned);
+        Ok(Err(ApiError {
+            code: field("__type").unwrap_or_default(),
+            message: field("message").or_else(|| field("Message")).unwrap_or(text),
+        }))
+    }
+
+    /// Signs and sends one request to the instance.
+    async fn send(
+        &self,
+        service: &str,
+        method: reqwest::Method,
+        path: &str,
+        query: &str,
+        headers: &[(&str, &str)],
+        body: String,
+    ) -> anyhow::Result<reqwest::Response> {
+        let base: reqwest::Url = self.instance.endpoint_url.parse()?;
+        let host = match base.port() {
+            Some(port) => format!("{}:{port}", base.host_str().unwrap_or_default()),
+            None => base.host_str().unwrap_or_default().to_owned(),
+        };
+        let payload_hash = sha256_hex(body.as_bytes());
+        let mut view = RequestView::new(method.as_str(), path, query, &payload_hash)
+            .with_header("host", host.as_bytes());
+        for (name, value) in headers {
+            view.push_header(name, value.as_bytes());
+        }
+        let signature = sign_headers(
+            &view,
+            &SigningParams {
+                access_key_id: &self.access_key_id,
+                secret_access_key: &self.secret_access_key,
+                security_token: None,
+                region: &self.instance.region,
+                service,
+                time: jiff::Timestamp::now(),
+                path_mode: PathMode::Normalized,
+            },
+        )?;
+        let mut url = base.join(path)?;
+        url.set_query(Some(query).filter(|q| !q.is_empty()));
+        let mut request = self
+            .http
+            .request(method, url)
+            .header("x-amz-date", signature.x_amz_date)
+            .header("authorization", signature.authorization)
+            .body(body);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request
+            .send()
+            .await
+            .with_context(|| format!("calling {}", self.instance.endpoint_url))
+    }
+
     /// Calls an IAM action; returns the response XML, or the AWS error.
     pub async fn iam(&self, action: &str, params: &[(&str, &str)]) -> anyhow::Result<Result<String, ApiError>> {
         self.call("iam", "2010-05-08", action, params).await
@@ -67,39 +145,11 @@ impl AwsClient {
         for (k, v) in params {
             form.append_pair(k, v);
         }
-        let body = form.finish();
-        let url: reqwest::Url = format!("{}/", self.instance.endpoint_url).parse()?;
-        let host = match url.port() {
-            Some(port) => format!("{}:{port}", url.host_str().unwrap_or_default()),
-            None => url.host_str().unwrap_or_default().to_owned(),
-        };
-        let content_type = "application/x-www-form-urlencoded; charset=utf-8";
-        let payload_hash = sha256_hex(body.as_bytes());
-        let view = RequestView::new("POST", "/", "", &payload_hash)
-            .with_header("host", host.as_bytes())
-            .with_header("content-type", content_type.as_bytes());
-        let signature = sign_headers(
-            &view,
-            &SigningParams {
-                access_key_id: &self.access_key_id,
-                secret_access_key: &self.secret_access_key,
-                security_token: None,
-                region: &self.instance.region,
-                service,
-                time: jiff::Timestamp::now(),
-                path_mode: PathMode::Normalized,
-            },
-        )?;
+        let content_type = [("content-type", "application/x-www-form-urlencoded; charset=utf-8")];
         let response = self
-            .http
-            .post(url)
-            .header("content-type", content_type)
-            .header("x-amz-date", signature.x_amz_date)
-            .header("authorization", signature.authorization)
-            .body(body)
-            .send()
+            .send(service, reqwest::Method::POST, "/", "", &content_type, form.finish())
             .await
-            .with_context(|| format!("calling {action} on {}", self.instance.endpoint_url))?;
+            .with_context(|| format!("calling {action}"))?;
         let ok = response.status().is_success();
         let text = response.text().await?;
         if ok {

@@ -111,6 +111,8 @@ pub enum Command {
 pub enum CreateCommand {
     /// A role trusted only by one ServiceAccount, its policies, and the annotated ServiceAccount
     Iamserviceaccount(eksctl::CreateIamServiceAccount),
+    /// An EKS Pod Identity association (creating a role trusting pods.eks.amazonaws.com if asked)
+    Podidentityassociation(eksctl::CreatePodIdentityAssociation),
 }
 
 /// `podpass get ...`
@@ -118,6 +120,8 @@ pub enum CreateCommand {
 pub enum GetCommand {
     /// ServiceAccounts annotated with a role
     Iamserviceaccount(eksctl::SelectIamServiceAccount),
+    /// Pod Identity associations
+    Podidentityassociation(eksctl::SelectPodIdentityAssociation),
 }
 
 /// `podpass delete ...`
@@ -125,6 +129,8 @@ pub enum GetCommand {
 pub enum DeleteCommand {
     /// The role (policies detached) and the ServiceAccount
     Iamserviceaccount(eksctl::SelectIamServiceAccount),
+    /// A Pod Identity association
+    Podidentityassociation(eksctl::SelectPodIdentityAssociation),
 }
 
 /// Runs the parsed command.
@@ -138,6 +144,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Create(CreateCommand::Iamserviceaccount(args)) => eksctl::create(&cli.global, args).await,
         Command::Get(GetCommand::Iamserviceaccount(args)) => eksctl::get(&cli.global, args).await,
         Command::Delete(DeleteCommand::Iamserviceaccount(args)) => eksctl::delete(&cli.global, args).await,
+        Command::Create(CreateCommand::Podidentityassociation(args)) => {
+            eksctl::create_pod_identity(&cli.global, args).await
+        }
+        Command::Get(GetCommand::Podidentityassociation(args)) => eksctl::get_pod_identity(&cli.global, args).await,
+        Command::Delete(DeleteCommand::Podidentityassociation(args)) => {
+            eksctl::delete_pod_identity(&cli.global, args).await
+        }
     }
 }
 

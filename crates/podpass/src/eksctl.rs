@@ -265,3 +265,184 @@ pub async fn delete(global: &Global, args: SelectIamServiceAccount) -> anyhow::R
     info(format_args!("deleted serviceaccount \"{namespace}/{name}\""));
     Ok(())
 }
+
+/// The trust policy of a Pod Identity role (EKS User Guide, pod-id-role).
+pub const POD_IDENTITY_TRUST_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Sid":"AllowEksAuthToAssumeRoleForPodIdentity","Effect":"Allow","Principal":{"Service":"pods.eks.amazonaws.com"},"Action":["sts:AssumeRole","sts:TagSession"]}]}"#;
+
+/// Options of `create podidentityassociation`.
+#[derive(Debug, Args)]
+pub struct CreatePodIdentityAssociation {
+    /// Cluster
+    #[arg(long, env = "PODPASS_CLUSTER", default_value = "demo")]
+    pub cluster: String,
+    /// Namespace of the ServiceAccount
+    #[arg(long, default_value = "default")]
+    pub namespace: String,
+    /// ServiceAccount name
+    #[arg(long)]
+    pub service_account_name: String,
+    /// Role to associate (must trust pods.eks.amazonaws.com)
+    #[arg(long, conflicts_with_all = ["role_name"])]
+    pub role_arn: Option<String>,
+    /// Create a role with the Pod Identity trust policy under this name
+    /// [default with --permission-policy-arns: podpass-<cluster>-<namespace>-<name>-pod-identity]
+    #[arg(long)]
+    pub role_name: Option<String>,
+    /// Managed policies to attach to the created role (comma-separated or repeated)
+    #[arg(long, value_delimiter = ',')]
+    pub permission_policy_arns: Vec<String>,
+    /// Role assumed from the associated role (cross-account style chaining)
+    #[arg(long)]
+    pub target_role_arn: Option<String>,
+    /// Leave out the Pod Identity session tags
+    #[arg(long)]
+    pub disable_session_tags: bool,
+    /// Also create the ServiceAccount in the local cluster when it is missing
+    #[arg(long)]
+    pub create_service_account: bool,
+}
+
+/// Options selecting Pod Identity associations.
+#[derive(Debug, Args)]
+pub struct SelectPodIdentityAssociation {
+    /// Cluster
+    #[arg(long, env = "PODPASS_CLUSTER", default_value = "demo")]
+    pub cluster: String,
+    /// Namespace
+    #[arg(long)]
+    pub namespace: Option<String>,
+    /// ServiceAccount name
+    #[arg(long)]
+    pub service_account_name: Option<String>,
+}
+
+pub async fn create_pod_identity(global: &Global, args: CreatePodIdentityAssociation) -> anyhow::Result<()> {
+    let client = AwsClient::connect(global).await?;
+    let role_arn = match (&args.role_arn, &args.role_name, args.permission_policy_arns.is_empty()) {
+        (Some(arn), _, _) => arn.clone(),
+        (None, None, true) => bail!("give --role-arn, or --role-name / --permission-policy-arns to create a role"),
+        (None, name, _) => {
+            let role_name = name.clone().unwrap_or_else(|| {
+                let mut n = format!(
+                    "podpass-{}-{}-{}-pod-identity",
+                    args.cluster, args.namespace, args.service_account_name
+                );
+                n.truncate(64);
+                n
+            });
+            let created = client
+                .iam("CreateRole", &[("RoleName", &role_name), ("AssumeRolePolicyDocument", POD_IDENTITY_TRUST_POLICY)])
+                .await??;
+            info(format_args!("created role \"{role_name}\" trusting pods.eks.amazonaws.com"));
+            for policy_arn in &args.permission_policy_arns {
+                client
+                    .iam("AttachRolePolicy", &[("RoleName", &role_name), ("PolicyArn", policy_arn)])
+                    .await?
+                    .with_context(|| format!("attaching {policy_arn}"))?;
+                info(format_args!("attached {policy_arn} to role \"{role_name}\""));
+            }
+            xml_text(&created, "Arn").context("CreateRole answered without an Arn")?
+        }
+    };
+    if args.create_service_account {
+        let store = global.open_store().await?;
+        podpass_control::clusters::Clusters::new(store)
+            .ensure_service_account(&args.cluster, &args.namespace, &args.service_account_name, podpass_control::now())
+            .await?;
+    }
+    let mut body = serde_json::json!({
+        "namespace": args.namespace,
+        "serviceAccount": args.service_account_name,
+        "roleArn": role_arn,
+        "disableSessionTags": args.disable_session_tags,
+    });
+    if let Some(target) = &args.target_role_arn {
+        body["targetRoleArn"] = serde_json::json!(target);
+    }
+    let created = client
+        .eks(
+            reqwest::Method::POST,
+            &format!("/clusters/{}/pod-identity-associations", args.cluster),
+            Some(&body),
+        )
+        .await??;
+    info(format_args!(
+        "created pod identity association {} ({}/{} -> {role_arn})",
+        created["association"]["associationArn"].as_str().unwrap_or_default(),
+        args.namespace,
+        args.service_account_name
+    ));
+    Ok(())
+}
+
+async fn find_associations(
+    client: &AwsClient,
+    args: &SelectPodIdentityAssociation,
+) -> anyhow::Result<Vec<serde_json::Value>> {
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    if let Some(ns) = &args.namespace {
+        query.append_pair("namespace", ns);
+    }
+    if let Some(sa) = &args.service_account_name {
+        query.append_pair("serviceAccount", sa);
+    }
+    let listed = client
+        .eks(
+            reqwest::Method::GET,
+            &format!("/clusters/{}/pod-identity-associations?{}", args.cluster, query.finish()),
+            None,
+        )
+        .await??;
+    let mut out = Vec::new();
+    for summary in listed["associations"].as_array().cloned().unwrap_or_default() {
+        let id = summary["associationId"].as_str().unwrap_or_default();
+        let described = client
+            .eks(
+                reqwest::Method::GET,
+                &format!("/clusters/{}/pod-identity-associations/{id}", args.cluster),
+                None,
+            )
+            .await??;
+        out.push(described["association"].clone());
+    }
+    Ok(out)
+}
+
+pub async fn get_pod_identity(global: &Global, args: SelectPodIdentityAssociation) -> anyhow::Result<()> {
+    let client = AwsClient::connect(global).await?;
+    let associations = find_associations(&client, &args).await?;
+    if associations.is_empty() {
+        eprintln!("No podidentityassociations found.");
+        return Ok(());
+    }
+    let mut rows = vec![["ASSOCIATION ARN", "NAMESPACE", "SERVICE ACCOUNT NAME", "IAM ROLE ARN"]
+        .map(String::from)
+        .to_vec()];
+    for a in associations {
+        let field = |k: &str| a[k].as_str().unwrap_or_default().to_owned();
+        rows.push(vec![field("associationArn"), field("namespace"), field("serviceAccount"), field("roleArn")]);
+    }
+    print!("{}", table(&rows));
+    Ok(())
+}
+
+pub async fn delete_pod_identity(global: &Global, args: SelectPodIdentityAssociation) -> anyhow::Result<()> {
+    if args.namespace.is_none() || args.service_account_name.is_none() {
+        bail!("--namespace and --service-account-name are required");
+    }
+    let client = AwsClient::connect(global).await?;
+    let associations = find_associations(&client, &args).await?;
+    let Some(association) = associations.first() else {
+        bail!("no pod identity association for the ServiceAccount");
+    };
+    let id = association["associationId"].as_str().unwrap_or_default();
+    client
+        .eks(
+            reqwest::Method::DELETE,
+            &format!("/clusters/{}/pod-identity-associations/{id}", args.cluster),
+            None,
+        )
+        .await??;
+    info(format_args!("deleted pod identity association {id}"));
+    Ok(())
+}

@@ -1,0 +1,833 @@
+//! The IAM API against a real instance, driven by the unmodified AWS CLI: roles, inline and
+//! managed policies, OIDC providers, the simulator, errors and authorization of role sessions.
+
+mod support;
+
+use serde_json::{Value, json};
+use support::{Podpass, assert_aws_error, text};
+
+fn trust_account_root(account: &str) -> Value {
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": {"AWS": format!("arn:aws:iam::{account}:root")},
+            "Action": "sts:AssumeRole"
+        }]
+    })
+}
+
+fn allow(action: &str, resource: &str) -> Value {
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": action, "Resource": resource}]
+    })
+}
+
+fn create_role(podpass: &Podpass, name: &str) -> Value {
+    podpass.aws_admin_json(&[
+        "iam",
+        "create-role",
+        "--role-name",
+        name,
+        "--assume-role-policy-document",
+        &trust_account_root(&podpass.account()).to_string(),
+    ])
+}
+
+fn role_names(listing: &Value) -> Vec<&str> {
+    listing["Roles"]
+        .as_array()
+        .expect("Roles")
+        .iter()
+        .map(|r| r["RoleName"].as_str().expect("RoleName"))
+        .collect()
+}
+
+#[test]
+fn roles_round_trip_through_the_cli() {
+    let podpass = Podpass::start();
+    let account = podpass.account();
+    let trust = trust_account_root(&account);
+    let created = podpass.aws_admin_json(&[
+        "iam",
+        "create-role",
+        "--role-name",
+        "app",
+        "--path",
+        "/team/",
+        "--description",
+        "the app",
+        "--max-session-duration",
+        "7200",
+        "--assume-role-policy-document",
+        &trust.to_string(),
+        "--tags",
+        "Key=team,Value=x",
+    ]);
+    let role = &created["Role"];
+    assert_eq!(role["Arn"], format!("arn:aws:iam::{account}:role/team/app"));
+    assert_eq!(role["Path"], "/team/");
+    let role_id = role["RoleId"].as_str().unwrap();
+    assert!(role_id.starts_with("AROA") && role_id.len() == 21, "{role_id}");
+    assert_eq!(role["AssumeRolePolicyDocument"], trust);
+    assert_eq!(role["MaxSessionDuration"], 7200);
+    assert_eq!(role["Tags"], json!([{"Key": "team", "Value": "x"}]));
+
+    let got = podpass.aws_admin_json(&["iam", "get-role", "--role-name", "app"]);
+    assert_eq!(got["Role"]["RoleId"], role_id);
+    assert_eq!(got["Role"]["Description"], "the app");
+    assert_eq!(got["Role"]["AssumeRolePolicyDocument"], trust);
+    assert_eq!(got["Role"]["RoleLastUsed"], json!({}));
+
+    let duplicate = podpass.aws_admin(&[
+        "iam",
+        "create-role",
+        "--role-name",
+        "APP",
+        "--assume-role-policy-document",
+        &trust.to_string(),
+    ]);
+    let stderr = assert_aws_error(&duplicate, "EntityAlreadyExists");
+    assert!(stderr.contains("Role with name APP already exists."), "{stderr}");
+    let missing = podpass.aws_admin(&["iam", "get-role", "--role-name", "nope"]);
+    let stderr = assert_aws_error(&missing, "NoSuchEntity");
+    assert!(stderr.contains("The role with name nope cannot be found."), "{stderr}");
+
+    for name in ["b-role", "c-role", "d-role"] {
+        create_role(&podpass, name);
+    }
+    let all = podpass.aws_admin_json(&["iam", "list-roles", "--page-size", "1"]);
+    assert_eq!(role_names(&all), ["app", "b-role", "c-role", "d-role"]);
+    assert_eq!(all["Roles"][0].get("Tags"), None, "ListRoles omits tags");
+    let first_two = podpass.aws_admin_json(&["iam", "list-roles", "--max-items", "2"]);
+    assert_eq!(role_names(&first_two), ["app", "b-role"]);
+    let next = first_two["NextToken"].as_str().expect("NextToken");
+    let rest = podpass.aws_admin_json(&["iam", "list-roles", "--starting-token", next]);
+    assert_eq!(role_names(&rest), ["c-role", "d-role"]);
+    let team = podpass.aws_admin_json(&["iam", "list-roles", "--path-prefix", "/team/"]);
+    assert_eq!(role_names(&team), ["app"]);
+
+    let new_trust = json!({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": "pods.eks.amazonaws.com"}, "Action": ["sts:AssumeRole", "sts:TagSession"]}]
+    });
+    podpass.aws_admin_json(&[
+        "iam",
+        "update-assume-role-policy",
+        "--role-name",
+        "app",
+        "--policy-document",
+        &new_trust.to_string(),
+    ]);
+    podpass.aws_admin_json(&[
+        "iam",
+        "update-role",
+        "--role-name",
+        "app",
+        "--description",
+        "changed",
+        "--max-session-duration",
+        "3600",
+    ]);
+    let got = podpass.aws_admin_json(&["iam", "get-role", "--role-name", "app"]);
+    assert_eq!(got["Role"]["AssumeRolePolicyDocument"], new_trust);
+    assert_eq!(got["Role"]["Description"], "changed");
+    assert_eq!(got["Role"]["MaxSessionDuration"], 3600);
+
+    podpass.aws_admin_json(&[
+        "iam", "tag-role", "--role-name", "app", "--tags", "Key=TEAM,Value=y", "Key=env,Value=dev",
+    ]);
+    podpass.aws_admin_json(&["iam", "untag-role", "--role-name", "app", "--tag-keys", "env"]);
+    let tags = podpass.aws_admin_json(&["iam", "list-role-tags", "--role-name", "app"]);
+    assert_eq!(tags["Tags"], json!([{"Key": "team", "Value": "y"}]));
+    let duplicate_keys = podpass.aws_admin(&[
+        "iam", "tag-role", "--role-name", "app", "--tags", "Key=a,Value=1", "Key=A,Value=2",
+    ]);
+    assert_aws_error(&duplicate_keys, "InvalidInput");
+
+    podpass.aws_admin_json(&[
+        "iam",
+        "put-role-policy",
+        "--role-name",
+        "app",
+        "--policy-name",
+        "read",
+        "--policy-document",
+        &allow("s3:GetObject", "*").to_string(),
+    ]);
+    let conflict = podpass.aws_admin(&["iam", "delete-role", "--role-name", "app"]);
+    let stderr = assert_aws_error(&conflict, "DeleteConflict");
+    assert!(stderr.contains("Cannot delete entity, must delete policies first."), "{stderr}");
+    podpass.aws_admin_json(&["iam", "delete-role-policy", "--role-name", "app", "--policy-name", "read"]);
+    podpass.aws_admin_json(&["iam", "delete-role", "--role-name", "app"]);
+    assert_aws_error(
+        &podpass.aws_admin(&["iam", "get-role", "--role-name", "app"]),
+        "NoSuchEntity",
+    );
+}
+
+#[test]
+fn inline_policies_are_validated_stored_and_listed() {
+    let podpass = Podpass::start();
+    create_role(&podpass, "app");
+    let document = allow("s3:GetObject", "arn:aws:s3:::b/*");
+    for name in ["read", "another"] {
+        podpass.aws_admin_json(&[
+            "iam",
+            "put-role-policy",
+            "--role-name",
+            "app",
+            "--policy-name",
+            name,
+            "--policy-document",
+            &document.to_string(),
+        ]);
+    }
+    let got = podpass.aws_admin_json(&[
+        "iam", "get-role-policy", "--role-name", "app", "--policy-name", "read",
+    ]);
+    assert_eq!(
+        got,
+        json!({"RoleName": "app", "PolicyName": "read", "PolicyDocument": document})
+    );
+    let listed = podpass.aws_admin_json(&[
+        "iam", "list-role-policies", "--role-name", "app", "--page-size", "1",
+    ]);
+    assert_eq!(listed["PolicyNames"], json!(["another", "read"]));
+
+    let missing = podpass.aws_admin(&[
+        "iam", "get-role-policy", "--role-name", "app", "--policy-name", "nope",
+    ]);
+    let stderr = assert_aws_error(&missing, "NoSuchEntity");
+    assert!(stderr.contains("The role policy with name nope cannot be found."), "{stderr}");
+    let malformed = podpass.aws_admin(&[
+        "iam",
+        "put-role-policy",
+        "--role-name",
+        "app",
+        "--policy-name",
+        "bad",
+        "--policy-document",
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject"}]}"#,
+    ]);
+    let stderr = assert_aws_error(&malformed, "MalformedPolicyDocument");
+    assert!(stderr.contains("Policy document must contain resources."), "{stderr}");
+    let actions: Vec<String> = (0..800).map(|i| format!("s3:GetObject{i}")).collect();
+    let huge = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}]});
+    let path = podpass.write("huge.json", &huge.to_string());
+    let too_big = podpass.aws_admin(&[
+        "iam",
+        "put-role-policy",
+        "--role-name",
+        "app",
+        "--policy-name",
+        "huge",
+        "--policy-document",
+        &format!("file://{}", path.display()),
+    ]);
+    let stderr = assert_aws_error(&too_big, "LimitExceeded");
+    assert!(stderr.contains("Maximum policy size of 10240 bytes exceeded for role app"), "{stderr}");
+    podpass.aws_admin_json(&[
+        "iam", "delete-role-policy", "--role-name", "app", "--policy-name", "read",
+    ]);
+    let listed = podpass.aws_admin_json(&["iam", "list-role-policies", "--role-name", "app"]);
+    assert_eq!(listed["PolicyNames"], json!(["another"]));
+}
+
+#[test]
+fn managed_policies_versions_and_attachments() {
+    let podpass = Podpass::start();
+    let account = podpass.account();
+    create_role(&podpass, "app");
+    let v1 = allow("s3:GetObject", "*");
+    let created = podpass.aws_admin_json(&[
+        "iam",
+        "create-policy",
+        "--policy-name",
+        "reader",
+        "--path",
+        "/team/",
+        "--description",
+        "reads",
+        "--policy-document",
+        &v1.to_string(),
+    ]);
+    let arn = format!("arn:aws:iam::{account}:policy/team/reader");
+    let policy = &created["Policy"];
+    assert_eq!(policy["Arn"], arn);
+    assert_eq!(policy["DefaultVersionId"], "v1");
+    assert_eq!(policy["AttachmentCount"], 0);
+    assert_eq!(policy["IsAttachable"], true);
+    assert!(policy["PolicyId"].as_str().unwrap().starts_with("ANPA"));
+    let duplicate = podpass.aws_admin(&[
+        "iam", "create-policy", "--policy-name", "reader", "--policy-document", &v1.to_string(),
+    ]);
+    assert_aws_error(&duplicate, "EntityAlreadyExists");
+
+    let v2 = allow("s3:*", "*");
+    let version = podpass.aws_admin_json(&[
+        "iam",
+        "create-policy-version",
+        "--policy-arn",
+        &arn,
+        "--policy-document",
+        &v2.to_string(),
+        "--set-as-default",
+    ]);
+    assert_eq!(version["PolicyVersion"]["VersionId"], "v2");
+    assert_eq!(version["PolicyVersion"]["IsDefaultVersion"], true);
+    let got = podpass.aws_admin_json(&[
+        "iam", "get-policy-version", "--policy-arn", &arn, "--version-id", "v2",
+    ]);
+    assert_eq!(got["PolicyVersion"]["Document"], v2);
+    let default_delete = podpass.aws_admin(&[
+        "iam", "delete-policy-version", "--policy-arn", &arn, "--version-id", "v2",
+    ]);
+    assert_aws_error(&default_delete, "DeleteConflict");
+    podpass.aws_admin_json(&[
+        "iam", "set-default-policy-version", "--policy-arn", &arn, "--version-id", "v1",
+    ]);
+    podpass.aws_admin_json(&[
+        "iam", "delete-policy-version", "--policy-arn", &arn, "--version-id", "v2",
+    ]);
+    for _ in 0..4 {
+        podpass.aws_admin_json(&[
+            "iam", "create-policy-version", "--policy-arn", &arn, "--policy-document", &v2.to_string(),
+        ]);
+    }
+    let versions = podpass.aws_admin_json(&["iam", "list-policy-versions", "--policy-arn", &arn]);
+    let ids: Vec<(&str, bool)> = versions["Versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| (v["VersionId"].as_str().unwrap(), v["IsDefaultVersion"].as_bool().unwrap()))
+        .collect();
+    assert_eq!(ids, [("v1", true), ("v3", false), ("v4", false), ("v5", false), ("v6", false)]);
+    let sixth = podpass.aws_admin(&[
+        "iam", "create-policy-version", "--policy-arn", &arn, "--policy-document", &v2.to_string(),
+    ]);
+    assert_aws_error(&sixth, "LimitExceeded");
+
+    let s3_read_only = "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess";
+    for policy_arn in [arn.as_str(), s3_read_only] {
+        podpass.aws_admin_json(&[
+            "iam", "attach-role-policy", "--role-name", "app", "--policy-arn", policy_arn,
+        ]);
+    }
+    let attached = podpass.aws_admin_json(&["iam", "list-attached-role-policies", "--role-name", "app"]);
+    assert_eq!(
+        attached["AttachedPolicies"],
+        json!([
+            {"PolicyName": "reader", "PolicyArn": arn},
+            {"PolicyName": "AmazonS3ReadOnlyAccess", "PolicyArn": s3_read_only}
+        ])
+    );
+    let nowhere = format!("arn:aws:iam::{account}:policy/nowhere");
+    let missing = podpass.aws_admin(&[
+        "iam", "attach-role-policy", "--role-name", "app", "--policy-arn", &nowhere,
+    ]);
+    let stderr = assert_aws_error(&missing, "NoSuchEntity");
+    assert!(stderr.contains(&format!("Policy {nowhere} does not exist or is not attachable.")), "{stderr}");
+    let got = podpass.aws_admin_json(&["iam", "get-policy", "--policy-arn", &arn]);
+    assert_eq!(got["Policy"]["AttachmentCount"], 1);
+    assert_eq!(got["Policy"]["Description"], "reads");
+    let attached_only = podpass.aws_admin_json(&["iam", "list-policies", "--only-attached"]);
+    let names: Vec<&str> = attached_only["Policies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["PolicyName"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["AmazonS3ReadOnlyAccess", "reader"]);
+    let local = podpass.aws_admin_json(&["iam", "list-policies", "--scope", "Local"]);
+    assert_eq!(local["Policies"].as_array().unwrap().len(), 1);
+    let conflict = podpass.aws_admin(&["iam", "delete-role", "--role-name", "app"]);
+    assert_aws_error(&conflict, "DeleteConflict");
+    let in_use = podpass.aws_admin(&["iam", "delete-policy", "--policy-arn", &arn]);
+    assert_aws_error(&in_use, "DeleteConflict");
+    for policy_arn in [arn.as_str(), s3_read_only] {
+        podpass.aws_admin_json(&[
+            "iam", "detach-role-policy", "--role-name", "app", "--policy-arn", policy_arn,
+        ]);
+    }
+    let not_attached = podpass.aws_admin(&[
+        "iam", "detach-role-policy", "--role-name", "app", "--policy-arn", s3_read_only,
+    ]);
+    assert_aws_error(&not_attached, "NoSuchEntity");
+    for version in ["v3", "v4", "v5", "v6"] {
+        podpass.aws_admin_json(&[
+            "iam", "delete-policy-version", "--policy-arn", &arn, "--version-id", version,
+        ]);
+    }
+    podpass.aws_admin_json(&["iam", "delete-policy", "--policy-arn", &arn]);
+    assert_aws_error(
+        &podpass.aws_admin(&["iam", "get-policy", "--policy-arn", &arn]),
+        "NoSuchEntity",
+    );
+    podpass.aws_admin_json(&["iam", "delete-role", "--role-name", "app"]);
+}
+
+#[test]
+fn aws_managed_policies_come_from_the_catalogue() {
+    let podpass = Podpass::start();
+    let arn = "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess";
+    let got = podpass.aws_admin_json(&["iam", "get-policy", "--policy-arn", arn]);
+    assert_eq!(got["Policy"]["PolicyName"], "AmazonS3ReadOnlyAccess");
+    assert_eq!(got["Policy"]["Arn"], arn);
+    assert_eq!(got["Policy"]["Path"], "/");
+    assert_eq!(got["Policy"]["DefaultVersionId"], "v3");
+    let version = podpass.aws_admin_json(&[
+        "iam", "get-policy-version", "--policy-arn", arn, "--version-id", "v3",
+    ]);
+    assert_eq!(version["PolicyVersion"]["IsDefaultVersion"], true);
+    assert_eq!(
+        version["PolicyVersion"]["Document"]["Statement"][0]["Action"],
+        json!(["s3:Get*", "s3:List*", "s3:Describe*", "s3-object-lambda:Get*", "s3-object-lambda:List*"])
+    );
+    let old = podpass.aws_admin(&["iam", "get-policy-version", "--policy-arn", arn, "--version-id", "v1"]);
+    assert_aws_error(&old, "NoSuchEntity");
+    let aws = podpass.aws_admin_json(&["iam", "list-policies", "--scope", "AWS", "--page-size", "2"]);
+    let names: Vec<&str> = aws["Policies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["PolicyName"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"AmazonS3ReadOnlyAccess") && names.contains(&"AdministratorAccess"), "{names:?}");
+    let unknown = podpass.aws_admin(&[
+        "iam", "get-policy", "--policy-arn", "arn:aws:iam::aws:policy/NoSuchPolicy",
+    ]);
+    assert_aws_error(&unknown, "NoSuchEntity");
+}
+
+#[test]
+fn oidc_providers_round_trip() {
+    let podpass = Podpass::start();
+    let account = podpass.account();
+    let created = podpass.aws_admin_json(&[
+        "iam",
+        "create-open-id-connect-provider",
+        "--url",
+        "https://oidc.example.com/id/ABC",
+        "--client-id-list",
+        "sts.amazonaws.com",
+        "--tags",
+        "Key=a,Value=b",
+    ]);
+    let arn = format!("arn:aws:iam::{account}:oidc-provider/oidc.example.com/id/ABC");
+    assert_eq!(created["OpenIDConnectProviderArn"], arn);
+    assert_eq!(created["Tags"], json!([{"Key": "a", "Value": "b"}]));
+    let again = podpass.aws_admin(&[
+        "iam",
+        "create-open-id-connect-provider",
+        "--url",
+        "https://oidc.example.com/id/ABC",
+        "--client-id-list",
+        "sts.amazonaws.com",
+    ]);
+    assert_aws_error(&again, "EntityAlreadyExists");
+    let insecure = podpass.aws_admin(&[
+        "iam", "create-open-id-connect-provider", "--url", "http://oidc.example.com/id/X",
+    ]);
+    assert_aws_error(&insecure, "InvalidInput");
+    let local = podpass.aws_admin_json(&[
+        "iam",
+        "create-open-id-connect-provider",
+        "--url",
+        "http://127.0.0.1:1/id/LOCAL",
+        "--client-id-list",
+        "sts.amazonaws.com",
+        "--thumbprint-list",
+        "9e99a48a9960b14926bb7f3b02e22da2b0ab7280",
+    ]);
+    let local_arn = format!("arn:aws:iam::{account}:oidc-provider/127.0.0.1:1/id/LOCAL");
+    assert_eq!(local["OpenIDConnectProviderArn"], local_arn);
+
+    podpass.aws_admin_json(&[
+        "iam",
+        "add-client-id-to-open-id-connect-provider",
+        "--open-id-connect-provider-arn",
+        &arn,
+        "--client-id",
+        "other",
+    ]);
+    podpass.aws_admin_json(&[
+        "iam",
+        "remove-client-id-from-open-id-connect-provider",
+        "--open-id-connect-provider-arn",
+        &arn,
+        "--client-id",
+        "sts.amazonaws.com",
+    ]);
+    podpass.aws_admin_json(&[
+        "iam",
+        "update-open-id-connect-provider-thumbprint",
+        "--open-id-connect-provider-arn",
+        &arn,
+        "--thumbprint-list",
+        "9E99A48A9960B14926BB7F3B02E22DA2B0AB7280",
+    ]);
+    let got = podpass.aws_admin_json(&[
+        "iam", "get-open-id-connect-provider", "--open-id-connect-provider-arn", &arn,
+    ]);
+    assert_eq!(got["Url"], "oidc.example.com/id/ABC");
+    assert_eq!(got["ClientIDList"], json!(["other"]));
+    assert_eq!(got["ThumbprintList"], json!(["9e99a48a9960b14926bb7f3b02e22da2b0ab7280"]));
+    assert_eq!(got["Tags"], json!([{"Key": "a", "Value": "b"}]));
+    assert!(got["CreateDate"].is_string());
+    let listed = podpass.aws_admin_json(&["iam", "list-open-id-connect-providers"]);
+    let arns: Vec<&str> = listed["OpenIDConnectProviderList"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["Arn"].as_str().unwrap())
+        .collect();
+    assert!(arns.contains(&arn.as_str()) && arns.contains(&local_arn.as_str()), "{arns:?}");
+    podpass.aws_admin_json(&[
+        "iam", "delete-open-id-connect-provider", "--open-id-connect-provider-arn", &arn,
+    ]);
+    let gone = podpass.aws_admin(&[
+        "iam", "get-open-id-connect-provider", "--open-id-connect-provider-arn", &arn,
+    ]);
+    let stderr = assert_aws_error(&gone, "NoSuchEntity");
+    assert!(stderr.contains(&format!("OpenIDConnect Provider not found for arn {arn}")), "{stderr}");
+}
+
+const SIMULATED_POLICY: &str = r#"{
+  "Version": "2012-10-17",
+  "Statement": [
+    {
+      "Sid": "Read",
+      "Effect": "Allow",
+      "Action": "s3:GetObject",
+      "Resource": "arn:aws:s3:::b/*"
+    },
+    {
+      "Sid": "NoDelete",
+      "Effect": "Deny",
+      "Action": "s3:DeleteObject",
+      "Resource": "*"
+    },
+    {
+      "Sid": "FromOffice",
+      "Effect": "Allow",
+      "Action": "s3:PutObject",
+      "Resource": "*",
+      "Condition": {"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}
+    }
+  ]
+}"#;
+
+fn decisions(simulation: &Value) -> Vec<(String, String)> {
+    simulation["EvaluationResults"]
+        .as_array()
+        .expect("EvaluationResults")
+        .iter()
+        .map(|r| {
+            (
+                r["EvalActionName"].as_str().unwrap().to_owned(),
+                r["EvalDecision"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn simulate_custom_policy_reports_decisions_and_statement_positions() {
+    let podpass = Podpass::start();
+    // The CLI reads file:// only for top-level values, not list members: pass the text.
+    let policy = SIMULATED_POLICY.to_owned();
+    let simulation = podpass.aws_admin_json(&[
+        "iam",
+        "simulate-custom-policy",
+        "--policy-input-list",
+        &policy,
+        "--action-names",
+        "s3:GetObject",
+        "s3:DeleteObject",
+        "s3:PutObject",
+        "--resource-arns",
+        "arn:aws:s3:::b/key",
+    ]);
+    assert_eq!(
+        decisions(&simulation),
+        [
+            ("s3:GetObject".to_owned(), "allowed".to_owned()),
+            ("s3:DeleteObject".to_owned(), "explicitDeny".to_owned()),
+            ("s3:PutObject".to_owned(), "implicitDeny".to_owned()),
+        ]
+    );
+    let results = &simulation["EvaluationResults"];
+    assert_eq!(results[0]["EvalResourceName"], "arn:aws:s3:::b/key");
+    assert_eq!(
+        results[0]["MatchedStatements"],
+        json!([{
+            "SourcePolicyId": "PolicyInputList.1",
+            "SourcePolicyType": "IAM Policy",
+            "StartPosition": {"Line": 4, "Column": 5},
+            "EndPosition": {"Line": 9, "Column": 6}
+        }])
+    );
+    assert_eq!(results[1]["MatchedStatements"][0]["StartPosition"], json!({"Line": 10, "Column": 5}));
+    assert_eq!(results[2]["MatchedStatements"], json!([]));
+    assert_eq!(results[2]["MissingContextValues"], json!(["aws:SourceIp"]));
+
+    let with_context = podpass.aws_admin_json(&[
+        "iam",
+        "simulate-custom-policy",
+        "--policy-input-list",
+        &policy,
+        "--action-names",
+        "s3:PutObject",
+        "--context-entries",
+        "ContextKeyName=aws:SourceIp,ContextKeyValues=10.1.2.3,ContextKeyType=ip",
+    ]);
+    assert_eq!(decisions(&with_context), [("s3:PutObject".to_owned(), "allowed".to_owned())]);
+    assert_eq!(with_context["EvaluationResults"][0]["EvalResourceName"], "*");
+    assert_eq!(with_context["EvaluationResults"][0]["MissingContextValues"], json!([]));
+
+    let boundary = allow("s3:GetObject", "*").to_string();
+    let bounded = podpass.aws_admin_json(&[
+        "iam",
+        "simulate-custom-policy",
+        "--policy-input-list",
+        &policy,
+        "--permissions-boundary-policy-input-list",
+        &boundary,
+        "--action-names",
+        "s3:GetObject",
+        "s3:PutObject",
+        "--context-entries",
+        "ContextKeyName=aws:SourceIp,ContextKeyValues=10.1.2.3,ContextKeyType=ip",
+    ]);
+    assert_eq!(
+        decisions(&bounded),
+        [
+            ("s3:GetObject".to_owned(), "implicitDeny".to_owned()),
+            ("s3:PutObject".to_owned(), "implicitDeny".to_owned()),
+        ],
+        "resource * is outside arn:aws:s3:::b/* and the boundary does not allow PutObject"
+    );
+    assert_eq!(
+        bounded["EvaluationResults"][0]["PermissionsBoundaryDecisionDetail"],
+        json!({"AllowedByPermissionsBoundary": true})
+    );
+    assert_eq!(
+        bounded["EvaluationResults"][1]["PermissionsBoundaryDecisionDetail"],
+        json!({"AllowedByPermissionsBoundary": false})
+    );
+
+    let bad_type = podpass.aws_admin(&[
+        "iam",
+        "simulate-custom-policy",
+        "--policy-input-list",
+        &policy,
+        "--action-names",
+        "s3:PutObject",
+        "--context-entries",
+        "ContextKeyName=aws:SourceIp,ContextKeyValues=not-an-ip,ContextKeyType=ip",
+    ]);
+    assert_aws_error(&bad_type, "InvalidInput");
+    let malformed = podpass.aws_admin(&[
+        "iam",
+        "simulate-custom-policy",
+        "--policy-input-list",
+        "{}",
+        "--action-names",
+        "s3:GetObject",
+    ]);
+    assert_aws_error(&malformed, "InvalidInput");
+}
+
+#[test]
+fn simulate_principal_policy_uses_the_roles_policies() {
+    let podpass = Podpass::start();
+    let account = podpass.account();
+    create_role(&podpass, "app");
+    podpass.aws_admin_json(&[
+        "iam",
+        "put-role-policy",
+        "--role-name",
+        "app",
+        "--policy-name",
+        "read",
+        "--policy-document",
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}"#,
+    ]);
+    podpass.aws_admin_json(&[
+        "iam",
+        "attach-role-policy",
+        "--role-name",
+        "app",
+        "--policy-arn",
+        "arn:aws:iam::aws:policy/IAMReadOnlyAccess",
+    ]);
+    let role_arn = format!("arn:aws:iam::{account}:role/app");
+    let simulation = podpass.aws_admin_json(&[
+        "iam",
+        "simulate-principal-policy",
+        "--policy-source-arn",
+        &role_arn,
+        "--action-names",
+        "s3:GetObject",
+        "iam:ListRoles",
+        "s3:PutObject",
+    ]);
+    assert_eq!(
+        decisions(&simulation),
+        [
+            ("s3:GetObject".to_owned(), "allowed".to_owned()),
+            ("iam:ListRoles".to_owned(), "allowed".to_owned()),
+            ("s3:PutObject".to_owned(), "implicitDeny".to_owned()),
+        ]
+    );
+    let results = &simulation["EvaluationResults"];
+    assert_eq!(results[0]["MatchedStatements"][0]["SourcePolicyId"], "read");
+    assert_eq!(
+        results[0]["MatchedStatements"][0]["StartPosition"],
+        json!({"Line": 1, "Column": 38})
+    );
+    assert_eq!(results[1]["MatchedStatements"][0]["SourcePolicyId"], "IAMReadOnlyAccess");
+
+    let extra = podpass.aws_admin_json(&[
+        "iam",
+        "simulate-principal-policy",
+        "--policy-source-arn",
+        &role_arn,
+        "--policy-input-list",
+        &json!({"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "s3:*", "Resource": "*"}]}).to_string(),
+        "--action-names",
+        "s3:GetObject",
+    ]);
+    assert_eq!(decisions(&extra), [("s3:GetObject".to_owned(), "explicitDeny".to_owned())]);
+    assert_eq!(extra["EvaluationResults"][0]["MatchedStatements"][0]["SourcePolicyId"], "PolicyInputList.1");
+
+    podpass.aws_admin_json(&[
+        "iam",
+        "put-role-permissions-boundary",
+        "--role-name",
+        "app",
+        "--permissions-boundary",
+        "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess",
+    ]);
+    let bounded = podpass.aws_admin_json(&[
+        "iam",
+        "simulate-principal-policy",
+        "--policy-source-arn",
+        &role_arn,
+        "--action-names",
+        "s3:GetObject",
+        "iam:ListRoles",
+    ]);
+    assert_eq!(
+        decisions(&bounded),
+        [
+            ("s3:GetObject".to_owned(), "allowed".to_owned()),
+            ("iam:ListRoles".to_owned(), "implicitDeny".to_owned()),
+        ]
+    );
+    assert_eq!(
+        bounded["EvaluationResults"][1]["PermissionsBoundaryDecisionDetail"],
+        json!({"AllowedByPermissionsBoundary": false})
+    );
+    let got = podpass.aws_admin_json(&["iam", "get-role", "--role-name", "app"]);
+    assert_eq!(
+        got["Role"]["PermissionsBoundary"],
+        json!({"PermissionsBoundaryType": "PermissionsBoundaryPolicy", "PermissionsBoundaryArn": "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"})
+    );
+    podpass.aws_admin_json(&["iam", "delete-role-permissions-boundary", "--role-name", "app"]);
+    let got = podpass.aws_admin_json(&["iam", "get-role", "--role-name", "app"]);
+    assert_eq!(got["Role"].get("PermissionsBoundary"), None);
+
+    let unknown = podpass.aws_admin(&[
+        "iam",
+        "simulate-principal-policy",
+        "--policy-source-arn",
+        &format!("arn:aws:iam::{account}:role/nope"),
+        "--action-names",
+        "s3:GetObject",
+    ]);
+    assert_aws_error(&unknown, "NoSuchEntity");
+}
+
+#[test]
+fn invalid_members_are_validation_errors() {
+    let podpass = Podpass::start();
+    let trust = trust_account_root(&podpass.account()).to_string();
+    let bad_name = podpass.aws_admin(&[
+        "iam", "create-role", "--role-name", "bad name", "--assume-role-policy-document", &trust,
+    ]);
+    let stderr = assert_aws_error(&bad_name, "ValidationError");
+    assert!(
+        stderr.contains(r"1 validation error detected: Value 'bad name' at 'roleName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\w+=,.@-]+"),
+        "{stderr}"
+    );
+    let too_long = podpass.aws_admin(&[
+        "iam",
+        "create-role",
+        "--role-name",
+        "r",
+        "--max-session-duration",
+        "50000",
+        "--assume-role-policy-document",
+        &trust,
+    ]);
+    let stderr = assert_aws_error(&too_long, "ValidationError");
+    assert!(stderr.contains("Member must have value less than or equal to 43200"), "{stderr}");
+    let bad_trust = podpass.aws_admin(&[
+        "iam",
+        "create-role",
+        "--role-name",
+        "r",
+        "--assume-role-policy-document",
+        &allow("s3:GetObject", "*").to_string(),
+    ]);
+    assert_aws_error(&bad_trust, "MalformedPolicyDocument");
+    let page = podpass.aws_admin(&["iam", "list-roles", "--max-items", "5", "--page-size", "2000"]);
+    assert_aws_error(&page, "ValidationError");
+    let unknown = podpass.aws_admin(&["iam", "list-users"]);
+    assert_aws_error(&unknown, "InvalidAction");
+}
+
+#[test]
+fn role_sessions_need_iam_permissions() {
+    let podpass = Podpass::start();
+    create_role(&podpass, "worker");
+    let assumed = podpass.aws_admin_json(&[
+        "sts",
+        "assume-role",
+        "--role-arn",
+        &format!("arn:aws:iam::{}:role/worker", podpass.account()),
+        "--role-session-name",
+        "s1",
+    ]);
+    let credentials = &assumed["Credentials"];
+    let env = [
+        ("AWS_ACCESS_KEY_ID", credentials["AccessKeyId"].as_str().unwrap()),
+        ("AWS_SECRET_ACCESS_KEY", credentials["SecretAccessKey"].as_str().unwrap()),
+        ("AWS_SESSION_TOKEN", credentials["SessionToken"].as_str().unwrap()),
+    ];
+    let denied = podpass.aws(&env, &["iam", "list-roles"]);
+    let stderr = assert_aws_error(&denied, "AccessDenied");
+    assert!(stderr.contains("is not authorized to perform: iam:ListRoles"), "{stderr}");
+    let denied_get = podpass.aws(&env, &["iam", "get-role", "--role-name", "worker"]);
+    assert_aws_error(&denied_get, "AccessDenied");
+
+    podpass.aws_admin_json(&[
+        "iam",
+        "put-role-policy",
+        "--role-name",
+        "worker",
+        "--policy-name",
+        "list",
+        "--policy-document",
+        &allow("iam:ListRoles", "*").to_string(),
+    ]);
+    let allowed = podpass.aws(&env, &["iam", "list-roles"]);
+    assert!(allowed.status.success(), "{}", text(&allowed.stderr));
+    let listing: Value = serde_json::from_slice(&allowed.stdout).unwrap();
+    assert_eq!(role_names(&listing), ["worker"]);
+    let still_denied = podpass.aws(&env, &["iam", "delete-role", "--role-name", "worker"]);
+    assert_aws_error(&still_denied, "AccessDenied");
+}
