@@ -6,7 +6,7 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use podpass_store::Store;
 
-use crate::{eksctl, iam_cmd, instance, sa, serve, tokens};
+use crate::{agent_cmd, eksctl, iam_cmd, instance, sa, serve, tokens};
 
 /// podpass: short-lived AWS credentials for Kubernetes pods, with no static keys.
 ///
@@ -86,6 +86,8 @@ pub enum Command {
     Up(serve::UpArgs),
     /// Print the shell exports a client needs for the running instance: eval "$(podpass env)"
     Env,
+    /// Run the EKS Pod Identity node agent (container credentials for the node's pods)
+    Agent(agent_cmd::AgentArgs),
     /// Issue and inspect ServiceAccount tokens (what the kubelet asks TokenRequest for)
     #[command(subcommand)]
     Token(tokens::TokenCommand),
@@ -138,6 +140,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Up(args) => serve::up(&cli.global, args).await,
         Command::Env => env(&cli.global).await,
+        Command::Agent(args) => agent_cmd::run(args).await,
         Command::Token(command) => tokens::run(&cli.global, command).await,
         Command::Sa(command) => sa::run(&cli.global, command).await,
         Command::Iam(command) => iam_cmd::run(&cli.global, command).await,

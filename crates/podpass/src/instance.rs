@@ -35,6 +35,8 @@ pub struct Instance {
     pub cluster: String,
     /// Issuer URL of the default cluster.
     pub issuer_url: String,
+    /// The node agent's credentials URL (`AWS_CONTAINER_CREDENTIALS_FULL_URI` of local pods).
+    pub agent_url: String,
 }
 
 const INSTANCE_FILE: &str = "instance.json";
@@ -95,6 +97,7 @@ impl Instance {
         }
         lines.push(format!("export PODPASS_ISSUER_URL={}", self.issuer_url));
         lines.push(format!("export PODPASS_CLUSTER={}", self.cluster));
+        lines.push(format!("export PODPASS_AGENT_URL={}", self.agent_url));
         lines.join("\n") + "\n"
     }
 }

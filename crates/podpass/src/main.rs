@@ -1,6 +1,7 @@
 //! The podpass command: `podpass up` runs the whole chain on one machine; the other commands
 //! administer it the way eksctl, kubectl and the AWS CLI are used against EKS.
 
+mod agent_cmd;
 mod aws_client;
 mod cli;
 mod eksctl;

@@ -48,6 +48,11 @@ pub struct UpArgs {
     /// Do not write an AWS CLI profile; `podpass env` then prints the keys themselves
     #[arg(long, env = "PODPASS_NO_PROFILE")]
     pub no_profile: bool,
+
+    /// Port of the Pod Identity node agent on 127.0.0.1 (0 picks a free port); the SDKs accept
+    /// plain HTTP to loopback for AWS_CONTAINER_CREDENTIALS_FULL_URI
+    #[arg(long, env = "PODPASS_AGENT_PORT", default_value_t = 7701)]
+    pub agent_port: u16,
 }
 
 /// Token signing algorithms a cluster can use.
@@ -126,6 +131,13 @@ pub async fn up(global: &Global, args: UpArgs) -> anyhow::Result<()> {
             .context("writing the AWS CLI profile")?;
         Some(args.profile.clone())
     };
+    let (stop_agent, agent_stopped) = tokio::sync::watch::channel(false);
+    let agent = start_agent(&args, &cluster.name, &public_url, &admin, agent_stopped).await?;
+    let agent_url = agent
+        .credential_addrs()
+        .first()
+        .map(|addr| format!("http://{addr}/v1/credentials"))
+        .unwrap_or_default();
     let instance = Instance {
         pid: std::process::id(),
         endpoint_url: public_url.clone(),
@@ -135,6 +147,7 @@ pub async fn up(global: &Global, args: UpArgs) -> anyhow::Result<()> {
         access_key_id: admin.access_key_id.clone(),
         cluster: cluster.name.clone(),
         issuer_url: cluster.issuer_url.clone(),
+        agent_url: agent_url.clone(),
     };
     instance.write(&data_dir)?;
 
@@ -145,6 +158,7 @@ pub async fn up(global: &Global, args: UpArgs) -> anyhow::Result<()> {
         discovery = %format!("{}/.well-known/openid-configuration", cluster.issuer_url),
         "ServiceAccount issuer ready"
     );
+    tracing::info!(url = %agent_url, "Pod Identity node agent ready");
     tracing::info!(
         profile = instance.profile.as_deref().unwrap_or("(none)"),
         account = %account_id,
@@ -155,11 +169,48 @@ pub async fn up(global: &Global, args: UpArgs) -> anyhow::Result<()> {
         listener,
         podpass_api::router(state).into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown_signal())
+    .with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        let _ = stop_agent.send(true);
+    })
     .await;
+    if let Err(e) = agent.wait().await {
+        tracing::warn!(error = %e, "the node agent stopped with an error");
+    }
     Instance::remove(&data_dir);
     tracing::info!("podpass stopped");
     served.context("serving")
+}
+
+/// Runs a node agent for the local cluster on loopback, signing EKS Auth calls with the admin
+/// key (in a real cluster the agent runs on each node with the node's own identity).
+async fn start_agent(
+    args: &UpArgs,
+    cluster: &str,
+    public_url: &str,
+    admin: &AccessKey,
+    mut stopped: tokio::sync::watch::Receiver<bool>,
+) -> anyhow::Result<podpass_agent::RunningAgent> {
+    let mut config = podpass_agent::AgentConfig::new(cluster);
+    config.bind_hosts = vec![std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST)];
+    config.port = args.agent_port;
+    config.probe_port = 0;
+    config.metrics_address = std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+    config.metrics_port = 0;
+    config.endpoint = Some(public_url.to_owned());
+    config.region = Some(args.region.clone());
+    let credentials = podpass_agent::StaticCredentialsProvider(podpass_agent::AwsCredentials {
+        access_key_id: admin.access_key_id.clone(),
+        secret_access_key: admin.secret_access_key.clone(),
+        session_token: None,
+    });
+    let eks_auth = config.eks_auth_client(std::sync::Arc::new(credentials))?;
+    let shutdown = async move {
+        let _ = stopped.wait_for(|stop| *stop).await;
+    };
+    podpass_agent::start(&config, std::sync::Arc::new(eks_auth), shutdown)
+        .await
+        .with_context(|| format!("starting the node agent on 127.0.0.1:{}", args.agent_port))
 }
 
 /// The account id is fixed at first start: ARNs already handed out name it.
@@ -203,7 +254,8 @@ async fn ensure_admin_key(store: &Store, account_id: &str) -> anyhow::Result<Acc
     Ok(key)
 }
 
-async fn shutdown_signal() {
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

@@ -69,7 +69,10 @@ fn roles_round_trip_through_the_cli() {
     assert_eq!(role["Arn"], format!("arn:aws:iam::{account}:role/team/app"));
     assert_eq!(role["Path"], "/team/");
     let role_id = role["RoleId"].as_str().unwrap();
-    assert!(role_id.starts_with("AROA") && role_id.len() == 21, "{role_id}");
+    assert!(
+        role_id.starts_with("AROA") && role_id.len() == 21,
+        "{role_id}"
+    );
     assert_eq!(role["AssumeRolePolicyDocument"], trust);
     assert_eq!(role["MaxSessionDuration"], 7200);
     assert_eq!(role["Tags"], json!([{"Key": "team", "Value": "x"}]));
@@ -89,10 +92,16 @@ fn roles_round_trip_through_the_cli() {
         &trust.to_string(),
     ]);
     let stderr = assert_aws_error(&duplicate, "EntityAlreadyExists");
-    assert!(stderr.contains("Role with name APP already exists."), "{stderr}");
+    assert!(
+        stderr.contains("Role with name APP already exists."),
+        "{stderr}"
+    );
     let missing = podpass.aws_admin(&["iam", "get-role", "--role-name", "nope"]);
     let stderr = assert_aws_error(&missing, "NoSuchEntity");
-    assert!(stderr.contains("The role with name nope cannot be found."), "{stderr}");
+    assert!(
+        stderr.contains("The role with name nope cannot be found."),
+        "{stderr}"
+    );
 
     for name in ["b-role", "c-role", "d-role"] {
         create_role(&podpass, name);
@@ -136,13 +145,32 @@ fn roles_round_trip_through_the_cli() {
     assert_eq!(got["Role"]["MaxSessionDuration"], 3600);
 
     podpass.aws_admin_json(&[
-        "iam", "tag-role", "--role-name", "app", "--tags", "Key=TEAM,Value=y", "Key=env,Value=dev",
+        "iam",
+        "tag-role",
+        "--role-name",
+        "app",
+        "--tags",
+        "Key=TEAM,Value=y",
+        "Key=env,Value=dev",
     ]);
-    podpass.aws_admin_json(&["iam", "untag-role", "--role-name", "app", "--tag-keys", "env"]);
+    podpass.aws_admin_json(&[
+        "iam",
+        "untag-role",
+        "--role-name",
+        "app",
+        "--tag-keys",
+        "env",
+    ]);
     let tags = podpass.aws_admin_json(&["iam", "list-role-tags", "--role-name", "app"]);
     assert_eq!(tags["Tags"], json!([{"Key": "team", "Value": "y"}]));
     let duplicate_keys = podpass.aws_admin(&[
-        "iam", "tag-role", "--role-name", "app", "--tags", "Key=a,Value=1", "Key=A,Value=2",
+        "iam",
+        "tag-role",
+        "--role-name",
+        "app",
+        "--tags",
+        "Key=a,Value=1",
+        "Key=A,Value=2",
     ]);
     assert_aws_error(&duplicate_keys, "InvalidInput");
 
@@ -158,8 +186,18 @@ fn roles_round_trip_through_the_cli() {
     ]);
     let conflict = podpass.aws_admin(&["iam", "delete-role", "--role-name", "app"]);
     let stderr = assert_aws_error(&conflict, "DeleteConflict");
-    assert!(stderr.contains("Cannot delete entity, must delete policies first."), "{stderr}");
-    podpass.aws_admin_json(&["iam", "delete-role-policy", "--role-name", "app", "--policy-name", "read"]);
+    assert!(
+        stderr.contains("Cannot delete entity, must delete policies first."),
+        "{stderr}"
+    );
+    podpass.aws_admin_json(&[
+        "iam",
+        "delete-role-policy",
+        "--role-name",
+        "app",
+        "--policy-name",
+        "read",
+    ]);
     podpass.aws_admin_json(&["iam", "delete-role", "--role-name", "app"]);
     assert_aws_error(
         &podpass.aws_admin(&["iam", "get-role", "--role-name", "app"]),
@@ -185,22 +223,40 @@ fn inline_policies_are_validated_stored_and_listed() {
         ]);
     }
     let got = podpass.aws_admin_json(&[
-        "iam", "get-role-policy", "--role-name", "app", "--policy-name", "read",
+        "iam",
+        "get-role-policy",
+        "--role-name",
+        "app",
+        "--policy-name",
+        "read",
     ]);
     assert_eq!(
         got,
         json!({"RoleName": "app", "PolicyName": "read", "PolicyDocument": document})
     );
     let listed = podpass.aws_admin_json(&[
-        "iam", "list-role-policies", "--role-name", "app", "--page-size", "1",
+        "iam",
+        "list-role-policies",
+        "--role-name",
+        "app",
+        "--page-size",
+        "1",
     ]);
     assert_eq!(listed["PolicyNames"], json!(["another", "read"]));
 
     let missing = podpass.aws_admin(&[
-        "iam", "get-role-policy", "--role-name", "app", "--policy-name", "nope",
+        "iam",
+        "get-role-policy",
+        "--role-name",
+        "app",
+        "--policy-name",
+        "nope",
     ]);
     let stderr = assert_aws_error(&missing, "NoSuchEntity");
-    assert!(stderr.contains("The role policy with name nope cannot be found."), "{stderr}");
+    assert!(
+        stderr.contains("The role policy with name nope cannot be found."),
+        "{stderr}"
+    );
     let malformed = podpass.aws_admin(&[
         "iam",
         "put-role-policy",
@@ -212,7 +268,10 @@ fn inline_policies_are_validated_stored_and_listed() {
         r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject"}]}"#,
     ]);
     let stderr = assert_aws_error(&malformed, "MalformedPolicyDocument");
-    assert!(stderr.contains("Policy document must contain resources."), "{stderr}");
+    assert!(
+        stderr.contains("Policy document must contain resources."),
+        "{stderr}"
+    );
     let actions: Vec<String> = (0..800).map(|i| format!("s3:GetObject{i}")).collect();
     let huge = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}]});
     let path = podpass.write("huge.json", &huge.to_string());
@@ -227,9 +286,17 @@ fn inline_policies_are_validated_stored_and_listed() {
         &format!("file://{}", path.display()),
     ]);
     let stderr = assert_aws_error(&too_big, "LimitExceeded");
-    assert!(stderr.contains("Maximum policy size of 10240 bytes exceeded for role app"), "{stderr}");
+    assert!(
+        stderr.contains("Maximum policy size of 10240 bytes exceeded for role app"),
+        "{stderr}"
+    );
     podpass.aws_admin_json(&[
-        "iam", "delete-role-policy", "--role-name", "app", "--policy-name", "read",
+        "iam",
+        "delete-role-policy",
+        "--role-name",
+        "app",
+        "--policy-name",
+        "read",
     ]);
     let listed = podpass.aws_admin_json(&["iam", "list-role-policies", "--role-name", "app"]);
     assert_eq!(listed["PolicyNames"], json!(["another"]));
@@ -261,7 +328,12 @@ fn managed_policies_versions_and_attachments() {
     assert_eq!(policy["IsAttachable"], true);
     assert!(policy["PolicyId"].as_str().unwrap().starts_with("ANPA"));
     let duplicate = podpass.aws_admin(&[
-        "iam", "create-policy", "--policy-name", "reader", "--policy-document", &v1.to_string(),
+        "iam",
+        "create-policy",
+        "--policy-name",
+        "reader",
+        "--policy-document",
+        &v1.to_string(),
     ]);
     assert_aws_error(&duplicate, "EntityAlreadyExists");
 
@@ -278,22 +350,47 @@ fn managed_policies_versions_and_attachments() {
     assert_eq!(version["PolicyVersion"]["VersionId"], "v2");
     assert_eq!(version["PolicyVersion"]["IsDefaultVersion"], true);
     let got = podpass.aws_admin_json(&[
-        "iam", "get-policy-version", "--policy-arn", &arn, "--version-id", "v2",
+        "iam",
+        "get-policy-version",
+        "--policy-arn",
+        &arn,
+        "--version-id",
+        "v2",
     ]);
     assert_eq!(got["PolicyVersion"]["Document"], v2);
     let default_delete = podpass.aws_admin(&[
-        "iam", "delete-policy-version", "--policy-arn", &arn, "--version-id", "v2",
+        "iam",
+        "delete-policy-version",
+        "--policy-arn",
+        &arn,
+        "--version-id",
+        "v2",
     ]);
     assert_aws_error(&default_delete, "DeleteConflict");
     podpass.aws_admin_json(&[
-        "iam", "set-default-policy-version", "--policy-arn", &arn, "--version-id", "v1",
+        "iam",
+        "set-default-policy-version",
+        "--policy-arn",
+        &arn,
+        "--version-id",
+        "v1",
     ]);
     podpass.aws_admin_json(&[
-        "iam", "delete-policy-version", "--policy-arn", &arn, "--version-id", "v2",
+        "iam",
+        "delete-policy-version",
+        "--policy-arn",
+        &arn,
+        "--version-id",
+        "v2",
     ]);
     for _ in 0..4 {
         podpass.aws_admin_json(&[
-            "iam", "create-policy-version", "--policy-arn", &arn, "--policy-document", &v2.to_string(),
+            "iam",
+            "create-policy-version",
+            "--policy-arn",
+            &arn,
+            "--policy-document",
+            &v2.to_string(),
         ]);
     }
     let versions = podpass.aws_admin_json(&["iam", "list-policy-versions", "--policy-arn", &arn]);
@@ -301,21 +398,46 @@ fn managed_policies_versions_and_attachments() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|v| (v["VersionId"].as_str().unwrap(), v["IsDefaultVersion"].as_bool().unwrap()))
+        .map(|v| {
+            (
+                v["VersionId"].as_str().unwrap(),
+                v["IsDefaultVersion"].as_bool().unwrap(),
+            )
+        })
         .collect();
-    assert_eq!(ids, [("v1", true), ("v3", false), ("v4", false), ("v5", false), ("v6", false)]);
+    assert_eq!(
+        ids,
+        [
+            ("v1", true),
+            ("v3", false),
+            ("v4", false),
+            ("v5", false),
+            ("v6", false)
+        ]
+    );
     let sixth = podpass.aws_admin(&[
-        "iam", "create-policy-version", "--policy-arn", &arn, "--policy-document", &v2.to_string(),
+        "iam",
+        "create-policy-version",
+        "--policy-arn",
+        &arn,
+        "--policy-document",
+        &v2.to_string(),
     ]);
     assert_aws_error(&sixth, "LimitExceeded");
 
     let s3_read_only = "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess";
     for policy_arn in [arn.as_str(), s3_read_only] {
         podpass.aws_admin_json(&[
-            "iam", "attach-role-policy", "--role-name", "app", "--policy-arn", policy_arn,
+            "iam",
+            "attach-role-policy",
+            "--role-name",
+            "app",
+            "--policy-arn",
+            policy_arn,
         ]);
     }
-    let attached = podpass.aws_admin_json(&["iam", "list-attached-role-policies", "--role-name", "app"]);
+    let attached =
+        podpass.aws_admin_json(&["iam", "list-attached-role-policies", "--role-name", "app"]);
     assert_eq!(
         attached["AttachedPolicies"],
         json!([
@@ -325,10 +447,20 @@ fn managed_policies_versions_and_attachments() {
     );
     let nowhere = format!("arn:aws:iam::{account}:policy/nowhere");
     let missing = podpass.aws_admin(&[
-        "iam", "attach-role-policy", "--role-name", "app", "--policy-arn", &nowhere,
+        "iam",
+        "attach-role-policy",
+        "--role-name",
+        "app",
+        "--policy-arn",
+        &nowhere,
     ]);
     let stderr = assert_aws_error(&missing, "NoSuchEntity");
-    assert!(stderr.contains(&format!("Policy {nowhere} does not exist or is not attachable.")), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "Policy {nowhere} does not exist or is not attachable."
+        )),
+        "{stderr}"
+    );
     let got = podpass.aws_admin_json(&["iam", "get-policy", "--policy-arn", &arn]);
     assert_eq!(got["Policy"]["AttachmentCount"], 1);
     assert_eq!(got["Policy"]["Description"], "reads");
@@ -348,16 +480,31 @@ fn managed_policies_versions_and_attachments() {
     assert_aws_error(&in_use, "DeleteConflict");
     for policy_arn in [arn.as_str(), s3_read_only] {
         podpass.aws_admin_json(&[
-            "iam", "detach-role-policy", "--role-name", "app", "--policy-arn", policy_arn,
+            "iam",
+            "detach-role-policy",
+            "--role-name",
+            "app",
+            "--policy-arn",
+            policy_arn,
         ]);
     }
     let not_attached = podpass.aws_admin(&[
-        "iam", "detach-role-policy", "--role-name", "app", "--policy-arn", s3_read_only,
+        "iam",
+        "detach-role-policy",
+        "--role-name",
+        "app",
+        "--policy-arn",
+        s3_read_only,
     ]);
     assert_aws_error(&not_attached, "NoSuchEntity");
     for version in ["v3", "v4", "v5", "v6"] {
         podpass.aws_admin_json(&[
-            "iam", "delete-policy-version", "--policy-arn", &arn, "--version-id", version,
+            "iam",
+            "delete-policy-version",
+            "--policy-arn",
+            &arn,
+            "--version-id",
+            version,
         ]);
     }
     podpass.aws_admin_json(&["iam", "delete-policy", "--policy-arn", &arn]);
@@ -378,25 +525,50 @@ fn aws_managed_policies_come_from_the_catalogue() {
     assert_eq!(got["Policy"]["Path"], "/");
     assert_eq!(got["Policy"]["DefaultVersionId"], "v3");
     let version = podpass.aws_admin_json(&[
-        "iam", "get-policy-version", "--policy-arn", arn, "--version-id", "v3",
+        "iam",
+        "get-policy-version",
+        "--policy-arn",
+        arn,
+        "--version-id",
+        "v3",
     ]);
     assert_eq!(version["PolicyVersion"]["IsDefaultVersion"], true);
     assert_eq!(
         version["PolicyVersion"]["Document"]["Statement"][0]["Action"],
-        json!(["s3:Get*", "s3:List*", "s3:Describe*", "s3-object-lambda:Get*", "s3-object-lambda:List*"])
+        json!([
+            "s3:Get*",
+            "s3:List*",
+            "s3:Describe*",
+            "s3-object-lambda:Get*",
+            "s3-object-lambda:List*"
+        ])
     );
-    let old = podpass.aws_admin(&["iam", "get-policy-version", "--policy-arn", arn, "--version-id", "v1"]);
+    let old = podpass.aws_admin(&[
+        "iam",
+        "get-policy-version",
+        "--policy-arn",
+        arn,
+        "--version-id",
+        "v1",
+    ]);
     assert_aws_error(&old, "NoSuchEntity");
-    let aws = podpass.aws_admin_json(&["iam", "list-policies", "--scope", "AWS", "--page-size", "2"]);
+    let aws =
+        podpass.aws_admin_json(&["iam", "list-policies", "--scope", "AWS", "--page-size", "2"]);
     let names: Vec<&str> = aws["Policies"]
         .as_array()
         .unwrap()
         .iter()
         .map(|p| p["PolicyName"].as_str().unwrap())
         .collect();
-    assert!(names.contains(&"AmazonS3ReadOnlyAccess") && names.contains(&"AdministratorAccess"), "{names:?}");
+    assert!(
+        names.contains(&"AmazonS3ReadOnlyAccess") && names.contains(&"AdministratorAccess"),
+        "{names:?}"
+    );
     let unknown = podpass.aws_admin(&[
-        "iam", "get-policy", "--policy-arn", "arn:aws:iam::aws:policy/NoSuchPolicy",
+        "iam",
+        "get-policy",
+        "--policy-arn",
+        "arn:aws:iam::aws:policy/NoSuchPolicy",
     ]);
     assert_aws_error(&unknown, "NoSuchEntity");
 }
@@ -428,7 +600,10 @@ fn oidc_providers_round_trip() {
     ]);
     assert_aws_error(&again, "EntityAlreadyExists");
     let insecure = podpass.aws_admin(&[
-        "iam", "create-open-id-connect-provider", "--url", "http://oidc.example.com/id/X",
+        "iam",
+        "create-open-id-connect-provider",
+        "--url",
+        "http://oidc.example.com/id/X",
     ]);
     assert_aws_error(&insecure, "InvalidInput");
     let local = podpass.aws_admin_json(&[
@@ -469,11 +644,17 @@ fn oidc_providers_round_trip() {
         "9E99A48A9960B14926BB7F3B02E22DA2B0AB7280",
     ]);
     let got = podpass.aws_admin_json(&[
-        "iam", "get-open-id-connect-provider", "--open-id-connect-provider-arn", &arn,
+        "iam",
+        "get-open-id-connect-provider",
+        "--open-id-connect-provider-arn",
+        &arn,
     ]);
     assert_eq!(got["Url"], "oidc.example.com/id/ABC");
     assert_eq!(got["ClientIDList"], json!(["other"]));
-    assert_eq!(got["ThumbprintList"], json!(["9e99a48a9960b14926bb7f3b02e22da2b0ab7280"]));
+    assert_eq!(
+        got["ThumbprintList"],
+        json!(["9e99a48a9960b14926bb7f3b02e22da2b0ab7280"])
+    );
     assert_eq!(got["Tags"], json!([{"Key": "a", "Value": "b"}]));
     assert!(got["CreateDate"].is_string());
     let listed = podpass.aws_admin_json(&["iam", "list-open-id-connect-providers"]);
@@ -483,15 +664,27 @@ fn oidc_providers_round_trip() {
         .iter()
         .map(|p| p["Arn"].as_str().unwrap())
         .collect();
-    assert!(arns.contains(&arn.as_str()) && arns.contains(&local_arn.as_str()), "{arns:?}");
+    assert!(
+        arns.contains(&arn.as_str()) && arns.contains(&local_arn.as_str()),
+        "{arns:?}"
+    );
     podpass.aws_admin_json(&[
-        "iam", "delete-open-id-connect-provider", "--open-id-connect-provider-arn", &arn,
+        "iam",
+        "delete-open-id-connect-provider",
+        "--open-id-connect-provider-arn",
+        &arn,
     ]);
     let gone = podpass.aws_admin(&[
-        "iam", "get-open-id-connect-provider", "--open-id-connect-provider-arn", &arn,
+        "iam",
+        "get-open-id-connect-provider",
+        "--open-id-connect-provider-arn",
+        &arn,
     ]);
     let stderr = assert_aws_error(&gone, "NoSuchEntity");
-    assert!(stderr.contains(&format!("OpenIDConnect Provider not found for arn {arn}")), "{stderr}");
+    assert!(
+        stderr.contains(&format!("OpenIDConnect Provider not found for arn {arn}")),
+        "{stderr}"
+    );
 }
 
 const SIMULATED_POLICY: &str = r#"{
@@ -569,7 +762,10 @@ fn simulate_custom_policy_reports_decisions_and_statement_positions() {
             "EndPosition": {"Line": 9, "Column": 6}
         }])
     );
-    assert_eq!(results[1]["MatchedStatements"][0]["StartPosition"], json!({"Line": 10, "Column": 5}));
+    assert_eq!(
+        results[1]["MatchedStatements"][0]["StartPosition"],
+        json!({"Line": 10, "Column": 5})
+    );
     assert_eq!(results[2]["MatchedStatements"], json!([]));
     assert_eq!(results[2]["MissingContextValues"], json!(["aws:SourceIp"]));
 
@@ -583,9 +779,18 @@ fn simulate_custom_policy_reports_decisions_and_statement_positions() {
         "--context-entries",
         "ContextKeyName=aws:SourceIp,ContextKeyValues=10.1.2.3,ContextKeyType=ip",
     ]);
-    assert_eq!(decisions(&with_context), [("s3:PutObject".to_owned(), "allowed".to_owned())]);
-    assert_eq!(with_context["EvaluationResults"][0]["EvalResourceName"], "*");
-    assert_eq!(with_context["EvaluationResults"][0]["MissingContextValues"], json!([]));
+    assert_eq!(
+        decisions(&with_context),
+        [("s3:PutObject".to_owned(), "allowed".to_owned())]
+    );
+    assert_eq!(
+        with_context["EvaluationResults"][0]["EvalResourceName"],
+        "*"
+    );
+    assert_eq!(
+        with_context["EvaluationResults"][0]["MissingContextValues"],
+        json!([])
+    );
 
     let boundary = allow("s3:GetObject", "*").to_string();
     let bounded = podpass.aws_admin_json(&[
@@ -688,7 +893,10 @@ fn simulate_principal_policy_uses_the_roles_policies() {
         results[0]["MatchedStatements"][0]["StartPosition"],
         json!({"Line": 1, "Column": 38})
     );
-    assert_eq!(results[1]["MatchedStatements"][0]["SourcePolicyId"], "IAMReadOnlyAccess");
+    assert_eq!(
+        results[1]["MatchedStatements"][0]["SourcePolicyId"],
+        "IAMReadOnlyAccess"
+    );
 
     let extra = podpass.aws_admin_json(&[
         "iam",
@@ -700,8 +908,14 @@ fn simulate_principal_policy_uses_the_roles_policies() {
         "--action-names",
         "s3:GetObject",
     ]);
-    assert_eq!(decisions(&extra), [("s3:GetObject".to_owned(), "explicitDeny".to_owned())]);
-    assert_eq!(extra["EvaluationResults"][0]["MatchedStatements"][0]["SourcePolicyId"], "PolicyInputList.1");
+    assert_eq!(
+        decisions(&extra),
+        [("s3:GetObject".to_owned(), "explicitDeny".to_owned())]
+    );
+    assert_eq!(
+        extra["EvaluationResults"][0]["MatchedStatements"][0]["SourcePolicyId"],
+        "PolicyInputList.1"
+    );
 
     podpass.aws_admin_json(&[
         "iam",
@@ -736,7 +950,12 @@ fn simulate_principal_policy_uses_the_roles_policies() {
         got["Role"]["PermissionsBoundary"],
         json!({"PermissionsBoundaryType": "PermissionsBoundaryPolicy", "PermissionsBoundaryArn": "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"})
     );
-    podpass.aws_admin_json(&["iam", "delete-role-permissions-boundary", "--role-name", "app"]);
+    podpass.aws_admin_json(&[
+        "iam",
+        "delete-role-permissions-boundary",
+        "--role-name",
+        "app",
+    ]);
     let got = podpass.aws_admin_json(&["iam", "get-role", "--role-name", "app"]);
     assert_eq!(got["Role"].get("PermissionsBoundary"), None);
 
@@ -756,7 +975,12 @@ fn invalid_members_are_validation_errors() {
     let podpass = Podpass::start();
     let trust = trust_account_root(&podpass.account()).to_string();
     let bad_name = podpass.aws_admin(&[
-        "iam", "create-role", "--role-name", "bad name", "--assume-role-policy-document", &trust,
+        "iam",
+        "create-role",
+        "--role-name",
+        "bad name",
+        "--assume-role-policy-document",
+        &trust,
     ]);
     let stderr = assert_aws_error(&bad_name, "ValidationError");
     assert!(
@@ -774,7 +998,10 @@ fn invalid_members_are_validation_errors() {
         &trust,
     ]);
     let stderr = assert_aws_error(&too_long, "ValidationError");
-    assert!(stderr.contains("Member must have value less than or equal to 43200"), "{stderr}");
+    assert!(
+        stderr.contains("Member must have value less than or equal to 43200"),
+        "{stderr}"
+    );
     let bad_trust = podpass.aws_admin(&[
         "iam",
         "create-role",
@@ -784,7 +1011,14 @@ fn invalid_members_are_validation_errors() {
         &allow("s3:GetObject", "*").to_string(),
     ]);
     assert_aws_error(&bad_trust, "MalformedPolicyDocument");
-    let page = podpass.aws_admin(&["iam", "list-roles", "--max-items", "5", "--page-size", "2000"]);
+    let page = podpass.aws_admin(&[
+        "iam",
+        "list-roles",
+        "--max-items",
+        "5",
+        "--page-size",
+        "2000",
+    ]);
     assert_aws_error(&page, "ValidationError");
     let unknown = podpass.aws_admin(&["iam", "list-users"]);
     assert_aws_error(&unknown, "InvalidAction");
@@ -804,13 +1038,25 @@ fn role_sessions_need_iam_permissions() {
     ]);
     let credentials = &assumed["Credentials"];
     let env = [
-        ("AWS_ACCESS_KEY_ID", credentials["AccessKeyId"].as_str().unwrap()),
-        ("AWS_SECRET_ACCESS_KEY", credentials["SecretAccessKey"].as_str().unwrap()),
-        ("AWS_SESSION_TOKEN", credentials["SessionToken"].as_str().unwrap()),
+        (
+            "AWS_ACCESS_KEY_ID",
+            credentials["AccessKeyId"].as_str().unwrap(),
+        ),
+        (
+            "AWS_SECRET_ACCESS_KEY",
+            credentials["SecretAccessKey"].as_str().unwrap(),
+        ),
+        (
+            "AWS_SESSION_TOKEN",
+            credentials["SessionToken"].as_str().unwrap(),
+        ),
     ];
     let denied = podpass.aws(&env, &["iam", "list-roles"]);
     let stderr = assert_aws_error(&denied, "AccessDenied");
-    assert!(stderr.contains("is not authorized to perform: iam:ListRoles"), "{stderr}");
+    assert!(
+        stderr.contains("is not authorized to perform: iam:ListRoles"),
+        "{stderr}"
+    );
     let denied_get = podpass.aws(&env, &["iam", "get-role", "--role-name", "worker"]);
     assert_aws_error(&denied_get, "AccessDenied");
 
@@ -830,4 +1076,36 @@ fn role_sessions_need_iam_permissions() {
     assert_eq!(role_names(&listing), ["worker"]);
     let still_denied = podpass.aws(&env, &["iam", "delete-role", "--role-name", "worker"]);
     assert_aws_error(&still_denied, "AccessDenied");
+}
+
+#[test]
+fn trust_policy_lint_findings_are_logged() {
+    let podpass = Podpass::start();
+    let provider = format!(
+        "arn:aws:iam::{}:oidc-provider/oidc.example.com/id/ABC",
+        podpass.account()
+    );
+    let trust = json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": {"Federated": provider},
+            "Action": "sts:AssumeRoleWithWebIdentity"
+        }]
+    });
+    podpass.aws_admin_json(&[
+        "iam",
+        "create-role",
+        "--role-name",
+        "any-pod",
+        "--assume-role-policy-document",
+        &trust.to_string(),
+    ]);
+    let log = podpass.log();
+    let finding = log
+        .lines()
+        .find(|l| l.contains("trust policy lint") && l.contains("trust-missing-sub"))
+        .unwrap_or_else(|| panic!("no lint finding in:\n{log}"));
+    assert!(finding.contains("any-pod"), "{finding}");
+    assert!(finding.contains("oidc.example.com/id/ABC:sub"), "{finding}");
 }

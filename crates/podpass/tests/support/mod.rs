@@ -46,7 +46,7 @@ impl Podpass {
         let log = std::fs::File::create(self.dir.path().join("podpass.log")).expect("log file");
         let child = self
             .command()
-            .args(["up", "--listen", &format!("127.0.0.1:{}", self.port)])
+            .args(["up", "--listen", &format!("127.0.0.1:{}", self.port), "--agent-port", "0"])
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -114,6 +114,10 @@ impl Podpass {
             .as_str()
             .unwrap_or_default()
             .to_owned()
+    }
+
+    pub fn agent_url(&self) -> String {
+        self.instance["agent_url"].as_str().unwrap_or_default().to_owned()
     }
 
     pub fn account(&self) -> String {
