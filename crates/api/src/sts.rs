@@ -231,7 +231,8 @@ async fn assume_role_with_web_identity(
         .check("WebIdentityToken", token, MemberType::WebIdentityToken)
         .check("Policy", common.policy, MemberType::SessionPolicy);
     validation.finish()?;
-    let token = token.unwrap_or_default();
+    // A token file written by a shell redirect ends with a newline; it is not part of the JWT.
+    let token = token.unwrap_or_default().trim_end();
     let account = state.settings().account_id.clone();
     let now = podpass_control::now();
 

@@ -39,6 +39,10 @@ pub enum TokenCommand {
         /// Node name recorded with the pod binding
         #[arg(long)]
         node: Option<String>,
+        /// Write the token to this file, without a trailing newline, as the kubelet writes a
+        /// projected token (the file the SDKs read), instead of printing it
+        #[arg(long, short = 'o')]
+        output: Option<std::path::PathBuf>,
     },
     /// Show a token's header and claims, and verify its signature against its issuer's keys
     Decode {
@@ -59,6 +63,7 @@ pub async fn run(global: &Global, command: TokenCommand) -> anyhow::Result<()> {
             pod,
             pod_uid,
             node,
+            output,
         } => {
             let store = global.open_store().await?;
             let clusters = podpass_control::clusters::Clusters::new(store);
@@ -89,7 +94,11 @@ pub async fn run(global: &Global, command: TokenCommand) -> anyhow::Result<()> {
                     }
                     other => other.into(),
                 })?;
-            println!("{jwt}");
+            match output {
+                Some(path) => std::fs::write(&path, &jwt)
+                    .with_context(|| format!("writing {}", path.display()))?,
+                None => println!("{jwt}"),
+            }
             Ok(())
         }
         TokenCommand::Decode { token } => decode(global, &token).await,
