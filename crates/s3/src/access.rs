@@ -1,0 +1,335 @@
+//! Authorization of every S3 operation: the caller's identity policies, session policies and
+//! boundary together with the bucket policy, evaluated by the IAM engine as S3 would.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use podpass_control::authz::{AuthzError, session_policies, session_principal};
+use podpass_policy::{Decision, PolicySet, Principal, Request, evaluate, evaluate_explained};
+use podpass_session::{ACCESS_KEY_ID_PREFIX, SessionClaims};
+use podpass_store::{Store, StoreError};
+use s3s::access::{S3Access, S3AccessContext};
+use s3s::auth::Credentials;
+use s3s::dto::DeleteObjectsInput;
+use s3s::{S3Error, S3ErrorCode, S3Request, S3Result, s3_error};
+
+use crate::actions::{self, Target, object_arn};
+use crate::audit::{AuditDecision, AuditEvent, AuditLog};
+use crate::bucket_policy::BucketPolicies;
+use crate::front::RequestInfo;
+use crate::keys::AdminKeys;
+
+/// How long a session's compiled policies are reused before the store is read again.
+const SESSION_POLICY_TTL: Duration = Duration::from_secs(10);
+
+/// Who signed the request.
+enum Caller {
+    /// The account root, through a long-term admin key.
+    Root { account: String },
+    /// A role session whose token came with the request.
+    Session(Arc<SessionClaims>),
+    /// No signature.
+    Anonymous,
+}
+
+impl Caller {
+    /// The ARN the audit trail names the caller by.
+    fn arn(&self) -> String {
+        match self {
+            Caller::Root { account } => format!("arn:aws:iam::{account}:root"),
+            Caller::Session(session) => session.assumed_role_arn(),
+            Caller::Anonymous => "anonymous".to_owned(),
+        }
+    }
+}
+
+/// A session's principal and policies, compiled once for many requests.
+struct SessionAuthz {
+    principal: Principal,
+    policies: PolicySet,
+}
+
+/// The [`S3Access`] podpass gives s3s.
+pub(crate) struct Authorizer {
+    pub store: Store,
+    pub account_id: String,
+    pub region: String,
+    pub admin: Arc<AdminKeys>,
+    pub policies: Arc<BucketPolicies>,
+    pub audit: AuditLog,
+    sessions: moka::future::Cache<String, Arc<SessionAuthz>>,
+}
+
+fn access_denied(request_id: &str) -> S3Error {
+    let mut error = S3Error::with_message(S3ErrorCode::AccessDenied, "Access Denied");
+    error.set_request_id(request_id);
+    error
+}
+
+fn internal(request_id: &str, error: &dyn std::fmt::Display) -> S3Error {
+    tracing::error!(%request_id, %error, "authorization failed");
+    let mut error = S3Error::new(S3ErrorCode::InternalError);
+    error.set_request_id(request_id);
+    error
+}
+
+impl Authorizer {
+    /// An authorizer over `store`'s roles and the bucket policies.
+    pub fn new(
+        store: Store,
+        account_id: String,
+        region: String,
+        admin: Arc<AdminKeys>,
+        policies: Arc<BucketPolicies>,
+        audit: AuditLog,
+    ) -> Self {
+        Authorizer {
+            store,
+            account_id,
+            region,
+            admin,
+            policies,
+            audit,
+            sessions: moka::future::Cache::builder()
+                .max_capacity(10_000)
+                .time_to_live(SESSION_POLICY_TTL)
+                .build(),
+        }
+    }
+
+    async fn caller(
+        &self,
+        credentials: Option<&Credentials>,
+        info: &RequestInfo,
+    ) -> S3Result<Caller> {
+        let Some(credentials) = credentials else {
+            return Ok(Caller::Anonymous);
+        };
+        let key = credentials.access_key.as_str();
+        if key.starts_with(ACCESS_KEY_ID_PREFIX) {
+            // The secret may be known from an earlier request; the token must come with this one.
+            return match &info.session {
+                Some(session) if session.access_key_id == key => {
+                    Ok(Caller::Session(session.clone()))
+                }
+                _ => Err(s3_error!(
+                    InvalidAccessKeyId,
+                    "The AWS Access Key Id you provided does not exist in our records."
+                )),
+            };
+        }
+        let admin = self
+            .admin
+            .find(key)
+            .await?
+            .ok_or_else(|| s3_error!(InvalidAccessKeyId))?;
+        let account = admin
+            .principal_arn
+            .split(':')
+            .nth(4)
+            .filter(|account| !account.is_empty())
+            .unwrap_or(&self.account_id)
+            .to_owned();
+        Ok(Caller::Root { account })
+    }
+
+    async fn session_authz(
+        &self,
+        session: &Arc<SessionClaims>,
+    ) -> Result<Arc<SessionAuthz>, Arc<AuthzError>> {
+        let store = self.store.clone();
+        let claims = session.clone();
+        self.sessions
+            .try_get_with(session.access_key_id.clone(), async move {
+                let role = match store.role(&claims.identity.role_name).await {
+                    Ok(role) => role,
+                    // A deleted role's sessions keep their signature but lose every permission.
+                    Err(StoreError::NotFound(_)) => {
+                        return Ok(Arc::new(SessionAuthz {
+                            principal: session_principal(&claims, &[]),
+                            policies: PolicySet::default(),
+                        }));
+                    }
+                    Err(error) => return Err(AuthzError::Store(error)),
+                };
+                let policies = session_policies(&store, &claims).await?;
+                Ok(Arc::new(SessionAuthz {
+                    principal: session_principal(&claims, &role.tags),
+                    policies,
+                }))
+            })
+            .await
+    }
+
+    /// Allows `target` for `caller` or returns S3's `AccessDenied`; audits either way.
+    async fn decide(
+        &self,
+        caller: &Caller,
+        info: &RequestInfo,
+        operation: &str,
+        bucket: Option<&str>,
+        target: &Target,
+    ) -> S3Result<()> {
+        let bucket_policy = match bucket {
+            Some(bucket) => self
+                .policies
+                .get(bucket)
+                .await
+                .map_err(|error| internal(&info.request_id, &error))?,
+            None => None,
+        };
+        let (principal, mut policies) = match caller {
+            Caller::Root { account } => (
+                Principal::AccountRoot {
+                    account: account.clone(),
+                },
+                PolicySet::default(),
+            ),
+            Caller::Session(session) => {
+                let authz = self
+                    .session_authz(session)
+                    .await
+                    .map_err(|error| internal(&info.request_id, &error))?;
+                (authz.principal.clone(), authz.policies.clone())
+            }
+            Caller::Anonymous => (Principal::Anonymous, PolicySet::default()),
+        };
+        policies.resource = bucket_policy.map(|stored| stored.compiled.clone());
+        let mut request = Request::new(principal, target.action, target.resource.as_str())
+            .with_time(jiff::Timestamp::now())
+            .with(
+                "aws:SecureTransport",
+                if info.secure { "true" } else { "false" },
+            )
+            .with("aws:RequestedRegion", self.region.as_str());
+        if !info.source_ip.is_empty() {
+            request.set("aws:SourceIp", info.source_ip.as_str());
+        }
+        for (key, value) in &target.keys {
+            request.set(key, value.as_str());
+        }
+        let decision = evaluate(&policies, &request);
+        let allowed = match caller {
+            // The account root needs no identity policy; only an explicit deny stops it.
+            Caller::Root { .. } => decision != Decision::ExplicitDeny,
+            Caller::Session(_) | Caller::Anonymous => decision == Decision::Allow,
+        };
+        let reason = if allowed {
+            match caller {
+                Caller::Root { .. } => "account root".to_owned(),
+                _ => "allowed".to_owned(),
+            }
+        } else {
+            evaluate_explained(&policies, &request).to_string()
+        };
+        let principal = caller.arn();
+        if !allowed {
+            tracing::info!(
+                request_id = %info.request_id,
+                %principal,
+                action = target.action,
+                resource = %target.resource,
+                %reason,
+                "s3 access denied"
+            );
+        }
+        self.audit.record(AuditEvent {
+            time: jiff::Timestamp::now().to_string(),
+            source: "s3.amazonaws.com".to_owned(),
+            operation: operation.to_owned(),
+            principal,
+            access_key_id: info.access_key_id.clone(),
+            source_ip: info.source_ip.clone(),
+            action: target.action.to_owned(),
+            resource: target.resource.clone(),
+            decision: if allowed {
+                AuditDecision::Allow
+            } else {
+                AuditDecision::Deny
+            },
+            reason,
+            request_id: info.request_id.clone(),
+        });
+        info.audited.store(true, Ordering::Release);
+        if allowed {
+            Ok(())
+        } else {
+            Err(access_denied(&info.request_id))
+        }
+    }
+
+    fn unsupported(&self, caller: &Caller, info: &RequestInfo, operation: &str) -> S3Error {
+        self.audit.record(AuditEvent {
+            time: jiff::Timestamp::now().to_string(),
+            source: "s3.amazonaws.com".to_owned(),
+            operation: operation.to_owned(),
+            principal: caller.arn(),
+            access_key_id: info.access_key_id.clone(),
+            source_ip: info.source_ip.clone(),
+            action: String::new(),
+            resource: String::new(),
+            decision: AuditDecision::Deny,
+            reason: format!("operation {operation} is not authorized by podpass"),
+            request_id: info.request_id.clone(),
+        });
+        info.audited.store(true, Ordering::Release);
+        access_denied(&info.request_id)
+    }
+}
+
+fn request_info(extensions: &http::Extensions) -> S3Result<RequestInfo> {
+    // The front layer adds it to every request; without it the service was wired wrongly.
+    extensions
+        .get::<RequestInfo>()
+        .cloned()
+        .ok_or_else(|| s3_error!(InternalError, "request context missing"))
+}
+
+#[async_trait::async_trait]
+impl S3Access for Authorizer {
+    async fn check(&self, cx: &mut S3AccessContext<'_>) -> S3Result<()> {
+        let info = request_info(cx.extensions_mut())?;
+        let caller = self.caller(cx.credentials(), &info).await?;
+        let operation = cx.s3_op().name();
+        if operation == "DeleteObjects" {
+            // Authorized key by key once the body is parsed (`delete_objects` below).
+            return Ok(());
+        }
+        let Some(target) = actions::target(operation, cx.s3_path(), cx.uri(), cx.headers()) else {
+            return Err(self.unsupported(&caller, &info, operation));
+        };
+        let bucket = cx.s3_path().get_bucket_name().map(str::to_owned);
+        self.decide(&caller, &info, operation, bucket.as_deref(), &target)
+            .await?;
+        if matches!(operation, "CopyObject" | "UploadPartCopy") {
+            let Some((source_bucket, source_key)) = actions::copy_source(cx.headers()) else {
+                return Err(s3_error!(InvalidArgument, "Invalid copy source"));
+            };
+            let read = Target {
+                action: "s3:GetObject",
+                resource: object_arn(&source_bucket, &source_key),
+                keys: Vec::new(),
+            };
+            self.decide(&caller, &info, operation, Some(&source_bucket), &read)
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn delete_objects(&self, req: &mut S3Request<DeleteObjectsInput>) -> S3Result<()> {
+        let info = request_info(&req.extensions)?;
+        let caller = self.caller(req.credentials.as_ref(), &info).await?;
+        let bucket = req.input.bucket.as_str();
+        for object in &req.input.delete.objects {
+            let target = Target {
+                action: "s3:DeleteObject",
+                resource: object_arn(bucket, &object.key),
+                keys: Vec::new(),
+            };
+            self.decide(&caller, &info, "DeleteObjects", Some(bucket), &target)
+                .await?;
+        }
+        Ok(())
+    }
+}

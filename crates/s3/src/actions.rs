@@ -1,0 +1,290 @@
+//! What each S3 operation is authorized as: the IAM action and resource ARN AWS documents for it,
+//! plus the S3 condition keys the request carries.
+
+use http::{HeaderMap, Uri};
+use s3s::path::S3Path;
+
+/// What an action applies to, which decides the resource ARN.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scope {
+    /// Every bucket of the account: `arn:aws:s3:::*`.
+    Account,
+    /// The bucket: `arn:aws:s3:::BUCKET`.
+    Bucket,
+    /// The object: `arn:aws:s3:::BUCKET/KEY`.
+    Object,
+}
+
+/// The action and scope of each supported operation (s3s operation names). Anything else is
+/// denied: an operation nobody mapped must not slip through.
+const OPERATIONS: &[(&str, &str, Scope)] = &[
+    ("ListBuckets", "s3:ListAllMyBuckets", Scope::Account),
+    ("CreateBucket", "s3:CreateBucket", Scope::Bucket),
+    ("DeleteBucket", "s3:DeleteBucket", Scope::Bucket),
+    ("HeadBucket", "s3:ListBucket", Scope::Bucket),
+    ("ListObjects", "s3:ListBucket", Scope::Bucket),
+    ("ListObjectsV2", "s3:ListBucket", Scope::Bucket),
+    ("ListObjectVersions", "s3:ListBucketVersions", Scope::Bucket),
+    ("GetBucketLocation", "s3:GetBucketLocation", Scope::Bucket),
+    (
+        "GetBucketVersioning",
+        "s3:GetBucketVersioning",
+        Scope::Bucket,
+    ),
+    ("PutBucketPolicy", "s3:PutBucketPolicy", Scope::Bucket),
+    ("GetBucketPolicy", "s3:GetBucketPolicy", Scope::Bucket),
+    ("DeleteBucketPolicy", "s3:DeleteBucketPolicy", Scope::Bucket),
+    (
+        "ListMultipartUploads",
+        "s3:ListBucketMultipartUploads",
+        Scope::Bucket,
+    ),
+    // DeleteObjects is authorized per key once its body is parsed (see `access`).
+    ("DeleteObjects", "s3:DeleteObject", Scope::Bucket),
+    ("GetObject", "s3:GetObject", Scope::Object),
+    ("HeadObject", "s3:GetObject", Scope::Object),
+    (
+        "GetObjectAttributes",
+        "s3:GetObjectAttributes",
+        Scope::Object,
+    ),
+    ("PutObject", "s3:PutObject", Scope::Object),
+    ("CopyObject", "s3:PutObject", Scope::Object),
+    ("CreateMultipartUpload", "s3:PutObject", Scope::Object),
+    ("UploadPart", "s3:PutObject", Scope::Object),
+    ("UploadPartCopy", "s3:PutObject", Scope::Object),
+    ("CompleteMultipartUpload", "s3:PutObject", Scope::Object),
+    (
+        "AbortMultipartUpload",
+        "s3:AbortMultipartUpload",
+        Scope::Object,
+    ),
+    ("ListParts", "s3:ListMultipartUploadParts", Scope::Object),
+    ("DeleteObject", "s3:DeleteObject", Scope::Object),
+    ("GetObjectTagging", "s3:GetObjectTagging", Scope::Object),
+    ("PutObjectTagging", "s3:PutObjectTagging", Scope::Object),
+    (
+        "DeleteObjectTagging",
+        "s3:DeleteObjectTagging",
+        Scope::Object,
+    ),
+];
+
+/// One authorization to make: action, resource and the S3-specific condition keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Target {
+    /// IAM action, e.g. `s3:GetObject`.
+    pub action: &'static str,
+    /// Resource ARN.
+    pub resource: String,
+    /// S3 condition keys (`s3:prefix`, ...) present on the request.
+    pub keys: Vec<(&'static str, String)>,
+}
+
+/// `arn:aws:s3:::BUCKET`.
+pub(crate) fn bucket_arn(bucket: &str) -> String {
+    format!("arn:aws:s3:::{bucket}")
+}
+
+/// `arn:aws:s3:::BUCKET/KEY`.
+pub(crate) fn object_arn(bucket: &str, key: &str) -> String {
+    format!("arn:aws:s3:::{bucket}/{key}")
+}
+
+/// The authorization target of operation `op` on `path`; `None` for operations podpass does
+/// not authorize (denied) or a path that does not fit the operation.
+pub(crate) fn target(op: &str, path: &S3Path, uri: &Uri, headers: &HeaderMap) -> Option<Target> {
+    let &(_, action, scope) = OPERATIONS.iter().find(|(name, _, _)| *name == op)?;
+    let resource = match (scope, path) {
+        (Scope::Account, _) => "arn:aws:s3:::*".to_owned(),
+        (Scope::Bucket, S3Path::Bucket { bucket }) => bucket_arn(bucket),
+        (Scope::Object, S3Path::Object { bucket, key }) => object_arn(bucket, key),
+        _ => return None,
+    };
+    let mut keys = Vec::new();
+    if matches!(op, "ListObjects" | "ListObjectsV2") {
+        for (name, key) in [
+            ("prefix", "s3:prefix"),
+            ("delimiter", "s3:delimiter"),
+            ("max-keys", "s3:max-keys"),
+        ] {
+            if let Some(value) = query_value(uri, name) {
+                keys.push((key, value));
+            }
+        }
+    }
+    keys.extend(request_keys(uri, headers));
+    Some(Target {
+        action,
+        resource,
+        keys,
+    })
+}
+
+/// Keys every S3 request carries: how it was signed and the headers S3 policies test.
+fn request_keys(uri: &Uri, headers: &HeaderMap) -> Vec<(&'static str, String)> {
+    let mut keys = Vec::new();
+    let authorization = headers
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let query_v4 = query_value(uri, "X-Amz-Signature").is_some();
+    let query_v2 = query_value(uri, "Signature").is_some();
+    let signature = match (authorization, query_v4, query_v2) {
+        (Some(header), _, _) => Some(("REST-HEADER", header.starts_with("AWS4-"))),
+        (None, true, _) => Some(("REST-QUERY-STRING", true)),
+        (None, false, true) => Some(("REST-QUERY-STRING", false)),
+        (None, false, false) => None,
+    };
+    if let Some((auth_type, v4)) = signature {
+        keys.push(("s3:authType", auth_type.to_owned()));
+        let version = if v4 { "AWS4-HMAC-SHA256" } else { "AWS" };
+        keys.push(("s3:signatureversion", version.to_owned()));
+    }
+    for (header, key) in [
+        ("x-amz-content-sha256", "s3:x-amz-content-sha256"),
+        ("x-amz-acl", "s3:x-amz-acl"),
+        (
+            "x-amz-server-side-encryption",
+            "s3:x-amz-server-side-encryption",
+        ),
+        ("x-amz-copy-source", "s3:x-amz-copy-source"),
+        ("x-amz-metadata-directive", "s3:x-amz-metadata-directive"),
+    ] {
+        if let Some(value) = headers.get(header).and_then(|v| v.to_str().ok()) {
+            keys.push((key, value.to_owned()));
+        }
+    }
+    keys
+}
+
+/// The decoded value of query parameter `name`, if present.
+pub(crate) fn query_value(uri: &Uri, name: &str) -> Option<String> {
+    let query = uri.query()?;
+    form_urlencoded::parse(query.as_bytes())
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value.into_owned())
+}
+
+/// The source object of a CopyObject/UploadPartCopy (`x-amz-copy-source: bucket/key[?versionId=]`).
+pub(crate) fn copy_source(headers: &HeaderMap) -> Option<(String, String)> {
+    let raw = headers.get("x-amz-copy-source")?.to_str().ok()?;
+    let raw = raw.split_once('?').map_or(raw, |(path, _)| path);
+    let decoded = percent_encoding::percent_decode_str(raw)
+        .decode_utf8()
+        .ok()?;
+    let (bucket, key) = decoded.trim_start_matches('/').split_once('/')?;
+    (!bucket.is_empty() && !key.is_empty()).then(|| (bucket.to_owned(), key.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn uri(text: &str) -> Uri {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn list_objects_carries_prefix_delimiter_and_max_keys() {
+        let path = S3Path::bucket("b");
+        let target = target(
+            "ListObjectsV2",
+            &path,
+            &uri("/b?list-type=2&prefix=team%2Fa%2F&delimiter=%2F&max-keys=5"),
+            &HeaderMap::new(),
+        )
+        .unwrap();
+        assert_eq!(target.action, "s3:ListBucket");
+        assert_eq!(target.resource, "arn:aws:s3:::b");
+        assert_eq!(
+            target.keys,
+            vec![
+                ("s3:prefix", "team/a/".to_owned()),
+                ("s3:delimiter", "/".to_owned()),
+                ("s3:max-keys", "5".to_owned()),
+            ]
+        );
+    }
+
+    #[test]
+    fn maps_object_bucket_and_account_operations() {
+        let object = S3Path::object("b", "dir/k.txt");
+        let none = HeaderMap::new();
+        let root = uri("/");
+        let get = target("HeadObject", &object, &root, &none).unwrap();
+        assert_eq!(
+            (get.action, get.resource.as_str()),
+            ("s3:GetObject", "arn:aws:s3:::b/dir/k.txt")
+        );
+        let part = target("UploadPart", &object, &root, &none).unwrap();
+        assert_eq!(part.action, "s3:PutObject");
+        let list = target("ListBuckets", &S3Path::root(), &root, &none).unwrap();
+        assert_eq!(
+            (list.action, list.resource.as_str()),
+            ("s3:ListAllMyBuckets", "arn:aws:s3:::*")
+        );
+        let head = target("HeadBucket", &S3Path::bucket("b"), &root, &none).unwrap();
+        assert_eq!(
+            (head.action, head.resource.as_str()),
+            ("s3:ListBucket", "arn:aws:s3:::b")
+        );
+    }
+
+    #[test]
+    fn unknown_operations_and_mismatched_paths_have_no_target() {
+        let none = HeaderMap::new();
+        let root = uri("/");
+        assert_eq!(
+            target("PutBucketAcl", &S3Path::bucket("b"), &root, &none),
+            None
+        );
+        assert_eq!(
+            target("GetObject", &S3Path::bucket("b"), &root, &none),
+            None
+        );
+    }
+
+    #[test]
+    fn presigned_requests_are_query_string_auth() {
+        let target = target(
+            "GetObject",
+            &S3Path::object("b", "k"),
+            &uri("/b/k?X-Amz-Signature=abc"),
+            &HeaderMap::new(),
+        )
+        .unwrap();
+        assert!(
+            target
+                .keys
+                .contains(&("s3:authType", "REST-QUERY-STRING".to_owned()))
+        );
+        assert!(
+            target
+                .keys
+                .contains(&("s3:signatureversion", "AWS4-HMAC-SHA256".to_owned()))
+        );
+        let v2 = super::target(
+            "GetObject",
+            &S3Path::object("b", "k"),
+            &uri("/b/k?AWSAccessKeyId=A&Signature=s&Expires=1"),
+            &HeaderMap::new(),
+        )
+        .unwrap();
+        assert!(v2.keys.contains(&("s3:signatureversion", "AWS".to_owned())));
+    }
+
+    #[test]
+    fn parses_copy_sources() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "x-amz-copy-source",
+            "/src/a%20b/c.txt?versionId=1".parse().unwrap(),
+        );
+        assert_eq!(
+            copy_source(&headers),
+            Some(("src".to_owned(), "a b/c.txt".to_owned()))
+        );
+        headers.insert("x-amz-copy-source", "justabucket".parse().unwrap());
+        assert_eq!(copy_source(&headers), None);
+    }
+}

@@ -1,0 +1,386 @@
+//! The layer in front of s3s: gives every request an id and its client address, opens the sealed
+//! session token so s3s can verify the signature with the session's secret, and audits the
+//! requests refused before authorization (bad signatures, unknown keys, bad tokens).
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll};
+
+use http::{HeaderMap, HeaderValue, Request, Response, StatusCode, Uri};
+use podpass_session::{OpenError, Sealer, SessionClaims};
+use s3s::service::S3Service;
+use s3s::{Body, S3Error, S3ErrorCode};
+use std::future::Future;
+use std::pin::Pin;
+
+use crate::actions::query_value;
+use crate::audit::{AuditDecision, AuditEvent, AuditLog};
+use crate::keys::SessionKeys;
+
+/// Per-request facts the authorizer needs, carried in the request's extensions.
+#[derive(Clone, Debug)]
+pub(crate) struct RequestInfo {
+    /// The id returned in `x-amz-request-id` and error bodies.
+    pub request_id: String,
+    /// The client's IP address (`aws:SourceIp`), empty when unknown.
+    pub source_ip: String,
+    /// Whether the request came over TLS (`aws:SecureTransport`).
+    pub secure: bool,
+    /// The session whose token came with this request, opened and bound to its access key.
+    pub session: Option<Arc<SessionClaims>>,
+    /// The access key id the request claims to be signed with.
+    pub access_key_id: Option<String>,
+    /// Set once the authorizer has audited its decision on this request.
+    pub audited: Arc<AtomicBool>,
+}
+
+/// The tower service the lead serves: this layer around s3s's service.
+#[derive(Clone)]
+pub struct S3Front {
+    pub(crate) inner: S3Service,
+    pub(crate) sealer: Arc<Sealer>,
+    pub(crate) sessions: SessionKeys,
+    pub(crate) audit: AuditLog,
+    pub(crate) authorize: bool,
+    pub(crate) secure: bool,
+}
+
+/// A request id in AWS's format: 16 upper-case hex digits.
+fn new_request_id() -> String {
+    let id = uuid::Uuid::new_v4()
+        .simple()
+        .to_string()
+        .to_ascii_uppercase();
+    id[..16].to_owned()
+}
+
+/// The access key id of a SigV4 or SigV2 `Authorization` header or presigned URL.
+fn claimed_access_key_id(headers: &HeaderMap, uri: &Uri) -> Option<String> {
+    if let Some(authorization) = headers
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
+        if let Some((_, credential)) = authorization.split_once("Credential=") {
+            return credential.split('/').next().map(str::to_owned);
+        }
+        // SigV2: `AWS AKID:signature`.
+        let v2 = authorization.strip_prefix("AWS ")?;
+        return v2.split_once(':').map(|(key, _)| key.trim().to_owned());
+    }
+    if let Some(credential) = query_value(uri, "X-Amz-Credential") {
+        return credential.split('/').next().map(str::to_owned);
+    }
+    query_value(uri, "AWSAccessKeyId")
+}
+
+/// The session token of a request, from its header or, for presigned URLs (SigV4 or SigV2),
+/// its query.
+fn session_token(headers: &HeaderMap, uri: &Uri) -> Option<String> {
+    headers
+        .get("x-amz-security-token")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| query_value(uri, "X-Amz-Security-Token"))
+        .or_else(|| query_value(uri, "x-amz-security-token"))
+}
+
+/// SigV2 presigned URLs carry the signed `x-amz-*` headers (the session token among them) as
+/// query parameters; s3s only reads them from the headers, so put them back there.
+fn promote_v2_query_headers(request: &mut Request<Body>) {
+    let presigned_v2 = query_value(request.uri(), "AWSAccessKeyId").is_some()
+        && query_value(request.uri(), "Signature").is_some();
+    let Some(query) = request.uri().query().filter(|_| presigned_v2) else {
+        return;
+    };
+    let promoted: Vec<(http::HeaderName, HeaderValue)> = form_urlencoded::parse(query.as_bytes())
+        .filter(|(name, _)| name.starts_with("x-amz-"))
+        .filter_map(|(name, value)| {
+            let name = http::HeaderName::from_bytes(name.as_bytes()).ok()?;
+            let value = HeaderValue::from_str(&value).ok()?;
+            Some((name, value))
+        })
+        .collect();
+    for (name, value) in promoted {
+        if !request.headers().contains_key(&name) {
+            request.headers_mut().insert(name, value);
+        }
+    }
+}
+
+fn token_error(error: &OpenError) -> S3Error {
+    match error {
+        OpenError::Expired { .. } => {
+            S3Error::with_message(S3ErrorCode::ExpiredToken, "The provided token has expired.")
+        }
+        _ => S3Error::with_message(
+            S3ErrorCode::InvalidToken,
+            "The provided token is malformed or otherwise invalid.",
+        ),
+    }
+}
+
+/// S3's XML error response carrying `request_id`.
+pub(crate) fn error_response(mut error: S3Error, request_id: &str) -> Response<Body> {
+    error.set_request_id(request_id);
+    match error.to_http_response() {
+        Ok(response) => response,
+        Err(_) => {
+            let mut response = Response::new(Body::empty());
+            *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+            response
+        }
+    }
+}
+
+/// The text of the first `<tag>` element of an XML error body.
+fn xml_element<'a>(body: &'a str, tag: &str) -> Option<&'a str> {
+    let open = format!("<{tag}>");
+    let start = body.find(&open)? + open.len();
+    let end = body[start..].find(&format!("</{tag}>"))? + start;
+    Some(&body[start..end])
+}
+
+impl S3Front {
+    /// Opens the request's session token, if any. `Err`: the response refusing it.
+    fn open_session(
+        &self,
+        info: &mut RequestInfo,
+        headers: &HeaderMap,
+        uri: &Uri,
+    ) -> Result<(), S3Error> {
+        let Some(token) = session_token(headers, uri) else {
+            return Ok(());
+        };
+        let Some(access_key_id) = &info.access_key_id else {
+            return Err(token_error(&OpenError::Malformed));
+        };
+        let claims = self
+            .sealer
+            .open(&token, access_key_id, podpass_control::now())
+            .map_err(|error| {
+                tracing::info!(request_id = %info.request_id, %access_key_id, %error, "session token refused");
+                token_error(&error)
+            })?;
+        let claims = Arc::new(claims);
+        self.sessions.insert(claims.clone());
+        info.session = Some(claims);
+        Ok(())
+    }
+
+    fn audit_refusal(&self, info: &RequestInfo, operation: &str, resource: &str, reason: String) {
+        // The signature did not verify (or was never checked), so no identity is established,
+        // even when a valid session token came along.
+        let principal = match &info.access_key_id {
+            Some(_) => "unauthenticated",
+            None => "anonymous",
+        };
+        self.audit.record(AuditEvent {
+            time: jiff::Timestamp::now().to_string(),
+            source: "s3.amazonaws.com".to_owned(),
+            operation: operation.to_owned(),
+            principal: principal.to_owned(),
+            access_key_id: info.access_key_id.clone(),
+            source_ip: info.source_ip.clone(),
+            action: String::new(),
+            resource: resource.to_owned(),
+            decision: AuditDecision::Deny,
+            reason,
+            request_id: info.request_id.clone(),
+        });
+    }
+
+    async fn handle(self, mut request: Request<Body>) -> Response<Body> {
+        let source_ip = request
+            .extensions()
+            .get::<axum::extract::ConnectInfo<SocketAddr>>()
+            .map(|info| info.0.ip().to_string())
+            .unwrap_or_default();
+        let mut info = RequestInfo {
+            request_id: new_request_id(),
+            source_ip,
+            secure: self.secure,
+            session: None,
+            access_key_id: claimed_access_key_id(request.headers(), request.uri()),
+            audited: Arc::new(AtomicBool::new(false)),
+        };
+        promote_v2_query_headers(&mut request);
+        let method = request.method().clone();
+        let path = request.uri().path().to_owned();
+        if self.authorize
+            && let Err(error) = self.open_session(&mut info, request.headers(), request.uri())
+        {
+            let reason = format!(
+                "{}: {}",
+                error.code().as_str(),
+                error.message().unwrap_or("")
+            );
+            self.audit_refusal(&info, method.as_str(), &path, reason);
+            return with_request_id(error_response(error, &info.request_id), &info.request_id);
+        }
+        request.extensions_mut().insert(info.clone());
+        let response = match self.inner.call(request).await {
+            Ok(response) => response,
+            Err(error) => {
+                tracing::error!(request_id = %info.request_id, ?error, "s3 service failed");
+                error_response(S3Error::new(S3ErrorCode::InternalError), &info.request_id)
+            }
+        };
+        let refused = response.status().is_client_error() || response.status().is_server_error();
+        if self.authorize && refused && !info.audited.load(Ordering::Acquire) {
+            let body = response.body().bytes().unwrap_or_default();
+            let body = String::from_utf8_lossy(&body);
+            let status = response.status();
+            let code = xml_element(&body, "Code").unwrap_or(status.as_str());
+            let message = xml_element(&body, "Message").unwrap_or_default();
+            self.audit_refusal(&info, method.as_str(), &path, format!("{code}: {message}"));
+        }
+        with_request_id(response, &info.request_id)
+    }
+}
+
+/// Adds the request id to the response headers and, where s3s left it out, to the error body.
+fn with_request_id(mut response: Response<Body>, request_id: &str) -> Response<Body> {
+    if let Ok(value) = HeaderValue::from_str(request_id) {
+        response.headers_mut().insert("x-amz-request-id", value);
+    }
+    let failed = response.status().is_client_error() || response.status().is_server_error();
+    if !failed {
+        return response;
+    }
+    let Some(body) = response.body().bytes() else {
+        return response;
+    };
+    let Ok(text) = std::str::from_utf8(&body) else {
+        return response;
+    };
+    if text.contains("<RequestId>") {
+        return response;
+    }
+    if let Some(end) = text.rfind("</Error>") {
+        let with_id = format!(
+            "{}<RequestId>{request_id}</RequestId>{}",
+            &text[..end],
+            &text[end..]
+        );
+        response.headers_mut().remove(http::header::CONTENT_LENGTH);
+        *response.body_mut() = Body::from(with_id);
+    }
+    response
+}
+
+impl tower::Service<Request<axum::body::Body>> for S3Front {
+    type Response = Response<Body>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request<axum::body::Body>) -> Self::Future {
+        let front = self.clone();
+        let request = request.map(Body::http_body_unsync);
+        Box::pin(async move { Ok(front.handle(request).await) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_the_claimed_access_key_in_header_and_query() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            http::header::AUTHORIZATION,
+            "AWS4-HMAC-SHA256 Credential=ASIAEXAMPLE/20261128/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=ab"
+                .parse()
+                .unwrap(),
+        );
+        let plain: Uri = "/b/k".parse().unwrap();
+        assert_eq!(
+            claimed_access_key_id(&headers, &plain).as_deref(),
+            Some("ASIAEXAMPLE")
+        );
+        let presigned: Uri = "/b/k?X-Amz-Credential=AKIAX%2F20261128%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Security-Token=t%2B1"
+            .parse()
+            .unwrap();
+        assert_eq!(
+            claimed_access_key_id(&HeaderMap::new(), &presigned).as_deref(),
+            Some("AKIAX")
+        );
+        assert_eq!(
+            session_token(&HeaderMap::new(), &presigned).as_deref(),
+            Some("t+1")
+        );
+        assert_eq!(claimed_access_key_id(&HeaderMap::new(), &plain), None);
+        let v2: Uri = "/b/k?AWSAccessKeyId=ASIAV2&Signature=s&x-amz-security-token=tok&Expires=1"
+            .parse()
+            .unwrap();
+        assert_eq!(
+            claimed_access_key_id(&HeaderMap::new(), &v2).as_deref(),
+            Some("ASIAV2")
+        );
+        assert_eq!(
+            session_token(&HeaderMap::new(), &v2).as_deref(),
+            Some("tok")
+        );
+        let mut v2_header = HeaderMap::new();
+        v2_header.insert(
+            http::header::AUTHORIZATION,
+            "AWS AKIAV2:c2ln".parse().unwrap(),
+        );
+        assert_eq!(
+            claimed_access_key_id(&v2_header, &plain).as_deref(),
+            Some("AKIAV2")
+        );
+    }
+
+    #[test]
+    fn token_errors_use_s3_codes() {
+        let expired = token_error(&OpenError::Expired { expired_at: 1 });
+        assert_eq!(expired.code(), &S3ErrorCode::ExpiredToken);
+        assert_eq!(
+            token_error(&OpenError::Forged).code(),
+            &S3ErrorCode::InvalidToken
+        );
+        assert_eq!(
+            token_error(&OpenError::KeyIdMismatch).code(),
+            &S3ErrorCode::InvalidToken
+        );
+    }
+
+    #[test]
+    fn extracts_error_elements() {
+        let body = "<Error><Code>SignatureDoesNotMatch</Code><Message>m</Message></Error>";
+        assert_eq!(xml_element(body, "Code"), Some("SignatureDoesNotMatch"));
+        assert_eq!(xml_element(body, "Message"), Some("m"));
+        assert_eq!(xml_element(body, "RequestId"), None);
+    }
+
+    #[test]
+    fn error_bodies_get_the_request_id() {
+        let mut response = Response::new(Body::from(
+            "<Error><Code>SignatureDoesNotMatch</Code></Error>".to_owned(),
+        ));
+        *response.status_mut() = StatusCode::FORBIDDEN;
+        let response = with_request_id(response, "ABCDEF0123456789");
+        assert_eq!(response.headers()["x-amz-request-id"], "ABCDEF0123456789");
+        assert_eq!(
+            response.body().bytes().unwrap(),
+            "<Error><Code>SignatureDoesNotMatch</Code><RequestId>ABCDEF0123456789</RequestId></Error>"
+        );
+    }
+
+    #[test]
+    fn request_ids_are_sixteen_upper_hex_digits() {
+        let id = new_request_id();
+        assert_eq!(id.len(), 16);
+        assert!(
+            id.bytes()
+                .all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(&b))
+        );
+    }
+}

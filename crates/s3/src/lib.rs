@@ -1,0 +1,16 @@
+//! podpass's S3 endpoint: S3 protocol through s3s over an embedded filesystem store, SigV4
+//! authentication with the admin's keys or sealed session tokens, IAM authorization of every
+//! operation (identity, session, boundary and bucket policies), and an audit trail.
+
+mod access;
+mod actions;
+pub mod audit;
+mod backend;
+mod bucket_policy;
+mod front;
+mod keys;
+mod server;
+
+pub use bucket_policy::BucketPolicyError;
+pub use front::S3Front;
+pub use server::{S3Options, S3Server, S3ServerError};

@@ -1,0 +1,244 @@
+//! Wiring: the filesystem backend, bucket policies, authentication, authorization and the
+//! front layer into one service, and a way to serve it.
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use podpass_session::Sealer;
+use podpass_store::Store;
+use s3s::host::{S3Host, VirtualHost};
+use s3s::service::S3ServiceBuilder;
+use s3s::{S3Result, s3_error};
+
+use crate::access::Authorizer;
+use crate::audit::{AuditError, AuditLog, Rotation};
+use crate::backend::WithBucketPolicies;
+use crate::bucket_policy::BucketPolicies;
+use crate::front::S3Front;
+use crate::keys::{AdminKeys, KeyResolver, SessionKeys};
+
+/// How the S3 endpoint behaves.
+#[derive(Debug, Clone)]
+pub struct S3Options {
+    /// Authenticate (SigV4) and authorize (IAM) every request. `false` serves unsigned requests
+    /// with neither, for the benchmark that measures their cost; signed requests are then refused.
+    pub authorize: bool,
+    /// Base domain for virtual-hosted style (`BUCKET.s3.localhost`); path style always works.
+    pub virtual_host_domain: Option<String>,
+    /// Whether the endpoint is served behind TLS (`aws:SecureTransport`).
+    pub secure_transport: bool,
+    /// The audit log to append to; `None` opens `<data_dir>/audit` with default rotation.
+    pub audit: Option<AuditLog>,
+}
+
+impl Default for S3Options {
+    fn default() -> Self {
+        S3Options {
+            authorize: true,
+            virtual_host_domain: None,
+            secure_transport: false,
+            audit: None,
+        }
+    }
+}
+
+/// Why the S3 endpoint could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum S3ServerError {
+    /// A data directory could not be created or opened.
+    #[error("S3 data directory {path}: {source}")]
+    DataDir {
+        /// The directory.
+        path: PathBuf,
+        /// The I/O error.
+        source: io::Error,
+    },
+    /// The filesystem backend refused its root.
+    #[error("S3 storage at {path}: {message}")]
+    Backend {
+        /// The storage root.
+        path: PathBuf,
+        /// s3s-fs's error.
+        message: String,
+    },
+    /// The audit log could not be opened.
+    #[error(transparent)]
+    Audit(#[from] AuditError),
+    /// The virtual-host domain is not a domain name.
+    #[error("invalid virtual-host domain {0:?}")]
+    Domain(String),
+}
+
+/// The S3 endpoint, ready to serve.
+pub struct S3Server {
+    front: S3Front,
+    audit: AuditLog,
+}
+
+/// Virtual-hosted style under one base domain; any other host is path style.
+struct BaseDomain(String);
+
+impl S3Host for BaseDomain {
+    fn parse_host_header<'a>(&'a self, host: &'a str) -> S3Result<VirtualHost<'a>> {
+        let name = host.rsplit_once(':').map_or(host, |(name, port)| {
+            if port.bytes().all(|b| b.is_ascii_digit()) {
+                name
+            } else {
+                host
+            }
+        });
+        let base = self.0.as_str();
+        match name.strip_suffix(base) {
+            Some("") => Ok(VirtualHost::new(base)),
+            Some(prefix) => match prefix.strip_suffix('.') {
+                Some(bucket) if !bucket.is_empty() => {
+                    Ok(VirtualHost::new(base).with_bucket(bucket))
+                }
+                _ => Err(s3_error!(InvalidRequest, "Invalid host header")),
+            },
+            None => Ok(VirtualHost::new(name)),
+        }
+    }
+}
+
+fn is_domain(text: &str) -> bool {
+    !text.is_empty()
+        && text.split('.').all(|label| {
+            !label.is_empty()
+                && !label.starts_with('-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
+}
+
+fn create_dir(path: &Path) -> Result<(), S3ServerError> {
+    std::fs::create_dir_all(path).map_err(|source| S3ServerError::DataDir {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+impl S3Server {
+    /// An S3 endpoint for `account_id` in `region`, storing objects under `<data_dir>/s3/data`,
+    /// bucket policies under `<data_dir>/s3/policies`, and (unless given) the audit trail
+    /// under `<data_dir>/audit`.
+    pub fn new(
+        store: Store,
+        sealer: Arc<Sealer>,
+        account_id: &str,
+        region: &str,
+        data_dir: &Path,
+        options: S3Options,
+    ) -> Result<S3Server, S3ServerError> {
+        let objects = data_dir.join("s3").join("data");
+        create_dir(&objects)?;
+        let backend =
+            s3s_fs::FileSystem::new(&objects).map_err(|error| S3ServerError::Backend {
+                path: objects.clone(),
+                message: format!("{error:?}"),
+            })?;
+        let policies = Arc::new(BucketPolicies::new(data_dir.join("s3").join("policies")));
+        let audit = match options.audit {
+            Some(audit) => audit,
+            None => AuditLog::open(&data_dir.join("audit"), Rotation::default())?,
+        };
+        let mut builder = S3ServiceBuilder::new(WithBucketPolicies::new(backend, policies.clone()));
+        if let Some(domain) = options.virtual_host_domain {
+            if !is_domain(&domain) {
+                return Err(S3ServerError::Domain(domain));
+            }
+            builder.set_host(BaseDomain(domain));
+        }
+        let sessions = SessionKeys::new();
+        if options.authorize {
+            let admin = Arc::new(AdminKeys::new(store.clone()));
+            builder.set_auth(KeyResolver {
+                admin: admin.clone(),
+                sessions: sessions.clone(),
+            });
+            builder.set_access(Authorizer::new(
+                store,
+                account_id.to_owned(),
+                region.to_owned(),
+                admin,
+                policies,
+                audit.clone(),
+            ));
+        }
+        let front = S3Front {
+            inner: builder.build(),
+            sealer,
+            sessions,
+            audit: audit.clone(),
+            authorize: options.authorize,
+            secure: options.secure_transport,
+        };
+        Ok(S3Server { front, audit })
+    }
+
+    /// The tower service (`Error = Infallible`); expects axum's `ConnectInfo<SocketAddr>`
+    /// extension for `aws:SourceIp` (serve with `into_make_service_with_connect_info`).
+    pub fn service(&self) -> S3Front {
+        self.front.clone()
+    }
+
+    /// An axum router answering every path with the S3 endpoint.
+    pub fn router(&self) -> axum::Router {
+        axum::Router::new().fallback_service(self.front.clone())
+    }
+
+    /// The audit log the endpoint writes to (share it for STS/EKS Auth issuances).
+    pub fn audit(&self) -> &AuditLog {
+        &self.audit
+    }
+
+    /// Serves the endpoint on `listener` until `shutdown` completes, then drains connections.
+    pub async fn serve(
+        &self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> io::Result<()> {
+        let app = self
+            .router()
+            .into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_virtual_hosts_under_the_base_domain_only() {
+        let host = BaseDomain("s3.localhost".to_owned());
+        let bucket = host.parse_host_header("photos.s3.localhost:9000").unwrap();
+        assert_eq!(bucket.bucket(), Some("photos"));
+        assert_eq!(
+            host.parse_host_header("s3.localhost").unwrap().bucket(),
+            None
+        );
+        assert_eq!(
+            host.parse_host_header("localhost:9000").unwrap().bucket(),
+            None
+        );
+        assert_eq!(
+            host.parse_host_header("example.com").unwrap().bucket(),
+            None
+        );
+        assert!(host.parse_host_header(".s3.localhost").is_err());
+    }
+
+    #[test]
+    fn validates_domains() {
+        assert!(is_domain("s3.localhost"));
+        assert!(!is_domain("s3..localhost"));
+        assert!(!is_domain("bad domain"));
+    }
+}
