@@ -54,7 +54,11 @@ pub struct AccessKeys {
 }
 
 impl AccessKeys {
-    async fn find(&self, store: &Store, access_key_id: &str) -> Result<Option<AccessKey>, AwsError> {
+    async fn find(
+        &self,
+        store: &Store,
+        access_key_id: &str,
+    ) -> Result<Option<AccessKey>, AwsError> {
         if let Some(key) = self.read().get(access_key_id) {
             return Ok(Some(key.clone()));
         }
@@ -62,14 +66,19 @@ impl AccessKeys {
             tracing::error!(error = %e, "reading access keys");
             AwsError::internal_failure("An internal error occurred.")
         })?;
-        let mut keys = self.keys.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut keys = self
+            .keys
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         keys.clear();
         keys.extend(all.into_iter().map(|k| (k.access_key_id.clone(), k)));
         Ok(keys.get(access_key_id).cloned())
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, AccessKey>> {
-        self.keys.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.keys
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -97,7 +106,10 @@ pub async fn authenticate(
     let (caller, secret) = resolve_key(state, &auth, now.as_second()).await?;
     let key = SigningKey::derive(&secret, &auth.scope);
     verify_signature(&view, &auth, &key, PathMode::Normalized).map_err(|e| {
-        if let SigV4Error::SignatureMismatch { canonical_request, .. } = &e {
+        if let SigV4Error::SignatureMismatch {
+            canonical_request, ..
+        } = &e
+        {
             tracing::debug!(%canonical_request, "signature mismatch");
         }
         sigv4_error(&e)
@@ -123,7 +135,10 @@ async fn resolve_key(
         let secret = session.secret_access_key.clone();
         return Ok((Caller::Session(Box::new(session)), secret));
     }
-    if auth.access_key_id.starts_with(podpass_session::ACCESS_KEY_ID_PREFIX) {
+    if auth
+        .access_key_id
+        .starts_with(podpass_session::ACCESS_KEY_ID_PREFIX)
+    {
         // Temporary keys never work without their session token.
         return Err(AwsError::invalid_client_token_id(INVALID_TOKEN));
     }

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use podpass_awsproto::AwsError;
 use podpass_control::authz::{AuthzError, session_policies, session_principal};
 use podpass_policy::{
-    Decision, NamedPolicy, Policy, PolicyKind, PolicySet, PolicyType, Principal, Request,
-    evaluate, evaluate_explained,
+    Decision, NamedPolicy, Policy, PolicyKind, PolicySet, PolicyType, Principal, Request, evaluate,
+    evaluate_explained,
 };
 use podpass_session::SessionClaims;
 
@@ -60,8 +60,11 @@ fn root_policies() -> PolicySet {
         r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
     let mut set = PolicySet::default();
     if let Ok(policy) = Policy::parse(ALLOW_ALL, PolicyKind::Identity) {
-        set.identity
-            .push(Arc::new(NamedPolicy::new("account root", PolicyType::Inline, policy)));
+        set.identity.push(Arc::new(NamedPolicy::new(
+            "account root",
+            PolicyType::Inline,
+            policy,
+        )));
     }
     set
 }
@@ -101,7 +104,9 @@ pub async fn authorize(
                 "access denied"
             );
             let why = match decision {
-                Decision::ExplicitDeny => "with an explicit deny in an identity-based policy".to_owned(),
+                Decision::ExplicitDeny => {
+                    "with an explicit deny in an identity-based policy".to_owned()
+                }
                 _ => format!("because no identity-based policy allows the {action} action"),
             };
             Err(AwsError::access_denied(format!(

@@ -71,13 +71,24 @@ fn cluster_json(state: &AppState, cluster: &Cluster) -> Value {
     })
 }
 
-async fn list_clusters(State(state): State<AppState>, ConnectInfo(peer): Peer, request: Request<Body>) -> Response {
-    serve(state.clone(), peer, request, "eks", "ListClusters", |call, _| async move {
-        authorize(&state, &call, "eks:ListClusters", "*").await?;
-        let clusters = state.store().list_clusters().await.map_err(internal)?;
-        let names: Vec<&str> = clusters.iter().map(|c| c.name.as_str()).collect();
-        Ok((200, json!({"clusters": names})))
-    })
+async fn list_clusters(
+    State(state): State<AppState>,
+    ConnectInfo(peer): Peer,
+    request: Request<Body>,
+) -> Response {
+    serve(
+        state.clone(),
+        peer,
+        request,
+        "eks",
+        "ListClusters",
+        |call, _| async move {
+            authorize(&state, &call, "eks:ListClusters", "*").await?;
+            let clusters = state.store().list_clusters().await.map_err(internal)?;
+            let names: Vec<&str> = clusters.iter().map(|c| c.name.as_str()).collect();
+            Ok((200, json!({"clusters": names})))
+        },
+    )
     .await
 }
 
@@ -87,11 +98,24 @@ async fn describe_cluster(
     Path(name): Path<String>,
     request: Request<Body>,
 ) -> Response {
-    serve(state.clone(), peer, request, "eks", "DescribeCluster", |call, _| async move {
-        authorize(&state, &call, "eks:DescribeCluster", &cluster_arn(&state, &name)).await?;
-        let cluster = find_cluster(&state, &name).await?;
-        Ok((200, json!({"cluster": cluster_json(&state, &cluster)})))
-    })
+    serve(
+        state.clone(),
+        peer,
+        request,
+        "eks",
+        "DescribeCluster",
+        |call, _| async move {
+            authorize(
+                &state,
+                &call,
+                "eks:DescribeCluster",
+                &cluster_arn(&state, &name),
+            )
+            .await?;
+            let cluster = find_cluster(&state, &name).await?;
+            Ok((200, json!({"cluster": cluster_json(&state, &cluster)})))
+        },
+    )
     .await
 }
 
@@ -123,7 +147,10 @@ fn association_json(a: &PodIdentityAssociation) -> Value {
 
 fn association_arn(state: &AppState, cluster: &str, id: &str) -> String {
     let s = state.settings();
-    format!("arn:aws:eks:{}:{}:podidentityassociation/{cluster}/{id}", s.region, s.account_id)
+    format!(
+        "arn:aws:eks:{}:{}:podidentityassociation/{cluster}/{id}",
+        s.region, s.account_id
+    )
 }
 
 /// `a-` + 17 lower-case alphanumerics, as EKS's ids.
@@ -184,77 +211,98 @@ async fn create_association(
     Path(name): Path<String>,
     request: Request<Body>,
 ) -> Response {
-    serve(state.clone(), peer, request, "eks", "CreatePodIdentityAssociation", |call, body| async move {
-        let arn = cluster_arn(&state, &name);
-        authorize(&state, &call, "eks:CreatePodIdentityAssociation", &arn).await?;
-        let input: CreateBody = parse_body(&body)?;
-        let cluster = find_cluster(&state, &name).await?;
-        let namespace = required("namespace", input.namespace)?;
-        let service_account = required("serviceAccount", input.service_account)?;
-        let role_arn = required("roleArn", input.role_arn)?;
-        check_role_arn(&state, "roleArn", &role_arn)?;
-        if let Some(target) = &input.target_role_arn {
-            check_role_arn(&state, "targetRoleArn", target)?;
-        }
-        check_policy(input.policy.as_deref())?;
-        if input.tags.len() > 50 {
-            return Err(AwsError::invalid_parameter_exception("A resource can have at most 50 tags"));
-        }
-        let now = podpass_control::now();
-        let id = association_id()?;
-        let association = PodIdentityAssociation {
-            association_arn: association_arn(&state, &cluster.name, &id),
-            association_id: id,
-            cluster_name: cluster.name.clone(),
-            namespace,
-            service_account,
-            role_arn,
-            tags: input.tags,
-            owner_arn: None,
-            disable_session_tags: input.disable_session_tags.unwrap_or(false),
-            external_id: external_id_for(input.target_role_arn.as_ref()),
-            target_role_arn: input.target_role_arn,
-            session_policy: input.policy,
-            created_at: now,
-            modified_at: now,
-        };
-        match state.store().create_association(&association).await {
-            Ok(()) => {}
-            Err(StoreError::AlreadyExists(_)) => {
-                let existing = state
-                    .store()
-                    .association_for(&cluster.name, &association.namespace, &association.service_account)
-                    .await
-                    .map_err(internal)?
-                    .map(|a| a.association_id)
-                    .unwrap_or_default();
-                return Err(AwsError::resource_in_use_exception(format!(
-                    "Association already exists: {existing}"
-                )));
+    serve(
+        state.clone(),
+        peer,
+        request,
+        "eks",
+        "CreatePodIdentityAssociation",
+        |call, body| async move {
+            let arn = cluster_arn(&state, &name);
+            authorize(&state, &call, "eks:CreatePodIdentityAssociation", &arn).await?;
+            let input: CreateBody = parse_body(&body)?;
+            let cluster = find_cluster(&state, &name).await?;
+            let namespace = required("namespace", input.namespace)?;
+            let service_account = required("serviceAccount", input.service_account)?;
+            let role_arn = required("roleArn", input.role_arn)?;
+            check_role_arn(&state, "roleArn", &role_arn)?;
+            if let Some(target) = &input.target_role_arn {
+                check_role_arn(&state, "targetRoleArn", target)?;
             }
-            Err(e) => return Err(internal(e)),
-        }
-        tracing::info!(
-            request_id = %call.request_id,
-            association = %association.association_id,
-            namespace = %association.namespace,
-            service_account = %association.service_account,
-            role = %association.role_arn,
-            "created pod identity association"
-        );
-        Ok((200, json!({"association": association_json(&association)})))
-    })
+            check_policy(input.policy.as_deref())?;
+            if input.tags.len() > 50 {
+                return Err(AwsError::invalid_parameter_exception(
+                    "A resource can have at most 50 tags",
+                ));
+            }
+            let now = podpass_control::now();
+            let id = association_id()?;
+            let association = PodIdentityAssociation {
+                association_arn: association_arn(&state, &cluster.name, &id),
+                association_id: id,
+                cluster_name: cluster.name.clone(),
+                namespace,
+                service_account,
+                role_arn,
+                tags: input.tags,
+                owner_arn: None,
+                disable_session_tags: input.disable_session_tags.unwrap_or(false),
+                external_id: external_id_for(input.target_role_arn.as_ref()),
+                target_role_arn: input.target_role_arn,
+                session_policy: input.policy,
+                created_at: now,
+                modified_at: now,
+            };
+            match state.store().create_association(&association).await {
+                Ok(()) => {}
+                Err(StoreError::AlreadyExists(_)) => {
+                    let existing = state
+                        .store()
+                        .association_for(
+                            &cluster.name,
+                            &association.namespace,
+                            &association.service_account,
+                        )
+                        .await
+                        .map_err(internal)?
+                        .map(|a| a.association_id)
+                        .unwrap_or_default();
+                    return Err(AwsError::resource_in_use_exception(format!(
+                        "Association already exists: {existing}"
+                    )));
+                }
+                Err(e) => return Err(internal(e)),
+            }
+            tracing::info!(
+                request_id = %call.request_id,
+                association = %association.association_id,
+                namespace = %association.namespace,
+                service_account = %association.service_account,
+                role = %association.role_arn,
+                "created pod identity association"
+            );
+            Ok((200, json!({"association": association_json(&association)})))
+        },
+    )
     .await
 }
 
-async fn find_association(state: &AppState, cluster: &str, id: &str) -> Result<PodIdentityAssociation, AwsError> {
+async fn find_association(
+    state: &AppState,
+    cluster: &str,
+    id: &str,
+) -> Result<PodIdentityAssociation, AwsError> {
     find_cluster(state, cluster).await?;
-    state.store().association(cluster, id).await.map_err(|e| match e {
-        StoreError::NotFound(_) => AwsError::resource_not_found_exception(format!(
-            "No pod identity association found for id: {id}"
-        )),
-        other => internal(other),
-    })
+    state
+        .store()
+        .association(cluster, id)
+        .await
+        .map_err(|e| match e {
+            StoreError::NotFound(_) => AwsError::resource_not_found_exception(format!(
+                "No pod identity association found for id: {id}"
+            )),
+            other => internal(other),
+        })
 }
 
 async fn describe_association(
@@ -263,12 +311,19 @@ async fn describe_association(
     Path((name, id)): Path<(String, String)>,
     request: Request<Body>,
 ) -> Response {
-    serve(state.clone(), peer, request, "eks", "DescribePodIdentityAssociation", |call, _| async move {
-        let arn = association_arn(&state, &name, &id);
-        authorize(&state, &call, "eks:DescribePodIdentityAssociation", &arn).await?;
-        let association = find_association(&state, &name, &id).await?;
-        Ok((200, json!({"association": association_json(&association)})))
-    })
+    serve(
+        state.clone(),
+        peer,
+        request,
+        "eks",
+        "DescribePodIdentityAssociation",
+        |call, _| async move {
+            let arn = association_arn(&state, &name, &id);
+            authorize(&state, &call, "eks:DescribePodIdentityAssociation", &arn).await?;
+            let association = find_association(&state, &name, &id).await?;
+            Ok((200, json!({"association": association_json(&association)})))
+        },
+    )
     .await
 }
 
@@ -278,54 +333,74 @@ async fn list_associations(
     Path(name): Path<String>,
     request: Request<Body>,
 ) -> Response {
-    serve(state.clone(), peer, request, "eks", "ListPodIdentityAssociations", |call, _| async move {
-        authorize(&state, &call, "eks:ListPodIdentityAssociations", &cluster_arn(&state, &name)).await?;
-        find_cluster(&state, &name).await?;
-        let max = call.params.i64("maxResults")?.unwrap_or(100);
-        if !(1..=100).contains(&max) {
-            return Err(AwsError::invalid_parameter_exception(
-                "maxResults must be between 1 and 100",
-            ));
-        }
-        let all = state
-            .store()
-            .list_associations(&name, call.params.get("namespace"), call.params.get("serviceAccount"))
-            .await
-            .map_err(internal)?;
-        // The next token is the id to resume from: ids are the sort key.
-        let start = call.params.get("nextToken").unwrap_or_default();
-        let page: Vec<&PodIdentityAssociation> = all
-            .iter()
-            .filter(|a| a.association_id.as_str() >= start)
-            .take(max as usize + 1)
-            .collect();
-        let (items, next) = if page.len() > max as usize {
-            (&page[..max as usize], Some(page[max as usize].association_id.clone()))
-        } else {
-            (&page[..], None)
-        };
-        let summaries: Vec<Value> = items
-            .iter()
-            .map(|a| {
-                let mut v = json!({
-                    "clusterName": a.cluster_name,
-                    "namespace": a.namespace,
-                    "serviceAccount": a.service_account,
-                    "associationArn": a.association_arn,
-                    "associationId": a.association_id,
-                });
-                if let Some(owner) = &a.owner_arn {
-                    v["ownerArn"] = json!(owner);
-                }
-                v
-            })
-            .collect();
-        let mut out = json!({"associations": summaries});
-        if let Some(next) = next {
-            out["nextToken"] = json!(next);
-        }
-        Ok((200, out))
-    })
+    serve(
+        state.clone(),
+        peer,
+        request,
+        "eks",
+        "ListPodIdentityAssociations",
+        |call, _| async move {
+            authorize(
+                &state,
+                &call,
+                "eks:ListPodIdentityAssociations",
+                &cluster_arn(&state, &name),
+            )
+            .await?;
+            find_cluster(&state, &name).await?;
+            let max = call.params.i64("maxResults")?.unwrap_or(100);
+            if !(1..=100).contains(&max) {
+                return Err(AwsError::invalid_parameter_exception(
+                    "maxResults must be between 1 and 100",
+                ));
+            }
+            let all = state
+                .store()
+                .list_associations(
+                    &name,
+                    call.params.get("namespace"),
+                    call.params.get("serviceAccount"),
+                )
+                .await
+                .map_err(internal)?;
+            // The next token is the id to resume from: ids are the sort key.
+            let start = call.params.get("nextToken").unwrap_or_default();
+            let page: Vec<&PodIdentityAssociation> = all
+                .iter()
+                .filter(|a| a.association_id.as_str() >= start)
+                .take(max as usize + 1)
+                .collect();
+            let (items, next) = if page.len() > max as usize {
+                (
+                    &page[..max as usize],
+                    Some(page[max as usize].association_id.clone()),
+                )
+            } else {
+                (&page[..], None)
+            };
+            let summaries: Vec<Value> = items
+                .iter()
+                .map(|a| {
+                    let mut v = json!({
+                        "clusterName": a.cluster_name,
+                        "namespace": a.namespace,
+                        "serviceAccount": a.service_account,
+                        "associationArn": a.association_arn,
+                        "associationId": a.association_id,
+                    });
+                    if let Some(owner) = &a.owner_arn {
+                        v["ownerArn"] = json!(owner);
+                    }
+                    v
+                })
+                .collect();
+            let mut out = json!({"associations": summaries});
+            if let Some(next) = next {
+                out["nextToken"] = json!(next);
+            }
+            Ok((200, out))
+        },
+    )
     .await
 }
 
@@ -346,39 +421,50 @@ async fn update_association(
     Path((name, id)): Path<(String, String)>,
     request: Request<Body>,
 ) -> Response {
-    serve(state.clone(), peer, request, "eks", "UpdatePodIdentityAssociation", |call, body| async move {
-        let arn = association_arn(&state, &name, &id);
-        authorize(&state, &call, "eks:UpdatePodIdentityAssociation", &arn).await?;
-        let input: UpdateBody = parse_body(&body)?;
-        let mut association = find_association(&state, &name, &id).await?;
-        if let Some(role_arn) = input.role_arn {
-            check_role_arn(&state, "roleArn", &role_arn)?;
-            association.role_arn = role_arn;
-        }
-        if let Some(disable) = input.disable_session_tags {
-            association.disable_session_tags = disable;
-        }
-        if let Some(target) = input.target_role_arn {
-            // An empty string removes the target role, as EKS.
-            if target.is_empty() {
-                association.target_role_arn = None;
-                association.external_id = None;
-            } else {
-                check_role_arn(&state, "targetRoleArn", &target)?;
-                if association.external_id.is_none() {
-                    association.external_id = external_id_for(Some(&target));
-                }
-                association.target_role_arn = Some(target);
+    serve(
+        state.clone(),
+        peer,
+        request,
+        "eks",
+        "UpdatePodIdentityAssociation",
+        |call, body| async move {
+            let arn = association_arn(&state, &name, &id);
+            authorize(&state, &call, "eks:UpdatePodIdentityAssociation", &arn).await?;
+            let input: UpdateBody = parse_body(&body)?;
+            let mut association = find_association(&state, &name, &id).await?;
+            if let Some(role_arn) = input.role_arn {
+                check_role_arn(&state, "roleArn", &role_arn)?;
+                association.role_arn = role_arn;
             }
-        }
-        if let Some(policy) = input.policy {
-            check_policy(Some(&policy).filter(|p| !p.is_empty()).map(String::as_str))?;
-            association.session_policy = Some(policy).filter(|p| !p.is_empty());
-        }
-        association.modified_at = podpass_control::now();
-        state.store().update_association(&association).await.map_err(internal)?;
-        Ok((200, json!({"association": association_json(&association)})))
-    })
+            if let Some(disable) = input.disable_session_tags {
+                association.disable_session_tags = disable;
+            }
+            if let Some(target) = input.target_role_arn {
+                // An empty string removes the target role, as EKS.
+                if target.is_empty() {
+                    association.target_role_arn = None;
+                    association.external_id = None;
+                } else {
+                    check_role_arn(&state, "targetRoleArn", &target)?;
+                    if association.external_id.is_none() {
+                        association.external_id = external_id_for(Some(&target));
+                    }
+                    association.target_role_arn = Some(target);
+                }
+            }
+            if let Some(policy) = input.policy {
+                check_policy(Some(&policy).filter(|p| !p.is_empty()).map(String::as_str))?;
+                association.session_policy = Some(policy).filter(|p| !p.is_empty());
+            }
+            association.modified_at = podpass_control::now();
+            state
+                .store()
+                .update_association(&association)
+                .await
+                .map_err(internal)?;
+            Ok((200, json!({"association": association_json(&association)})))
+        },
+    )
     .await
 }
 
@@ -388,12 +474,23 @@ async fn delete_association(
     Path((name, id)): Path<(String, String)>,
     request: Request<Body>,
 ) -> Response {
-    serve(state.clone(), peer, request, "eks", "DeletePodIdentityAssociation", |call, _| async move {
-        let arn = association_arn(&state, &name, &id);
-        authorize(&state, &call, "eks:DeletePodIdentityAssociation", &arn).await?;
-        let association = find_association(&state, &name, &id).await?;
-        state.store().delete_association(&name, &id).await.map_err(internal)?;
-        Ok((200, json!({"association": association_json(&association)})))
-    })
+    serve(
+        state.clone(),
+        peer,
+        request,
+        "eks",
+        "DeletePodIdentityAssociation",
+        |call, _| async move {
+            let arn = association_arn(&state, &name, &id);
+            authorize(&state, &call, "eks:DeletePodIdentityAssociation", &arn).await?;
+            let association = find_association(&state, &name, &id).await?;
+            state
+                .store()
+                .delete_association(&name, &id)
+                .await
+                .map_err(internal)?;
+            Ok((200, json!({"association": association_json(&association)})))
+        },
+    )
     .await
 }

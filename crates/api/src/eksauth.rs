@@ -23,7 +23,7 @@ use crate::authz::{authorize, internal, request, session_context};
 use crate::eks::{cluster_arn, find_cluster};
 use crate::query::Call;
 use crate::rest::{parse_body, serve};
-use crate::sts::{check_trust, find_role, mint, role_identity, trust_policy};
+use crate::sts::{Asker, audit_issued, check_trust, find_role, mint, role_identity, trust_policy};
 
 /// Audience of Pod Identity tokens.
 pub const AUDIENCE: &str = "pods.eks.amazonaws.com";
@@ -83,7 +83,17 @@ async fn assume_role_for_pod_identity(
             })?;
         let tags = session_tags(&state, &cluster, &association, &pod.name, &pod.uid);
         let session_name = session_name(&cluster.name, &pod.name)?;
-        let session = assume(&state, &call, &association, &tags, &session_name).await?;
+        let pod_ref = format!(
+            "system:serviceaccount:{}:{} (pod {})",
+            kube.namespace, kube.serviceaccount.name, pod.name
+        );
+        let asker = Asker {
+            source: "eks-auth.amazonaws.com",
+            operation: "AssumeRoleForPodIdentity",
+            principal: &pod_ref,
+        };
+        let session = assume(&state, &asker, &call, &association, &tags, &session_name).await?;
+        audit_issued(&state, &asker, &call, "eks-auth:AssumeRoleForPodIdentity", &session.1);
         tracing::info!(
             request_id = %call.request_id,
             cluster = %cluster.name,
@@ -124,7 +134,9 @@ fn is_jwt_shaped(token: &str) -> bool {
     let segments: Vec<&str> = token.split('.').collect();
     segments.len() == 3
         && segments.iter().all(|s| {
-            !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_=".contains(&b))
+            !s.is_empty()
+                && s.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_=".contains(&b))
         })
 }
 
@@ -136,7 +148,10 @@ async fn verify(state: &AppState, cluster: &Cluster, token: &str) -> Result<Clai
         tracing::error!(issuer = %cluster.issuer_url, error = %e, "cannot read the cluster's issuer keys");
         AwsError::service_unavailable_exception("The cluster's token issuer is unavailable.")
     };
-    let verifier = keys.verifier(&cluster.issuer_url, &audiences, false).await.map_err(unavailable)?;
+    let verifier = keys
+        .verifier(&cluster.issuer_url, &audiences, false)
+        .await
+        .map_err(unavailable)?;
     let result = match verifier.verify(token, now) {
         Err(VerifyError::UnknownKeyId(_)) => keys
             .verifier(&cluster.issuer_url, &audiences, true)
@@ -148,7 +163,9 @@ async fn verify(state: &AppState, cluster: &Cluster, token: &str) -> Result<Clai
     result.map_err(|e| {
         tracing::info!(cluster = %cluster.name, error = %e, "pod identity token rejected");
         match e {
-            VerifyError::Expired { .. } => AwsError::expired_token_exception("The token has expired."),
+            VerifyError::Expired { .. } => {
+                AwsError::expired_token_exception("The token has expired.")
+            }
             other => AwsError::invalid_token_exception(format!("The token is invalid: {other}")),
         }
     })
@@ -168,7 +185,10 @@ fn session_tags(
         ("eks-cluster-arn", cluster_arn(state, &cluster.name)),
         ("eks-cluster-name", cluster.name.clone()),
         ("kubernetes-namespace", association.namespace.clone()),
-        ("kubernetes-service-account", association.service_account.clone()),
+        (
+            "kubernetes-service-account",
+            association.service_account.clone(),
+        ),
         ("kubernetes-pod-name", pod_name.to_owned()),
         ("kubernetes-pod-uid", pod_uid.to_owned()),
     ]
@@ -182,10 +202,18 @@ fn session_tags(
 
 /// `eks-<cluster>-<pod>-<random>`, within STS's 64 characters and `[\w+=,.@-]`.
 fn session_name(cluster: &str, pod: &str) -> Result<String, AwsError> {
-    let suffix = podpass_control::ids::unique_id("").map_err(internal)?.to_ascii_lowercase();
+    let suffix = podpass_control::ids::unique_id("")
+        .map_err(internal)?
+        .to_ascii_lowercase();
     let mut name: String = format!("eks-{cluster}-{pod}")
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || "+=,.@-_".contains(c) { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "+=,.@-_".contains(c) {
+                c
+            } else {
+                '-'
+            }
+        })
         .collect();
     name.truncate(64 - 1 - 8);
     Ok(format!("{name}-{}", &suffix[..8]))
@@ -205,33 +233,53 @@ async fn role(state: &AppState, arn: &str) -> Result<Role, AwsError> {
 /// with the association's external id when one is set.
 async fn assume(
     state: &AppState,
+    asker: &Asker<'_>,
     call: &Call,
     association: &PodIdentityAssociation,
     tags: &[SessionTag],
     session_name: &str,
 ) -> Result<(podpass_session::Credentials, SessionClaims), AwsError> {
     let first = role(state, &association.role_arn).await?;
-    let tag_pairs: Vec<(&str, &str)> = tags.iter().map(|t| (t.key.as_str(), t.value.as_str())).collect();
+    let tag_pairs: Vec<(&str, &str)> = tags
+        .iter()
+        .map(|t| (t.key.as_str(), t.value.as_str()))
+        .collect();
     let principal = Principal::Service {
         name: SERVICE_PRINCIPAL.to_owned(),
     };
     let trust = trust_policy(&first)?;
-    let for_action = |action: &str, principal: Principal, resource: &str, external_id: Option<&str>| {
-        let mut r = request(principal, action, resource, call).with("sts:RoleSessionName", session_name);
-        if !tag_pairs.is_empty() {
-            r = r.with_request_tags(&tag_pairs);
-        }
-        if let Some(id) = external_id {
-            r = r.with("sts:ExternalId", id);
-        }
-        r
-    };
+    let for_action =
+        |action: &str, principal: Principal, resource: &str, external_id: Option<&str>| {
+            let mut r = request(principal, action, resource, call)
+                .with("sts:RoleSessionName", session_name);
+            if !tag_pairs.is_empty() {
+                r = r.with_request_tags(&tag_pairs);
+            }
+            if let Some(id) = external_id {
+                r = r.with("sts:ExternalId", id);
+            }
+            r
+        };
     let none = PolicySet::default();
-    check_trust(&trust, &none, &for_action("sts:AssumeRole", principal.clone(), &first.arn, None), call)
-        .map_err(|()| denied(&first.arn))?;
+    check_trust(
+        state,
+        asker,
+        &trust,
+        &none,
+        &for_action("sts:AssumeRole", principal.clone(), &first.arn, None),
+        call,
+    )
+    .map_err(|()| denied(&first.arn))?;
     if !tags.is_empty() {
-        check_trust(&trust, &none, &for_action("sts:TagSession", principal, &first.arn, None), call)
-            .map_err(|()| denied(&first.arn))?;
+        check_trust(
+            state,
+            asker,
+            &trust,
+            &none,
+            &for_action("sts:TagSession", principal, &first.arn, None),
+            call,
+        )
+        .map_err(|()| denied(&first.arn))?;
     }
     let account = state.settings().account_id.clone();
     let mut identity = role_identity(&first, &account, session_name, SessionKind::PodIdentity);
@@ -255,22 +303,37 @@ async fn assume(
         ))
     };
     check_trust(
+        state,
+        asker,
         &target_trust,
         &session_policies,
-        &for_action("sts:AssumeRole", session_principal.clone(), &target.arn, external_id),
+        &for_action(
+            "sts:AssumeRole",
+            session_principal.clone(),
+            &target.arn,
+            external_id,
+        ),
         call,
     )
     .map_err(|()| deny_target())?;
     if !tags.is_empty() {
         check_trust(
+            state,
+            asker,
             &target_trust,
             &session_policies,
-            &for_action("sts:TagSession", session_principal, &target.arn, external_id),
+            &for_action(
+                "sts:TagSession",
+                session_principal,
+                &target.arn,
+                external_id,
+            ),
             call,
         )
         .map_err(|()| deny_target())?;
     }
-    let mut chained: SessionIdentity = role_identity(&target, &account, session_name, SessionKind::PodIdentity);
+    let mut chained: SessionIdentity =
+        role_identity(&target, &account, session_name, SessionKind::PodIdentity);
     chained.tags = tags.to_vec();
     chained.transitive_tag_keys = tags.iter().map(|t| t.key.clone()).collect();
     chained.session_policy = association.session_policy.clone();

@@ -75,7 +75,10 @@ impl IssuerKeys {
             Verifier::new(issuer, audiences.iter().cloned(), &jwks)
                 .map_err(|e| FetchError::Invalid(format!("unusable JWKS: {e}")))?,
         );
-        let mut entries = self.entries.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut entries = self
+            .entries
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let entry = entries.entry(issuer.to_owned()).or_insert_with(|| Entry {
             fetched: Instant::now(),
             jwks: jwks.clone(),
@@ -104,11 +107,16 @@ impl IssuerKeys {
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Entry>> {
-        self.entries.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.entries
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     async fn fetch(&self, issuer: &str) -> Result<Jwks, FetchError> {
-        let discovery_url = format!("{}/.well-known/openid-configuration", issuer.trim_end_matches('/'));
+        let discovery_url = format!(
+            "{}/.well-known/openid-configuration",
+            issuer.trim_end_matches('/')
+        );
         let discovery = self.get(&discovery_url).await?;
         let discovery = DiscoveryDocument::from_json(&discovery)
             .map_err(|e| FetchError::Invalid(format!("bad discovery document: {e}")))?;
@@ -130,7 +138,10 @@ impl IssuerKeys {
             .await
             .map_err(|e| FetchError::Http(format!("GET {url}: {e}")))?;
         if !response.status().is_success() {
-            return Err(FetchError::Http(format!("GET {url}: HTTP {}", response.status())));
+            return Err(FetchError::Http(format!(
+                "GET {url}: HTTP {}",
+                response.status()
+            )));
         }
         let mut body = Vec::new();
         while let Some(chunk) = response
@@ -139,7 +150,9 @@ impl IssuerKeys {
             .map_err(|e| FetchError::Http(format!("GET {url}: {e}")))?
         {
             if body.len() + chunk.len() > MAX_DOCUMENT_BYTES {
-                return Err(FetchError::Invalid(format!("GET {url}: document too large")));
+                return Err(FetchError::Invalid(format!(
+                    "GET {url}: document too large"
+                )));
             }
             body.extend_from_slice(&chunk);
         }

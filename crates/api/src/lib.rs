@@ -1,6 +1,7 @@
 //! podpass's HTTP surface: the OIDC issuer endpoints, the AWS-compatible APIs and the
 //! operational endpoints (health, readiness, metrics), as one axum router.
 
+pub mod admin;
 pub mod auth;
 pub mod authz;
 pub mod eks;
@@ -15,7 +16,7 @@ mod rest;
 mod state;
 pub mod sts;
 
-pub use state::{AppState, Settings};
+pub use state::{AppState, Decided, Settings};
 
 use axum::Router;
 

@@ -37,7 +37,11 @@ impl Default for Metrics {
     fn default() -> Self {
         let mut registry = Registry::with_prefix("podpass");
         let calls = Family::<CallLabels, Counter>::default();
-        registry.register("api_calls", "API calls by service, operation and outcome", calls.clone());
+        registry.register(
+            "api_calls",
+            "API calls by service, operation and outcome",
+            calls.clone(),
+        );
         let latency = Family::<OperationLabels, Histogram>::new_with_constructor(|| {
             // 50 µs .. ~0.8 s
             Histogram::new(exponential_buckets(0.000_05, 2.0, 15))

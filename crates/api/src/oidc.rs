@@ -13,7 +13,10 @@ use crate::AppState;
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
-        .route("/id/{cluster_id}/.well-known/openid-configuration", get(discovery))
+        .route(
+            "/id/{cluster_id}/.well-known/openid-configuration",
+            get(discovery),
+        )
         .route("/id/{cluster_id}/openid/v1/jwks", get(jwks))
 }
 

@@ -35,9 +35,7 @@ impl Call {
     /// The caller, or AWS's error for an unsigned call to an operation that needs a signature.
     pub fn require_caller(&self) -> Result<&Caller, AwsError> {
         self.caller.as_ref().ok_or_else(|| {
-            AwsError::missing_authentication_token(
-                "Request is missing Authentication Token",
-            )
+            AwsError::missing_authentication_token("Request is missing Authentication Token")
         })
     }
 }
@@ -123,9 +121,12 @@ pub async fn handle(
             (error.render_query(service.namespace(), &request_id), code)
         }
     };
-    state
-        .metrics()
-        .record(service.name(), &action, &code, started.elapsed().as_secs_f64());
+    state.metrics().record(
+        service.name(),
+        &action,
+        &code,
+        started.elapsed().as_secs_f64(),
+    );
     to_response(rendered)
 }
 

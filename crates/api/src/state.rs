@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use podpass_audit::{AuditDecision, AuditEvent, AuditLog};
 use podpass_control::clusters::Clusters;
 use podpass_session::Sealer;
 use podpass_store::Store;
@@ -33,11 +34,12 @@ struct Inner {
     access_keys: AccessKeys,
     issuer_keys: IssuerKeys,
     metrics: Metrics,
+    audit: AuditLog,
 }
 
 impl AppState {
-    /// Builds the state over an opened store and the session key ring.
-    pub fn new(settings: Settings, store: Store, sealer: Sealer) -> Self {
+    /// Builds the state over an opened store, the session key ring and the audit trail.
+    pub fn new(settings: Settings, store: Store, sealer: Sealer, audit: AuditLog) -> Self {
         Self {
             inner: Arc::new(Inner {
                 settings,
@@ -47,6 +49,7 @@ impl AppState {
                 access_keys: AccessKeys::default(),
                 issuer_keys: IssuerKeys::new(),
                 metrics: Metrics::default(),
+                audit,
             }),
         }
     }
@@ -81,8 +84,56 @@ impl AppState {
         &self.inner.issuer_keys
     }
 
+    /// The audit trail (credential issuances and refusals).
+    pub fn audit(&self) -> &AuditLog {
+        &self.inner.audit
+    }
+
+    /// Records one credential decision of `operation` in the audit trail.
+    pub fn audit_decision(&self, decision: Decided<'_>) {
+        self.inner.audit.record(AuditEvent {
+            time: jiff::Timestamp::now().to_string(),
+            source: decision.source.to_owned(),
+            operation: decision.operation.to_owned(),
+            principal: decision.principal.to_owned(),
+            access_key_id: decision.access_key_id.map(str::to_owned),
+            source_ip: decision.call.source_ip.to_string(),
+            action: decision.action.to_owned(),
+            resource: decision.resource.to_owned(),
+            decision: if decision.allowed {
+                AuditDecision::Allow
+            } else {
+                AuditDecision::Deny
+            },
+            reason: decision.reason,
+            request_id: decision.call.request_id.clone(),
+        });
+    }
+
     /// Prometheus metrics.
     pub fn metrics(&self) -> &Metrics {
         &self.inner.metrics
     }
+}
+
+/// One credential decision for the audit trail.
+pub struct Decided<'a> {
+    /// The call decided.
+    pub call: &'a crate::query::Call,
+    /// `sts.amazonaws.com` or `eks-auth.amazonaws.com`.
+    pub source: &'a str,
+    /// API operation.
+    pub operation: &'a str,
+    /// Who asked: the web identity subject, the caller's ARN, or the pod.
+    pub principal: &'a str,
+    /// Access key id of the credentials issued, if any.
+    pub access_key_id: Option<&'a str>,
+    /// The IAM action evaluated.
+    pub action: &'a str,
+    /// The role ARN.
+    pub resource: &'a str,
+    /// Whether credentials were issued.
+    pub allowed: bool,
+    /// Why: the session issued, or the engine's explanation of a refusal.
+    pub reason: String,
 }

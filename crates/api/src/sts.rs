@@ -13,13 +13,17 @@ use podpass_session::{
 use podpass_store::{Role, StoreError};
 use podpass_token::VerifyError;
 
-use crate::AppState;
 use crate::auth::Caller;
 use crate::authz::{caller_policies, internal, request};
 use crate::query::{Call, STS, unknown_action};
+use crate::{AppState, Decided};
 
 /// Runs one STS action.
-pub async fn dispatch(state: &AppState, action: &str, call: &Call) -> Result<RenderedResponse, AwsError> {
+pub async fn dispatch(
+    state: &AppState,
+    action: &str,
+    call: &Call,
+) -> Result<RenderedResponse, AwsError> {
     match action {
         "AssumeRoleWithWebIdentity" => assume_role_with_web_identity(state, call).await,
         "AssumeRole" => assume_role(state, call).await,
@@ -39,12 +43,15 @@ fn get_caller_identity(call: &Call) -> Result<RenderedResponse, AwsError> {
         Caller::Root { account, .. } => account.clone(),
         Caller::Session(session) => session.assumed_role_id(),
     };
-    Ok(podpass_awsproto::XmlResponse::new("GetCallerIdentity", NS_STS, &call.request_id)
-        .result(|w| {
-            w.elem("UserId", &user_id)
-                .elem("Account", caller.account())
-                .elem("Arn", &caller.arn());
-        }))
+    Ok(
+        podpass_awsproto::XmlResponse::new("GetCallerIdentity", NS_STS, &call.request_id).result(
+            |w| {
+                w.elem("UserId", &user_id)
+                    .elem("Account", caller.account())
+                    .elem("Arn", &caller.arn());
+            },
+        ),
+    )
 }
 
 /// Members common to AssumeRole and AssumeRoleWithWebIdentity.
@@ -90,7 +97,10 @@ fn common_params<'a>(
 /// The role an ARN of this account names, or `None`.
 pub(crate) async fn find_role(state: &AppState, role_arn: &str) -> Result<Option<Role>, AwsError> {
     let Some(name) = role_arn
-        .strip_prefix(&format!("arn:aws:iam::{}:role/", state.settings().account_id))
+        .strip_prefix(&format!(
+            "arn:aws:iam::{}:role/",
+            state.settings().account_id
+        ))
         .and_then(|rest| rest.rsplit('/').next())
     else {
         return Ok(None);
@@ -104,12 +114,25 @@ pub(crate) async fn find_role(state: &AppState, role_arn: &str) -> Result<Option
 
 pub(crate) fn trust_policy(role: &Role) -> Result<NamedPolicy, AwsError> {
     let policy = Policy::parse(&role.trust_policy, PolicyKind::Trust).map_err(internal)?;
-    Ok(NamedPolicy::new(format!("trust policy of {}", role.role_name), PolicyType::Trust, policy)
-        .with_arn(role.arn.clone()))
+    Ok(NamedPolicy::new(
+        format!("trust policy of {}", role.role_name),
+        PolicyType::Trust,
+        policy,
+    )
+    .with_arn(role.arn.clone()))
 }
 
-/// Evaluates the role's trust policy; a denial is logged with the engine's reason.
+/// Who asks to assume a role, for the log and the audit trail.
+pub(crate) struct Asker<'a> {
+    pub source: &'a str,
+    pub operation: &'a str,
+    pub principal: &'a str,
+}
+
+/// Evaluates the role's trust policy; a denial is logged and audited with the engine's reason.
 pub(crate) fn check_trust(
+    state: &AppState,
+    asker: &Asker<'_>,
     trust: &NamedPolicy,
     caller: &PolicySet,
     request: &Request,
@@ -120,7 +143,43 @@ pub(crate) fn check_trust(
     }
     let explanation = evaluate_trust_explained(trust, caller, request);
     tracing::info!(request_id = %call.request_id, reason = %explanation, "trust policy denied");
+    state.audit_decision(Decided {
+        call,
+        source: asker.source,
+        operation: asker.operation,
+        principal: asker.principal,
+        access_key_id: None,
+        action: request.action(),
+        resource: request.resource(),
+        allowed: false,
+        reason: explanation.to_string(),
+    });
     Err(())
+}
+
+/// Audits credentials issued to `asker`.
+pub(crate) fn audit_issued(
+    state: &AppState,
+    asker: &Asker<'_>,
+    call: &Call,
+    action: &str,
+    session: &SessionClaims,
+) {
+    state.audit_decision(Decided {
+        call,
+        source: asker.source,
+        operation: asker.operation,
+        principal: asker.principal,
+        access_key_id: Some(&session.access_key_id),
+        action,
+        resource: &session.identity.role_arn,
+        allowed: true,
+        reason: format!(
+            "issued {} until {}",
+            session.assumed_role_arn(),
+            jiff::Timestamp::from_second(session.expires_at).unwrap_or_default()
+        ),
+    });
 }
 
 /// Validates session policies and returns the packed size percentage.
@@ -135,13 +194,18 @@ async fn session_policies(
             .map_err(|e| AwsError::malformed_policy_document(e.message()))?;
     }
     for arn in policy_arns {
-        managed_policy(state.store(), arn, PolicyKind::Session, PolicyType::SessionManaged)
-            .await
-            .map_err(|_| {
-                AwsError::invalid_parameter_value(format!(
-                    "The policy {arn} does not exist or is not attachable."
-                ))
-            })?;
+        managed_policy(
+            state.store(),
+            arn,
+            PolicyKind::Session,
+            PolicyType::SessionManaged,
+        )
+        .await
+        .map_err(|_| {
+            AwsError::invalid_parameter_value(format!(
+                "The policy {arn} does not exist or is not attachable."
+            ))
+        })?;
     }
     if policy.is_none() && policy_arns.is_empty() && tags.is_empty() {
         return Ok(None);
@@ -149,7 +213,10 @@ async fn session_policies(
     let plain = policy.map_or(0, podpass_policy::non_whitespace_chars);
     let packed = plain
         + policy_arns.iter().map(|a| a.len()).sum::<usize>()
-        + tags.iter().map(|t| t.key.len() + t.value.len()).sum::<usize>();
+        + tags
+            .iter()
+            .map(|t| t.key.len() + t.value.len())
+            .sum::<usize>();
     let percent = (packed * 100).div_ceil(SESSION_POLICY_MAX_CHARS) as i64;
     if plain > SESSION_POLICY_MAX_CHARS || percent > 100 {
         return Err(AwsError::packed_policy_too_large(format!(
@@ -200,7 +267,12 @@ fn write_credentials(w: &mut XmlWriter, credentials: &Credentials, claims: &Sess
     });
 }
 
-pub(crate) fn role_identity(role: &Role, account: &str, session_name: &str, kind: SessionKind) -> SessionIdentity {
+pub(crate) fn role_identity(
+    role: &Role,
+    account: &str,
+    session_name: &str,
+    kind: SessionKind,
+) -> SessionIdentity {
     SessionIdentity {
         kind,
         account: account.to_owned(),
@@ -272,8 +344,11 @@ async fn assume_role_with_web_identity(
         .cloned()
         .unwrap_or_default();
 
-    let denied = || AwsError::access_denied("Not authorized to perform sts:AssumeRoleWithWebIdentity");
-    let role = find_role(state, common.role_arn).await?.ok_or_else(denied)?;
+    let denied =
+        || AwsError::access_denied("Not authorized to perform sts:AssumeRoleWithWebIdentity");
+    let role = find_role(state, common.role_arn)
+        .await?
+        .ok_or_else(denied)?;
     let trust = trust_policy(&role)?;
     let principal = Principal::WebIdentity {
         provider_arn: provider_arn.clone(),
@@ -283,11 +358,29 @@ async fn assume_role_with_web_identity(
         .with_web_identity_claims(&provider_url, &verified.sub, &audience, Some(&amr))
         .with("aws:FederatedProvider", provider_arn.clone())
         .with("sts:RoleSessionName", common.session_name);
-    check_trust(&trust, &PolicySet::default(), &trust_request, call).map_err(|()| denied())?;
+    let asker = Asker {
+        source: "sts.amazonaws.com",
+        operation: "AssumeRoleWithWebIdentity",
+        principal: &verified.sub,
+    };
+    check_trust(
+        state,
+        &asker,
+        &trust,
+        &PolicySet::default(),
+        &trust_request,
+        call,
+    )
+    .map_err(|()| denied())?;
 
     let duration = duration_for(&role, common.duration, false)?;
     let packed = session_policies(state, common.policy, &common.policy_arns, &[]).await?;
-    let mut identity = role_identity(&role, &account, common.session_name, SessionKind::WebIdentity);
+    let mut identity = role_identity(
+        &role,
+        &account,
+        common.session_name,
+        SessionKind::WebIdentity,
+    );
     identity.session_policy = common.policy.map(str::to_owned);
     identity.session_policy_arns = common.policy_arns.iter().map(|a| (*a).to_owned()).collect();
     identity.federated = Some(FederatedIdentity {
@@ -296,6 +389,13 @@ async fn assume_role_with_web_identity(
         audience: audience.clone(),
     });
     let (credentials, session) = mint(state, identity, duration)?;
+    audit_issued(
+        state,
+        &asker,
+        call,
+        "sts:AssumeRoleWithWebIdentity",
+        &session,
+    );
     tracing::info!(
         request_id = %call.request_id,
         role = %role.arn,
@@ -304,16 +404,18 @@ async fn assume_role_with_web_identity(
         expires = credentials.expiration,
         "issued web identity credentials"
     );
-    Ok(podpass_awsproto::XmlResponse::new("AssumeRoleWithWebIdentity", NS_STS, &call.request_id)
-        .result(|w| {
-            w.elem("SubjectFromWebIdentityToken", &verified.sub)
-                .elem("Audience", &audience);
-            write_credentials(w, &credentials, &session);
-            if let Some(packed) = packed {
-                w.int("PackedPolicySize", packed);
-            }
-            w.elem("Provider", &provider_arn);
-        }))
+    Ok(
+        podpass_awsproto::XmlResponse::new("AssumeRoleWithWebIdentity", NS_STS, &call.request_id)
+            .result(|w| {
+                w.elem("SubjectFromWebIdentityToken", &verified.sub)
+                    .elem("Audience", &audience);
+                write_credentials(w, &credentials, &session);
+                if let Some(packed) = packed {
+                    w.int("PackedPolicySize", packed);
+                }
+                w.elem("Provider", &provider_arn);
+            }),
+    )
 }
 
 /// Verifies the token against the issuer's keys, refetching them once for an unknown `kid`.
@@ -377,7 +479,11 @@ async fn assume_role(state: &AppState, call: &Call) -> Result<RenderedResponse, 
     let source_identity = params.get("SourceIdentity");
     validation
         .check("ExternalId", external_id, MemberType::ExternalId)
-        .check("SourceIdentity", source_identity, MemberType::SourceIdentity);
+        .check(
+            "SourceIdentity",
+            source_identity,
+            MemberType::SourceIdentity,
+        );
     let request_tags: Vec<SessionTag> = params
         .structs("Tags")
         .unwrap_or_default()
@@ -390,8 +496,16 @@ async fn assume_role(state: &AppState, call: &Call) -> Result<RenderedResponse, 
     validation.check_list_len("Tags", Some(&request_tags), 50);
     for (i, tag) in request_tags.iter().enumerate() {
         validation
-            .check(&format!("Tags.member.{}.Key", i + 1), Some(&tag.key), MemberType::TagKey)
-            .check(&format!("Tags.member.{}.Value", i + 1), Some(&tag.value), MemberType::TagValue);
+            .check(
+                &format!("Tags.member.{}.Key", i + 1),
+                Some(&tag.key),
+                MemberType::TagKey,
+            )
+            .check(
+                &format!("Tags.member.{}.Value", i + 1),
+                Some(&tag.value),
+                MemberType::TagValue,
+            );
     }
     let transitive: Vec<String> = params
         .list("TransitiveTagKeys")
@@ -409,7 +523,9 @@ async fn assume_role(state: &AppState, call: &Call) -> Result<RenderedResponse, 
             common.role_arn
         ))
     };
-    let role = find_role(state, common.role_arn).await?.ok_or_else(denied)?;
+    let role = find_role(state, common.role_arn)
+        .await?
+        .ok_or_else(denied)?;
     let chained = matches!(caller, Caller::Session(_));
 
     // Transitive tags of the calling session carry over and cannot be overridden.
@@ -439,7 +555,10 @@ async fn assume_role(state: &AppState, call: &Call) -> Result<RenderedResponse, 
 
     let (principal, caller_set) = caller_policies(state, caller).await?;
     let trust = trust_policy(&role)?;
-    let tag_pairs: Vec<(&str, &str)> = tags.iter().map(|t| (t.key.as_str(), t.value.as_str())).collect();
+    let tag_pairs: Vec<(&str, &str)> = tags
+        .iter()
+        .map(|t| (t.key.as_str(), t.value.as_str()))
+        .collect();
     let build = |action: &str| {
         let mut r = request(principal.clone(), action, &role.arn, call)
             .with("sts:RoleSessionName", common.session_name);
@@ -458,9 +577,31 @@ async fn assume_role(state: &AppState, call: &Call) -> Result<RenderedResponse, 
         }
         r
     };
-    check_trust(&trust, &caller_set, &build("sts:AssumeRole"), call).map_err(|()| denied())?;
+    let caller_arn = caller.arn();
+    let asker = Asker {
+        source: "sts.amazonaws.com",
+        operation: "AssumeRole",
+        principal: &caller_arn,
+    };
+    check_trust(
+        state,
+        &asker,
+        &trust,
+        &caller_set,
+        &build("sts:AssumeRole"),
+        call,
+    )
+    .map_err(|()| denied())?;
     if !tags.is_empty() {
-        check_trust(&trust, &caller_set, &build("sts:TagSession"), call).map_err(|()| {
+        check_trust(
+            state,
+            &asker,
+            &trust,
+            &caller_set,
+            &build("sts:TagSession"),
+            call,
+        )
+        .map_err(|()| {
             AwsError::access_denied(format!(
                 "User: {} is not authorized to perform: sts:TagSession on resource: {}",
                 caller.arn(),
@@ -469,7 +610,15 @@ async fn assume_role(state: &AppState, call: &Call) -> Result<RenderedResponse, 
         })?;
     }
     if source_identity.is_some() {
-        check_trust(&trust, &caller_set, &build("sts:SetSourceIdentity"), call).map_err(|()| {
+        check_trust(
+            state,
+            &asker,
+            &trust,
+            &caller_set,
+            &build("sts:SetSourceIdentity"),
+            call,
+        )
+        .map_err(|()| {
             AwsError::access_denied(format!(
                 "User: {} is not authorized to perform: sts:SetSourceIdentity on resource: {}",
                 caller.arn(),
@@ -480,8 +629,12 @@ async fn assume_role(state: &AppState, call: &Call) -> Result<RenderedResponse, 
 
     let duration = duration_for(&role, common.duration, chained)?;
     let packed = session_policies(state, common.policy, &common.policy_arns, &tags).await?;
-    let mut identity =
-        role_identity(&role, &state.settings().account_id, common.session_name, SessionKind::AssumeRole);
+    let mut identity = role_identity(
+        &role,
+        &state.settings().account_id,
+        common.session_name,
+        SessionKind::AssumeRole,
+    );
     identity.session_policy = common.policy.map(str::to_owned);
     identity.session_policy_arns = common.policy_arns.iter().map(|a| (*a).to_owned()).collect();
     identity.source_identity = source_identity.map(str::to_owned);
@@ -489,20 +642,22 @@ async fn assume_role(state: &AppState, call: &Call) -> Result<RenderedResponse, 
     identity.transitive_tag_keys = transitive_keys;
     identity.chained = chained;
     let (credentials, session) = mint(state, identity, duration)?;
+    audit_issued(state, &asker, call, "sts:AssumeRole", &session);
     tracing::info!(
         request_id = %call.request_id,
         caller = %caller.arn(),
         session = %session.assumed_role_arn(),
         "issued role credentials"
     );
-    Ok(podpass_awsproto::XmlResponse::new("AssumeRole", NS_STS, &call.request_id).result(|w| {
-        write_credentials(w, &credentials, &session);
-        if let Some(packed) = packed {
-            w.int("PackedPolicySize", packed);
-        }
-        if let Some(id) = source_identity {
-            w.elem("SourceIdentity", id);
-        }
-    }))
+    Ok(
+        podpass_awsproto::XmlResponse::new("AssumeRole", NS_STS, &call.request_id).result(|w| {
+            write_credentials(w, &credentials, &session);
+            if let Some(packed) = packed {
+                w.int("PackedPolicySize", packed);
+            }
+            if let Some(id) = source_identity {
+                w.elem("SourceIdentity", id);
+            }
+        }),
+    )
 }
-

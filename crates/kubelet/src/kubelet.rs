@@ -38,6 +38,9 @@ pub struct KubeletConfig {
     pub rotation_check_interval: Duration,
     /// Refresh jitter bound (exclusive); the kubelet uses 10 s.
     pub max_refresh_jitter: Duration,
+    /// Variables the node gives every container, under the container's own env (e.g. podpass's
+    /// endpoint URLs, which on EKS are AWS's defaults and need no variable).
+    pub node_env: Vec<(String, String)>,
 }
 
 impl KubeletConfig {
@@ -51,6 +54,7 @@ impl KubeletConfig {
             max_restart_backoff: Duration::from_secs(300),
             rotation_check_interval: Duration::from_secs(1),
             max_refresh_jitter: Duration::from_secs(10),
+            node_env: Vec::new(),
         }
     }
 }
@@ -98,6 +102,7 @@ impl Kubelet {
             restart_backoff: config.restart_backoff,
             max_restart_backoff: config.max_restart_backoff,
             rotation_check_interval: config.rotation_check_interval,
+            node_env: config.node_env.clone(),
         };
         let pods = restore_pods(&pods_root(&config.base_dir), &settings)?;
         Ok(Self {

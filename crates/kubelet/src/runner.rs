@@ -42,6 +42,8 @@ pub struct RunnerSettings {
     pub max_restart_backoff: Duration,
     /// How often tokens are checked against the refresh rule.
     pub rotation_check_interval: Duration,
+    /// Variables every container gets under its own env.
+    pub node_env: Vec<(String, String)>,
 }
 
 /// What `exec` returns.
@@ -348,9 +350,17 @@ async fn launch_specs(
 ) -> Result<HashMap<String, LaunchSpec>, String> {
     let mut specs = HashMap::new();
     for container in handle.pod.all_containers() {
-        let env = resolve_env(&handle.pod, container, objects)
+        let own = resolve_env(&handle.pod, container, objects)
             .await
             .map_err(|e| format!("container {:?}: {e}", container.name))?;
+        let mut env: Vec<(String, String)> = handle
+            .settings
+            .node_env
+            .iter()
+            .filter(|(k, _)| !own.iter().any(|(name, _)| name == k))
+            .cloned()
+            .collect();
+        env.extend(own);
         let mounts = container
             .volume_mounts
             .iter()
@@ -535,6 +545,7 @@ mod tests {
             restart_backoff: Duration::from_secs(10),
             max_restart_backoff: Duration::from_secs(300),
             rotation_check_interval: Duration::from_secs(1),
+            node_env: Vec::new(),
         };
         assert_eq!(backoff(&settings, 0), Duration::from_secs(10));
         assert_eq!(backoff(&settings, 1), Duration::from_secs(20));

@@ -18,9 +18,13 @@ pub struct AgentArgs {
 pub async fn run(args: AgentArgs) -> anyhow::Result<()> {
     let credentials = Arc::new(podpass_agent::EnvCredentialsProvider);
     let eks_auth = args.config.eks_auth_client(credentials)?;
-    let running = podpass_agent::start(&args.config, Arc::new(eks_auth), crate::serve::shutdown_signal())
-        .await
-        .context("starting the node agent")?;
+    let running = podpass_agent::start(
+        &args.config,
+        Arc::new(eks_auth),
+        crate::serve::shutdown_signal(),
+    )
+    .await
+    .context("starting the node agent")?;
     for addr in running.credential_addrs() {
         tracing::info!(%addr, "serving container credentials at /v1/credentials");
     }

@@ -67,14 +67,22 @@ impl AwsClient {
         let response = self.send("eks", method, path, query, headers, body).await?;
         let ok = response.status().is_success();
         let text = response.text().await?;
-        let value: serde_json::Value = serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);
+        let value: serde_json::Value =
+            serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);
         if ok {
             return Ok(Ok(value));
         }
-        let field = |name: &str| value.get(name).and_then(serde_json::Value::as_str).map(str::to_owned);
+        let field = |name: &str| {
+            value
+                .get(name)
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_owned)
+        };
         Ok(Err(ApiError {
             code: field("__type").unwrap_or_default(),
-            message: field("message").or_else(|| field("Message")).unwrap_or(text),
+            message: field("message")
+                .or_else(|| field("Message"))
+                .unwrap_or(text),
         }))
     }
 
@@ -128,8 +136,28 @@ impl AwsClient {
             .with_context(|| format!("calling {}", self.instance.endpoint_url))
     }
 
+    /// Calls podpass's own admin API (signing name `podpass`), returning the raw response.
+    pub async fn admin(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<(&str, String)>,
+    ) -> anyhow::Result<reqwest::Response> {
+        let (path, query) = path.split_once('?').unwrap_or((path, ""));
+        let (headers, body) = match &body {
+            Some((content_type, body)) => (vec![("content-type", *content_type)], body.clone()),
+            None => (Vec::new(), String::new()),
+        };
+        self.send("podpass", method, path, query, &headers, body)
+            .await
+    }
+
     /// Calls an IAM action; returns the response XML, or the AWS error.
-    pub async fn iam(&self, action: &str, params: &[(&str, &str)]) -> anyhow::Result<Result<String, ApiError>> {
+    pub async fn iam(
+        &self,
+        action: &str,
+        params: &[(&str, &str)],
+    ) -> anyhow::Result<Result<String, ApiError>> {
         self.call("iam", "2010-05-08", action, params).await
     }
 
@@ -141,13 +169,24 @@ impl AwsClient {
         params: &[(&str, &str)],
     ) -> anyhow::Result<Result<String, ApiError>> {
         let mut form = form_urlencoded::Serializer::new(String::new());
-        form.append_pair("Action", action).append_pair("Version", version);
+        form.append_pair("Action", action)
+            .append_pair("Version", version);
         for (k, v) in params {
             form.append_pair(k, v);
         }
-        let content_type = [("content-type", "application/x-www-form-urlencoded; charset=utf-8")];
+        let content_type = [(
+            "content-type",
+            "application/x-www-form-urlencoded; charset=utf-8",
+        )];
         let response = self
-            .send(service, reqwest::Method::POST, "/", "", &content_type, form.finish())
+            .send(
+                service,
+                reqwest::Method::POST,
+                "/",
+                "",
+                &content_type,
+                form.finish(),
+            )
             .await
             .with_context(|| format!("calling {action}"))?;
         let ok = response.status().is_success();

@@ -6,14 +6,17 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use podpass_store::Store;
 
-use crate::{agent_cmd, eksctl, iam_cmd, instance, sa, serve, tokens};
+use crate::{
+    agent_cmd, audit_cmd, eksctl, iam_cmd, instance, pods, sa, serve, tokens, webhook_cmd,
+};
 
 /// podpass: short-lived AWS credentials for Kubernetes pods, with no static keys.
 ///
 /// `podpass up` runs the whole chain on this machine: a cluster's ServiceAccount token issuer
-/// (OIDC discovery + JWKS), and AWS-compatible STS and IAM endpoints that the unmodified AWS CLI
-/// and SDKs talk to. The other commands administer it the way kubectl, eksctl and the AWS CLI
-/// administer EKS.
+/// (OIDC discovery + JWKS), AWS-compatible STS, IAM, EKS and EKS Auth endpoints, an S3 endpoint
+/// that enforces IAM, the Pod Identity node agent and a kubelet that runs pod manifests, all for
+/// the unmodified AWS CLI and SDKs. The other commands administer it the way kubectl, eksctl and
+/// the AWS CLI administer EKS. Start with `podpass up`, then `eval "$(podpass env)"`.
 #[derive(Debug, Parser)]
 #[command(name = "podpass", version, propagate_version = true)]
 pub struct Cli {
@@ -82,28 +85,40 @@ impl Global {
 /// The commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run podpass on this machine: issuer, STS and IAM on one loopback endpoint, embedded store
+    /// Run podpass on this machine: issuer, STS, IAM, EKS, EKS Auth, S3, node agent and kubelet on
+    /// loopback, over an embedded store
     Up(serve::UpArgs),
     /// Print the shell exports a client needs for the running instance: eval "$(podpass env)"
     Env,
     /// Run the EKS Pod Identity node agent (container credentials for the node's pods)
     Agent(agent_cmd::AgentArgs),
+    /// Run the mutating admission webhook (IRSA and Pod Identity injection), a drop-in for the
+    /// reference amazon-eks-pod-identity-webhook
+    Webhook(webhook_cmd::WebhookCommand),
     /// Issue and inspect ServiceAccount tokens (what the kubelet asks TokenRequest for)
     #[command(subcommand)]
     Token(tokens::TokenCommand),
     /// Manage the local cluster's ServiceAccounts (as kubectl does)
     #[command(subcommand, name = "sa", alias = "serviceaccount")]
     Sa(sa::SaCommand),
+    /// Run a Pod manifest on this machine, as the kubelet would (through the webhook's mutation)
+    Run(pods::RunArgs),
+    /// Print a pod's container output
+    Logs(pods::LogsArgs),
+    /// Run a command in a pod's container (its env and volumes)
+    Exec(pods::ExecArgs),
+    /// Read the audit trail: credential issuances and S3 decisions, with the reason of each refusal
+    Audit(audit_cmd::AuditArgs),
     /// IAM tools AWS lacks: lint trust and permission policies
     #[command(subcommand)]
     Iam(iam_cmd::IamCommand),
-    /// Create IRSA ServiceAccounts and their roles (as eksctl create)
+    /// Create IRSA ServiceAccounts or Pod Identity associations, with their roles (as eksctl)
     #[command(subcommand)]
     Create(CreateCommand),
-    /// List IRSA ServiceAccounts (as eksctl get)
+    /// List pods, IRSA ServiceAccounts or Pod Identity associations (as kubectl and eksctl)
     #[command(subcommand)]
     Get(GetCommand),
-    /// Delete IRSA ServiceAccounts and their roles (as eksctl delete)
+    /// Delete pods, IRSA ServiceAccounts or Pod Identity associations (as kubectl and eksctl)
     #[command(subcommand)]
     Delete(DeleteCommand),
 }
@@ -124,6 +139,10 @@ pub enum GetCommand {
     Iamserviceaccount(eksctl::SelectIamServiceAccount),
     /// Pod Identity associations
     Podidentityassociation(eksctl::SelectPodIdentityAssociation),
+    /// The pods of a namespace (or all, -A)
+    Pods(pods::ListArgs),
+    /// One pod (-o yaml shows it as admitted, the webhook's mutation included)
+    Pod(pods::GetArgs),
 }
 
 /// `podpass delete ...`
@@ -133,24 +152,49 @@ pub enum DeleteCommand {
     Iamserviceaccount(eksctl::SelectIamServiceAccount),
     /// A Pod Identity association
     Podidentityassociation(eksctl::SelectPodIdentityAssociation),
+    /// A pod: its processes are stopped and its volumes removed
+    Pod(pods::PodArgs),
 }
 
 /// Runs the parsed command.
-pub async fn run(cli: Cli) -> anyhow::Result<()> {
+pub async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
+    if let Command::Exec(args) = cli.command {
+        return pods::exec(&cli.global, args).await;
+    }
+    run_command(cli)
+        .await
+        .map(|()| std::process::ExitCode::SUCCESS)
+}
+
+async fn run_command(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Up(args) => serve::up(&cli.global, args).await,
         Command::Env => env(&cli.global).await,
         Command::Agent(args) => agent_cmd::run(args).await,
+        Command::Webhook(command) => webhook_cmd::run(&cli.global, command).await,
+        Command::Run(args) => pods::run(&cli.global, args).await,
+        Command::Audit(args) => audit_cmd::run(&cli.global, args),
+        Command::Logs(args) => pods::logs(&cli.global, args).await,
+        Command::Exec(_) => Ok(()),
+        Command::Get(GetCommand::Pods(args)) => pods::list(&cli.global, args).await,
+        Command::Get(GetCommand::Pod(args)) => pods::get(&cli.global, args).await,
+        Command::Delete(DeleteCommand::Pod(args)) => pods::delete(&cli.global, args).await,
         Command::Token(command) => tokens::run(&cli.global, command).await,
         Command::Sa(command) => sa::run(&cli.global, command).await,
         Command::Iam(command) => iam_cmd::run(&cli.global, command).await,
-        Command::Create(CreateCommand::Iamserviceaccount(args)) => eksctl::create(&cli.global, args).await,
+        Command::Create(CreateCommand::Iamserviceaccount(args)) => {
+            eksctl::create(&cli.global, args).await
+        }
         Command::Get(GetCommand::Iamserviceaccount(args)) => eksctl::get(&cli.global, args).await,
-        Command::Delete(DeleteCommand::Iamserviceaccount(args)) => eksctl::delete(&cli.global, args).await,
+        Command::Delete(DeleteCommand::Iamserviceaccount(args)) => {
+            eksctl::delete(&cli.global, args).await
+        }
         Command::Create(CreateCommand::Podidentityassociation(args)) => {
             eksctl::create_pod_identity(&cli.global, args).await
         }
-        Command::Get(GetCommand::Podidentityassociation(args)) => eksctl::get_pod_identity(&cli.global, args).await,
+        Command::Get(GetCommand::Podidentityassociation(args)) => {
+            eksctl::get_pod_identity(&cli.global, args).await
+        }
         Command::Delete(DeleteCommand::Podidentityassociation(args)) => {
             eksctl::delete_pod_identity(&cli.global, args).await
         }

@@ -60,7 +60,12 @@ pub struct SelectIamServiceAccount {
 
 /// The trust policy eksctl writes: the cluster's provider, `sub` pinned to the one
 /// ServiceAccount and `aud` to STS.
-pub fn irsa_trust_policy(provider_arn: &str, provider_url: &str, namespace: &str, name: &str) -> String {
+pub fn irsa_trust_policy(
+    provider_arn: &str,
+    provider_url: &str,
+    namespace: &str,
+    name: &str,
+) -> String {
     serde_json::json!({
         "Version": "2012-10-17",
         "Statement": [{
@@ -89,19 +94,32 @@ fn info(message: impl std::fmt::Display) {
 }
 
 /// Makes sure the cluster's issuer is an IAM OIDC provider trusted for STS; returns its ARN.
-pub async fn ensure_oidc_provider(client: &AwsClient, issuer: &str, cluster: &str) -> anyhow::Result<String> {
+pub async fn ensure_oidc_provider(
+    client: &AwsClient,
+    issuer: &str,
+    cluster: &str,
+) -> anyhow::Result<String> {
     let arn = format!(
         "arn:aws:iam::{}:oidc-provider/{}",
         client.instance().account_id,
         provider_url(issuer)
     );
-    match client.iam("GetOpenIDConnectProvider", &[("OpenIDConnectProviderArn", &arn)]).await? {
+    match client
+        .iam(
+            "GetOpenIDConnectProvider",
+            &[("OpenIDConnectProviderArn", &arn)],
+        )
+        .await?
+    {
         Ok(xml) => {
             if !xml_texts(&xml, "member").iter().any(|c| c == STS_AUDIENCE) {
                 client
                     .iam(
                         "AddClientIDToOpenIDConnectProvider",
-                        &[("OpenIDConnectProviderArn", &arn), ("ClientID", STS_AUDIENCE)],
+                        &[
+                            ("OpenIDConnectProviderArn", &arn),
+                            ("ClientID", STS_AUDIENCE),
+                        ],
                     )
                     .await??;
             }
@@ -113,7 +131,9 @@ pub async fn ensure_oidc_provider(client: &AwsClient, issuer: &str, cluster: &st
                     &[("Url", issuer), ("ClientIDList.member.1", STS_AUDIENCE)],
                 )
                 .await??;
-            info(format_args!("created IAM Open ID Connect provider for cluster \"{cluster}\""));
+            info(format_args!(
+                "created IAM Open ID Connect provider for cluster \"{cluster}\""
+            ));
         }
         Err(e) => return Err(e.into()),
     }
@@ -127,7 +147,9 @@ pub async fn create(global: &Global, args: CreateIamServiceAccount) -> anyhow::R
         name.truncate(64);
         name
     });
-    info(format_args!("1 iamserviceaccount ({qualified}) was included"));
+    info(format_args!(
+        "1 iamserviceaccount ({qualified}) was included"
+    ));
     if !args.approve {
         info(format_args!(
             "(plan) would create role \"{role_name}\" trusted only by system:serviceaccount:{}:{}, attach {}",
@@ -136,7 +158,9 @@ pub async fn create(global: &Global, args: CreateIamServiceAccount) -> anyhow::R
             args.policy_arns.join(", ")
         ));
         if !args.role_only {
-            info(format_args!("(plan) would annotate serviceaccount \"{qualified}\" with {ROLE_ARN_ANNOTATION}"));
+            info(format_args!(
+                "(plan) would annotate serviceaccount \"{qualified}\" with {ROLE_ARN_ANNOTATION}"
+            ));
         }
         println!("[!]  no changes were applied, run again with '--approve' to apply the changes");
         return Ok(());
@@ -170,7 +194,10 @@ pub async fn create(global: &Global, args: CreateIamServiceAccount) -> anyhow::R
         &args.namespace,
         &args.name,
     );
-    let description = format!("IRSA role for system:serviceaccount:{}:{} of cluster {}", args.namespace, args.name, cluster.name);
+    let description = format!(
+        "IRSA role for system:serviceaccount:{}:{} of cluster {}",
+        args.namespace, args.name, cluster.name
+    );
     let created = client
         .iam(
             "CreateRole",
@@ -188,10 +215,15 @@ pub async fn create(global: &Global, args: CreateIamServiceAccount) -> anyhow::R
     ));
     for policy_arn in &args.policy_arns {
         client
-            .iam("AttachRolePolicy", &[("RoleName", &role_name), ("PolicyArn", policy_arn)])
+            .iam(
+                "AttachRolePolicy",
+                &[("RoleName", &role_name), ("PolicyArn", policy_arn)],
+            )
             .await?
             .with_context(|| format!("attaching {policy_arn}"))?;
-        info(format_args!("attached {policy_arn} to role \"{role_name}\""));
+        info(format_args!(
+            "attached {policy_arn} to role \"{role_name}\""
+        ));
     }
     if args.role_only {
         info(format_args!("role ARN: {role_arn}"));
@@ -199,13 +231,26 @@ pub async fn create(global: &Global, args: CreateIamServiceAccount) -> anyhow::R
     }
     let clusters = podpass_control::clusters::Clusters::new(store.clone());
     let mut sa = clusters
-        .ensure_service_account(&cluster.name, &args.namespace, &args.name, podpass_control::now())
+        .ensure_service_account(
+            &cluster.name,
+            &args.namespace,
+            &args.name,
+            podpass_control::now(),
+        )
         .await?;
-    apply_annotations(&mut sa.annotations, &[format!("{ROLE_ARN_ANNOTATION}={role_arn}")], true)?;
+    apply_annotations(
+        &mut sa.annotations,
+        &[format!("{ROLE_ARN_ANNOTATION}={role_arn}")],
+        true,
+    )?;
     store.put_service_account(&sa).await?;
     info(format_args!(
         "{} serviceaccount \"{qualified}\" annotated with {ROLE_ARN_ANNOTATION}={role_arn}",
-        if existing.is_some() { "existing" } else { "created" }
+        if existing.is_some() {
+            "existing"
+        } else {
+            "created"
+        }
     ));
     Ok(())
 }
@@ -215,7 +260,11 @@ pub async fn get(global: &Global, args: SelectIamServiceAccount) -> anyhow::Resu
     let accounts = store
         .list_service_accounts(&args.cluster, args.namespace.as_deref())
         .await?;
-    let mut rows = vec![vec!["NAMESPACE".to_owned(), "NAME".to_owned(), "ROLE ARN".to_owned()]];
+    let mut rows = vec![vec![
+        "NAMESPACE".to_owned(),
+        "NAME".to_owned(),
+        "ROLE ARN".to_owned(),
+    ]];
     for sa in accounts {
         if args.name.as_ref().is_some_and(|n| *n != sa.name) {
             continue;
@@ -242,27 +291,42 @@ pub async fn delete(global: &Global, args: SelectIamServiceAccount) -> anyhow::R
         .service_account(&args.cluster, namespace, name)
         .await
         .map_err(|_| anyhow::anyhow!("iamserviceaccount \"{namespace}/{name}\" not found"))?;
-    let role_arn = sa
-        .annotations
-        .get(ROLE_ARN_ANNOTATION)
-        .with_context(|| format!("serviceaccount \"{namespace}/{name}\" is not an iamserviceaccount"))?;
+    let role_arn = sa.annotations.get(ROLE_ARN_ANNOTATION).with_context(|| {
+        format!("serviceaccount \"{namespace}/{name}\" is not an iamserviceaccount")
+    })?;
     let role_name = role_arn.rsplit('/').next().unwrap_or_default();
-    let attached = client.iam("ListAttachedRolePolicies", &[("RoleName", role_name)]).await??;
+    let attached = client
+        .iam("ListAttachedRolePolicies", &[("RoleName", role_name)])
+        .await??;
     for policy_arn in xml_texts(&attached, "PolicyArn") {
         client
-            .iam("DetachRolePolicy", &[("RoleName", role_name), ("PolicyArn", &policy_arn)])
+            .iam(
+                "DetachRolePolicy",
+                &[("RoleName", role_name), ("PolicyArn", &policy_arn)],
+            )
             .await??;
     }
-    let inline = client.iam("ListRolePolicies", &[("RoleName", role_name)]).await??;
+    let inline = client
+        .iam("ListRolePolicies", &[("RoleName", role_name)])
+        .await??;
     for policy_name in xml_texts(&inline, "member") {
         client
-            .iam("DeleteRolePolicy", &[("RoleName", role_name), ("PolicyName", &policy_name)])
+            .iam(
+                "DeleteRolePolicy",
+                &[("RoleName", role_name), ("PolicyName", &policy_name)],
+            )
             .await??;
     }
-    client.iam("DeleteRole", &[("RoleName", role_name)]).await??;
+    client
+        .iam("DeleteRole", &[("RoleName", role_name)])
+        .await??;
     info(format_args!("deleted role \"{role_name}\""));
-    store.delete_service_account(&args.cluster, namespace, name).await?;
-    info(format_args!("deleted serviceaccount \"{namespace}/{name}\""));
+    store
+        .delete_service_account(&args.cluster, namespace, name)
+        .await?;
+    info(format_args!(
+        "deleted serviceaccount \"{namespace}/{name}\""
+    ));
     Ok(())
 }
 
@@ -316,11 +380,20 @@ pub struct SelectPodIdentityAssociation {
     pub service_account_name: Option<String>,
 }
 
-pub async fn create_pod_identity(global: &Global, args: CreatePodIdentityAssociation) -> anyhow::Result<()> {
+pub async fn create_pod_identity(
+    global: &Global,
+    args: CreatePodIdentityAssociation,
+) -> anyhow::Result<()> {
     let client = AwsClient::connect(global).await?;
-    let role_arn = match (&args.role_arn, &args.role_name, args.permission_policy_arns.is_empty()) {
+    let role_arn = match (
+        &args.role_arn,
+        &args.role_name,
+        args.permission_policy_arns.is_empty(),
+    ) {
         (Some(arn), _, _) => arn.clone(),
-        (None, None, true) => bail!("give --role-arn, or --role-name / --permission-policy-arns to create a role"),
+        (None, None, true) => {
+            bail!("give --role-arn, or --role-name / --permission-policy-arns to create a role")
+        }
         (None, name, _) => {
             let role_name = name.clone().unwrap_or_else(|| {
                 let mut n = format!(
@@ -331,15 +404,28 @@ pub async fn create_pod_identity(global: &Global, args: CreatePodIdentityAssocia
                 n
             });
             let created = client
-                .iam("CreateRole", &[("RoleName", &role_name), ("AssumeRolePolicyDocument", POD_IDENTITY_TRUST_POLICY)])
+                .iam(
+                    "CreateRole",
+                    &[
+                        ("RoleName", &role_name),
+                        ("AssumeRolePolicyDocument", POD_IDENTITY_TRUST_POLICY),
+                    ],
+                )
                 .await??;
-            info(format_args!("created role \"{role_name}\" trusting pods.eks.amazonaws.com"));
+            info(format_args!(
+                "created role \"{role_name}\" trusting pods.eks.amazonaws.com"
+            ));
             for policy_arn in &args.permission_policy_arns {
                 client
-                    .iam("AttachRolePolicy", &[("RoleName", &role_name), ("PolicyArn", policy_arn)])
+                    .iam(
+                        "AttachRolePolicy",
+                        &[("RoleName", &role_name), ("PolicyArn", policy_arn)],
+                    )
                     .await?
                     .with_context(|| format!("attaching {policy_arn}"))?;
-                info(format_args!("attached {policy_arn} to role \"{role_name}\""));
+                info(format_args!(
+                    "attached {policy_arn} to role \"{role_name}\""
+                ));
             }
             xml_text(&created, "Arn").context("CreateRole answered without an Arn")?
         }
@@ -347,7 +433,12 @@ pub async fn create_pod_identity(global: &Global, args: CreatePodIdentityAssocia
     if args.create_service_account {
         let store = global.open_store().await?;
         podpass_control::clusters::Clusters::new(store)
-            .ensure_service_account(&args.cluster, &args.namespace, &args.service_account_name, podpass_control::now())
+            .ensure_service_account(
+                &args.cluster,
+                &args.namespace,
+                &args.service_account_name,
+                podpass_control::now(),
+            )
             .await?;
     }
     let mut body = serde_json::json!({
@@ -368,7 +459,9 @@ pub async fn create_pod_identity(global: &Global, args: CreatePodIdentityAssocia
         .await??;
     info(format_args!(
         "created pod identity association {} ({}/{} -> {role_arn})",
-        created["association"]["associationArn"].as_str().unwrap_or_default(),
+        created["association"]["associationArn"]
+            .as_str()
+            .unwrap_or_default(),
         args.namespace,
         args.service_account_name
     ));
@@ -389,12 +482,20 @@ async fn find_associations(
     let listed = client
         .eks(
             reqwest::Method::GET,
-            &format!("/clusters/{}/pod-identity-associations?{}", args.cluster, query.finish()),
+            &format!(
+                "/clusters/{}/pod-identity-associations?{}",
+                args.cluster,
+                query.finish()
+            ),
             None,
         )
         .await??;
     let mut out = Vec::new();
-    for summary in listed["associations"].as_array().cloned().unwrap_or_default() {
+    for summary in listed["associations"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+    {
         let id = summary["associationId"].as_str().unwrap_or_default();
         let described = client
             .eks(
@@ -408,25 +509,43 @@ async fn find_associations(
     Ok(out)
 }
 
-pub async fn get_pod_identity(global: &Global, args: SelectPodIdentityAssociation) -> anyhow::Result<()> {
+pub async fn get_pod_identity(
+    global: &Global,
+    args: SelectPodIdentityAssociation,
+) -> anyhow::Result<()> {
     let client = AwsClient::connect(global).await?;
     let associations = find_associations(&client, &args).await?;
     if associations.is_empty() {
         eprintln!("No podidentityassociations found.");
         return Ok(());
     }
-    let mut rows = vec![["ASSOCIATION ARN", "NAMESPACE", "SERVICE ACCOUNT NAME", "IAM ROLE ARN"]
+    let mut rows = vec![
+        [
+            "ASSOCIATION ARN",
+            "NAMESPACE",
+            "SERVICE ACCOUNT NAME",
+            "IAM ROLE ARN",
+        ]
         .map(String::from)
-        .to_vec()];
+        .to_vec(),
+    ];
     for a in associations {
         let field = |k: &str| a[k].as_str().unwrap_or_default().to_owned();
-        rows.push(vec![field("associationArn"), field("namespace"), field("serviceAccount"), field("roleArn")]);
+        rows.push(vec![
+            field("associationArn"),
+            field("namespace"),
+            field("serviceAccount"),
+            field("roleArn"),
+        ]);
     }
     print!("{}", table(&rows));
     Ok(())
 }
 
-pub async fn delete_pod_identity(global: &Global, args: SelectPodIdentityAssociation) -> anyhow::Result<()> {
+pub async fn delete_pod_identity(
+    global: &Global,
+    args: SelectPodIdentityAssociation,
+) -> anyhow::Result<()> {
     if args.namespace.is_none() || args.service_account_name.is_none() {
         bail!("--namespace and --service-account-name are required");
     }

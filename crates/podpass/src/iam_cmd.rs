@@ -42,9 +42,17 @@ async fn lint_command(global: &Global, args: LintArgs) -> anyhow::Result<()> {
         (Some(role), _) => {
             let store = global.open_store().await?;
             let role = store.role(role).await.map_err(|e| anyhow::anyhow!("{e}"))?;
-            let mut docs = vec![(format!("role {} trust policy", role.role_name), role.trust_policy.clone(), PolicyKind::Trust)];
+            let mut docs = vec![(
+                format!("role {} trust policy", role.role_name),
+                role.trust_policy.clone(),
+                PolicyKind::Trust,
+            )];
             for (name, document) in store.role_policies(&role.role_name).await? {
-                docs.push((format!("role {} inline policy {name}", role.role_name), document, PolicyKind::Identity));
+                docs.push((
+                    format!("role {} inline policy {name}", role.role_name),
+                    document,
+                    PolicyKind::Identity,
+                ));
             }
             docs
         }
@@ -91,7 +99,9 @@ pub fn render(label: &str, finding: &Finding) -> String {
 fn read_input(file: &str) -> anyhow::Result<String> {
     if file == "-" {
         let mut text = String::new();
-        std::io::stdin().read_to_string(&mut text).context("reading stdin")?;
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .context("reading stdin")?;
         return Ok(text);
     }
     std::fs::read_to_string(file).with_context(|| format!("reading {file}"))
@@ -106,8 +116,16 @@ fn guess_kind(text: &str) -> PolicyKind {
                 serde_json::Value::Array(list) => list.clone(),
                 single => vec![single.clone()],
             };
-            Some(statements.iter().any(|s| s.get("Principal").is_some() || s.get("NotPrincipal").is_some()))
+            Some(
+                statements
+                    .iter()
+                    .any(|s| s.get("Principal").is_some() || s.get("NotPrincipal").is_some()),
+            )
         })
         .unwrap_or(false);
-    if names_principal { PolicyKind::Trust } else { PolicyKind::Identity }
+    if names_principal {
+        PolicyKind::Trust
+    } else {
+        PolicyKind::Identity
+    }
 }

@@ -37,6 +37,8 @@ pub struct Instance {
     pub issuer_url: String,
     /// The node agent's credentials URL (`AWS_CONTAINER_CREDENTIALS_FULL_URI` of local pods).
     pub agent_url: String,
+    /// The S3 endpoint (`AWS_ENDPOINT_URL_S3`).
+    pub s3_endpoint_url: String,
 }
 
 const INSTANCE_FILE: &str = "instance.json";
@@ -84,6 +86,7 @@ impl Instance {
     pub fn exports(&self, secret_access_key: Option<&str>) -> String {
         let mut lines = vec![
             format!("export AWS_ENDPOINT_URL={}", self.endpoint_url),
+            format!("export AWS_ENDPOINT_URL_S3={}", self.s3_endpoint_url),
             format!("export AWS_REGION={}", self.region),
             format!("export AWS_DEFAULT_REGION={}", self.region),
         ];

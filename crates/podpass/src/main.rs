@@ -2,16 +2,20 @@
 //! administer it the way eksctl, kubectl and the AWS CLI are used against EKS.
 
 mod agent_cmd;
+mod audit_cmd;
 mod aws_client;
 mod cli;
 mod eksctl;
 mod iam_cmd;
 mod instance;
+mod local_cluster;
 mod output;
+mod pods;
 mod profile;
 mod sa;
 mod serve;
 mod tokens;
+mod webhook_cmd;
 
 use clap::Parser;
 
@@ -29,7 +33,7 @@ fn main() -> std::process::ExitCode {
         }
     };
     match runtime.block_on(cli::run(cli)) {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
             std::process::ExitCode::FAILURE

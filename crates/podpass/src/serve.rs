@@ -49,6 +49,11 @@ pub struct UpArgs {
     #[arg(long, env = "PODPASS_NO_PROFILE")]
     pub no_profile: bool,
 
+    /// Address of the S3 endpoint (port 0 picks a free port); clients reach it through
+    /// AWS_ENDPOINT_URL_S3
+    #[arg(long, env = "PODPASS_S3_LISTEN", default_value = "127.0.0.1:7702")]
+    pub s3_listen: SocketAddr,
+
     /// Port of the Pod Identity node agent on 127.0.0.1 (0 picks a free port); the SDKs accept
     /// plain HTTP to loopback for AWS_CONTAINER_CREDENTIALS_FULL_URI
     #[arg(long, env = "PODPASS_AGENT_PORT", default_value_t = 7701)]
@@ -96,6 +101,25 @@ pub async fn up(global: &Global, args: UpArgs) -> anyhow::Result<()> {
     let sealer = podpass_control::sealing::load_sealer(&store, now)
         .await
         .context("loading the session sealing keys")?;
+    let audit =
+        podpass_audit::AuditLog::open(&data_dir.join("audit"), podpass_audit::Rotation::default())
+            .context("opening the audit trail")?;
+    let s3_listener = tokio::net::TcpListener::bind(args.s3_listen)
+        .await
+        .with_context(|| format!("binding {}", args.s3_listen))?;
+    let s3_url = format!("http://{}", s3_listener.local_addr()?);
+    let s3 = podpass_s3::S3Server::new(
+        store.clone(),
+        std::sync::Arc::new(podpass_control::sealing::load_sealer(&store, now).await?),
+        &account_id,
+        &args.region,
+        &data_dir,
+        podpass_s3::S3Options {
+            audit: Some(audit.clone()),
+            ..podpass_s3::S3Options::default()
+        },
+    )
+    .context("starting the S3 endpoint")?;
     let state = AppState::new(
         Settings {
             account_id: account_id.clone(),
@@ -103,6 +127,7 @@ pub async fn up(global: &Global, args: UpArgs) -> anyhow::Result<()> {
         },
         store,
         sealer,
+        audit.clone(),
     );
     let cluster = state
         .clusters()
@@ -148,10 +173,11 @@ pub async fn up(global: &Global, args: UpArgs) -> anyhow::Result<()> {
         cluster: cluster.name.clone(),
         issuer_url: cluster.issuer_url.clone(),
         agent_url: agent_url.clone(),
+        s3_endpoint_url: s3_url.clone(),
     };
     instance.write(&data_dir)?;
 
-    tracing::info!(endpoint = %public_url, "AWS endpoint ready (STS, IAM)");
+    tracing::info!(endpoint = %public_url, "AWS endpoint ready (STS, IAM, EKS, EKS Auth)");
     tracing::info!(
         cluster = %cluster.name,
         issuer = %cluster.issuer_url,
@@ -159,27 +185,87 @@ pub async fn up(global: &Global, args: UpArgs) -> anyhow::Result<()> {
         "ServiceAccount issuer ready"
     );
     tracing::info!(url = %agent_url, "Pod Identity node agent ready");
+    tracing::info!(endpoint = %s3_url, "S3 endpoint ready (AWS_ENDPOINT_URL_S3)");
     tracing::info!(
         profile = instance.profile.as_deref().unwrap_or("(none)"),
         account = %account_id,
         "admin credentials ready: eval \"$(podpass env)\""
     );
 
+    let (stop_s3, s3_stopped) = tokio::sync::watch::channel(false);
+    let s3_task = tokio::spawn(async move { s3.serve(s3_listener, wait_for(s3_stopped)).await });
+    let kubelet = start_kubelet(
+        &args,
+        &data_dir,
+        &state,
+        &cluster.name,
+        &public_url,
+        &agent_url,
+        &s3_url,
+    )
+    .await?;
+    let pods = podpass_kubelet::router(kubelet.clone()).layer(
+        axum::middleware::from_fn_with_state(state.clone(), podpass_api::admin::require_admin),
+    );
+    let app = podpass_api::router(state).merge(pods);
     let served = axum::serve(
         listener,
-        podpass_api::router(state).into_make_service_with_connect_info::<SocketAddr>(),
+        app.into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(async move {
         shutdown_signal().await;
         let _ = stop_agent.send(true);
+        let _ = stop_s3.send(true);
     })
     .await;
+    match s3_task.await {
+        Ok(Err(e)) => tracing::warn!(error = %e, "the S3 endpoint stopped with an error"),
+        Err(e) => tracing::warn!(error = %e, "the S3 endpoint task failed"),
+        Ok(Ok(())) => {}
+    }
+    audit.flush().await;
+    kubelet.shutdown().await;
     if let Err(e) = agent.wait().await {
         tracing::warn!(error = %e, "the node agent stopped with an error");
     }
     Instance::remove(&data_dir);
     tracing::info!("podpass stopped");
     served.context("serving")
+}
+
+/// The local kubelet: pods get tokens from the cluster's issuer, the webhook's mutation with the
+/// store's ServiceAccounts and associations, and podpass's endpoints in their environment.
+async fn start_kubelet(
+    args: &UpArgs,
+    data_dir: &std::path::Path,
+    state: &AppState,
+    cluster: &str,
+    public_url: &str,
+    agent_url: &str,
+    s3_url: &str,
+) -> anyhow::Result<podpass_kubelet::Kubelet> {
+    let mut config = podpass_kubelet::KubeletConfig::new(data_dir.join("kubelet"));
+    config.webhook.aws_default_region = args.region.clone();
+    config.webhook.container_credentials_full_uri = agent_url.to_owned();
+    config.node_env = vec![
+        ("AWS_ENDPOINT_URL".to_owned(), public_url.to_owned()),
+        ("AWS_ENDPOINT_URL_S3".to_owned(), s3_url.to_owned()),
+    ];
+    let local = crate::local_cluster::LocalCluster::new(
+        state.store().clone(),
+        cluster,
+        &config.webhook.annotation_prefix,
+    );
+    let deps = podpass_kubelet::KubeletDeps {
+        tokens: local.clone(),
+        objects: local.clone(),
+        identities: local,
+        jitter: std::sync::Arc::new(podpass_webhook::RandomJitter),
+        clock: std::sync::Arc::new(podpass_kubelet::SystemClock),
+    };
+    podpass_kubelet::Kubelet::start(config, deps)
+        .await
+        .context("starting the local kubelet")
 }
 
 /// Runs a node agent for the local cluster on loopback, signing EKS Auth calls with the admin
@@ -189,7 +275,7 @@ async fn start_agent(
     cluster: &str,
     public_url: &str,
     admin: &AccessKey,
-    mut stopped: tokio::sync::watch::Receiver<bool>,
+    stopped: tokio::sync::watch::Receiver<bool>,
 ) -> anyhow::Result<podpass_agent::RunningAgent> {
     let mut config = podpass_agent::AgentConfig::new(cluster);
     config.bind_hosts = vec![std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST)];
@@ -205,10 +291,7 @@ async fn start_agent(
         session_token: None,
     });
     let eks_auth = config.eks_auth_client(std::sync::Arc::new(credentials))?;
-    let shutdown = async move {
-        let _ = stopped.wait_for(|stop| *stop).await;
-    };
-    podpass_agent::start(&config, std::sync::Arc::new(eks_auth), shutdown)
+    podpass_agent::start(&config, std::sync::Arc::new(eks_auth), wait_for(stopped))
         .await
         .with_context(|| format!("starting the node agent on 127.0.0.1:{}", args.agent_port))
 }
@@ -252,6 +335,11 @@ async fn ensure_admin_key(store: &Store, account_id: &str) -> anyhow::Result<Acc
     store.create_access_key(&key).await?;
     tracing::info!(access_key_id = %key.access_key_id, "created the admin access key");
     Ok(key)
+}
+
+/// Resolves once `stop` turns true (or its sender is gone).
+async fn wait_for(mut stop: tokio::sync::watch::Receiver<bool>) {
+    let _ = stop.wait_for(|stop| *stop).await;
 }
 
 /// Resolves on SIGINT or SIGTERM.

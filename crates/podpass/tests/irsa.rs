@@ -14,10 +14,20 @@ const READ_ONLY: &str = "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess";
 fn irsa_instance() -> (Podpass, String) {
     let podpass = Podpass::start();
     let out = podpass.podpass_ok(&[
-        "create", "iamserviceaccount", "--namespace", "default", "--name", "reader",
-        "--attach-policy-arn", READ_ONLY, "--approve",
+        "create",
+        "iamserviceaccount",
+        "--namespace",
+        "default",
+        "--name",
+        "reader",
+        "--attach-policy-arn",
+        READ_ONLY,
+        "--approve",
     ]);
-    assert!(out.contains("created IAM Open ID Connect provider"), "{out}");
+    assert!(
+        out.contains("created IAM Open ID Connect provider"),
+        "{out}"
+    );
     let yaml = podpass.podpass_ok(&["sa", "get", "reader", "-o", "json"]);
     let sa: serde_json::Value = serde_json::from_str(&yaml).unwrap();
     let role_arn = sa["metadata"]["annotations"]["eks.amazonaws.com/role-arn"]
@@ -29,15 +39,35 @@ fn irsa_instance() -> (Podpass, String) {
 
 fn token(podpass: &Podpass, sa: &str, audience: &str) -> String {
     podpass
-        .podpass_ok(&["token", "create", "--service-account", sa, "--audience", audience, "--pod", "app-0"])
+        .podpass_ok(&[
+            "token",
+            "create",
+            "--service-account",
+            sa,
+            "--audience",
+            audience,
+            "--pod",
+            "app-0",
+        ])
         .trim()
         .to_owned()
 }
 
-fn web_identity(podpass: &Podpass, role_arn: &str, token: &str, extra: &[&str]) -> std::process::Output {
+fn web_identity(
+    podpass: &Podpass,
+    role_arn: &str,
+    token: &str,
+    extra: &[&str],
+) -> std::process::Output {
     let mut args = vec![
-        "sts", "assume-role-with-web-identity", "--role-arn", role_arn, "--role-session-name", "s1",
-        "--web-identity-token", token,
+        "sts",
+        "assume-role-with-web-identity",
+        "--role-arn",
+        role_arn,
+        "--role-session-name",
+        "s1",
+        "--web-identity-token",
+        token,
     ];
     args.extend_from_slice(extra);
     podpass.aws(&[], &args)
@@ -55,9 +85,17 @@ fn the_cli_and_boto3_get_credentials_through_their_web_identity_providers() {
         ("AWS_ROLE_SESSION_NAME", "irsa-test"),
     ];
     let out = podpass.aws(&env, &["sts", "get-caller-identity"]);
-    assert!(out.status.success(), "{}\n{}", text(&out.stderr), podpass.log());
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        text(&out.stderr),
+        podpass.log()
+    );
     let identity: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(identity["Arn"], format!("arn:aws:sts::000000000000:assumed-role/{role_name}/irsa-test"));
+    assert_eq!(
+        identity["Arn"],
+        format!("arn:aws:sts::000000000000:assumed-role/{role_name}/irsa-test")
+    );
     assert_eq!(identity["Account"], "000000000000");
     assert!(identity["UserId"].as_str().unwrap().starts_with("AROA"));
 
@@ -92,13 +130,23 @@ fn the_rust_sdk_default_chain_assumes_the_role() {
         ],
     );
     let out = child
-        .args(["rust_sdk_probe", "--exact", "--ignored", "--nocapture", "--test-threads=1"])
+        .args([
+            "rust_sdk_probe",
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .output()
         .unwrap();
     let stdout = text(&out.stdout);
     let role_name = role_arn.rsplit('/').next().unwrap();
     let expected = format!("ARN=arn:aws:sts::000000000000:assumed-role/{role_name}/rust-sdk");
-    assert!(stdout.contains(&expected), "{stdout}\n{}", text(&out.stderr));
+    assert!(
+        stdout.contains(&expected),
+        "{stdout}\n{}",
+        text(&out.stderr)
+    );
 }
 
 /// Runs inside the child process of the test above: the default chain, then GetCallerIdentity.
@@ -109,9 +157,15 @@ fn rust_sdk_probe() {
     let arn = runtime.block_on(async {
         let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
         let sts = aws_sdk_sts::Client::new(&config);
-        sts.get_caller_identity().send().await.map(|o| o.arn.unwrap_or_default())
+        sts.get_caller_identity()
+            .send()
+            .await
+            .map(|o| o.arn.unwrap_or_default())
     });
-    println!("ARN={}", arn.expect("get-caller-identity through the Rust SDK"));
+    println!(
+        "ARN={}",
+        arn.expect("get-caller-identity through the Rust SDK")
+    );
 }
 
 /// The demo cluster's signing key, issuer and a ServiceAccount uid, read from the store.
@@ -123,23 +177,38 @@ fn issuer_material(podpass: &Podpass, sa: &str) -> (podpass_token::SigningKey, S
         let keys = store.signing_keys("demo").await.unwrap();
         let key = podpass_token::SigningKey::from_pem(&keys[0].private_key_pem).unwrap();
         let cluster = store.cluster("demo").await.unwrap();
-        let uid = store.service_account("demo", "default", sa).await.unwrap().uid;
+        let uid = store
+            .service_account("demo", "default", sa)
+            .await
+            .unwrap()
+            .uid;
         (key, cluster.issuer_url, uid)
     })
 }
 
-fn mint_at(key: &podpass_token::SigningKey, issuer: &str, uid: &str, audience: &str, now: i64) -> String {
+fn mint_at(
+    key: &podpass_token::SigningKey,
+    issuer: &str,
+    uid: &str,
+    audience: &str,
+    now: i64,
+) -> String {
     let sa = podpass_token::ServiceAccount {
         namespace: "default".into(),
         name: "reader".into(),
         uid: uid.into(),
     };
     let request = podpass_token::TokenRequest::new([audience]);
-    podpass_token::mint(key, issuer, &sa, &request, now).unwrap().0
+    podpass_token::mint(key, issuer, &sa, &request, now)
+        .unwrap()
+        .0
 }
 
 fn now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
 }
 
 fn b64(json: &serde_json::Value) -> String {
@@ -152,50 +221,105 @@ fn sts_refuses_every_token_it_must_refuse() {
     let good = token(&podpass, "reader", "sts.amazonaws.com");
     // The baseline works, so each refusal below is about its one change.
     let out = web_identity(&podpass, &role_arn, &good, &[]);
-    assert!(out.status.success(), "{}\n{}", text(&out.stderr), podpass.log());
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        text(&out.stderr),
+        podpass.log()
+    );
 
     podpass.podpass_ok(&["sa", "create", "other"]);
     let other = token(&podpass, "other", "sts.amazonaws.com");
-    assert_aws_error(&web_identity(&podpass, &role_arn, &other, &[]), "AccessDenied");
+    assert_aws_error(
+        &web_identity(&podpass, &role_arn, &other, &[]),
+        "AccessDenied",
+    );
 
     let wrong_aud = token(&podpass, "reader", "my-app");
-    let err = assert_aws_error(&web_identity(&podpass, &role_arn, &wrong_aud, &[]), "InvalidIdentityToken");
+    let err = assert_aws_error(
+        &web_identity(&podpass, &role_arn, &wrong_aud, &[]),
+        "InvalidIdentityToken",
+    );
     assert!(err.contains("Incorrect token audience"), "{err}");
 
     let (key, issuer, uid) = issuer_material(&podpass, "reader");
     let expired = mint_at(&key, &issuer, &uid, "sts.amazonaws.com", now() - 7200);
-    assert_aws_error(&web_identity(&podpass, &role_arn, &expired, &[]), "ExpiredTokenException");
+    assert_aws_error(
+        &web_identity(&podpass, &role_arn, &expired, &[]),
+        "ExpiredTokenException",
+    );
     let future = mint_at(&key, &issuer, &uid, "sts.amazonaws.com", now() + 3600);
-    assert_aws_error(&web_identity(&podpass, &role_arn, &future, &[]), "InvalidIdentityToken");
+    assert_aws_error(
+        &web_identity(&podpass, &role_arn, &future, &[]),
+        "InvalidIdentityToken",
+    );
 
     let stranger = podpass_token::SigningKey::generate(podpass_token::KeyAlgorithm::RS256).unwrap();
-    let unknown_issuer = mint_at(&stranger, "https://oidc.example.com/id/X", &uid, "sts.amazonaws.com", now());
-    let err = assert_aws_error(&web_identity(&podpass, &role_arn, &unknown_issuer, &[]), "InvalidIdentityToken");
-    assert!(err.contains("No OpenIDConnect provider found in your account for https://oidc.example.com/id/X"), "{err}");
+    let unknown_issuer = mint_at(
+        &stranger,
+        "https://oidc.example.com/id/X",
+        &uid,
+        "sts.amazonaws.com",
+        now(),
+    );
+    let err = assert_aws_error(
+        &web_identity(&podpass, &role_arn, &unknown_issuer, &[]),
+        "InvalidIdentityToken",
+    );
+    assert!(
+        err.contains(
+            "No OpenIDConnect provider found in your account for https://oidc.example.com/id/X"
+        ),
+        "{err}"
+    );
     let unknown_kid = mint_at(&stranger, &issuer, &uid, "sts.amazonaws.com", now());
-    assert_aws_error(&web_identity(&podpass, &role_arn, &unknown_kid, &[]), "InvalidIdentityToken");
+    assert_aws_error(
+        &web_identity(&podpass, &role_arn, &unknown_kid, &[]),
+        "InvalidIdentityToken",
+    );
 
     let parts: Vec<&str> = good.split('.').collect();
-    let claims: serde_json::Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
+    let claims: serde_json::Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
     let none = format!("{}.{}.", b64(&serde_json::json!({"alg": "none"})), parts[1]);
-    assert_aws_error(&web_identity(&podpass, &role_arn, &none, &[]), "InvalidIdentityToken");
+    assert_aws_error(
+        &web_identity(&podpass, &role_arn, &none, &[]),
+        "InvalidIdentityToken",
+    );
     let hs256 = jsonwebtoken::encode(
         &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
         &claims,
         &jsonwebtoken::EncodingKey::from_secret(key.public_key_pem().as_bytes()).unwrap(),
     )
     .unwrap();
-    assert_aws_error(&web_identity(&podpass, &role_arn, &hs256, &[]), "InvalidIdentityToken");
+    assert_aws_error(
+        &web_identity(&podpass, &role_arn, &hs256, &[]),
+        "InvalidIdentityToken",
+    );
     let mut tampered_claims = claims.clone();
     tampered_claims["sub"] = "system:serviceaccount:default:reader ".into();
     let tampered = format!("{}.{}.{}", parts[0], b64(&tampered_claims), parts[2]);
-    assert_aws_error(&web_identity(&podpass, &role_arn, &tampered, &[]), "InvalidIdentityToken");
+    assert_aws_error(
+        &web_identity(&podpass, &role_arn, &tampered, &[]),
+        "InvalidIdentityToken",
+    );
     let mut signature = URL_SAFE_NO_PAD.decode(parts[2]).unwrap();
     signature[10] ^= 1;
-    let bad_signature = format!("{}.{}.{}", parts[0], parts[1], URL_SAFE_NO_PAD.encode(signature));
-    assert_aws_error(&web_identity(&podpass, &role_arn, &bad_signature, &[]), "InvalidIdentityToken");
+    let bad_signature = format!(
+        "{}.{}.{}",
+        parts[0],
+        parts[1],
+        URL_SAFE_NO_PAD.encode(signature)
+    );
+    assert_aws_error(
+        &web_identity(&podpass, &role_arn, &bad_signature, &[]),
+        "InvalidIdentityToken",
+    );
     let huge = format!("{good}{}", "A".repeat(20_001 - good.len()));
-    assert_aws_error(&web_identity(&podpass, &role_arn, &huge, &[]), "ValidationError");
+    assert_aws_error(
+        &web_identity(&podpass, &role_arn, &huge, &[]),
+        "ValidationError",
+    );
 
     let err = assert_aws_error(
         &web_identity(&podpass, &role_arn, &good, &["--duration-seconds", "7200"]),
@@ -208,7 +332,14 @@ fn sts_refuses_every_token_it_must_refuse() {
 fn a_role_trusting_something_else_denies_the_web_identity() {
     let (podpass, _) = irsa_instance();
     let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"pods.eks.amazonaws.com"},"Action":["sts:AssumeRole","sts:TagSession"]}]}"#;
-    let role = podpass.aws_admin_json(&["iam", "create-role", "--role-name", "pod-identity-only", "--assume-role-policy-document", trust]);
+    let role = podpass.aws_admin_json(&[
+        "iam",
+        "create-role",
+        "--role-name",
+        "pod-identity-only",
+        "--assume-role-policy-document",
+        trust,
+    ]);
     let arn = role["Role"]["Arn"].as_str().unwrap();
     let good = token(&podpass, "reader", "sts.amazonaws.com");
     assert_aws_error(&web_identity(&podpass, arn, &good, &[]), "AccessDenied");
@@ -217,7 +348,12 @@ fn a_role_trusting_something_else_denies_the_web_identity() {
 #[test]
 fn expired_sessions_and_forged_session_tokens_are_refused() {
     let (podpass, role_arn) = irsa_instance();
-    let out = web_identity(&podpass, &role_arn, &token(&podpass, "reader", "sts.amazonaws.com"), &[]);
+    let out = web_identity(
+        &podpass,
+        &role_arn,
+        &token(&podpass, "reader", "sts.amazonaws.com"),
+        &[],
+    );
     assert!(out.status.success(), "{}", text(&out.stderr));
     let creds: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let creds = &creds["Credentials"];
@@ -228,26 +364,41 @@ fn expired_sessions_and_forged_session_tokens_are_refused() {
     );
     let call = |akid: &str, secret: &str, session: &str| {
         podpass.aws(
-            &[("AWS_ACCESS_KEY_ID", akid), ("AWS_SECRET_ACCESS_KEY", secret), ("AWS_SESSION_TOKEN", session)],
+            &[
+                ("AWS_ACCESS_KEY_ID", akid),
+                ("AWS_SECRET_ACCESS_KEY", secret),
+                ("AWS_SESSION_TOKEN", session),
+            ],
             &["sts", "get-caller-identity"],
         )
     };
     assert!(call(akid, secret, session).status.success());
-    assert_aws_error(&call(akid, "wrong-secret-wrong-secret-wrong-secret-00", session), "SignatureDoesNotMatch");
+    assert_aws_error(
+        &call(akid, "wrong-secret-wrong-secret-wrong-secret-00", session),
+        "SignatureDoesNotMatch",
+    );
     let mut forged = session.to_owned();
     forged.replace_range(20..21, if &session[20..21] == "A" { "B" } else { "A" });
     assert_aws_error(&call(akid, secret, &forged), "InvalidClientTokenId");
 
     // A session sealed with the instance's own key but already expired.
     let expired = tokio::runtime::Runtime::new().unwrap().block_on(async {
-        let store = podpass_store::Store::open_sqlite_file(&podpass.data_dir().join("podpass.db")).await.unwrap();
-        let sealer = podpass_control::sealing::load_sealer(&store, now()).await.unwrap();
+        let store = podpass_store::Store::open_sqlite_file(&podpass.data_dir().join("podpass.db"))
+            .await
+            .unwrap();
+        let sealer = podpass_control::sealing::load_sealer(&store, now())
+            .await
+            .unwrap();
         let mut identity = sealer.open(session, akid, now()).unwrap().identity;
         identity.session_name = "old".into();
         sealer.mint(identity, 900, now() - 3600).unwrap().0
     });
     assert_aws_error(
-        &call(&expired.access_key_id, &expired.secret_access_key, &expired.session_token),
+        &call(
+            &expired.access_key_id,
+            &expired.secret_access_key,
+            &expired.session_token,
+        ),
         "ExpiredToken",
     );
 }
@@ -263,12 +414,19 @@ fn roles_providers_keys_and_live_sessions_survive_a_restart() {
     let out = podpass.aws(
         &[
             ("AWS_ACCESS_KEY_ID", c["AccessKeyId"].as_str().unwrap()),
-            ("AWS_SECRET_ACCESS_KEY", c["SecretAccessKey"].as_str().unwrap()),
+            (
+                "AWS_SECRET_ACCESS_KEY",
+                c["SecretAccessKey"].as_str().unwrap(),
+            ),
             ("AWS_SESSION_TOKEN", c["SessionToken"].as_str().unwrap()),
         ],
         &["sts", "get-caller-identity"],
     );
-    assert!(out.status.success(), "credentials from before the restart: {}", text(&out.stderr));
+    assert!(
+        out.status.success(),
+        "credentials from before the restart: {}",
+        text(&out.stderr)
+    );
     // The token signed before the restart still verifies: same key, same provider, same role.
     let out = web_identity(&podpass, &role_arn, &token_before, &[]);
     assert!(out.status.success(), "{}", text(&out.stderr));

@@ -12,8 +12,13 @@ const READ_ONLY: &str = "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess";
 fn pod_identity_instance() -> Podpass {
     let podpass = Podpass::start();
     let out = podpass.podpass_ok(&[
-        "create", "podidentityassociation", "--service-account-name", "web",
-        "--permission-policy-arns", READ_ONLY, "--create-service-account",
+        "create",
+        "podidentityassociation",
+        "--service-account-name",
+        "web",
+        "--permission-policy-arns",
+        READ_ONLY,
+        "--create-service-account",
     ]);
     assert!(out.contains("created pod identity association"), "{out}");
     podpass
@@ -21,7 +26,14 @@ fn pod_identity_instance() -> Podpass {
 
 /// A pod-bound token file as the webhook's projected volume provides, without a newline.
 fn token_file(podpass: &Podpass, sa: &str, audience: &str, pod: Option<&str>) -> String {
-    let mut args = vec!["token", "create", "--service-account", sa, "--audience", audience];
+    let mut args = vec![
+        "token",
+        "create",
+        "--service-account",
+        sa,
+        "--audience",
+        audience,
+    ];
     if let Some(pod) = pod {
         args.extend(["--pod", pod]);
     }
@@ -30,7 +42,11 @@ fn token_file(podpass: &Podpass, sa: &str, audience: &str, pod: Option<&str>) ->
     path.to_str().unwrap().to_owned()
 }
 
-fn container_env<'a>(podpass: &'a Podpass, token_file: &'a str, agent_url: &'a str) -> Vec<(&'a str, &'a str)> {
+fn container_env<'a>(
+    podpass: &'a Podpass,
+    token_file: &'a str,
+    agent_url: &'a str,
+) -> Vec<(&'a str, &'a str)> {
     let _ = podpass;
     vec![
         ("AWS_CONTAINER_CREDENTIALS_FULL_URI", agent_url),
@@ -47,7 +63,12 @@ fn the_cli_and_boto3_get_the_associated_roles_session_from_the_agent() {
     let env = container_env(&podpass, &file, &agent);
 
     let out = podpass.aws(&env, &["sts", "get-caller-identity"]);
-    assert!(out.status.success(), "{}\n{}", text(&out.stderr), podpass.log());
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        text(&out.stderr),
+        podpass.log()
+    );
     let identity: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let arn = identity["Arn"].as_str().unwrap();
     assert!(
@@ -63,7 +84,10 @@ fn the_cli_and_boto3_get_the_associated_roles_session_from_the_agent() {
          print(boto3.client('sts').get_caller_identity()['Arn'])",
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(text(&out.stdout).contains("assumed-role/podpass-demo-default-web-pod-identity/eks-demo-web-0-"));
+    assert!(
+        text(&out.stdout)
+            .contains("assumed-role/podpass-demo-default-web-pod-identity/eks-demo-web-0-")
+    );
 }
 
 #[test]
@@ -72,20 +96,38 @@ fn session_tags_drive_attribute_based_policies() {
     // Allow iam:ListRoles only to sessions of pods in the default namespace.
     let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:ListRoles","Resource":"*","Condition":{"StringEquals":{"aws:PrincipalTag/kubernetes-namespace":"default","aws:PrincipalTag/eks-cluster-name":"demo"}}}]}"#;
     podpass.aws_admin_json(&[
-        "iam", "put-role-policy", "--role-name", "podpass-demo-default-web-pod-identity",
-        "--policy-name", "abac", "--policy-document", policy,
+        "iam",
+        "put-role-policy",
+        "--role-name",
+        "podpass-demo-default-web-pod-identity",
+        "--policy-name",
+        "abac",
+        "--policy-document",
+        policy,
     ]);
     let file = token_file(&podpass, "web", "pods.eks.amazonaws.com", Some("web-0"));
     let agent = podpass.agent_url();
-    let out = podpass.aws(&container_env(&podpass, &file, &agent), &["iam", "list-roles"]);
+    let out = podpass.aws(
+        &container_env(&podpass, &file, &agent),
+        &["iam", "list-roles"],
+    );
     assert!(out.status.success(), "{}", text(&out.stderr));
 
     let other = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:ListRoles","Resource":"*","Condition":{"StringEquals":{"aws:PrincipalTag/kubernetes-namespace":"kube-system"}}}]}"#;
     podpass.aws_admin_json(&[
-        "iam", "put-role-policy", "--role-name", "podpass-demo-default-web-pod-identity",
-        "--policy-name", "abac", "--policy-document", other,
+        "iam",
+        "put-role-policy",
+        "--role-name",
+        "podpass-demo-default-web-pod-identity",
+        "--policy-name",
+        "abac",
+        "--policy-document",
+        other,
     ]);
-    let out = podpass.aws(&container_env(&podpass, &file, &agent), &["iam", "list-roles"]);
+    let out = podpass.aws(
+        &container_env(&podpass, &file, &agent),
+        &["iam", "list-roles"],
+    );
     assert_aws_error(&out, "AccessDenied");
 }
 
@@ -112,7 +154,12 @@ fn the_agent_refuses_what_eks_auth_refuses_with_its_status() {
     podpass.podpass_ok(&["sa", "create", "lonely"]);
     let read = |path: String| std::fs::read_to_string(path).unwrap();
 
-    let unassociated = read(token_file(&podpass, "lonely", "pods.eks.amazonaws.com", Some("p")));
+    let unassociated = read(token_file(
+        &podpass,
+        "lonely",
+        "pods.eks.amazonaws.com",
+        Some("p"),
+    ));
     let (status, body) = ask_agent(&podpass, &unassociated);
     assert_eq!(status, 404, "{body}");
     assert!(body.contains("(ResourceNotFoundException)"), "{body}");
@@ -128,14 +175,36 @@ fn the_agent_refuses_what_eks_auth_refuses_with_its_status() {
     assert!(body.contains("(InvalidTokenException)"), "{body}");
 
     let (status, body) = ask_agent(&podpass, "");
-    assert_eq!((status, body.trim()), (400, "Service account token cannot be empty"));
+    assert_eq!(
+        (status, body.trim()),
+        (400, "Service account token cannot be empty")
+    );
 
-    let good = read(token_file(&podpass, "web", "pods.eks.amazonaws.com", Some("web-0")));
+    let good = read(token_file(
+        &podpass,
+        "web",
+        "pods.eks.amazonaws.com",
+        Some("web-0"),
+    ));
     let (status, body) = ask_agent(&podpass, &good);
     assert_eq!(status, 200, "{body}");
     let creds: serde_json::Value = serde_json::from_str(&body).unwrap();
-    let keys: Vec<&str> = creds.as_object().unwrap().keys().map(String::as_str).collect();
-    assert_eq!(keys, ["AccessKeyId", "AccountId", "Expiration", "SecretAccessKey", "Token"]);
+    let keys: Vec<&str> = creds
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "AccessKeyId",
+            "AccountId",
+            "Expiration",
+            "SecretAccessKey",
+            "Token"
+        ]
+    );
     assert_eq!(creds["AccountId"], "000000000000");
 }
 
@@ -143,30 +212,69 @@ fn the_agent_refuses_what_eks_auth_refuses_with_its_status() {
 fn eks_describes_the_cluster_and_its_associations() {
     let podpass = pod_identity_instance();
     let cluster = podpass.aws_admin_json(&["eks", "describe-cluster", "--name", "demo"]);
-    assert_eq!(cluster["cluster"]["identity"]["oidc"]["issuer"], podpass.issuer());
-    let listed = podpass.aws_admin_json(&["eks", "list-pod-identity-associations", "--cluster-name", "demo"]);
-    let id = listed["associations"][0]["associationId"].as_str().unwrap().to_owned();
+    assert_eq!(
+        cluster["cluster"]["identity"]["oidc"]["issuer"],
+        podpass.issuer()
+    );
+    let listed = podpass.aws_admin_json(&[
+        "eks",
+        "list-pod-identity-associations",
+        "--cluster-name",
+        "demo",
+    ]);
+    let id = listed["associations"][0]["associationId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     assert!(id.starts_with("a-") && id.len() == 19, "{id}");
     let described = podpass.aws_admin_json(&[
-        "eks", "describe-pod-identity-association", "--cluster-name", "demo", "--association-id", &id,
+        "eks",
+        "describe-pod-identity-association",
+        "--cluster-name",
+        "demo",
+        "--association-id",
+        &id,
     ]);
     assert_eq!(described["association"]["serviceAccount"], "web");
     assert_eq!(described["association"]["disableSessionTags"], false);
     let out = podpass.aws_admin(&[
-        "eks", "create-pod-identity-association", "--cluster-name", "demo", "--namespace", "default",
-        "--service-account", "web", "--role-arn", "arn:aws:iam::000000000000:role/x",
+        "eks",
+        "create-pod-identity-association",
+        "--cluster-name",
+        "demo",
+        "--namespace",
+        "default",
+        "--service-account",
+        "web",
+        "--role-arn",
+        "arn:aws:iam::000000000000:role/x",
     ]);
     assert_aws_error(&out, "ResourceInUseException");
     let updated = podpass.aws_admin_json(&[
-        "eks", "update-pod-identity-association", "--cluster-name", "demo", "--association-id", &id,
+        "eks",
+        "update-pod-identity-association",
+        "--cluster-name",
+        "demo",
+        "--association-id",
+        &id,
         "--disable-session-tags",
     ]);
     assert_eq!(updated["association"]["disableSessionTags"], true);
     podpass.aws_admin_json(&[
-        "eks", "delete-pod-identity-association", "--cluster-name", "demo", "--association-id", &id,
+        "eks",
+        "delete-pod-identity-association",
+        "--cluster-name",
+        "demo",
+        "--association-id",
+        &id,
     ]);
     let out = podpass.aws_admin(&[
-        "eks", "describe-pod-identity-association", "--cluster-name", "demo", "--association-id", &id,
+        "eks",
+        "describe-pod-identity-association",
+        "--cluster-name",
+        "demo",
+        "--association-id",
+        &id,
     ]);
     assert_aws_error(&out, "ResourceNotFoundException");
     let out = podpass.aws_admin(&["eks", "describe-cluster", "--name", "nope"]);

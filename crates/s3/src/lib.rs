@@ -4,7 +4,7 @@
 
 mod access;
 mod actions;
-pub mod audit;
+pub use podpass_audit as audit;
 mod backend;
 mod bucket_policy;
 mod front;

@@ -111,7 +111,7 @@ pub struct WebhookConfig {
     pub container_credentials_token_path: String,
 
     /// Value of `AWS_CONTAINER_CREDENTIALS_FULL_URI`: where SDKs fetch Pod Identity credentials.
-    /// SDKs accept only https, loopback, 169.254.170.2, 169.254.170.23 or [fd00:ec2::23].
+    /// SDKs accept only https, loopback, 169.254.170.2, 169.254.170.23 or `[fd00:ec2::23]`.
     #[arg(
         long,
         env = "PODPASS_WEBHOOK_CONTAINER_CREDENTIALS_FULL_URI",

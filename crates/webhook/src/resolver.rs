@@ -1,7 +1,9 @@
 //! Where the webhook learns about ServiceAccounts and Pod Identity associations.
 
 use std::collections::{HashMap, HashSet};
+use std::future::{Future, ready};
 use std::path::Path;
+use std::pin::Pin;
 
 use serde::Deserialize;
 
@@ -14,7 +16,28 @@ pub trait IdentityResolver {
     fn service_account(&self, namespace: &str, name: &str) -> Option<ServiceAccountSettings>;
     /// Whether (namespace, ServiceAccount) has a Pod Identity association.
     fn has_pod_identity(&self, namespace: &str, name: &str) -> bool;
+
+    /// The settings Pod Identity injection takes from the ServiceAccount (regional STS, token
+    /// expiration). By default the same as [`IdentityResolver::service_account`].
+    fn pod_identity_settings(&self, namespace: &str, name: &str) -> Option<ServiceAccountSettings> {
+        self.service_account(namespace, name)
+    }
+
+    /// Like [`IdentityResolver::service_account`], but may wait a bounded time for a
+    /// ServiceAccount that is not known yet (the reference's lookup grace period). By default it
+    /// does not wait.
+    fn service_account_eventually<'a>(
+        &'a self,
+        namespace: &'a str,
+        name: &'a str,
+    ) -> LookupFuture<'a> {
+        Box::pin(ready(self.service_account(namespace, name)))
+    }
 }
+
+/// What [`IdentityResolver::service_account_eventually`] returns.
+pub type LookupFuture<'a> =
+    Pin<Box<dyn Future<Output = Option<ServiceAccountSettings>> + Send + 'a>>;
 
 /// Errors reading the container-credentials (Pod Identity) association file.
 #[derive(Debug, thiserror::Error)]

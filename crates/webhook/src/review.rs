@@ -10,6 +10,7 @@ use crate::jitter::Jitter;
 use crate::mutate::{InjectionMethod, mutate_view};
 use crate::pod::{PodView, json_kind};
 use crate::resolver::IdentityResolver;
+use crate::settings::ServiceAccountSettings;
 
 /// The only request Content-Type the reference accepts (exact match).
 pub const EXPECTED_CONTENT_TYPE: &str = "application/json";
@@ -53,7 +54,20 @@ impl Webhook {
 
     /// Answers one `/mutate` request. Problems with the review are reported as HTTP 200 with
     /// `allowed:false` (which rejects the pod, as upstream); only a wrong Content-Type is 415.
+    /// ServiceAccounts are looked up without waiting (no lookup grace period).
     pub fn handle(
+        &self,
+        content_type: Option<&str>,
+        body: &[u8],
+        resolver: &(impl IdentityResolver + ?Sized),
+    ) -> ReviewOutcome {
+        // Without the grace period every lookup future is ready, so this never parks.
+        futures::executor::block_on(self.handle_async(content_type, body, &Immediate(resolver)))
+    }
+
+    /// Like [`Webhook::handle`], but a ServiceAccount missing from the resolver's cache may be
+    /// awaited ([`IdentityResolver::service_account_eventually`], the lookup grace period).
+    pub async fn handle_async(
         &self,
         content_type: Option<&str>,
         body: &[u8],
@@ -73,7 +87,7 @@ impl Webhook {
             Ok(review) => {
                 let answer = match review.request {
                     None => Answer::denied(String::new(), BAD_CONTENT_MESSAGE.to_owned()),
-                    Some(request) => self.review_request(request, resolver),
+                    Some(request) => self.review_request(request, resolver).await,
                 };
                 (review.type_meta, answer)
             }
@@ -93,7 +107,7 @@ impl Webhook {
         }
     }
 
-    fn review_request(
+    async fn review_request(
         &self,
         request: AdmissionRequestIn,
         resolver: &(impl IdentityResolver + ?Sized),
@@ -116,7 +130,15 @@ impl Webhook {
         };
         let service_account_name = view.service_account_name.as_str();
         let has_pod_identity = resolver.has_pod_identity(&namespace, service_account_name);
-        let settings = resolver.service_account(&namespace, service_account_name);
+        // As upstream, only the IRSA path waits for a ServiceAccount missing from the cache; Pod
+        // Identity takes just the common settings from whatever is cached.
+        let settings = if has_pod_identity {
+            resolver.pod_identity_settings(&namespace, service_account_name)
+        } else {
+            resolver
+                .service_account_eventually(&namespace, service_account_name)
+                .await
+        };
         let mutation = mutate_view(
             &view,
             &self.config,
@@ -144,6 +166,23 @@ impl Webhook {
                 Answer::allowed(uid, Some(STANDARD.encode(patch)), Some(mutation.method))
             }
         }
+    }
+}
+
+/// Hides a resolver's grace-period wait, so that the synchronous path never waits.
+struct Immediate<'r, R: ?Sized>(&'r R);
+
+impl<R: IdentityResolver + ?Sized> IdentityResolver for Immediate<'_, R> {
+    fn service_account(&self, namespace: &str, name: &str) -> Option<ServiceAccountSettings> {
+        self.0.service_account(namespace, name)
+    }
+
+    fn has_pod_identity(&self, namespace: &str, name: &str) -> bool {
+        self.0.has_pod_identity(namespace, name)
+    }
+
+    fn pod_identity_settings(&self, namespace: &str, name: &str) -> Option<ServiceAccountSettings> {
+        self.0.pod_identity_settings(namespace, name)
     }
 }
 

@@ -1,6 +1,10 @@
 //! HTTP surface: `/mutate` and `/healthz` on the webhook port, `/metrics` on the metrics port.
 
+use std::future::Future;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -14,8 +18,16 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::registry::Registry;
 
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::config::WebhookConfig;
+use crate::https::{HttpsTimeouts, serve_https};
+use crate::jitter::RandomJitter;
 use crate::resolver::IdentityResolver;
 use crate::review::Webhook;
+use crate::stop::stopped;
+use crate::tls::{ReloadingCertResolver, TlsError, TlsMinVersion};
 
 /// Largest AdmissionReview accepted: two Pods of the API server's 3 MiB object limit, plus room.
 pub const MAX_REVIEW_BYTES: usize = 8 * 1024 * 1024;
@@ -59,7 +71,7 @@ impl WebhookMetrics {
     }
 }
 
-struct AppState<R> {
+struct AppState<R: ?Sized> {
     webhook: Arc<Webhook>,
     resolver: Arc<R>,
     metrics: WebhookMetrics,
@@ -68,7 +80,7 @@ struct AppState<R> {
 /// Router with `POST /mutate` and `/healthz` ("ok"), instrumented with `http_request_count`.
 pub fn webhook_router<R>(webhook: Arc<Webhook>, resolver: Arc<R>, metrics: WebhookMetrics) -> Router
 where
-    R: IdentityResolver + Send + Sync + 'static,
+    R: IdentityResolver + Send + Sync + ?Sized + 'static,
 {
     let state = Arc::new(AppState {
         webhook,
@@ -102,7 +114,7 @@ pub fn metrics_router(registry: Arc<Registry>) -> Router {
     )
 }
 
-async fn mutate<R: IdentityResolver + Send + Sync + 'static>(
+async fn mutate<R: IdentityResolver + Send + Sync + ?Sized + 'static>(
     State(state): State<Arc<AppState<R>>>,
     headers: HeaderMap,
     body: Bytes,
@@ -112,7 +124,8 @@ async fn mutate<R: IdentityResolver + Send + Sync + 'static>(
         .and_then(|v| v.to_str().ok());
     let outcome = state
         .webhook
-        .handle(content_type, &body, state.resolver.as_ref());
+        .handle_async(content_type, &body, state.resolver.as_ref())
+        .await;
     if let Some(method) = outcome.method {
         state
             .metrics
@@ -157,4 +170,193 @@ async fn count_requests(
         .get_or_create(&RequestLabels { verb, path, code })
         .inc();
     response
+}
+
+/// Everything [`serve`] needs besides the identity resolver.
+#[derive(Debug)]
+pub struct ServeConfig {
+    /// Pod mutation settings.
+    pub webhook: WebhookConfig,
+    /// HTTPS address (`/mutate`, `/healthz`); port 0 picks a free port.
+    pub https_addr: SocketAddr,
+    /// Plain-HTTP metrics address (`/metrics`); port 0 picks a free port.
+    pub metrics_addr: SocketAddr,
+    /// PEM certificate chain file.
+    pub tls_cert: PathBuf,
+    /// PEM private key file.
+    pub tls_key: PathBuf,
+    /// Oldest TLS version accepted.
+    pub tls_min_version: TlsMinVersion,
+    /// TLS 1.2 cipher suites allowed (Go/IANA names); empty allows all rustls offers.
+    pub tls_cipher_suites: Vec<String>,
+    /// How often the certificate files are checked for changes.
+    pub cert_poll_interval: Duration,
+    /// Longest a TLS handshake may take.
+    pub handshake_timeout: Duration,
+    /// Longest in-flight requests may run after shutdown starts (the reference: 10 s).
+    pub shutdown_grace: Duration,
+    /// Metrics registry served on `/metrics`; the webhook's own metrics are added to it.
+    pub registry: Registry,
+}
+
+impl ServeConfig {
+    /// Settings with the reference's defaults around `webhook`, listening on all interfaces
+    /// (IPv6 and IPv4; IPv4 only where IPv6 is unavailable).
+    pub fn new(webhook: WebhookConfig, https_port: u16, metrics_port: u16) -> Self {
+        Self {
+            webhook,
+            https_addr: SocketAddr::from((Ipv6Addr::UNSPECIFIED, https_port)),
+            metrics_addr: SocketAddr::from((Ipv6Addr::UNSPECIFIED, metrics_port)),
+            tls_cert: PathBuf::from(crate::args::DEFAULT_TLS_CERT),
+            tls_key: PathBuf::from(crate::args::DEFAULT_TLS_KEY),
+            tls_min_version: TlsMinVersion::default(),
+            tls_cipher_suites: Vec::new(),
+            cert_poll_interval: Duration::from_secs(5),
+            handshake_timeout: Duration::from_secs(10),
+            shutdown_grace: Duration::from_secs(10),
+            registry: Registry::default(),
+        }
+    }
+}
+
+/// Errors starting the servers.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The certificate or key could not be loaded.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    /// A port could not be bound.
+    #[error("listening on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Underlying I/O error.
+        source: std::io::Error,
+    },
+}
+
+/// The webhook with its ports bound and certificate loaded, ready to [`BoundServer::run`].
+pub struct BoundServer {
+    https: TcpListener,
+    metrics: TcpListener,
+    cert: Arc<ReloadingCertResolver>,
+    tls: Arc<rustls::ServerConfig>,
+    app: Router,
+    metrics_app: Router,
+    cert_poll_interval: Duration,
+    timeouts: HttpsTimeouts,
+}
+
+/// Loads the certificate, binds both ports and builds the routers.
+pub async fn bind(
+    config: ServeConfig,
+    resolver: Arc<dyn IdentityResolver + Send + Sync>,
+) -> Result<BoundServer, ServeError> {
+    let cert = Arc::new(ReloadingCertResolver::load(
+        &config.tls_cert,
+        &config.tls_key,
+    )?);
+    let tls = cert
+        .clone()
+        .server_config(config.tls_min_version, &config.tls_cipher_suites)?;
+    let mut registry = config.registry;
+    let metrics = WebhookMetrics::register(&mut registry);
+    let webhook = Arc::new(Webhook::new(config.webhook, Box::new(RandomJitter)));
+    Ok(BoundServer {
+        https: listen(config.https_addr).await?,
+        metrics: listen(config.metrics_addr).await?,
+        cert,
+        tls,
+        app: webhook_router(webhook, resolver, metrics),
+        metrics_app: metrics_router(Arc::new(registry)),
+        cert_poll_interval: config.cert_poll_interval,
+        timeouts: HttpsTimeouts {
+            handshake: config.handshake_timeout,
+            drain: config.shutdown_grace,
+        },
+    })
+}
+
+async fn listen(addr: SocketAddr) -> Result<TcpListener, ServeError> {
+    let error = match TcpListener::bind(addr).await {
+        Ok(listener) => return Ok(listener),
+        Err(source) => ServeError::Bind { addr, source },
+    };
+    if addr.ip() != IpAddr::V6(Ipv6Addr::UNSPECIFIED) {
+        return Err(error);
+    }
+    // Like Go's ":port": dual-stack where the host has IPv6, IPv4 otherwise.
+    let v4 = SocketAddr::from((Ipv4Addr::UNSPECIFIED, addr.port()));
+    TcpListener::bind(v4)
+        .await
+        .map_err(|source| ServeError::Bind { addr: v4, source })
+}
+
+impl BoundServer {
+    /// The bound HTTPS address.
+    pub fn https_addr(&self) -> Option<SocketAddr> {
+        self.https.local_addr().ok()
+    }
+
+    /// The bound metrics address.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.local_addr().ok()
+    }
+
+    /// Serves until `shutdown` completes, then drains both servers (up to the grace period).
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send) {
+        let (stop, stop_rx) = watch::channel(false);
+        let cert_watch = tokio::spawn(
+            self.cert
+                .clone()
+                .watch(self.cert_poll_interval, stop_rx.clone()),
+        );
+        let mut metrics_stop = stop_rx.clone();
+        let metrics = tokio::spawn(
+            axum::serve(self.metrics, self.metrics_app)
+                .with_graceful_shutdown(async move { stopped(&mut metrics_stop).await })
+                .into_future(),
+        );
+        let https = tokio::spawn(serve_https(
+            self.https,
+            self.tls,
+            self.app,
+            self.timeouts,
+            stop_rx,
+        ));
+        shutdown.await;
+        tracing::info!("shutting down");
+        stop.send_replace(true);
+        let metrics_abort = metrics.abort_handle();
+        let drain = tokio::time::timeout(self.timeouts.drain, metrics);
+        let (https, metrics, cert_watch) = tokio::join!(https, drain, cert_watch);
+        metrics_abort.abort();
+        for (name, failed) in [
+            ("https", https.err().map(|e| e.to_string())),
+            (
+                "metrics",
+                match metrics {
+                    Ok(Ok(Ok(()))) => None,
+                    Ok(Ok(Err(error))) => Some(error.to_string()),
+                    Ok(Err(error)) => Some(error.to_string()),
+                    Err(_) => Some("still open after the shutdown grace period".to_owned()),
+                },
+            ),
+            ("certificate watch", cert_watch.err().map(|e| e.to_string())),
+        ] {
+            if let Some(error) = failed {
+                tracing::warn!(server = name, %error, "stopped uncleanly");
+            }
+        }
+    }
+}
+
+/// Serves the webhook (HTTPS) and its metrics (HTTP) until `shutdown` completes.
+pub async fn serve(
+    config: ServeConfig,
+    resolver: Arc<dyn IdentityResolver + Send + Sync>,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), ServeError> {
+    bind(config, resolver).await?.run(shutdown).await;
+    Ok(())
 }

@@ -46,7 +46,13 @@ impl Podpass {
         let log = std::fs::File::create(self.dir.path().join("podpass.log")).expect("log file");
         let child = self
             .command()
-            .args(["up", "--listen", &format!("127.0.0.1:{}", self.port), "--agent-port", "0"])
+            .args([
+                "up",
+                "--listen",
+                &format!("127.0.0.1:{}", self.port),
+                "--agent-port",
+                "0",
+            ])
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -117,7 +123,10 @@ impl Podpass {
     }
 
     pub fn agent_url(&self) -> String {
-        self.instance["agent_url"].as_str().unwrap_or_default().to_owned()
+        self.instance["agent_url"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
     }
 
     pub fn account(&self) -> String {

@@ -1,4 +1,4 @@
-//! The audit trail: one CloudTrail-like JSON line per decision, appended off the request path by
+//! podpass's audit trail: one CloudTrail-like JSON line per decision, appended off the request path by
 //! a writer thread, rotated by size, and read back with filters for `podpass audit`.
 
 use std::fs::{self, File, OpenOptions};

@@ -1,0 +1,126 @@
+//! The local cluster behind `podpass up`'s kubelet and webhook: tokens from the cluster's
+//! issuer, ServiceAccounts and Pod Identity associations from the store.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use podpass_control::clusters::Clusters;
+use podpass_kubelet::{
+    BoxFuture, IssuedToken, ObjectData, ObjectSource, SourceError, TokenParams, TokenSource,
+};
+use podpass_store::Store;
+use podpass_token::{ObjectRef, TokenRequest};
+use podpass_webhook::{IdentityResolver, ServiceAccountSettings};
+
+/// Node name recorded in pod-bound tokens (the kubelet's node info claim).
+pub const NODE_NAME: &str = "podpass-node";
+
+/// What a podpass cluster is made of, for one cluster.
+#[derive(Clone)]
+pub struct LocalCluster {
+    store: Store,
+    clusters: Clusters,
+    cluster: String,
+    annotation_prefix: String,
+    node_uid: String,
+}
+
+impl LocalCluster {
+    /// The cluster `cluster` of `store`; ServiceAccount annotations carry `annotation_prefix`.
+    pub fn new(store: Store, cluster: &str, annotation_prefix: &str) -> Arc<Self> {
+        Arc::new(Self {
+            clusters: Clusters::new(store.clone()),
+            store,
+            cluster: cluster.to_owned(),
+            annotation_prefix: annotation_prefix.to_owned(),
+            node_uid: podpass_control::ids::uid(),
+        })
+    }
+
+    /// Runs an async store read from the webhook's synchronous resolver interface.
+    fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
+        tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(future))
+    }
+}
+
+impl TokenSource for LocalCluster {
+    fn request<'a>(
+        &'a self,
+        params: &'a TokenParams,
+    ) -> BoxFuture<'a, Result<IssuedToken, SourceError>> {
+        Box::pin(async move {
+            let audience = match &params.audience {
+                Some(audience) => audience.clone(),
+                // The API server's audience: its issuer.
+                None => self.clusters.get(&self.cluster).await?.issuer_url,
+            };
+            let request = TokenRequest {
+                audiences: vec![audience],
+                expiration_seconds: Some(params.expiration_seconds),
+                bound_pod: Some(params.pod.clone()),
+                bound_node: Some(ObjectRef {
+                    name: NODE_NAME.to_owned(),
+                    uid: self.node_uid.clone(),
+                }),
+            };
+            let (token, claims) = self
+                .clusters
+                .request_token(
+                    &self.cluster,
+                    &params.namespace,
+                    &params.service_account,
+                    &request,
+                    podpass_control::now(),
+                )
+                .await?;
+            Ok(IssuedToken {
+                token,
+                expiration: claims.exp,
+            })
+        })
+    }
+}
+
+/// The CA bundle of `kube-root-ca.crt`: the local cluster has no API server, so no CA.
+const ROOT_CA: &[u8] =
+    b"# podpass's local cluster has no Kubernetes API server, hence no CA certificate.\n";
+
+impl ObjectSource for LocalCluster {
+    fn config_map<'a>(
+        &'a self,
+        _namespace: &'a str,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<Option<ObjectData>, SourceError>> {
+        let found = (name == podpass_kubelet::admission::ROOT_CA_CONFIG_MAP)
+            .then(|| ObjectData::from([("ca.crt".to_owned(), ROOT_CA.to_vec())]));
+        Box::pin(async move { Ok(found) })
+    }
+
+    fn secret<'a>(
+        &'a self,
+        _namespace: &'a str,
+        _name: &'a str,
+    ) -> BoxFuture<'a, Result<Option<ObjectData>, SourceError>> {
+        Box::pin(async { Ok(None) })
+    }
+}
+
+impl IdentityResolver for LocalCluster {
+    fn service_account(&self, namespace: &str, name: &str) -> Option<ServiceAccountSettings> {
+        let sa = self
+            .block_on(self.store.service_account(&self.cluster, namespace, name))
+            .ok()?;
+        let annotations: HashMap<String, String> = sa.annotations.into_iter().collect();
+        Some(ServiceAccountSettings::from_annotations(
+            &self.annotation_prefix,
+            &annotations,
+        ))
+    }
+
+    fn has_pod_identity(&self, namespace: &str, name: &str) -> bool {
+        self.block_on(self.store.association_for(&self.cluster, namespace, name))
+            .ok()
+            .flatten()
+            .is_some()
+    }
+}

@@ -1,0 +1,339 @@
+//! `podpass run`, `get pods`, `get pod`, `logs`, `exec`, `delete pod`: the running instance's
+//! kubelet, used the way kubectl is used against a cluster.
+
+use std::io::{Read, Write};
+
+use anyhow::{Context, bail};
+use clap::Args;
+use reqwest::Method;
+use serde_json::Value;
+
+use crate::aws_client::AwsClient;
+use crate::cli::Global;
+use crate::output::{kube_age, table};
+use crate::sa::Format;
+
+/// Options of `podpass run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Pod manifest (YAML or JSON); `-` reads stdin
+    #[arg(long, short = 'f')]
+    pub filename: String,
+    /// Namespace [default: the manifest's, else `default`]
+    #[arg(long, short = 'n')]
+    pub namespace: Option<String>,
+    /// Wait for the pod to finish, streaming its output, and exit with its outcome
+    #[arg(long)]
+    pub attach: bool,
+}
+
+/// Options naming one pod.
+#[derive(Debug, Args)]
+pub struct PodArgs {
+    /// Pod name
+    pub name: String,
+    /// Namespace
+    #[arg(long, short = 'n', default_value = "default")]
+    pub namespace: String,
+}
+
+/// Options of `podpass get pods`.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Namespace
+    #[arg(long, short = 'n', default_value = "default")]
+    pub namespace: String,
+    /// Every namespace
+    #[arg(long, short = 'A')]
+    pub all_namespaces: bool,
+    /// Output format
+    #[arg(long, short = 'o', value_enum, default_value_t = Format::Table)]
+    pub output: Format,
+}
+
+/// Options of `podpass get pod`.
+#[derive(Debug, Args)]
+pub struct GetArgs {
+    #[command(flatten)]
+    pub pod: PodArgs,
+    /// Output format (`-o yaml` shows the pod as admitted: the webhook's mutation included)
+    #[arg(long, short = 'o', value_enum, default_value_t = Format::Table)]
+    pub output: Format,
+}
+
+/// Options of `podpass logs`.
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    #[command(flatten)]
+    pub pod: PodArgs,
+    /// Container [default: the first]
+    #[arg(long, short = 'c')]
+    pub container: Option<String>,
+    /// Stream new output until the container ends
+    #[arg(long, short = 'f')]
+    pub follow: bool,
+}
+
+/// Options of `podpass exec`.
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    #[command(flatten)]
+    pub pod: PodArgs,
+    /// Container [default: the first]
+    #[arg(long, short = 'c')]
+    pub container: Option<String>,
+    /// The command and its arguments, after `--`
+    #[arg(last = true, required = true)]
+    pub command: Vec<String>,
+}
+
+fn pod_path(namespace: &str, name: &str) -> String {
+    format!("/podpass/v1/namespaces/{namespace}/pods/{name}")
+}
+
+/// Reads an API answer, turning a Kubernetes `Status` failure into an error with its message.
+async fn answer(response: reqwest::Response) -> anyhow::Result<Value> {
+    let ok = response.status().is_success();
+    let text = response.text().await?;
+    let value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+    if !ok {
+        let message = value["message"].as_str().map(str::to_owned).unwrap_or(text);
+        bail!("{message}");
+    }
+    Ok(value)
+}
+
+pub async fn run(global: &Global, args: RunArgs) -> anyhow::Result<()> {
+    let manifest = if args.filename == "-" {
+        let mut text = String::new();
+        std::io::stdin().read_to_string(&mut text)?;
+        text
+    } else {
+        std::fs::read_to_string(&args.filename)
+            .with_context(|| format!("reading {}", args.filename))?
+    };
+    let parsed: Value =
+        serde_saphyr::from_str(&manifest).context("the manifest is not YAML or JSON")?;
+    let namespace = args
+        .namespace
+        .clone()
+        .or_else(|| parsed["metadata"]["namespace"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| "default".to_owned());
+    let client = AwsClient::connect(global).await?;
+    let created = answer(
+        client
+            .admin(
+                Method::POST,
+                &format!("/podpass/v1/namespaces/{namespace}/pods"),
+                Some(("application/yaml", manifest)),
+            )
+            .await?,
+    )
+    .await?;
+    let name = created["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    if !args.attach {
+        println!("pod/{name} created");
+        return Ok(());
+    }
+    stream_logs(&client, &namespace, &name, None).await?;
+    let pod = answer(
+        client
+            .admin(Method::GET, &pod_path(&namespace, &name), None)
+            .await?,
+    )
+    .await?;
+    match pod["status"]["phase"].as_str() {
+        Some("Succeeded") => Ok(()),
+        phase => bail!(
+            "pod {namespace}/{name} ended {}",
+            phase.unwrap_or("in an unknown phase")
+        ),
+    }
+}
+
+async fn stream_logs(
+    client: &AwsClient,
+    namespace: &str,
+    name: &str,
+    container: Option<&str>,
+) -> anyhow::Result<()> {
+    let mut path = format!("{}/log?follow=true", pod_path(namespace, name));
+    if let Some(c) = container {
+        path.push_str(&format!("&container={c}"));
+    }
+    let mut response = client.admin(Method::GET, &path, None).await?;
+    if !response.status().is_success() {
+        answer(response).await?;
+        return Ok(());
+    }
+    let mut stdout = std::io::stdout();
+    while let Some(chunk) = response.chunk().await? {
+        stdout.write_all(&chunk)?;
+        stdout.flush()?;
+    }
+    Ok(())
+}
+
+pub async fn logs(global: &Global, args: LogsArgs) -> anyhow::Result<()> {
+    let client = AwsClient::connect(global).await?;
+    if args.follow {
+        return stream_logs(
+            &client,
+            &args.pod.namespace,
+            &args.pod.name,
+            args.container.as_deref(),
+        )
+        .await;
+    }
+    let mut path = format!("{}/log", pod_path(&args.pod.namespace, &args.pod.name));
+    if let Some(c) = &args.container {
+        path.push_str(&format!("?container={c}"));
+    }
+    let response = client.admin(Method::GET, &path, None).await?;
+    if !response.status().is_success() {
+        answer(response).await?;
+    } else {
+        std::io::stdout().write_all(&response.bytes().await?)?;
+    }
+    Ok(())
+}
+
+pub async fn exec(global: &Global, args: ExecArgs) -> anyhow::Result<std::process::ExitCode> {
+    let client = AwsClient::connect(global).await?;
+    let body = serde_json::json!({"container": args.container, "command": args.command});
+    let output = answer(
+        client
+            .admin(
+                Method::POST,
+                &format!("{}/exec", pod_path(&args.pod.namespace, &args.pod.name)),
+                Some(("application/json", body.to_string())),
+            )
+            .await?,
+    )
+    .await?;
+    print!("{}", output["stdout"].as_str().unwrap_or_default());
+    eprint!("{}", output["stderr"].as_str().unwrap_or_default());
+    let code = output["exitCode"].as_i64().unwrap_or(1);
+    Ok(std::process::ExitCode::from(
+        u8::try_from(code).unwrap_or(1),
+    ))
+}
+
+pub async fn delete(global: &Global, args: PodArgs) -> anyhow::Result<()> {
+    let client = AwsClient::connect(global).await?;
+    answer(
+        client
+            .admin(Method::DELETE, &pod_path(&args.namespace, &args.name), None)
+            .await?,
+    )
+    .await?;
+    println!("pod \"{}\" deleted", args.name);
+    Ok(())
+}
+
+pub async fn get(global: &Global, args: GetArgs) -> anyhow::Result<()> {
+    let client = AwsClient::connect(global).await?;
+    let pod = answer(
+        client
+            .admin(
+                Method::GET,
+                &pod_path(&args.pod.namespace, &args.pod.name),
+                None,
+            )
+            .await?,
+    )
+    .await?;
+    print_pods(&[pod], false, args.output, Some(()))
+}
+
+pub async fn list(global: &Global, args: ListArgs) -> anyhow::Result<()> {
+    let client = AwsClient::connect(global).await?;
+    let path = if args.all_namespaces {
+        "/podpass/v1/pods".to_owned()
+    } else {
+        format!("/podpass/v1/namespaces/{}/pods", args.namespace)
+    };
+    let list = answer(client.admin(Method::GET, &path, None).await?).await?;
+    let items = list["items"].as_array().cloned().unwrap_or_default();
+    if items.is_empty() && matches!(args.output, Format::Table) {
+        eprintln!("No resources found.");
+        return Ok(());
+    }
+    match args.output {
+        Format::Table => print_pods(&items, args.all_namespaces, Format::Table, None),
+        _ => print_document(&list, args.output),
+    }
+}
+
+fn print_document(value: &Value, format: Format) -> anyhow::Result<()> {
+    match format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(value)?),
+        _ => print!("{}", serde_saphyr::to_string(value)?),
+    }
+    Ok(())
+}
+
+fn print_pods(
+    pods: &[Value],
+    all_namespaces: bool,
+    format: Format,
+    single: Option<()>,
+) -> anyhow::Result<()> {
+    if let (Some(()), Format::Yaml | Format::Json, Some(pod)) = (single, format, pods.first()) {
+        return print_document(pod, format);
+    }
+    let now = podpass_control::now();
+    let mut rows = vec![];
+    let mut header = vec!["NAME", "READY", "STATUS", "RESTARTS", "AGE"];
+    if all_namespaces {
+        header.insert(0, "NAMESPACE");
+    }
+    rows.push(header.into_iter().map(String::from).collect::<Vec<_>>());
+    for pod in pods {
+        let statuses = pod["status"]["containerStatuses"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let running = statuses
+            .iter()
+            .filter(|c| c["state"].get("running").is_some())
+            .count();
+        let restarts: u64 = statuses
+            .iter()
+            .filter_map(|c| c["restartCount"].as_u64())
+            .sum();
+        let status = pod["status"]["reason"]
+            .as_str()
+            .or_else(|| pod["status"]["phase"].as_str())
+            .unwrap_or("Unknown");
+        let started = pod["status"]["startTime"]
+            .as_str()
+            .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+            .map_or(now, |t| t.as_second());
+        let mut row = vec![];
+        if all_namespaces {
+            row.push(
+                pod["metadata"]["namespace"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+            );
+        }
+        row.extend([
+            pod["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+            format!("{running}/{}", statuses.len()),
+            status.to_owned(),
+            restarts.to_string(),
+            kube_age(now - started),
+        ]);
+        rows.push(row);
+    }
+    print!("{}", table(&rows));
+    Ok(())
+}
