@@ -7,6 +7,7 @@ pub mod authz;
 pub mod eks;
 pub mod eksauth;
 pub mod iam;
+mod imds;
 pub mod jwks;
 pub mod metrics;
 pub mod oidc;
@@ -27,6 +28,7 @@ pub fn router(state: AppState) -> Router {
         .merge(oidc::routes())
         .merge(eks::routes())
         .merge(eksauth::routes())
+        .merge(imds::routes())
         .merge(ops::routes())
         .with_state(state)
 }

@@ -18,6 +18,8 @@ pub struct Settings {
     pub account_id: String,
     /// Region reported in ARNs and accepted in signatures.
     pub region: String,
+    /// Name of the role the node's instance metadata serves, if any.
+    pub node_role: Option<String>,
 }
 
 /// Cheaply clonable handle on everything handlers need.

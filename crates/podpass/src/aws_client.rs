@@ -152,6 +152,45 @@ impl AwsClient {
             .await
     }
 
+    /// An S3 request to the instance's S3 endpoint (path style), returning the raw response.
+    pub async fn s3(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Vec<u8>,
+    ) -> anyhow::Result<reqwest::Response> {
+        let base: reqwest::Url = self.instance.s3_endpoint_url.parse()?;
+        let host = match base.port() {
+            Some(port) => format!("{}:{port}", base.host_str().unwrap_or_default()),
+            None => base.host_str().unwrap_or_default().to_owned(),
+        };
+        let payload_hash = sha256_hex(&body);
+        let view = RequestView::new(method.as_str(), path, "", &payload_hash)
+            .with_header("host", host.as_bytes())
+            .with_header("x-amz-content-sha256", payload_hash.as_bytes());
+        let signature = sign_headers(
+            &view,
+            &SigningParams {
+                access_key_id: &self.access_key_id,
+                secret_access_key: &self.secret_access_key,
+                security_token: None,
+                region: &self.instance.region,
+                service: "s3",
+                time: jiff::Timestamp::now(),
+                path_mode: PathMode::S3,
+            },
+        )?;
+        self.http
+            .request(method, base.join(path)?)
+            .header("x-amz-content-sha256", payload_hash)
+            .header("x-amz-date", signature.x_amz_date)
+            .header("authorization", signature.authorization)
+            .body(body)
+            .send()
+            .await
+            .with_context(|| format!("calling S3 at {}", self.instance.s3_endpoint_url))
+    }
+
     /// Calls an IAM action; returns the response XML, or the AWS error.
     pub async fn iam(
         &self,

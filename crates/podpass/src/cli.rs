@@ -7,7 +7,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use podpass_store::Store;
 
 use crate::{
-    agent_cmd, audit_cmd, eksctl, iam_cmd, instance, pods, sa, serve, tokens, webhook_cmd,
+    agent_cmd, audit_cmd, demo, eksctl, iam_cmd, instance, pods, sa, serve, tokens, webhook_cmd,
 };
 
 /// podpass: short-lived AWS credentials for Kubernetes pods, with no static keys.
@@ -107,6 +107,8 @@ pub enum Command {
     Logs(pods::LogsArgs),
     /// Run a command in a pod's container (its env and volumes)
     Exec(pods::ExecArgs),
+    /// Run the seed's four labs and its warning against the running instance, step by step
+    Demo(demo::DemoArgs),
     /// Read the audit trail: credential issuances and S3 decisions, with the reason of each refusal
     Audit(audit_cmd::AuditArgs),
     /// IAM tools AWS lacks: lint trust and permission policies
@@ -174,6 +176,7 @@ async fn run_command(cli: Cli) -> anyhow::Result<()> {
         Command::Webhook(command) => webhook_cmd::run(&cli.global, command).await,
         Command::Run(args) => pods::run(&cli.global, args).await,
         Command::Audit(args) => audit_cmd::run(&cli.global, args),
+        Command::Demo(args) => demo::run(&cli.global, args).await,
         Command::Logs(args) => pods::logs(&cli.global, args).await,
         Command::Exec(_) => Ok(()),
         Command::Get(GetCommand::Pods(args)) => pods::list(&cli.global, args).await,

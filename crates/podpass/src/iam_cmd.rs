@@ -83,6 +83,20 @@ async fn lint_command(global: &Global, args: LintArgs) -> anyhow::Result<()> {
     }
 }
 
+/// The lint report of a stored role (trust policy and inline policies), as `iam lint --role`
+/// prints it.
+pub async fn lint_role(global: &Global, role: &str) -> anyhow::Result<String> {
+    let store = global.open_store().await?;
+    let role = store.role(role).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let policy = Policy::parse(&role.trust_policy, PolicyKind::Trust)
+        .map_err(|e| anyhow::anyhow!("MalformedPolicyDocument: {}", e.message()))?;
+    let label = format!("role {} trust policy", role.role_name);
+    Ok(lint(&policy, PolicyKind::Trust)
+        .iter()
+        .map(|finding| render(&label, finding))
+        .collect())
+}
+
 /// One finding as the CLI prints it.
 pub fn render(label: &str, finding: &Finding) -> String {
     let severity = match finding.severity {

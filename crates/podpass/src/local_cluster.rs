@@ -12,6 +12,9 @@ use podpass_store::Store;
 use podpass_token::{ObjectRef, TokenRequest};
 use podpass_webhook::{IdentityResolver, ServiceAccountSettings};
 
+/// The ServiceAccount every namespace has.
+const DEFAULT_SERVICE_ACCOUNT: &str = "default";
+
 /// Node name recorded in pod-bound tokens (the kubelet's node info claim).
 pub const NODE_NAME: &str = "podpass-node";
 
@@ -63,6 +66,17 @@ impl TokenSource for LocalCluster {
                     uid: self.node_uid.clone(),
                 }),
             };
+            if params.service_account == DEFAULT_SERVICE_ACCOUNT {
+                // Every namespace has its `default` ServiceAccount, created on first use here.
+                self.clusters
+                    .ensure_service_account(
+                        &self.cluster,
+                        &params.namespace,
+                        DEFAULT_SERVICE_ACCOUNT,
+                        podpass_control::now(),
+                    )
+                    .await?;
+            }
             let (token, claims) = self
                 .clusters
                 .request_token(

@@ -120,10 +120,12 @@ pub async fn up(global: &Global, args: UpArgs) -> anyhow::Result<()> {
         },
     )
     .context("starting the S3 endpoint")?;
+    let node_role = ensure_node_role(&store, &account_id, &args.cluster).await?;
     let state = AppState::new(
         Settings {
             account_id: account_id.clone(),
             region: args.region.clone(),
+            node_role: Some(node_role),
         },
         store,
         sealer,
@@ -250,6 +252,11 @@ async fn start_kubelet(
     config.node_env = vec![
         ("AWS_ENDPOINT_URL".to_owned(), public_url.to_owned()),
         ("AWS_ENDPOINT_URL_S3".to_owned(), s3_url.to_owned()),
+        // The node's instance metadata (its role), where the SDKs look last.
+        (
+            "AWS_EC2_METADATA_SERVICE_ENDPOINT".to_owned(),
+            format!("{public_url}/"),
+        ),
     ];
     let local = crate::local_cluster::LocalCluster::new(
         state.store().clone(),
@@ -295,6 +302,39 @@ async fn start_agent(
         .await
         .with_context(|| format!("starting the node agent on 127.0.0.1:{}", args.agent_port))
 }
+
+/// The node's instance role, served by the node's metadata endpoint: what a pod with no
+/// workload identity falls back to, as on an EKS node. It may call EKS Auth and nothing else.
+async fn ensure_node_role(
+    store: &Store,
+    account_id: &str,
+    cluster: &str,
+) -> anyhow::Result<String> {
+    let name = format!("podpass-{cluster}-node");
+    match store.role(&name).await {
+        Ok(_) => return Ok(name),
+        Err(podpass_store::StoreError::NotFound(_)) => {}
+        Err(e) => return Err(e.into()),
+    }
+    let role = podpass_store::Role {
+        role_name: name.clone(),
+        role_id: ids::unique_id("AROA")?,
+        path: "/".to_owned(),
+        arn: format!("arn:aws:iam::{account_id}:role/{name}"),
+        trust_policy: NODE_TRUST_POLICY.to_owned(),
+        description: Some(format!("Instance role of the nodes of cluster {cluster}")),
+        max_session_duration: 3600,
+        permissions_boundary: None,
+        tags: Vec::new(),
+        created_at: podpass_control::now(),
+    };
+    store.create_role(&role).await?;
+    store.put_role_policy(&name, "node", NODE_POLICY).await?;
+    Ok(name)
+}
+
+const NODE_TRUST_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+const NODE_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"eks-auth:AssumeRoleForPodIdentity","Resource":"*"}]}"#;
 
 /// The account id is fixed at first start: ARNs already handed out name it.
 async fn ensure_account_id(store: &Store, requested: &str) -> anyhow::Result<String> {

@@ -52,6 +52,8 @@ impl Podpass {
                 &format!("127.0.0.1:{}", self.port),
                 "--agent-port",
                 "0",
+                "--s3-listen",
+                "127.0.0.1:0",
             ])
             .stdout(Stdio::null())
             .stderr(log)
@@ -136,13 +138,14 @@ impl Podpass {
             .to_owned()
     }
 
-    /// `podpass ...` against this instance's data directory.
+    /// `podpass ...` against this instance's data directory. The venv comes first on PATH so
+    /// that pods (local processes) find the AWS CLI as a container image would provide it.
     pub fn command(&self) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_podpass"));
         cmd.arg("--data-dir")
             .arg(self.data_dir())
             .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("PATH", path_with_venv())
             .env("HOME", self.home())
             .env("PODPASS_LOG", "info,podpass=debug");
         cmd
@@ -237,6 +240,15 @@ impl Drop for Podpass {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// PATH with the venv's bin directory first.
+pub fn path_with_venv() -> std::ffi::OsString {
+    let mut paths = vec![venv().join("bin")];
+    paths.extend(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    ));
+    std::env::join_paths(paths).unwrap_or_default()
 }
 
 /// Lossy UTF-8 of command output.

@@ -1,0 +1,145 @@
+//! The seed's labs end to end: pods run by podpass's kubelet, mutated by the webhook logic, with
+//! the unmodified AWS CLI as their container command listing an S3 bucket.
+
+mod support;
+
+use support::{Podpass, text};
+
+#[test]
+fn the_seeds_labs_behave_as_in_eks() {
+    let podpass = Podpass::start();
+    let out = podpass.podpass(&["demo"]);
+    let stdout = text(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}\n{}",
+        text(&out.stderr),
+        podpass.log()
+    );
+    // Each lab's outcome, in order: no token and default token are denied (the node role has no
+    // S3 permission), IRSA and Pod Identity list the bucket, the role trusted without `sub` is
+    // taken by an unrelated ServiceAccount.
+    let outcomes: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.starts_with("outcome: "))
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            "outcome: DENIED (as in EKS)",
+            "outcome: DENIED (as in EKS)",
+            "outcome: ALLOWED (as in EKS)",
+            "outcome: ALLOWED (as in EKS)",
+            "outcome: ALLOWED (as in EKS)",
+        ],
+        "{stdout}"
+    );
+    assert!(
+        stdout
+            .contains("An error occurred (AccessDenied) when calling the ListObjectsV2 operation"),
+        "{stdout}"
+    );
+    assert_eq!(
+        stdout.matches("         19 hello.txt").count(),
+        3,
+        "{stdout}"
+    );
+    assert!(stdout.contains("error[trust-missing-sub]"), "{stdout}");
+
+    // kubectl's view: the IRSA pod as admitted carries the webhook's mutation.
+    let yaml = podpass.podpass_ok(&["get", "pod", "eks-iam-test3", "-o", "yaml"]);
+    assert!(yaml.contains("name: AWS_WEB_IDENTITY_TOKEN_FILE"), "{yaml}");
+    assert!(yaml.contains("audience: sts.amazonaws.com"), "{yaml}");
+    let yaml = podpass.podpass_ok(&["get", "pod", "eks-pod-identity", "-o", "yaml"]);
+    assert!(
+        yaml.contains("name: AWS_CONTAINER_CREDENTIALS_FULL_URI"),
+        "{yaml}"
+    );
+    assert!(
+        yaml.contains("eks.amazonaws.com/pod-identity: enabled"),
+        "{yaml}"
+    );
+    let yaml = podpass.podpass_ok(&["get", "pod", "eks-iam-test1", "-o", "yaml"]);
+    assert!(
+        !yaml.contains("kube-api-access"),
+        "automount false gives no token:\n{yaml}"
+    );
+    let pods = podpass.podpass_ok(&["get", "pods"]);
+    assert!(
+        pods.contains("eks-iam-test3      0/1     Succeeded"),
+        "{pods}"
+    );
+
+    // The refusals are in the audit trail with their reason; issuances too.
+    let denied = podpass.podpass_ok(&["audit", "--denied"]);
+    assert!(
+        denied.contains("assumed-role/podpass-demo-node/"),
+        "{denied}"
+    );
+    assert!(
+        denied.contains("no identity-based policy allows it"),
+        "{denied}"
+    );
+    let all = podpass.podpass_ok(&[
+        "audit",
+        "--principal",
+        "system:serviceaccount:default:s3-pod-identity",
+    ]);
+    assert!(all.contains("ALLOW AssumeRoleForPodIdentity"), "{all}");
+
+    // Running it again replaces the pods and reuses the setup.
+    let again = podpass.podpass(&["demo"]);
+    assert!(
+        again.status.success(),
+        "{}\n{}",
+        text(&again.stdout),
+        text(&again.stderr)
+    );
+}
+
+#[test]
+fn pods_run_exec_and_are_deleted_like_kubectl() {
+    let podpass = Podpass::start();
+    let manifest = podpass.write(
+        "pod.yaml",
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: sleeper\nspec:\n  containers:\n  - name: main\n    image: busybox\n    command: [\"sh\", \"-c\", \"echo started; sleep 600\"]\n",
+    );
+    let out = podpass.podpass_ok(&["run", "-f", manifest.to_str().unwrap()]);
+    assert_eq!(out, "pod/sleeper created\n");
+    let mut running = String::new();
+    for _ in 0..50 {
+        running = podpass.podpass_ok(&["get", "pods"]);
+        if running.contains("Running") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(running.contains("sleeper   1/1     Running"), "{running}");
+    let ns = podpass
+        .command()
+        .args([
+            "exec",
+            "sleeper",
+            "--",
+            "cat",
+            "/var/run/secrets/kubernetes.io/serviceaccount/namespace",
+        ])
+        .output()
+        .unwrap();
+    assert!(ns.status.success(), "{}", text(&ns.stderr));
+    assert_eq!(text(&ns.stdout), "default");
+    let code = podpass
+        .command()
+        .args(["exec", "sleeper", "--", "sh", "-c", "exit 3"])
+        .output()
+        .unwrap();
+    assert_eq!(code.status.code(), Some(3));
+    let logs = podpass.podpass_ok(&["logs", "sleeper"]);
+    assert_eq!(logs, "started\n");
+    assert_eq!(
+        podpass.podpass_ok(&["delete", "pod", "sleeper"]),
+        "pod \"sleeper\" deleted\n"
+    );
+    let out = podpass.podpass(&["get", "pod", "sleeper"]);
+    assert!(!out.status.success());
+}
