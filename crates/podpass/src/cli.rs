@@ -94,7 +94,7 @@ pub enum Command {
     Agent(agent_cmd::AgentArgs),
     /// Run the mutating admission webhook (IRSA and Pod Identity injection), a drop-in for the
     /// reference amazon-eks-pod-identity-webhook
-    Webhook(webhook_cmd::WebhookCommand),
+    Webhook(Box<webhook_cmd::WebhookCommand>),
     /// Issue and inspect ServiceAccount tokens (what the kubelet asks TokenRequest for)
     #[command(subcommand)]
     Token(tokens::TokenCommand),
@@ -173,7 +173,7 @@ async fn run_command(cli: Cli) -> anyhow::Result<()> {
         Command::Up(args) => serve::up(&cli.global, args).await,
         Command::Env => env(&cli.global).await,
         Command::Agent(args) => agent_cmd::run(args).await,
-        Command::Webhook(command) => webhook_cmd::run(&cli.global, command).await,
+        Command::Webhook(command) => webhook_cmd::run(&cli.global, *command).await,
         Command::Run(args) => pods::run(&cli.global, args).await,
         Command::Audit(args) => audit_cmd::run(&cli.global, args),
         Command::Demo(args) => demo::run(&cli.global, args).await,
