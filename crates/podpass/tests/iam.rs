@@ -106,14 +106,18 @@ fn roles_round_trip_through_the_cli() {
     for name in ["b-role", "c-role", "d-role"] {
         create_role(&podpass, name);
     }
+    // podpass up's node role (the local node's instance role) is a role of the account too.
     let all = podpass.aws_admin_json(&["iam", "list-roles", "--page-size", "1"]);
-    assert_eq!(role_names(&all), ["app", "b-role", "c-role", "d-role"]);
+    assert_eq!(
+        role_names(&all),
+        ["app", "b-role", "c-role", "d-role", "podpass-demo-node"]
+    );
     assert_eq!(all["Roles"][0].get("Tags"), None, "ListRoles omits tags");
     let first_two = podpass.aws_admin_json(&["iam", "list-roles", "--max-items", "2"]);
     assert_eq!(role_names(&first_two), ["app", "b-role"]);
     let next = first_two["NextToken"].as_str().expect("NextToken");
     let rest = podpass.aws_admin_json(&["iam", "list-roles", "--starting-token", next]);
-    assert_eq!(role_names(&rest), ["c-role", "d-role"]);
+    assert_eq!(role_names(&rest), ["c-role", "d-role", "podpass-demo-node"]);
     let team = podpass.aws_admin_json(&["iam", "list-roles", "--path-prefix", "/team/"]);
     assert_eq!(role_names(&team), ["app"]);
 
@@ -1073,7 +1077,7 @@ fn role_sessions_need_iam_permissions() {
     let allowed = podpass.aws(&env, &["iam", "list-roles"]);
     assert!(allowed.status.success(), "{}", text(&allowed.stderr));
     let listing: Value = serde_json::from_slice(&allowed.stdout).unwrap();
-    assert_eq!(role_names(&listing), ["worker"]);
+    assert_eq!(role_names(&listing), ["podpass-demo-node", "worker"]);
     let still_denied = podpass.aws(&env, &["iam", "delete-role", "--role-name", "worker"]);
     assert_aws_error(&still_denied, "AccessDenied");
 }

@@ -431,5 +431,11 @@ fn roles_providers_keys_and_live_sessions_survive_a_restart() {
     let out = web_identity(&podpass, &role_arn, &token_before, &[]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let roles = podpass.aws_admin_json(&["iam", "list-roles"]);
-    assert_eq!(roles["Roles"].as_array().unwrap().len(), 1);
+    let names: Vec<&str> = roles["Roles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["RoleName"].as_str())
+        .collect();
+    assert_eq!(names, ["podpass-demo-default-reader", "podpass-demo-node"]);
 }
