@@ -13,17 +13,18 @@ use http::Request;
 use podpass_awsproto::AwsError;
 use podpass_policy::{PolicySet, Principal};
 use podpass_session::{SessionClaims, SessionIdentity, SessionKind, SessionTag};
-use podpass_store::{Cluster, PodIdentityAssociation, Role};
+use podpass_store::{Cluster, PodIdentityAssociation};
 use podpass_token::{Claims, VerifyError};
 use serde::Deserialize;
 use serde_json::json;
 
 use crate::AppState;
 use crate::authz::{authorize, internal, request, session_context};
+use crate::cache::TrustedRole;
 use crate::eks::{cluster_arn, find_cluster};
 use crate::query::Call;
 use crate::rest::{parse_body, serve};
-use crate::sts::{Asker, audit_issued, check_trust, find_role, mint, role_identity, trust_policy};
+use crate::sts::{Asker, audit_issued, check_trust, find_role, mint, role_identity};
 
 /// Audience of Pod Identity tokens.
 pub const AUDIENCE: &str = "pods.eks.amazonaws.com";
@@ -225,7 +226,7 @@ fn denied(role: &str) -> AwsError {
     ))
 }
 
-async fn role(state: &AppState, arn: &str) -> Result<Role, AwsError> {
+async fn role(state: &AppState, arn: &str) -> Result<std::sync::Arc<TrustedRole>, AwsError> {
     find_role(state, arn).await?.ok_or_else(|| denied(arn))
 }
 
@@ -239,7 +240,8 @@ async fn assume(
     tags: &[SessionTag],
     session_name: &str,
 ) -> Result<(podpass_session::Credentials, SessionClaims), AwsError> {
-    let first = role(state, &association.role_arn).await?;
+    let first_role = role(state, &association.role_arn).await?;
+    let (first, trust) = (&first_role.role, &first_role.trust);
     let tag_pairs: Vec<(&str, &str)> = tags
         .iter()
         .map(|t| (t.key.as_str(), t.value.as_str()))
@@ -247,7 +249,6 @@ async fn assume(
     let principal = Principal::Service {
         name: SERVICE_PRINCIPAL.to_owned(),
     };
-    let trust = trust_policy(&first)?;
     let for_action =
         |action: &str, principal: Principal, resource: &str, external_id: Option<&str>| {
             let mut r = request(principal, action, resource, call)
@@ -282,7 +283,7 @@ async fn assume(
         .map_err(|()| denied(&first.arn))?;
     }
     let account = state.settings().account_id.clone();
-    let mut identity = role_identity(&first, &account, session_name, SessionKind::PodIdentity);
+    let mut identity = role_identity(first, &account, session_name, SessionKind::PodIdentity);
     identity.tags = tags.to_vec();
     identity.transitive_tag_keys = tags.iter().map(|t| t.key.clone()).collect();
     identity.session_policy = association.session_policy.clone();
@@ -292,9 +293,9 @@ async fn assume(
 
     // Chaining: the first role's session assumes the target role, as EKS does server-side.
     let (_, first_claims) = mint(state, identity, CHAINED_DURATION)?;
-    let target = role(state, target_arn).await?;
+    let target_role = role(state, target_arn).await?;
+    let (target, target_trust) = (&target_role.role, &target_role.trust);
     let (session_principal, session_policies) = session_context(state, &first_claims).await?;
-    let target_trust = trust_policy(&target)?;
     let external_id = association.external_id.as_deref();
     let deny_target = || {
         AwsError::access_denied_exception(format!(
@@ -305,7 +306,7 @@ async fn assume(
     check_trust(
         state,
         asker,
-        &target_trust,
+        target_trust,
         &session_policies,
         &for_action(
             "sts:AssumeRole",
@@ -320,7 +321,7 @@ async fn assume(
         check_trust(
             state,
             asker,
-            &target_trust,
+            target_trust,
             &session_policies,
             &for_action(
                 "sts:TagSession",
@@ -333,7 +334,7 @@ async fn assume(
         .map_err(|()| deny_target())?;
     }
     let mut chained: SessionIdentity =
-        role_identity(&target, &account, session_name, SessionKind::PodIdentity);
+        role_identity(target, &account, session_name, SessionKind::PodIdentity);
     chained.tags = tags.to_vec();
     chained.transitive_tag_keys = tags.iter().map(|t| t.key.clone()).collect();
     chained.session_policy = association.session_policy.clone();

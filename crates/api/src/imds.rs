@@ -79,7 +79,7 @@ async fn credentials(
             .await?
             .ok_or_else(|| internal("the node role is missing"))?;
         let identity = role_identity(
-            &stored,
+            &stored.role,
             &state.settings().account_id,
             "i-podpass-node",
             SessionKind::AssumeRole,

@@ -1,5 +1,5 @@
 //! Token issuers' keys, found through OIDC discovery as STS finds them: cached, refetched when a
-//! token names an unknown `kid` (at most every few seconds), fetched with timeouts and size bounds.
+//! token names an unknown `kid` (at most once a second), fetched with timeouts and size bounds.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -10,7 +10,7 @@ use podpass_token::{DiscoveryDocument, Jwks, Verifier};
 /// How long fetched keys are trusted without refetching.
 const TTL: Duration = Duration::from_secs(3600);
 /// An unknown `kid` triggers a refetch only this long after the previous fetch.
-const MIN_REFETCH_INTERVAL: Duration = Duration::from_secs(5);
+const MIN_REFETCH_INTERVAL: Duration = Duration::from_secs(1);
 /// Largest discovery document or JWKS accepted.
 const MAX_DOCUMENT_BYTES: usize = 256 * 1024;
 
@@ -52,7 +52,7 @@ impl IssuerKeys {
     }
 
     /// A verifier for `issuer` accepting `audiences`; `refresh` asks for fresh keys (a token
-    /// named a `kid` the cached set lacks), honoured at most every few seconds.
+    /// named a `kid` the cached set lacks), honoured at most once a second.
     pub async fn verifier(
         &self,
         issuer: &str,

@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod auth;
 pub mod authz;
+pub mod cache;
 pub mod eks;
 pub mod eksauth;
 pub mod iam;

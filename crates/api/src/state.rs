@@ -8,6 +8,7 @@ use podpass_session::Sealer;
 use podpass_store::Store;
 
 use crate::auth::AccessKeys;
+use crate::cache::IamCache;
 use crate::jwks::IssuerKeys;
 use crate::metrics::Metrics;
 
@@ -37,6 +38,7 @@ struct Inner {
     issuer_keys: IssuerKeys,
     metrics: Metrics,
     audit: AuditLog,
+    iam_cache: IamCache,
 }
 
 impl AppState {
@@ -52,6 +54,7 @@ impl AppState {
                 issuer_keys: IssuerKeys::new(),
                 metrics: Metrics::default(),
                 audit,
+                iam_cache: IamCache::new(),
             }),
         }
     }
@@ -84,6 +87,11 @@ impl AppState {
     /// Keys of token issuers (JWKS cache).
     pub(crate) fn issuer_keys(&self) -> &IssuerKeys {
         &self.inner.issuer_keys
+    }
+
+    /// Roles and OIDC providers as STS and EKS Auth read them.
+    pub fn iam_cache(&self) -> &IamCache {
+        &self.inner.iam_cache
     }
 
     /// The audit trail (credential issuances and refusals).

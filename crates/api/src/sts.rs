@@ -1,6 +1,8 @@
 //! STS: AssumeRoleWithWebIdentity (IRSA), AssumeRole and GetCallerIdentity, with AWS's checks
 //! and errors, minting sealed session credentials.
 
+use std::sync::Arc;
+
 use podpass_awsproto::{AwsError, MemberType, NS_STS, RenderedResponse, Validation, XmlWriter};
 use podpass_control::authz::managed_policy;
 use podpass_policy::{
@@ -10,11 +12,12 @@ use podpass_policy::{
 use podpass_session::{
     Credentials, FederatedIdentity, SessionClaims, SessionIdentity, SessionKind, SessionTag,
 };
-use podpass_store::{Role, StoreError};
+use podpass_store::Role;
 use podpass_token::VerifyError;
 
 use crate::auth::Caller;
 use crate::authz::{caller_policies, internal, request};
+use crate::cache::TrustedRole;
 use crate::query::{Call, STS, unknown_action};
 use crate::{AppState, Decided};
 
@@ -94,32 +97,15 @@ fn common_params<'a>(
     })
 }
 
-/// The role an ARN of this account names, or `None`.
-pub(crate) async fn find_role(state: &AppState, role_arn: &str) -> Result<Option<Role>, AwsError> {
-    let Some(name) = role_arn
-        .strip_prefix(&format!(
-            "arn:aws:iam::{}:role/",
-            state.settings().account_id
-        ))
-        .and_then(|rest| rest.rsplit('/').next())
-    else {
-        return Ok(None);
-    };
-    match state.store().role(name).await {
-        Ok(role) if role.arn == role_arn => Ok(Some(role)),
-        Ok(_) | Err(StoreError::NotFound(_)) => Ok(None),
-        Err(e) => Err(internal(e)),
-    }
-}
-
-pub(crate) fn trust_policy(role: &Role) -> Result<NamedPolicy, AwsError> {
-    let policy = Policy::parse(&role.trust_policy, PolicyKind::Trust).map_err(internal)?;
-    Ok(NamedPolicy::new(
-        format!("trust policy of {}", role.role_name),
-        PolicyType::Trust,
-        policy,
-    )
-    .with_arn(role.arn.clone()))
+/// The role an ARN of this account names, with its compiled trust policy, or `None`.
+pub(crate) async fn find_role(
+    state: &AppState,
+    role_arn: &str,
+) -> Result<Option<Arc<TrustedRole>>, AwsError> {
+    state
+        .iam_cache()
+        .role(state.store(), &state.settings().account_id, role_arn)
+        .await
 }
 
 /// Who asks to assume a role, for the log and the audit trail.
@@ -326,15 +312,15 @@ async fn assume_role_with_web_identity(
         .trim_end_matches('/')
         .to_owned();
     let provider_arn = format!("arn:aws:iam::{account}:oidc-provider/{provider_url}");
-    let provider = match state.store().oidc_provider(&provider_arn).await {
-        Ok(provider) => provider,
-        Err(StoreError::NotFound(_)) => {
-            return Err(AwsError::invalid_identity_token(format!(
+    let provider = state
+        .iam_cache()
+        .provider(state.store(), &provider_arn)
+        .await?
+        .ok_or_else(|| {
+            AwsError::invalid_identity_token(format!(
                 "No OpenIDConnect provider found in your account for {issuer}"
-            )));
-        }
-        Err(e) => return Err(internal(e)),
-    };
+            ))
+        })?;
 
     let verified = verify_web_identity(state, &issuer, &provider.client_ids, token, now).await?;
     let audience = verified
@@ -346,10 +332,10 @@ async fn assume_role_with_web_identity(
 
     let denied =
         || AwsError::access_denied("Not authorized to perform sts:AssumeRoleWithWebIdentity");
-    let role = find_role(state, common.role_arn)
+    let trusted = find_role(state, common.role_arn)
         .await?
         .ok_or_else(denied)?;
-    let trust = trust_policy(&role)?;
+    let (role, trust) = (&trusted.role, trusted.trust.as_ref());
     let principal = Principal::WebIdentity {
         provider_arn: provider_arn.clone(),
     };
@@ -373,7 +359,7 @@ async fn assume_role_with_web_identity(
     )
     .map_err(|()| denied())?;
 
-    let duration = duration_for(&role, common.duration, false)?;
+    let duration = duration_for(role, common.duration, false)?;
     let packed = session_policies(state, common.policy, &common.policy_arns, &[]).await?;
     let mut identity = role_identity(
         &role,
@@ -523,9 +509,10 @@ async fn assume_role(state: &AppState, call: &Call) -> Result<RenderedResponse, 
             common.role_arn
         ))
     };
-    let role = find_role(state, common.role_arn)
+    let trusted = find_role(state, common.role_arn)
         .await?
         .ok_or_else(denied)?;
+    let (role, trust) = (&trusted.role, trusted.trust.as_ref());
     let chained = matches!(caller, Caller::Session(_));
 
     // Transitive tags of the calling session carry over and cannot be overridden.
@@ -554,7 +541,6 @@ async fn assume_role(state: &AppState, call: &Call) -> Result<RenderedResponse, 
     tags.extend(request_tags.iter().cloned());
 
     let (principal, caller_set) = caller_policies(state, caller).await?;
-    let trust = trust_policy(&role)?;
     let tag_pairs: Vec<(&str, &str)> = tags
         .iter()
         .map(|t| (t.key.as_str(), t.value.as_str()))
@@ -627,7 +613,7 @@ async fn assume_role(state: &AppState, call: &Call) -> Result<RenderedResponse, 
         })?;
     }
 
-    let duration = duration_for(&role, common.duration, chained)?;
+    let duration = duration_for(role, common.duration, chained)?;
     let packed = session_policies(state, common.policy, &common.policy_arns, &tags).await?;
     let mut identity = role_identity(
         &role,

@@ -7,7 +7,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use podpass_store::Store;
 
 use crate::{
-    agent_cmd, audit_cmd, demo, eksctl, iam_cmd, instance, pods, sa, serve, tokens, webhook_cmd,
+    agent_cmd, audit_cmd, cluster_cmd, demo, eksctl, iam_cmd, instance, pods, sa, serve, tokens,
+    webhook_cmd,
 };
 
 /// podpass: short-lived AWS credentials for Kubernetes pods, with no static keys.
@@ -98,6 +99,9 @@ pub enum Command {
     /// Issue and inspect ServiceAccount tokens (what the kubelet asks TokenRequest for)
     #[command(subcommand)]
     Token(tokens::TokenCommand),
+    /// List clusters and rotate their token-signing keys, or the session sealing key
+    #[command(subcommand)]
+    Cluster(cluster_cmd::ClusterCommand),
     /// Manage the local cluster's ServiceAccounts (as kubectl does)
     #[command(subcommand, name = "sa", alias = "serviceaccount")]
     Sa(sa::SaCommand),
@@ -176,6 +180,7 @@ async fn run_command(cli: Cli) -> anyhow::Result<()> {
         Command::Webhook(command) => webhook_cmd::run(&cli.global, *command).await,
         Command::Run(args) => pods::run(&cli.global, args).await,
         Command::Audit(args) => audit_cmd::run(&cli.global, args),
+        Command::Cluster(command) => cluster_cmd::run(&cli.global, command).await,
         Command::Demo(args) => demo::run(&cli.global, args).await,
         Command::Logs(args) => pods::logs(&cli.global, args).await,
         Command::Exec(_) => Ok(()),

@@ -5,6 +5,7 @@ mod agent_cmd;
 mod audit_cmd;
 mod aws_client;
 mod cli;
+mod cluster_cmd;
 mod demo;
 mod eksctl;
 mod iam_cmd;

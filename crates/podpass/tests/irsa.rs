@@ -439,3 +439,43 @@ fn roles_providers_keys_and_live_sessions_survive_a_restart() {
         .collect();
     assert_eq!(names, ["podpass-demo-default-reader", "podpass-demo-node"]);
 }
+
+#[test]
+fn key_rotation_keeps_old_tokens_valid_and_signs_new_ones_with_the_new_key() {
+    let (podpass, role_arn) = irsa_instance();
+    let before = token(&podpass, "reader", "sts.amazonaws.com");
+    assert!(
+        web_identity(&podpass, &role_arn, &before, &[])
+            .status
+            .success()
+    );
+    let out = podpass.podpass_ok(&["cluster", "rotate-key", "--algorithm", "es256"]);
+    assert!(out.contains("earlier keys stay published"), "{out}");
+    let after = token(&podpass, "reader", "sts.amazonaws.com");
+    let header = |t: &str| -> serde_json::Value {
+        serde_json::from_slice(
+            &URL_SAFE_NO_PAD
+                .decode(t.split('.').next().unwrap())
+                .unwrap(),
+        )
+        .unwrap()
+    };
+    assert_eq!(header(&after)["alg"], "ES256");
+    assert_ne!(header(&after)["kid"], header(&before)["kid"]);
+    // STS refetches the JWKS for the unknown kid (at most once a second per issuer).
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let out = web_identity(&podpass, &role_arn, &after, &[]);
+    assert!(out.status.success(), "new key: {}", text(&out.stderr));
+    let out = web_identity(&podpass, &role_arn, &before, &[]);
+    assert!(
+        out.status.success(),
+        "old key still published: {}",
+        text(&out.stderr)
+    );
+    let listed = podpass.podpass_ok(&["cluster", "list"]);
+    assert!(listed.contains("ES256"), "{listed}");
+    assert!(
+        listed.lines().nth(1).unwrap().trim_end().ends_with(" 2"),
+        "{listed}"
+    );
+}

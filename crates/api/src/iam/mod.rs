@@ -22,6 +22,18 @@ pub async fn dispatch(
     action: &str,
     call: &Call,
 ) -> Result<RenderedResponse, AwsError> {
+    let result = run(state, action, call).await;
+    // Writes apply at once to this process's STS and EKS Auth.
+    if !["Get", "List", "Simulate"]
+        .iter()
+        .any(|read| action.starts_with(read))
+    {
+        state.iam_cache().clear();
+    }
+    result
+}
+
+async fn run(state: &AppState, action: &str, call: &Call) -> Result<RenderedResponse, AwsError> {
     match action {
         "CreateRole" => roles::create_role(state, call).await,
         "GetRole" => roles::get_role(state, call).await,

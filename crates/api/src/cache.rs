@@ -1,0 +1,112 @@
+//! Hot-path cache of what STS and EKS Auth read on every call: roles with their parsed trust
+//! policy, and OIDC providers. Entries live one second, IAM's own kind of eventual consistency
+//! for writers in other processes (the CLI, other replicas); this process's IAM API clears the
+//! cache on every write, so its own changes apply at once. Misses are not cached: a role created
+//! a moment ago is found.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use moka::future::Cache;
+use podpass_awsproto::AwsError;
+use podpass_policy::{NamedPolicy, Policy, PolicyKind, PolicyType};
+use podpass_store::{OidcProvider, Role, Store, StoreError};
+
+use crate::authz::internal;
+
+/// How long an entry is trusted.
+const TTL: Duration = Duration::from_secs(1);
+const CAPACITY: u64 = 10_000;
+
+/// A role with its trust policy compiled.
+pub struct TrustedRole {
+    /// The role.
+    pub role: Role,
+    /// Its trust policy, compiled.
+    pub trust: Arc<NamedPolicy>,
+}
+
+/// The cache; cheap to share.
+pub struct IamCache {
+    roles: Cache<String, Arc<TrustedRole>>,
+    providers: Cache<String, Arc<OidcProvider>>,
+}
+
+impl IamCache {
+    pub(crate) fn new() -> Self {
+        Self {
+            roles: Cache::builder()
+                .max_capacity(CAPACITY)
+                .time_to_live(TTL)
+                .build(),
+            providers: Cache::builder()
+                .max_capacity(CAPACITY)
+                .time_to_live(TTL)
+                .build(),
+        }
+    }
+
+    /// Forgets everything (after an IAM write).
+    pub fn clear(&self) {
+        self.roles.invalidate_all();
+        self.providers.invalidate_all();
+    }
+
+    /// The role named by `arn` (an ARN of `account`), or `None`.
+    pub async fn role(
+        &self,
+        store: &Store,
+        account: &str,
+        arn: &str,
+    ) -> Result<Option<Arc<TrustedRole>>, AwsError> {
+        if let Some(hit) = self.roles.get(arn).await {
+            return Ok(Some(hit));
+        }
+        let Some(name) = arn
+            .strip_prefix(&format!("arn:aws:iam::{account}:role/"))
+            .and_then(|rest| rest.rsplit('/').next())
+        else {
+            return Ok(None);
+        };
+        let role = match store.role(name).await {
+            Ok(role) if role.arn == arn => role,
+            Ok(_) | Err(StoreError::NotFound(_)) => return Ok(None),
+            Err(e) => return Err(internal(e)),
+        };
+        let policy = Policy::parse(&role.trust_policy, PolicyKind::Trust).map_err(internal)?;
+        let trust = NamedPolicy::new(
+            format!("trust policy of {}", role.role_name),
+            PolicyType::Trust,
+            policy,
+        )
+        .with_arn(role.arn.clone());
+        let entry = Arc::new(TrustedRole {
+            role,
+            trust: Arc::new(trust),
+        });
+        self.roles.insert(arn.to_owned(), entry.clone()).await;
+        Ok(Some(entry))
+    }
+
+    /// The OIDC provider named by `arn`, or `None`.
+    pub async fn provider(
+        &self,
+        store: &Store,
+        arn: &str,
+    ) -> Result<Option<Arc<OidcProvider>>, AwsError> {
+        if let Some(hit) = self.providers.get(arn).await {
+            return Ok(Some(hit));
+        }
+        match store.oidc_provider(arn).await {
+            Ok(provider) => {
+                let provider = Arc::new(provider);
+                self.providers
+                    .insert(arn.to_owned(), provider.clone())
+                    .await;
+                Ok(Some(provider))
+            }
+            Err(StoreError::NotFound(_)) => Ok(None),
+            Err(e) => Err(internal(e)),
+        }
+    }
+}

@@ -1,0 +1,73 @@
+//! `podpass cluster ...`: the local clusters and their keys.
+
+use clap::Subcommand;
+use podpass_token::KeyAlgorithm;
+
+use crate::cli::Global;
+use crate::output::table;
+use crate::serve::Algorithm;
+
+/// Cluster commands.
+#[derive(Debug, Subcommand)]
+pub enum ClusterCommand {
+    /// List the clusters with their issuer and published signing keys
+    List,
+    /// Sign new tokens with a fresh key; old keys stay in the JWKS until their last token expires
+    RotateKey {
+        /// Cluster
+        #[arg(long, env = "PODPASS_CLUSTER", default_value = "demo")]
+        cluster: String,
+        /// Algorithm of the new key
+        #[arg(long, value_enum, default_value_t = Algorithm::Rs256)]
+        algorithm: Algorithm,
+    },
+    /// Seal new STS sessions with a fresh key; sessions sealed before keep working (a running
+    /// `podpass up` picks the new key up at its next start)
+    RotateSessionKey,
+}
+
+pub async fn run(global: &Global, command: ClusterCommand) -> anyhow::Result<()> {
+    let store = global.open_store().await?;
+    let now = podpass_control::now();
+    match command {
+        ClusterCommand::List => {
+            let clusters = podpass_control::clusters::Clusters::new(store.clone());
+            let mut rows = vec![
+                ["NAME", "ISSUER", "SIGNING KEY", "PUBLISHED KEYS"]
+                    .map(String::from)
+                    .to_vec(),
+            ];
+            for cluster in store.list_clusters().await? {
+                let published = clusters.published_keys(&cluster.name, now).await?;
+                let active = clusters.active_key(&cluster.name).await?;
+                rows.push(vec![
+                    cluster.name.clone(),
+                    cluster.issuer_url.clone(),
+                    format!(
+                        "{} {}",
+                        active.algorithm().jwt_algorithm().as_str(),
+                        active.kid()
+                    ),
+                    published.len().to_string(),
+                ]);
+            }
+            print!("{}", table(&rows));
+        }
+        ClusterCommand::RotateKey { cluster, algorithm } => {
+            let clusters = podpass_control::clusters::Clusters::new(store);
+            let kid = clusters
+                .rotate_key(&cluster, KeyAlgorithm::from(algorithm), now)
+                .await?;
+            println!(
+                "cluster/{cluster} signs with key {kid}; earlier keys stay published until their tokens expire"
+            );
+        }
+        ClusterCommand::RotateSessionKey => {
+            let id = podpass_control::sealing::rotate_sealing_key(&store, now).await?;
+            println!(
+                "session sealing key {id} created; restart podpass up to seal new sessions with it"
+            );
+        }
+    }
+    Ok(())
+}
