@@ -265,7 +265,7 @@ async fn assume(
     check_trust(
         state,
         asker,
-        &trust,
+        trust,
         &none,
         &for_action("sts:AssumeRole", principal.clone(), &first.arn, None),
         call,
@@ -275,7 +275,7 @@ async fn assume(
         check_trust(
             state,
             asker,
-            &trust,
+            trust,
             &none,
             &for_action("sts:TagSession", principal, &first.arn, None),
             call,

@@ -352,7 +352,7 @@ async fn assume_role_with_web_identity(
     check_trust(
         state,
         &asker,
-        &trust,
+        trust,
         &PolicySet::default(),
         &trust_request,
         call,
@@ -362,7 +362,7 @@ async fn assume_role_with_web_identity(
     let duration = duration_for(role, common.duration, false)?;
     let packed = session_policies(state, common.policy, &common.policy_arns, &[]).await?;
     let mut identity = role_identity(
-        &role,
+        role,
         &account,
         common.session_name,
         SessionKind::WebIdentity,
@@ -572,7 +572,7 @@ async fn assume_role(state: &AppState, call: &Call) -> Result<RenderedResponse, 
     check_trust(
         state,
         &asker,
-        &trust,
+        trust,
         &caller_set,
         &build("sts:AssumeRole"),
         call,
@@ -582,7 +582,7 @@ async fn assume_role(state: &AppState, call: &Call) -> Result<RenderedResponse, 
         check_trust(
             state,
             &asker,
-            &trust,
+            trust,
             &caller_set,
             &build("sts:TagSession"),
             call,
@@ -599,7 +599,7 @@ async fn assume_role(state: &AppState, call: &Call) -> Result<RenderedResponse, 
         check_trust(
             state,
             &asker,
-            &trust,
+            trust,
             &caller_set,
             &build("sts:SetSourceIdentity"),
             call,
@@ -616,7 +616,7 @@ async fn assume_role(state: &AppState, call: &Call) -> Result<RenderedResponse, 
     let duration = duration_for(role, common.duration, chained)?;
     let packed = session_policies(state, common.policy, &common.policy_arns, &tags).await?;
     let mut identity = role_identity(
-        &role,
+        role,
         &state.settings().account_id,
         common.session_name,
         SessionKind::AssumeRole,
