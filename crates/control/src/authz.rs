@@ -63,10 +63,12 @@ pub async fn role_policies(store: &Store, role: &Role) -> Result<PolicySet, Auth
     let mut set = PolicySet::default();
     for (name, document) in store.role_policies(&role.role_name).await? {
         let policy = parse(&name, &document, PolicyKind::Identity)?;
-        set.identity.push(Arc::new(NamedPolicy::new(name, PolicyType::Inline, policy)));
+        set.identity
+            .push(Arc::new(NamedPolicy::new(name, PolicyType::Inline, policy)));
     }
     for arn in store.attached_role_policies(&role.role_name).await? {
-        let policy = managed_policy(store, &arn, PolicyKind::Identity, PolicyType::AwsManaged).await?;
+        let policy =
+            managed_policy(store, &arn, PolicyKind::Identity, PolicyType::AwsManaged).await?;
         set.identity.push(Arc::new(policy));
     }
     if let Some(arn) = &role.permissions_boundary {
@@ -78,16 +80,23 @@ pub async fn role_policies(store: &Store, role: &Role) -> Result<PolicySet, Auth
 
 /// Everything that applies to a role session: the role's policies, its boundary, and the
 /// session policies passed when it was assumed.
-pub async fn session_policies(store: &Store, session: &SessionClaims) -> Result<PolicySet, AuthzError> {
+pub async fn session_policies(
+    store: &Store,
+    session: &SessionClaims,
+) -> Result<PolicySet, AuthzError> {
     let role = store.role(&session.identity.role_name).await?;
     let mut set = role_policies(store, &role).await?;
     if let Some(text) = &session.identity.session_policy {
         let policy = parse("session policy", text, PolicyKind::Session)?;
-        set.session
-            .push(Arc::new(NamedPolicy::new("session policy", PolicyType::SessionInline, policy)));
+        set.session.push(Arc::new(NamedPolicy::new(
+            "session policy",
+            PolicyType::SessionInline,
+            policy,
+        )));
     }
     for arn in &session.identity.session_policy_arns {
-        let policy = managed_policy(store, arn, PolicyKind::Session, PolicyType::SessionManaged).await?;
+        let policy =
+            managed_policy(store, arn, PolicyKind::Session, PolicyType::SessionManaged).await?;
         set.session.push(Arc::new(policy));
     }
     Ok(set)
@@ -98,10 +107,20 @@ pub fn session_principal(session: &SessionClaims, role_tags: &[podpass_store::Ta
     let identity = &session.identity;
     let mut tags: Vec<(String, String)> = role_tags
         .iter()
-        .filter(|t| !identity.tags.iter().any(|s| s.key.eq_ignore_ascii_case(&t.key)))
+        .filter(|t| {
+            !identity
+                .tags
+                .iter()
+                .any(|s| s.key.eq_ignore_ascii_case(&t.key))
+        })
         .map(|t| (t.key.clone(), t.value.clone()))
         .collect();
-    tags.extend(identity.tags.iter().map(|t| (t.key.clone(), t.value.clone())));
+    tags.extend(
+        identity
+            .tags
+            .iter()
+            .map(|t| (t.key.clone(), t.value.clone())),
+    );
     Principal::AssumedRole(RoleSession {
         account: identity.account.clone(),
         role_name: identity.role_name.clone(),

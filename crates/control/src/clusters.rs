@@ -122,7 +122,12 @@ impl Clusters {
 
     /// Installs a new signing key; old keys stay published until their last token expires.
     /// Returns the new key id.
-    pub async fn rotate_key(&self, cluster: &str, algorithm: KeyAlgorithm, now: i64) -> Result<String> {
+    pub async fn rotate_key(
+        &self,
+        cluster: &str,
+        algorithm: KeyAlgorithm,
+        now: i64,
+    ) -> Result<String> {
         self.store.cluster(cluster).await?;
         let key = new_key_record(cluster, algorithm, now)?;
         self.store.rotate_signing_key(&key, now).await?;
@@ -166,7 +171,10 @@ impl Clusters {
         now: i64,
     ) -> Result<(String, podpass_token::Claims)> {
         let cluster = self.store.cluster(cluster).await?;
-        let sa = self.store.service_account(&cluster.name, namespace, name).await?;
+        let sa = self
+            .store
+            .service_account(&cluster.name, namespace, name)
+            .await?;
         let key = self.active_key(&cluster.name).await?;
         let subject = podpass_token::ServiceAccount {
             namespace: sa.namespace,
@@ -174,7 +182,9 @@ impl Clusters {
             uid: sa.uid,
         };
         let (jwt, claims) = podpass_token::mint(&key, &cluster.issuer_url, &subject, request, now)?;
-        self.store.record_signed_until(key.kid(), claims.exp).await?;
+        self.store
+            .record_signed_until(key.kid(), claims.exp)
+            .await?;
         Ok((jwt, claims))
     }
 }

@@ -3,8 +3,7 @@
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 
 const UPPER_ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-const SECRET_ALPHABET: &[u8] =
-    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+const SECRET_ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 /// Error from the system random generator (never expected on Linux).
 #[derive(Debug, thiserror::Error)]
@@ -13,9 +12,14 @@ pub struct RandomError;
 
 fn random_from(alphabet: &[u8], len: usize) -> Result<String, RandomError> {
     let mut bytes = vec![0u8; len];
-    SystemRandom::new().fill(&mut bytes).map_err(|_| RandomError)?;
+    SystemRandom::new()
+        .fill(&mut bytes)
+        .map_err(|_| RandomError)?;
     // Both alphabets have a power-of-two size, so the modulo keeps the draw uniform.
-    Ok(bytes.iter().map(|b| alphabet[*b as usize % alphabet.len()] as char).collect())
+    Ok(bytes
+        .iter()
+        .map(|b| alphabet[*b as usize % alphabet.len()] as char)
+        .collect())
 }
 
 /// A unique id with an IAM prefix: `prefix` + 16 upper-case base32 characters (21 chars total
@@ -37,7 +41,9 @@ pub fn secret_access_key() -> Result<String, RandomError> {
 /// An EKS-style 32-hex upper-case cluster id, used in issuer URLs.
 pub fn cluster_id() -> Result<String, RandomError> {
     let mut bytes = [0u8; 16];
-    SystemRandom::new().fill(&mut bytes).map_err(|_| RandomError)?;
+    SystemRandom::new()
+        .fill(&mut bytes)
+        .map_err(|_| RandomError)?;
     Ok(hex::encode_upper(bytes))
 }
 

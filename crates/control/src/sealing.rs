@@ -31,7 +31,13 @@ pub async fn load_sealer(store: &Store, now: i64) -> Result<Sealer, SealingError
 /// Adds a new sealing key that seals from now on; older keys keep opening live sessions.
 /// Returns the new key id.
 pub async fn rotate_sealing_key(store: &Store, now: i64) -> Result<u32, SealingError> {
-    let next = stored_keys(store).await?.iter().map(SealingKey::id).max().unwrap_or(0) + 1;
+    let next = stored_keys(store)
+        .await?
+        .iter()
+        .map(SealingKey::id)
+        .max()
+        .unwrap_or(0)
+        + 1;
     add_key(store, next, now).await?;
     Ok(next)
 }

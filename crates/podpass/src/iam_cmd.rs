@@ -4,8 +4,13 @@ use std::io::Read;
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
+use std::sync::Arc;
+
 use podpass_policy::lint::{Finding, Severity, lint};
-use podpass_policy::{Policy, PolicyKind};
+use podpass_policy::{
+    Explanation, NamedPolicy, Policy, PolicyKind, PolicySet, PolicyType, Principal, Request,
+    RoleSession, evaluate_explained, evaluate_trust_explained,
+};
 
 use crate::cli::Global;
 
@@ -15,6 +20,61 @@ pub enum IamCommand {
     /// Flag trust and permission policies that let the wrong workload in (e.g. a web-identity
     /// trust without a `sub` condition: any pod of the cluster can take the role)
     Lint(LintArgs),
+    /// Decide a request with podpass's engine and explain why: identity, session, boundary,
+    /// resource and trust policies, from files or stored roles; covers what AWS's simulator
+    /// cannot (session policies, trust policies for web-identity and service callers)
+    Simulate(Box<SimulateArgs>),
+}
+
+/// Options of `iam simulate`.
+#[derive(Debug, Args)]
+pub struct SimulateArgs {
+    /// The action, e.g. s3:GetObject or sts:AssumeRoleWithWebIdentity
+    #[arg(long)]
+    pub action: String,
+    /// The resource ARN [default: *; for --trust-of, the role's ARN]
+    #[arg(long)]
+    pub resource: Option<String>,
+    /// Identity policy files (repeat for several)
+    #[arg(long = "policy")]
+    pub policies: Vec<String>,
+    /// Take the identity policies (inline, attached) and boundary of this stored role, and make
+    /// the caller a session of it
+    #[arg(long)]
+    pub role: Option<String>,
+    /// Session policy files
+    #[arg(long = "session-policy")]
+    pub session_policies: Vec<String>,
+    /// Permissions boundary file
+    #[arg(long)]
+    pub boundary: Option<String>,
+    /// Resource policy file (e.g. a bucket policy)
+    #[arg(long)]
+    pub resource_policy: Option<String>,
+    /// Evaluate this stored role's trust policy instead (AssumeRole* decisions)
+    #[arg(long, conflicts_with_all = ["policies", "role", "resource_policy"])]
+    pub trust_of: Option<String>,
+    /// The caller: an OIDC provider ARN (web identity), a service principal such as
+    /// pods.eks.amazonaws.com, an account id, or an assumed-role ARN
+    /// [default: the role's session with --role, else the account root]
+    #[arg(long)]
+    pub caller: Option<String>,
+    /// Context values, KEY=VALUE (repeat a key for a multi-valued key), e.g.
+    /// 127.0.0.1:7700/id/ABC:sub=system:serviceaccount:default:app or aws:RequestTag/team=x
+    #[arg(long = "context", value_name = "KEY=VALUE")]
+    pub context: Vec<String>,
+    /// Output: a human-readable explanation, or JSON for scripts
+    #[arg(long, short = 'o', value_enum, default_value_t = SimulateOutput::Text)]
+    pub output: SimulateOutput,
+}
+
+/// Output formats of `iam simulate`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum SimulateOutput {
+    /// The explanation
+    Text,
+    /// The explanation as JSON
+    Json,
 }
 
 /// Options of `iam lint`.
@@ -34,6 +94,7 @@ pub struct LintArgs {
 pub async fn run(global: &Global, command: IamCommand) -> anyhow::Result<()> {
     match command {
         IamCommand::Lint(args) => lint_command(global, args).await,
+        IamCommand::Simulate(args) => simulate(global, *args).await,
     }
 }
 
@@ -142,4 +203,202 @@ fn guess_kind(text: &str) -> PolicyKind {
     } else {
         PolicyKind::Identity
     }
+}
+
+fn named(
+    label: &str,
+    path: &str,
+    kind: PolicyKind,
+    policy_type: PolicyType,
+) -> anyhow::Result<Arc<NamedPolicy>> {
+    let text = read_input(path)?;
+    let policy = Policy::parse(&text, kind)
+        .map_err(|e| anyhow::anyhow!("{path}: MalformedPolicyDocument: {}", e.message()))?;
+    Ok(Arc::new(NamedPolicy::new(
+        format!("{label} {path}"),
+        policy_type,
+        policy,
+    )))
+}
+
+/// The engine's principal for a `--caller` value.
+fn caller_principal(caller: &str, account: &str) -> Principal {
+    if caller.contains(":oidc-provider/") || caller.contains(":saml-provider/") {
+        return Principal::WebIdentity {
+            provider_arn: caller.to_owned(),
+        };
+    }
+    if let Some(rest) = caller.strip_prefix("arn:aws:sts::") {
+        let mut parts = rest.splitn(2, ":assumed-role/");
+        let account = parts.next().unwrap_or(account).to_owned();
+        let mut names = parts.next().unwrap_or_default().splitn(2, '/');
+        return Principal::AssumedRole(RoleSession {
+            account,
+            role_name: names.next().unwrap_or_default().to_owned(),
+            role_path: "/".to_owned(),
+            role_id: "AROASIMULATED0000000".to_owned(),
+            session_name: names.next().unwrap_or("simulated").to_owned(),
+            tags: Vec::new(),
+        });
+    }
+    if caller.len() == 12 && caller.bytes().all(|b| b.is_ascii_digit()) {
+        return Principal::AccountRoot {
+            account: caller.to_owned(),
+        };
+    }
+    Principal::Service {
+        name: caller.to_owned(),
+    }
+}
+
+async fn simulate(global: &Global, args: SimulateArgs) -> anyhow::Result<()> {
+    let store = global.open_store().await?;
+    let account = store
+        .meta("account_id")
+        .await?
+        .unwrap_or_else(|| "000000000000".to_owned());
+    let mut set = PolicySet::default();
+    for path in &args.policies {
+        set.identity.push(named(
+            "policy",
+            path,
+            PolicyKind::Identity,
+            PolicyType::Inline,
+        )?);
+    }
+    for path in &args.session_policies {
+        set.session.push(named(
+            "session policy",
+            path,
+            PolicyKind::Session,
+            PolicyType::SessionInline,
+        )?);
+    }
+    if let Some(path) = &args.boundary {
+        set.boundary = Some(named(
+            "boundary",
+            path,
+            PolicyKind::Boundary,
+            PolicyType::Boundary,
+        )?);
+    }
+    if let Some(path) = &args.resource_policy {
+        set.resource = Some(named(
+            "resource policy",
+            path,
+            PolicyKind::Resource,
+            PolicyType::Resource,
+        )?);
+    }
+    let mut principal = Principal::AccountRoot {
+        account: account.clone(),
+    };
+    if let Some(name) = &args.role {
+        let role = store.role(name).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        let stored = podpass_control::authz::role_policies(&store, &role).await?;
+        set.identity.extend(stored.identity);
+        set.boundary = set.boundary.or(stored.boundary);
+        principal = Principal::AssumedRole(RoleSession {
+            account: account.clone(),
+            role_name: role.role_name.clone(),
+            role_path: role.path.clone(),
+            role_id: role.role_id.clone(),
+            session_name: "simulated".to_owned(),
+            tags: role
+                .tags
+                .iter()
+                .map(|t| (t.key.clone(), t.value.clone()))
+                .collect(),
+        });
+    }
+    if let Some(caller) = &args.caller {
+        principal = caller_principal(caller, &account);
+    }
+    let trust_role = match &args.trust_of {
+        Some(name) => Some(store.role(name).await.map_err(|e| anyhow::anyhow!("{e}"))?),
+        None => None,
+    };
+    let resource = args
+        .resource
+        .clone()
+        .or_else(|| trust_role.as_ref().map(|r| r.arn.clone()))
+        .unwrap_or_else(|| "*".to_owned());
+    let mut request =
+        Request::new(principal, &args.action, resource).with_time(jiff::Timestamp::now());
+    let mut multi: std::collections::BTreeMap<String, Vec<String>> =
+        std::collections::BTreeMap::new();
+    for entry in &args.context {
+        let (key, value) = entry
+            .split_once('=')
+            .with_context(|| format!("--context {entry:?}: expected KEY=VALUE"))?;
+        multi
+            .entry(key.to_owned())
+            .or_default()
+            .push(value.to_owned());
+    }
+    for (key, mut values) in multi {
+        request = if values.len() == 1 {
+            request.with(&key, values.remove(0))
+        } else {
+            let refs: Vec<&str> = values.iter().map(String::as_str).collect();
+            request.with_values(&key, &refs)
+        };
+    }
+    let explanation = match &trust_role {
+        Some(role) => {
+            let policy = Policy::parse(&role.trust_policy, PolicyKind::Trust)
+                .map_err(|e| anyhow::anyhow!("stored trust policy: {}", e.message()))?;
+            let trust = NamedPolicy::new(
+                format!("trust policy of {}", role.role_name),
+                PolicyType::Trust,
+                policy,
+            )
+            .with_arn(role.arn.clone());
+            evaluate_trust_explained(&trust, &set, &request)
+        }
+        None => evaluate_explained(&set, &request),
+    };
+    match args.output {
+        SimulateOutput::Text => println!("{explanation}"),
+        SimulateOutput::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&explanation_json(&explanation))?
+        ),
+    }
+    Ok(())
+}
+
+fn explanation_json(e: &Explanation) -> serde_json::Value {
+    let statements: Vec<serde_json::Value> = e
+        .statements
+        .iter()
+        .map(|s| {
+            serde_json::json!({
+                "policy": s.policy_name,
+                "policyArn": s.policy_arn,
+                "policyType": format!("{:?}", s.policy_type),
+                "kind": format!("{:?}", s.kind),
+                "effect": format!("{:?}", s.effect),
+                "sid": s.sid,
+                "index": s.index,
+                "start": s.span.map(|sp| serde_json::json!({"line": sp.start.line, "column": sp.start.column})),
+                "conditions": s.conditions.iter().map(|c| serde_json::json!({
+                    "operator": c.operator,
+                    "key": c.key,
+                    "policyValues": c.policy_values,
+                    "requestValues": c.request_values,
+                    "held": c.held,
+                })).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "decision": e.decision.as_simulator_str(),
+        "implicitDenyIn": e.implicit_deny_in.map(|k| format!("{k:?}")),
+        "action": e.action,
+        "resource": e.resource,
+        "statements": statements,
+        "missingContextKeys": e.missing_keys,
+        "explanation": e.to_string(),
+    })
 }

@@ -479,3 +479,74 @@ fn key_rotation_keeps_old_tokens_valid_and_signs_new_ones_with_the_new_key() {
         "{listed}"
     );
 }
+
+#[test]
+fn iam_simulate_explains_trust_and_permission_decisions_offline() {
+    let (podpass, _) = irsa_instance();
+    let url = podpass.issuer().split("//").nth(1).unwrap().to_owned();
+    let provider = format!("arn:aws:iam::000000000000:oidc-provider/{url}");
+    let simulate = |sub: &str| {
+        podpass.podpass_ok(&[
+            "iam",
+            "simulate",
+            "--trust-of",
+            "podpass-demo-default-reader",
+            "--action",
+            "sts:AssumeRoleWithWebIdentity",
+            "--caller",
+            &provider,
+            "--context",
+            &format!("{url}:sub=system:serviceaccount:default:{sub}"),
+            "--context",
+            &format!("{url}:aud=sts.amazonaws.com"),
+            "-o",
+            "json",
+        ])
+    };
+    let allowed: serde_json::Value = serde_json::from_str(&simulate("reader")).unwrap();
+    assert_eq!(allowed["decision"], "allowed");
+    let conditions = &allowed["statements"][0]["conditions"];
+    assert_eq!(conditions.as_array().unwrap().len(), 2, "{allowed}");
+    assert!(
+        conditions
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["held"] == true)
+    );
+    let denied: serde_json::Value = serde_json::from_str(&simulate("intruder")).unwrap();
+    assert_eq!(denied["decision"], "implicitDeny");
+
+    let text_out = podpass.podpass_ok(&[
+        "iam",
+        "simulate",
+        "--role",
+        "podpass-demo-default-reader",
+        "--action",
+        "s3:PutObject",
+        "--resource",
+        "arn:aws:s3:::b/k",
+    ]);
+    assert!(
+        text_out.starts_with("implicitDeny s3:putobject on arn:aws:s3:::b/k"),
+        "{text_out}"
+    );
+    // A session policy narrows what the role allows: AWS's simulator cannot show this.
+    let session = podpass.write(
+        "session.json",
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::other/*"}]}"#,
+    );
+    let narrowed = podpass.podpass_ok(&[
+        "iam",
+        "simulate",
+        "--role",
+        "podpass-demo-default-reader",
+        "--action",
+        "s3:GetObject",
+        "--resource",
+        "arn:aws:s3:::b/k",
+        "--session-policy",
+        session.to_str().unwrap(),
+    ]);
+    assert!(narrowed.starts_with("implicitDeny"), "{narrowed}");
+}

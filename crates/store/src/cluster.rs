@@ -5,10 +5,19 @@ use crate::{
     unique_violation,
 };
 
-type KeyRow = (String, String, String, String, i64, Option<i64>, Option<i64>);
+type KeyRow = (
+    String,
+    String,
+    String,
+    String,
+    i64,
+    Option<i64>,
+    Option<i64>,
+);
 
 fn key_from_row(row: KeyRow) -> SigningKeyRecord {
-    let (kid, cluster_name, algorithm, private_key_pem, created_at, retired_at, publish_until) = row;
+    let (kid, cluster_name, algorithm, private_key_pem, created_at, retired_at, publish_until) =
+        row;
     SigningKeyRecord {
         kid,
         cluster_name,
@@ -189,7 +198,9 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?;
         row.map(sa_from_row).transpose()?.ok_or_else(|| {
-            StoreError::NotFound(format!("serviceaccounts \"{name}\" in namespace \"{namespace}\""))
+            StoreError::NotFound(format!(
+                "serviceaccounts \"{name}\" in namespace \"{namespace}\""
+            ))
         })
     }
 

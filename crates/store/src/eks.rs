@@ -1,6 +1,8 @@
 //! EKS Pod Identity associations.
 
-use crate::{PodIdentityAssociation, Result, Store, StoreError, from_json, to_json, unique_violation};
+use crate::{
+    PodIdentityAssociation, Result, Store, StoreError, from_json, to_json, unique_violation,
+};
 
 const COLUMNS: &str = "SELECT association_id, cluster_name, namespace, service_account, role_arn, \
      association_arn, tags, owner_arn, disable_session_tags, target_role_arn, external_id, \
@@ -24,8 +26,22 @@ type Row = (
 );
 
 fn from_row(row: Row) -> Result<PodIdentityAssociation> {
-    let (id, cluster, namespace, sa, role, arn, tags, owner, disable, target, external, policy, c, m) =
-        row;
+    let (
+        id,
+        cluster,
+        namespace,
+        sa,
+        role,
+        arn,
+        tags,
+        owner,
+        disable,
+        target,
+        external,
+        policy,
+        c,
+        m,
+    ) = row;
     Ok(PodIdentityAssociation {
         association_id: id,
         cluster_name: cluster,
@@ -168,7 +184,9 @@ impl Store {
         .execute(&self.pool)
         .await?;
         if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound(format!("Pod identity association {id}")));
+            return Err(StoreError::NotFound(format!(
+                "Pod identity association {id}"
+            )));
         }
         Ok(())
     }

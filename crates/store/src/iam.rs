@@ -1,8 +1,8 @@
 //! IAM entities: roles, inline and managed policies, attachments, OIDC providers.
 
 use crate::{
-    ManagedPolicy, OidcProvider, PolicyVersion, Result, Role, Store, StoreError, from_json, to_json,
-    unique_violation,
+    ManagedPolicy, OidcProvider, PolicyVersion, Result, Role, Store, StoreError, from_json,
+    to_json, unique_violation,
 };
 
 type RoleRow = (
@@ -221,11 +221,8 @@ impl Store {
         .bind(policy_name)
         .fetch_optional(&self.pool)
         .await?;
-        row.map(|(d,)| d).ok_or_else(|| {
-            StoreError::NotFound(format!(
-                "The role policy with name {policy_name}"
-            ))
-        })
+        row.map(|(d,)| d)
+            .ok_or_else(|| StoreError::NotFound(format!("The role policy with name {policy_name}")))
     }
 
     /// Lists a role's inline policies as (name, document), ordered by name.
@@ -276,9 +273,7 @@ impl Store {
         .bind(policy.updated_at)
         .execute(&mut *tx)
         .await
-        .map_err(|e| {
-            unique_violation(e, || format!("A policy called {}", policy.policy_name))
-        })?;
+        .map_err(|e| unique_violation(e, || format!("A policy called {}", policy.policy_name)))?;
         sqlx::query(
             "INSERT INTO policy_versions (policy_arn, version_id, document, created_at) \
              VALUES ($1, $2, $3, $4)",
@@ -518,7 +513,9 @@ impl Store {
             .execute(&self.pool)
             .await?;
         if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound(format!("OpenIDConnect Provider {arn}")));
+            return Err(StoreError::NotFound(format!(
+                "OpenIDConnect Provider {arn}"
+            )));
         }
         Ok(())
     }

@@ -29,12 +29,14 @@ impl Store {
         .await?;
         Ok(rows
             .into_iter()
-            .map(|(access_key_id, secret_access_key, principal_arn, created_at)| AccessKey {
-                access_key_id,
-                secret_access_key,
-                principal_arn,
-                created_at,
-            })
+            .map(
+                |(access_key_id, secret_access_key, principal_arn, created_at)| AccessKey {
+                    access_key_id,
+                    secret_access_key,
+                    principal_arn,
+                    created_at,
+                },
+            )
             .collect())
     }
 

@@ -15,9 +15,9 @@ pub use records::*;
 use std::borrow::Cow;
 
 use sqlx::AnyPool;
+use sqlx::SqlSafeStr;
 use sqlx::any::AnyPoolOptions;
 use sqlx::migrate::{Migration, MigrationType, Migrator};
-use sqlx::SqlSafeStr;
 
 /// Errors of the store, distinguishing what callers turn into API errors.
 #[derive(Debug, thiserror::Error)]
@@ -76,7 +76,10 @@ impl Store {
     pub async fn open(url: &str) -> Result<Self> {
         sqlx::any::install_default_drivers();
         // SQLite serialises writers anyway; a small pool avoids "database is locked" storms.
-        let pool = AnyPoolOptions::new().max_connections(8).connect(url).await?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(8)
+            .connect(url)
+            .await?;
         let store = Self { pool };
         store.migrate().await?;
         Ok(store)
@@ -100,7 +103,9 @@ impl Store {
                 )
             })
             .collect();
-        Migrator::with_migrations(migrations).run(&self.pool).await?;
+        Migrator::with_migrations(migrations)
+            .run(&self.pool)
+            .await?;
         Ok(())
     }
 

@@ -3,7 +3,9 @@ use std::collections::BTreeMap;
 use podpass_store::*;
 
 async fn open(dir: &tempfile::TempDir) -> Store {
-    Store::open_sqlite_file(&dir.path().join("podpass.db")).await.unwrap()
+    Store::open_sqlite_file(&dir.path().join("podpass.db"))
+        .await
+        .unwrap()
 }
 
 fn role(name: &str) -> Role {
@@ -16,7 +18,10 @@ fn role(name: &str) -> Role {
         description: Some("d".into()),
         max_session_duration: 3600,
         permissions_boundary: None,
-        tags: vec![Tag { key: "team".into(), value: "x".into() }],
+        tags: vec![Tag {
+            key: "team".into(),
+            value: "x".into(),
+        }],
         created_at: 1_700_000_000,
     }
 }
@@ -26,11 +31,17 @@ async fn roles_round_trip_and_names_are_case_insensitive() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(&dir).await;
     store.create_role(&role("Reader")).await.unwrap();
-    assert!(matches!(store.create_role(&role("reader")).await, Err(StoreError::AlreadyExists(_))));
+    assert!(matches!(
+        store.create_role(&role("reader")).await,
+        Err(StoreError::AlreadyExists(_))
+    ));
     assert_eq!(store.role("READER").await.unwrap(), role("Reader"));
     assert_eq!(store.list_roles("/app/").await.unwrap().len(), 1);
     assert!(store.list_roles("/other/").await.unwrap().is_empty());
-    assert!(matches!(store.role("nope").await, Err(StoreError::NotFound(_))));
+    assert!(matches!(
+        store.role("nope").await,
+        Err(StoreError::NotFound(_))
+    ));
 }
 
 #[tokio::test]
@@ -39,13 +50,26 @@ async fn deleting_a_role_with_policies_conflicts_until_they_are_gone() {
     let store = open(&dir).await;
     store.create_role(&role("r")).await.unwrap();
     store.put_role_policy("r", "p", "{}").await.unwrap();
-    store.attach_role_policy("r", "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess").await.unwrap();
-    assert!(matches!(store.delete_role("r").await, Err(StoreError::Conflict(m)) if m.contains("detach")));
-    store.detach_role_policy("r", "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess").await.unwrap();
-    assert!(matches!(store.delete_role("r").await, Err(StoreError::Conflict(m)) if m.contains("delete policies")));
+    store
+        .attach_role_policy("r", "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess")
+        .await
+        .unwrap();
+    assert!(
+        matches!(store.delete_role("r").await, Err(StoreError::Conflict(m)) if m.contains("detach"))
+    );
+    store
+        .detach_role_policy("r", "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess")
+        .await
+        .unwrap();
+    assert!(
+        matches!(store.delete_role("r").await, Err(StoreError::Conflict(m)) if m.contains("delete policies"))
+    );
     store.delete_role_policy("r", "p").await.unwrap();
     store.delete_role("r").await.unwrap();
-    assert!(matches!(store.role("r").await, Err(StoreError::NotFound(_))));
+    assert!(matches!(
+        store.role("r").await,
+        Err(StoreError::NotFound(_))
+    ));
 }
 
 #[tokio::test]
@@ -66,14 +90,27 @@ async fn managed_policy_versions_and_attachment_counts() {
         attachment_count: 0,
     };
     store.create_policy(&policy, "{\"v\":1}").await.unwrap();
-    assert!(matches!(store.create_policy(&policy, "{}").await, Err(StoreError::AlreadyExists(_))));
-    let v2 = PolicyVersion { version_id: "v2".into(), document: "{\"v\":2}".into(), created_at: 2 };
+    assert!(matches!(
+        store.create_policy(&policy, "{}").await,
+        Err(StoreError::AlreadyExists(_))
+    ));
+    let v2 = PolicyVersion {
+        version_id: "v2".into(),
+        document: "{\"v\":2}".into(),
+        created_at: 2,
+    };
     store.create_policy_version(arn, &v2, true).await.unwrap();
     store.create_role(&role("r")).await.unwrap();
     store.attach_role_policy("r", arn).await.unwrap();
     let read = store.policy(arn).await.unwrap();
-    assert_eq!((read.default_version_id.as_str(), read.attachment_count), ("v2", 1));
-    assert!(matches!(store.delete_policy(arn).await, Err(StoreError::Conflict(_))));
+    assert_eq!(
+        (read.default_version_id.as_str(), read.attachment_count),
+        ("v2", 1)
+    );
+    assert!(matches!(
+        store.delete_policy(arn).await,
+        Err(StoreError::Conflict(_))
+    ));
 }
 
 #[tokio::test]
@@ -100,7 +137,11 @@ async fn everything_survives_a_reopen() {
         store.create_cluster(&cluster, &key).await.unwrap();
         store.record_signed_until("k1", 100).await.unwrap();
         store.record_signed_until("k1", 50).await.unwrap();
-        let k2 = SigningKeyRecord { kid: "k2".into(), created_at: 2, ..key.clone() };
+        let k2 = SigningKeyRecord {
+            kid: "k2".into(),
+            created_at: 2,
+            ..key.clone()
+        };
         store.rotate_signing_key(&k2, 2).await.unwrap();
         store
             .put_service_account(&ServiceAccount {
@@ -119,15 +160,33 @@ async fn everything_survives_a_reopen() {
     assert_eq!(store.role("r").await.unwrap().role_name, "r");
     let keys = store.signing_keys("demo").await.unwrap();
     assert_eq!(
-        keys.iter().map(|k| (k.kid.as_str(), k.retired_at, k.publish_until)).collect::<Vec<_>>(),
+        keys.iter()
+            .map(|k| (k.kid.as_str(), k.retired_at, k.publish_until))
+            .collect::<Vec<_>>(),
         vec![("k2", None, None), ("k1", Some(2), Some(100))]
     );
     // A later rotation past k1's last token drops it; k2 has signed nothing and goes too.
-    let k3 = SigningKeyRecord { kid: "k3".into(), created_at: 200, ..keys[0].clone() };
+    let k3 = SigningKeyRecord {
+        kid: "k3".into(),
+        created_at: 200,
+        ..keys[0].clone()
+    };
     store.rotate_signing_key(&k3, 200).await.unwrap();
-    let kids: Vec<_> = store.signing_keys("demo").await.unwrap().into_iter().map(|k| k.kid).collect();
+    let kids: Vec<_> = store
+        .signing_keys("demo")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|k| k.kid)
+        .collect();
     assert_eq!(kids, vec!["k3"]);
-    let sa = store.service_account("demo", "default", "sa").await.unwrap();
+    let sa = store
+        .service_account("demo", "default", "sa")
+        .await
+        .unwrap();
     assert_eq!(sa.annotations["a"], "b");
-    assert_eq!(store.meta("account_id").await.unwrap().as_deref(), Some("000000000000"));
+    assert_eq!(
+        store.meta("account_id").await.unwrap().as_deref(),
+        Some("000000000000")
+    );
 }
