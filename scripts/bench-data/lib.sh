@@ -1,0 +1,104 @@
+# Shared by scripts/bench-{s3,agent,webhook} (sourced, not run): a temporary work directory,
+# servers started on free loopback ports under `timeout` and stopped on exit, the machine's
+# description, and one wrk run reduced to a summary line. Only 127.0.0.1 is ever contacted.
+
+bench_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+bench_data="$bench_root/scripts/bench-data"
+bench_bin="$bench_root/target/release/podpass"
+bench_work="$(mktemp -d)"
+bench_servers=()
+
+bench_cleanup() {
+  local pid
+  for pid in "${bench_servers[@]}"; do
+    if kill -0 "$pid" 2>/dev/null; then
+      kill "$pid"
+      wait "$pid" 2>/dev/null || true
+    fi
+  done
+  rm -rf "$bench_work"
+}
+trap bench_cleanup EXIT
+
+bench_need_wrk() {
+  if ! command -v wrk >/dev/null; then
+    echo "bench: installing Debian's wrk" >&2
+    apt-get update -qq && apt-get install -y -qq wrk >/dev/null
+  fi
+}
+
+bench_free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# bench_up DATA_DIR: starts `podpass up` on free loopback ports (at most 5 minutes of life, only
+# warnings logged so that per-request log lines are not measured) and waits for its
+# instance.json. Sets bench_endpoint.
+bench_up() {
+  local data="$1" port
+  port="$(bench_free_port)"
+  bench_endpoint="http://127.0.0.1:$port"
+  timeout 300 "$bench_bin" up --data-dir "$data" --listen "127.0.0.1:$port" \
+    --s3-listen 127.0.0.1:0 --agent-port 0 --no-profile --log warn \
+    >"$bench_work/up.log" 2>&1 &
+  bench_servers+=("$!")
+  bench_wait_for "$bench_endpoint/" "$bench_work/up.log"
+  for _ in $(seq 50); do
+    [ -s "$data/instance.json" ] && return 0
+    sleep 0.1
+  done
+  echo "bench: podpass up wrote no instance.json; its log:" >&2
+  cat "$bench_work/up.log" >&2
+  exit 1
+}
+
+# bench_wait_for URL LOG [CURL_OPTION...]: waits up to 10 s for URL to answer at all.
+bench_wait_for() {
+  local url="$1" log="$2"
+  shift 2
+  for _ in $(seq 100); do
+    if curl -s -o /dev/null -m 1 "$@" "$url"; then return 0; fi
+    sleep 0.1
+  done
+  echo "bench: nothing answers at $url; the server's log:" >&2
+  cat "$log" >&2
+  exit 1
+}
+
+# bench_instance DATA_DIR FIELD: one field of the running instance's record.
+bench_instance() {
+  python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' \
+    "$1/instance.json" "$2"
+}
+
+bench_machine() {
+  echo "== machine"
+  echo "cores: $(nproc)"
+  grep -m1 'model name' /proc/cpuinfo || true
+  echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+}
+
+# bench_wrk NAME THREADS CONNECTIONS DURATION URL [WRK_OPTION...]: one wrk run through
+# request.lua (environment BENCH_* as that script documents), its full output kept in
+# $bench_work/NAME.txt, then one summary line:
+#   NAME: requests/s R  p50 A  p99 B  statuses CODE=COUNT ...  socket errors E
+bench_wrk() {
+  local name="$1" threads="$2" connections="$3" duration="$4" url="$5"
+  shift 5
+  local out="$bench_work/$name.txt"
+  local options="$*"
+  # Tokens in headers are long and secret-like: show the header names only.
+  echo "-- $name: wrk -t$threads -c$connections -d$duration --latency ${options//: [^ ]*/: …}" >&2
+  timeout 120 wrk -t"$threads" -c"$connections" -d"$duration" --timeout 2s --latency \
+    -s "$bench_data/request.lua" "$@" "$url" >"$out"
+  awk -v name="$name" '
+    /^Requests\/sec:/ { rps = $2 }
+    $1 == "50%" { p50 = $2 }
+    $1 == "99%" { p99 = $2 }
+    /^status / { sub(":", "", $2); statuses = statuses " " $2 "=" $3 }
+    /Socket errors:/ { errors = $0; sub(/.*Socket errors: */, "", errors) }
+    END {
+      printf "%s: requests/s %s  p50 %s  p99 %s  statuses%s  socket errors %s\n",
+        name, rps, p50, p99, statuses, (errors == "" ? "none" : errors)
+    }' "$out"
+}
