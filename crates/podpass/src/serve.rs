@@ -210,6 +210,12 @@ pub async fn up(global: &Global, args: UpArgs) -> anyhow::Result<()> {
         axum::middleware::from_fn_with_state(state.clone(), podpass_api::admin::require_admin),
     );
     let app = podpass_api::router(state).merge(pods);
+    // Small responses must not wait for the client's delayed ACK (Nagle).
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::warn!(error = %e, "cannot set TCP_NODELAY");
+        }
+    });
     let served = axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),

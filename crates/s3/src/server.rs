@@ -205,6 +205,12 @@ impl S3Server {
         let app = self
             .router()
             .into_make_service_with_connect_info::<SocketAddr>();
+        // Without TCP_NODELAY a small response body waits ~40 ms for the client's delayed ACK.
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::warn!(error = %e, "cannot set TCP_NODELAY");
+            }
+        });
         axum::serve(listener, app)
             .with_graceful_shutdown(shutdown)
             .await
