@@ -29,6 +29,19 @@ fn key_from_row(row: KeyRow) -> SigningKeyRecord {
     }
 }
 
+type ClusterRow = (String, String, String, i64);
+
+const CLUSTER_COLUMNS: &str = "SELECT name, cluster_id, issuer_url, created_at FROM clusters";
+
+fn cluster_from_row((name, cluster_id, issuer_url, created_at): ClusterRow) -> Cluster {
+    Cluster {
+        name,
+        cluster_id,
+        issuer_url,
+        created_at,
+    }
+}
+
 type SaRow = (String, String, String, String, String, i64);
 
 fn sa_from_row(row: SaRow) -> Result<ServiceAccount> {
@@ -64,54 +77,37 @@ impl Store {
 
     /// Reads a cluster by name.
     pub async fn cluster(&self, name: &str) -> Result<Cluster> {
-        let row: Option<(String, String, String, i64)> = sqlx::query_as(
-            "SELECT name, cluster_id, issuer_url, created_at FROM clusters WHERE name = $1",
-        )
-        .bind(name)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.map(|(name, cluster_id, issuer_url, created_at)| Cluster {
-            name,
-            cluster_id,
-            issuer_url,
-            created_at,
-        })
-        .ok_or_else(|| StoreError::NotFound(format!("No cluster found for name: {name}.")))
+        self.cluster_where("name", name)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("No cluster found for name: {name}.")))
     }
 
     /// Reads a cluster by its issuer id.
     pub async fn cluster_by_id(&self, cluster_id: &str) -> Result<Cluster> {
-        let row: Option<(String, String, String, i64)> = sqlx::query_as(
-            "SELECT name, cluster_id, issuer_url, created_at FROM clusters WHERE cluster_id = $1",
-        )
-        .bind(cluster_id)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.map(|(name, cluster_id, issuer_url, created_at)| Cluster {
-            name,
-            cluster_id,
-            issuer_url,
-            created_at,
-        })
-        .ok_or_else(|| StoreError::NotFound(format!("No cluster found for id: {cluster_id}.")))
+        self.cluster_where("cluster_id", cluster_id)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("No cluster found for id: {cluster_id}.")))
     }
 
     /// Lists clusters ordered by name.
     pub async fn list_clusters(&self) -> Result<Vec<Cluster>> {
-        let rows: Vec<(String, String, String, i64)> = sqlx::query_as(
-            "SELECT name, cluster_id, issuer_url, created_at FROM clusters ORDER BY name",
-        )
+        let rows: Vec<ClusterRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "{CLUSTER_COLUMNS} ORDER BY name"
+        )))
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(name, cluster_id, issuer_url, created_at)| Cluster {
-                name,
-                cluster_id,
-                issuer_url,
-                created_at,
-            })
-            .collect())
+        Ok(rows.into_iter().map(cluster_from_row).collect())
+    }
+
+    /// The cluster whose unique `column` (a fixed name, never input) equals `value`.
+    async fn cluster_where(&self, column: &'static str, value: &str) -> Result<Option<Cluster>> {
+        let row: Option<ClusterRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "{CLUSTER_COLUMNS} WHERE {column} = $1"
+        )))
+        .bind(value)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(cluster_from_row))
     }
 
     /// Lists a cluster's signing keys, newest first; the first unretired one signs.
