@@ -115,7 +115,9 @@ pub enum Command {
     Demo(demo::DemoArgs),
     /// Read the audit trail: credential issuances and S3 decisions, with the reason of each refusal
     Audit(audit_cmd::AuditArgs),
-    /// IAM tools AWS lacks: lint trust and permission policies
+    /// Explain a decision of the policy engine (the same as `podpass iam simulate`)
+    Explain(Box<iam_cmd::SimulateArgs>),
+    /// IAM tools AWS lacks: lint and simulate (explain) trust and permission policies
     #[command(subcommand)]
     Iam(iam_cmd::IamCommand),
     /// Create IRSA ServiceAccounts or Pod Identity associations, with their roles (as eksctl)
@@ -190,6 +192,9 @@ async fn run_command(cli: Cli) -> anyhow::Result<()> {
         Command::Token(command) => tokens::run(&cli.global, command).await,
         Command::Sa(command) => sa::run(&cli.global, command).await,
         Command::Iam(command) => iam_cmd::run(&cli.global, command).await,
+        Command::Explain(args) => {
+            iam_cmd::run(&cli.global, iam_cmd::IamCommand::Simulate(args)).await
+        }
         Command::Create(CreateCommand::Iamserviceaccount(args)) => {
             eksctl::create(&cli.global, args).await
         }

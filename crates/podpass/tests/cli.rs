@@ -158,3 +158,36 @@ fn service_accounts_read_like_kubectl() {
     let out = podpass.podpass(&["sa", "get", "reader"]);
     assert!(!out.status.success());
 }
+
+#[test]
+fn explain_shows_the_deciding_statement_and_condition() {
+    let podpass = Podpass::start();
+    let policy = podpass.write(
+        "tls-only.json",
+        r#"{"Version":"2012-10-17","Statement":[{"Sid":"TlsOnly","Effect":"Deny","Action":"s3:*","Resource":"*","Condition":{"Bool":{"aws:SecureTransport":"false"}}},{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}"#,
+    );
+    let explain = |secure: &str| {
+        podpass.podpass_ok(&[
+            "explain",
+            "--policy",
+            policy.to_str().unwrap(),
+            "--action",
+            "s3:GetObject",
+            "--resource",
+            "arn:aws:s3:::b/k",
+            "--context",
+            &format!("aws:SecureTransport={secure}"),
+        ])
+    };
+    let denied = explain("false");
+    assert!(
+        denied.starts_with("explicitDeny s3:getobject on arn:aws:s3:::b/k: denied by statement"),
+        "{denied}"
+    );
+    assert!(
+        denied.contains(r#"Bool aws:SecureTransport ["false"] saw ["false"] -> true"#),
+        "{denied}"
+    );
+    let allowed = explain("true");
+    assert!(allowed.starts_with("allowed s3:getobject"), "{allowed}");
+}
