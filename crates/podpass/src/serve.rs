@@ -58,6 +58,87 @@ pub struct UpArgs {
     /// plain HTTP to loopback for AWS_CONTAINER_CREDENTIALS_FULL_URI
     #[arg(long, env = "PODPASS_AGENT_PORT", default_value_t = 7701)]
     pub agent_port: u16,
+
+    #[command(flatten)]
+    pub s3_upstream: S3UpstreamArgs,
+}
+
+/// Where the S3 endpoint stores objects when not in the data directory.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "S3 upstream (store objects in another S3-compatible endpoint)")]
+pub struct S3UpstreamArgs {
+    /// Keep objects in this S3-compatible endpoint (AWS S3, MinIO, Ceph, ...) instead of the
+    /// data directory; podpass still authenticates and authorizes every request, then forwards
+    /// it signed with the upstream's own credentials. Bucket policies stay with podpass.
+    #[arg(
+        long = "s3-upstream-url",
+        env = "PODPASS_S3_UPSTREAM_URL",
+        value_name = "URL",
+        requires_all = ["access_key_id", "secret_access_key"]
+    )]
+    pub url: Option<String>,
+
+    /// Access key id podpass signs upstream requests with
+    #[arg(
+        long = "s3-upstream-access-key-id",
+        env = "PODPASS_S3_UPSTREAM_ACCESS_KEY_ID",
+        requires = "url"
+    )]
+    pub access_key_id: Option<String>,
+
+    /// Secret access key for the upstream (prefer the environment variable: a flag shows in ps)
+    #[arg(
+        long = "s3-upstream-secret-access-key",
+        env = "PODPASS_S3_UPSTREAM_SECRET_ACCESS_KEY",
+        hide_env_values = true,
+        requires = "url"
+    )]
+    pub secret_access_key: Option<String>,
+
+    /// Session token, when the upstream credentials are temporary
+    #[arg(
+        long = "s3-upstream-session-token",
+        env = "PODPASS_S3_UPSTREAM_SESSION_TOKEN",
+        hide_env_values = true,
+        requires = "url"
+    )]
+    pub session_token: Option<String>,
+
+    /// Region upstream requests are signed for [default: --region]
+    #[arg(
+        long = "s3-upstream-region",
+        env = "PODPASS_S3_UPSTREAM_REGION",
+        requires = "url"
+    )]
+    pub region: Option<String>,
+
+    /// Address buckets by host name (BUCKET.endpoint) upstream, as AWS S3 prefers, instead of
+    /// by path, as most self-hosted servers expect
+    #[arg(
+        long = "s3-upstream-virtual-hosted",
+        env = "PODPASS_S3_UPSTREAM_VIRTUAL_HOSTED",
+        requires = "url"
+    )]
+    pub virtual_hosted: bool,
+}
+
+impl S3UpstreamArgs {
+    /// The S3 endpoint's storage these options select (`region`: the instance's).
+    fn storage(&self, region: &str) -> podpass_s3::Storage {
+        match (&self.url, &self.access_key_id, &self.secret_access_key) {
+            (Some(url), Some(access_key_id), Some(secret_access_key)) => {
+                podpass_s3::Storage::Upstream(podpass_s3::Upstream {
+                    endpoint_url: url.clone(),
+                    region: self.region.clone().unwrap_or_else(|| region.to_owned()),
+                    access_key_id: access_key_id.clone(),
+                    secret_access_key: secret_access_key.clone(),
+                    session_token: self.session_token.clone(),
+                    path_style: !self.virtual_hosted,
+                })
+            }
+            _ => podpass_s3::Storage::Embedded,
+        }
+    }
 }
 
 /// Token signing algorithms a cluster can use.
@@ -116,6 +197,7 @@ pub async fn up(global: &Global, args: UpArgs) -> anyhow::Result<()> {
         &data_dir,
         podpass_s3::S3Options {
             audit: Some(audit.clone()),
+            storage: args.s3_upstream.storage(&args.region),
             ..podpass_s3::S3Options::default()
         },
     )
@@ -187,7 +269,11 @@ pub async fn up(global: &Global, args: UpArgs) -> anyhow::Result<()> {
         "ServiceAccount issuer ready"
     );
     tracing::info!(url = %agent_url, "Pod Identity node agent ready");
-    tracing::info!(endpoint = %s3_url, "S3 endpoint ready (AWS_ENDPOINT_URL_S3)");
+    tracing::info!(
+        endpoint = %s3_url,
+        objects = args.s3_upstream.url.as_deref().unwrap_or("data directory"),
+        "S3 endpoint ready (AWS_ENDPOINT_URL_S3)"
+    );
     tracing::info!(
         profile = instance.profile.as_deref().unwrap_or("(none)"),
         account = %account_id,

@@ -13,44 +13,16 @@ const READ_ONLY: &str = "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess";
 /// An instance with `default/reader` set up for IRSA; returns the role ARN.
 fn irsa_instance() -> (Podpass, String) {
     let podpass = Podpass::start();
-    let out = podpass.podpass_ok(&[
-        "create",
-        "iamserviceaccount",
-        "--namespace",
-        "default",
-        "--name",
-        "reader",
-        "--attach-policy-arn",
-        READ_ONLY,
-        "--approve",
-    ]);
+    let (out, role_arn) = podpass.irsa_service_account("reader", READ_ONLY);
     assert!(
         out.contains("created IAM Open ID Connect provider"),
         "{out}"
     );
-    let yaml = podpass.podpass_ok(&["sa", "get", "reader", "-o", "json"]);
-    let sa: serde_json::Value = serde_json::from_str(&yaml).unwrap();
-    let role_arn = sa["metadata"]["annotations"]["eks.amazonaws.com/role-arn"]
-        .as_str()
-        .expect("annotated")
-        .to_owned();
     (podpass, role_arn)
 }
 
 fn token(podpass: &Podpass, sa: &str, audience: &str) -> String {
-    podpass
-        .podpass_ok(&[
-            "token",
-            "create",
-            "--service-account",
-            sa,
-            "--audience",
-            audience,
-            "--pod",
-            "app-0",
-        ])
-        .trim()
-        .to_owned()
+    podpass.token(sa, audience, Some("app-0"))
 }
 
 fn web_identity(

@@ -26,19 +26,8 @@ fn pod_identity_instance() -> Podpass {
 
 /// A pod-bound token file as the webhook's projected volume provides, without a newline.
 fn token_file(podpass: &Podpass, sa: &str, audience: &str, pod: Option<&str>) -> String {
-    let mut args = vec![
-        "token",
-        "create",
-        "--service-account",
-        sa,
-        "--audience",
-        audience,
-    ];
-    if let Some(pod) = pod {
-        args.extend(["--pod", pod]);
-    }
-    let token = podpass.podpass_ok(&args);
-    let path = podpass.write(&format!("{sa}-{audience}-token"), token.trim());
+    let token = podpass.token(sa, audience, pod);
+    let path = podpass.write(&format!("{sa}-{audience}-token"), &token);
     path.to_str().unwrap().to_owned()
 }
 

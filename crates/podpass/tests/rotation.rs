@@ -9,15 +9,7 @@ use support::{Podpass, text};
 #[test]
 fn a_pod_keeps_working_across_a_token_rotation() {
     let podpass = Podpass::start();
-    podpass.podpass_ok(&[
-        "create",
-        "iamserviceaccount",
-        "--name",
-        "rotator",
-        "--attach-policy-arn",
-        "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess",
-        "--approve",
-    ]);
+    podpass.irsa_service_account("rotator", "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess");
     // Every 20 s: hash the token file, then a fresh boto3 session (which reads the file) calls STS.
     let script = "import boto3, hashlib, os, time
 path = os.environ['AWS_WEB_IDENTITY_TOKEN_FILE']

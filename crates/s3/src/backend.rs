@@ -7,6 +7,16 @@ use s3s::{S3, S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
 
 use crate::bucket_policy::{BucketPolicies, BucketPolicyError};
 
+/// Where objects live: an `S3` implementation plus how its errors reach the caller.
+pub(crate) trait Backend: S3 {
+    /// The error the caller sees for `error` from the backend (unchanged by default).
+    fn caller_error(&self, error: S3Error) -> S3Error {
+        error
+    }
+}
+
+impl Backend for s3s_fs::FileSystem {}
+
 /// Delegates to `inner` every operation except the bucket policy ones, which podpass owns
 /// because it evaluates them.
 pub(crate) struct WithBucketPolicies<B> {
@@ -14,7 +24,7 @@ pub(crate) struct WithBucketPolicies<B> {
     policies: Arc<BucketPolicies>,
 }
 
-impl<B: S3> WithBucketPolicies<B> {
+impl<B: Backend> WithBucketPolicies<B> {
     /// Wraps `inner`, storing bucket policies in `policies`.
     pub fn new(inner: B, policies: Arc<BucketPolicies>) -> Self {
         WithBucketPolicies { inner, policies }
@@ -36,7 +46,11 @@ impl<B: S3> WithBucketPolicies<B> {
             service: req.service.clone(),
             trailing_headers: None,
         };
-        self.inner.head_bucket(head).await.map(|_| ())
+        self.inner
+            .head_bucket(head)
+            .await
+            .map(|_| ())
+            .map_err(|e| self.inner.caller_error(e))
     }
 }
 
@@ -60,10 +74,10 @@ macro_rules! impl_s3 {
         $($overrides:tt)*
     ) => {
         #[async_trait::async_trait]
-        impl<B: S3> S3 for WithBucketPolicies<B> {
+        impl<B: Backend> S3 for WithBucketPolicies<B> {
             $(
                 async fn $method(&self, req: S3Request<$input>) -> S3Result<S3Response<$output>> {
-                    self.inner.$method(req).await
+                    self.inner.$method(req).await.map_err(|e| self.inner.caller_error(e))
                 }
             )*
             $($overrides)*
@@ -105,7 +119,11 @@ impl_s3! {
         req: S3Request<DeleteBucketInput>,
     ) -> S3Result<S3Response<DeleteBucketOutput>> {
         let bucket = req.input.bucket.clone();
-        let response = self.inner.delete_bucket(req).await?;
+        let response = self
+            .inner
+            .delete_bucket(req)
+            .await
+            .map_err(|e| self.inner.caller_error(e))?;
         // A bucket created later under the same name must not inherit the old policy.
         self.policies.delete(&bucket).await.map_err(policy_error)?;
         Ok(response)

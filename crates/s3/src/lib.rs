@@ -1,4 +1,5 @@
-//! podpass's S3 endpoint: S3 protocol through s3s over an embedded filesystem store, SigV4
+//! podpass's S3 endpoint: S3 protocol through s3s over an embedded filesystem store
+//! or another S3-compatible endpoint, SigV4
 //! authentication with the admin's keys or sealed session tokens, IAM authorization of every
 //! operation (identity, session, boundary and bucket policies), and an audit trail.
 
@@ -10,7 +11,9 @@ mod bucket_policy;
 mod front;
 mod keys;
 mod server;
+mod upstream;
 
 pub use bucket_policy::BucketPolicyError;
 pub use front::S3Front;
-pub use server::{S3Options, S3Server, S3ServerError};
+pub use server::{S3Options, S3Server, S3ServerError, Storage};
+pub use upstream::Upstream;

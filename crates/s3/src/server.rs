@@ -19,6 +19,7 @@ use crate::backend::WithBucketPolicies;
 use crate::bucket_policy::BucketPolicies;
 use crate::front::S3Front;
 use crate::keys::{AdminKeys, KeyResolver, SessionKeys};
+use crate::upstream::Upstream;
 
 /// How the S3 endpoint behaves.
 #[derive(Debug, Clone)]
@@ -32,6 +33,19 @@ pub struct S3Options {
     pub secure_transport: bool,
     /// The audit log to append to; `None` opens `<data_dir>/audit` with default rotation.
     pub audit: Option<AuditLog>,
+    /// Where objects are stored.
+    pub storage: Storage,
+}
+
+/// Where the S3 endpoint keeps objects. Bucket policies stay with podpass either way: it is
+/// podpass that evaluates them.
+#[derive(Debug, Clone, Default)]
+pub enum Storage {
+    /// The embedded filesystem store under `<data_dir>/s3/data`.
+    #[default]
+    Embedded,
+    /// Another S3-compatible endpoint, reached with its own credentials.
+    Upstream(Upstream),
 }
 
 impl Default for S3Options {
@@ -41,6 +55,7 @@ impl Default for S3Options {
             virtual_host_domain: None,
             secure_transport: false,
             audit: None,
+            storage: Storage::Embedded,
         }
     }
 }
@@ -122,10 +137,20 @@ fn create_dir(path: &Path) -> Result<(), S3ServerError> {
     })
 }
 
+/// The filesystem store under `<data_dir>/s3/data`.
+fn embedded_store(data_dir: &Path) -> Result<s3s_fs::FileSystem, S3ServerError> {
+    let objects = data_dir.join("s3").join("data");
+    create_dir(&objects)?;
+    s3s_fs::FileSystem::new(&objects).map_err(|error| S3ServerError::Backend {
+        path: objects.clone(),
+        message: format!("{error:?}"),
+    })
+}
+
 impl S3Server {
-    /// An S3 endpoint for `account_id` in `region`, storing objects under `<data_dir>/s3/data`,
-    /// bucket policies under `<data_dir>/s3/policies`, and (unless given) the audit trail
-    /// under `<data_dir>/audit`.
+    /// An S3 endpoint for `account_id` in `region`, storing objects as `options.storage` says
+    /// (embedded: under `<data_dir>/s3/data`), bucket policies under `<data_dir>/s3/policies`,
+    /// and (unless given) the audit trail under `<data_dir>/audit`.
     pub fn new(
         store: Store,
         sealer: Arc<Sealer>,
@@ -134,19 +159,21 @@ impl S3Server {
         data_dir: &Path,
         options: S3Options,
     ) -> Result<S3Server, S3ServerError> {
-        let objects = data_dir.join("s3").join("data");
-        create_dir(&objects)?;
-        let backend =
-            s3s_fs::FileSystem::new(&objects).map_err(|error| S3ServerError::Backend {
-                path: objects.clone(),
-                message: format!("{error:?}"),
-            })?;
         let policies = Arc::new(BucketPolicies::new(data_dir.join("s3").join("policies")));
         let audit = match options.audit {
             Some(audit) => audit,
             None => AuditLog::open(&data_dir.join("audit"), Rotation::default())?,
         };
-        let mut builder = S3ServiceBuilder::new(WithBucketPolicies::new(backend, policies.clone()));
+        let mut builder = match options.storage {
+            Storage::Embedded => S3ServiceBuilder::new(WithBucketPolicies::new(
+                embedded_store(data_dir)?,
+                policies.clone(),
+            )),
+            Storage::Upstream(upstream) => {
+                tracing::info!(endpoint = %upstream.endpoint_url, "S3 objects are stored upstream");
+                S3ServiceBuilder::new(WithBucketPolicies::new(upstream.proxy(), policies.clone()))
+            }
+        };
         if let Some(domain) = options.virtual_host_domain {
             if !is_domain(&domain) {
                 return Err(S3ServerError::Domain(domain));

@@ -26,17 +26,30 @@ pub struct Podpass {
     pub port: u16,
     child: Option<Child>,
     pub instance: serde_json::Value,
+    /// More arguments and environment for `podpass up`.
+    up_args: Vec<String>,
+    up_env: Vec<(String, String)>,
 }
 
 impl Podpass {
     /// Starts a fresh instance on a free loopback port.
     pub fn start() -> Self {
+        Self::start_with(&[], &[])
+    }
+
+    /// Starts a fresh instance with more `podpass up` arguments and environment variables.
+    pub fn start_with(args: &[&str], env: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut podpass = Self {
             port: free_port(),
             dir,
             child: None,
             instance: serde_json::Value::Null,
+            up_args: args.iter().map(|a| (*a).to_owned()).collect(),
+            up_env: env
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
         };
         podpass.launch();
         podpass
@@ -55,6 +68,8 @@ impl Podpass {
                 "--s3-listen",
                 "127.0.0.1:0",
             ])
+            .args(&self.up_args)
+            .envs(self.up_env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -131,6 +146,13 @@ impl Podpass {
             .to_owned()
     }
 
+    pub fn s3_endpoint(&self) -> String {
+        self.instance["s3_endpoint_url"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
     pub fn account(&self) -> String {
         self.instance["account_id"]
             .as_str()
@@ -165,6 +187,46 @@ impl Podpass {
             text(&out.stderr)
         );
         text(&out.stdout)
+    }
+
+    /// `default/<name>` set up for IRSA with the managed `policy` the eksctl way; returns the
+    /// command's output and the role ARN the ServiceAccount is annotated with.
+    pub fn irsa_service_account(&self, name: &str, policy: &str) -> (String, String) {
+        let out = self.podpass_ok(&[
+            "create",
+            "iamserviceaccount",
+            "--namespace",
+            "default",
+            "--name",
+            name,
+            "--attach-policy-arn",
+            policy,
+            "--approve",
+        ]);
+        let sa: serde_json::Value =
+            serde_json::from_str(&self.podpass_ok(&["sa", "get", name, "-o", "json"]))
+                .expect("ServiceAccount JSON");
+        let role_arn = sa["metadata"]["annotations"]["eks.amazonaws.com/role-arn"]
+            .as_str()
+            .expect("annotated")
+            .to_owned();
+        (out, role_arn)
+    }
+
+    /// A token for `default/<sa>` with `audience`, bound to `pod` if given.
+    pub fn token(&self, sa: &str, audience: &str, pod: Option<&str>) -> String {
+        let mut args = vec![
+            "token",
+            "create",
+            "--service-account",
+            sa,
+            "--audience",
+            audience,
+        ];
+        if let Some(pod) = pod {
+            args.extend(["--pod", pod]);
+        }
+        self.podpass_ok(&args).trim().to_owned()
     }
 
     /// A process environment with only what a pod would have plus the given variables:
@@ -271,7 +333,7 @@ pub fn assert_aws_error(out: &Output, code: &str) -> String {
     stderr
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
