@@ -16,6 +16,9 @@ pub const AUDIT_FILE: &str = "audit.jsonl";
 /// Events waiting for the writer before new ones are dropped (and counted).
 const QUEUE_CAPACITY: usize = 65_536;
 
+/// How long the writer waits after writing a batch: the most an event waits under load.
+const BATCH_WINDOW: std::time::Duration = std::time::Duration::from_millis(5);
+
 /// One audited decision: a credential issuance or an S3 authorization.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditEvent {
@@ -215,6 +218,11 @@ impl RotatingWriter {
                 next = receiver.try_recv().ok();
             }
             self.flush();
+            // Let the next events gather before looking again: under load the writer then is
+            // never parked in `recv`, so recording an event costs no thread wake-up (a syscall
+            // and a context switch, measured at ~20 µs of request latency on two cores). When
+            // idle it parks, and a lone event is written at once.
+            std::thread::sleep(BATCH_WINDOW);
         }
         self.flush();
     }

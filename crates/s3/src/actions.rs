@@ -157,12 +157,18 @@ fn request_keys(uri: &Uri, headers: &HeaderMap) -> Vec<(&'static str, String)> {
     keys
 }
 
-/// The decoded value of query parameter `name`, if present.
+/// The decoded value of query parameter `name`, if present. Called several times per request on
+/// presigned URLs, so only the matching pair (and escaped keys) is decoded.
 pub(crate) fn query_value(uri: &Uri, name: &str) -> Option<String> {
-    let query = uri.query()?;
-    form_urlencoded::parse(query.as_bytes())
-        .find(|(key, _)| key == name)
-        .map(|(_, value)| value.into_owned())
+    uri.query()?.split('&').find_map(|pair| {
+        let raw_key = pair.split_once('=').map_or(pair, |(key, _)| key);
+        let escaped = raw_key.bytes().any(|b| b == b'%' || b == b'+');
+        if !escaped && raw_key != name {
+            return None;
+        }
+        let (key, value) = form_urlencoded::parse(pair.as_bytes()).next()?;
+        (key == name).then(|| value.into_owned())
+    })
 }
 
 /// The source object of a CopyObject/UploadPartCopy (`x-amz-copy-source: bucket/key[?versionId=]`).
@@ -182,6 +188,24 @@ mod tests {
 
     fn uri(text: &str) -> Uri {
         text.parse().unwrap()
+    }
+
+    #[test]
+    fn query_values_are_decoded_and_escaped_keys_still_match() {
+        let presigned = uri("/b/k?X-Amz-Credential=AKIA%2F20261129%2Fus-east-1&empty&x=1+2");
+        assert_eq!(
+            query_value(&presigned, "X-Amz-Credential").as_deref(),
+            Some("AKIA/20261129/us-east-1")
+        );
+        assert_eq!(query_value(&presigned, "empty").as_deref(), Some(""));
+        assert_eq!(query_value(&presigned, "x").as_deref(), Some("1 2"));
+        assert_eq!(query_value(&presigned, "X-Amz-Date"), None);
+        let escaped = uri("/b/k?X%2DAmz%2DSecurity%2DToken=t%3D");
+        assert_eq!(
+            query_value(&escaped, "X-Amz-Security-Token").as_deref(),
+            Some("t=")
+        );
+        assert_eq!(query_value(&uri("/b/k"), "x"), None);
     }
 
     #[test]

@@ -31,9 +31,12 @@ impl SessionKeys {
         }
     }
 
-    /// Records an opened session.
+    /// Records an opened session. An access key id names one session only (the token binds
+    /// it), so a known one is left as it is: a cache write per request costs more than a read.
     pub fn insert(&self, claims: Arc<SessionClaims>) {
-        self.sessions.insert(claims.access_key_id.clone(), claims);
+        self.sessions
+            .entry_by_ref(claims.access_key_id.as_str())
+            .or_insert_with(|| claims.clone());
     }
 
     /// The session of `access_key_id`, unless it has expired at `now` (unix seconds).
