@@ -59,8 +59,22 @@ pub struct UpArgs {
     #[arg(long, env = "PODPASS_AGENT_PORT", default_value_t = 7701)]
     pub agent_port: u16,
 
+    /// Which S3 decisions go to the audit trail: every one, or only refusals (as CloudTrail
+    /// without S3 data events), which saves a write per allowed request under heavy traffic
+    #[arg(long, env = "PODPASS_S3_AUDIT", value_enum, default_value_t = S3Audit::All)]
+    pub s3_audit: S3Audit,
+
     #[command(flatten)]
     pub s3_upstream: S3UpstreamArgs,
+}
+
+/// Which S3 decisions are audited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum S3Audit {
+    /// Allowed and refused requests
+    All,
+    /// Refused requests only
+    Denied,
 }
 
 /// Where the S3 endpoint stores objects when not in the data directory.
@@ -198,6 +212,7 @@ pub async fn up(global: &Global, args: UpArgs) -> anyhow::Result<()> {
         podpass_s3::S3Options {
             audit: Some(audit.clone()),
             storage: args.s3_upstream.storage(&args.region),
+            audit_allowed: args.s3_audit == S3Audit::All,
             ..podpass_s3::S3Options::default()
         },
     )

@@ -58,6 +58,8 @@ pub(crate) struct Authorizer {
     pub admin: Arc<AdminKeys>,
     pub policies: Arc<BucketPolicies>,
     pub audit: AuditLog,
+    /// Whether allowed requests are audited (refusals always are).
+    pub audit_allowed: bool,
     sessions: moka::future::Cache<String, Arc<SessionAuthz>>,
 }
 
@@ -83,6 +85,7 @@ impl Authorizer {
         admin: Arc<AdminKeys>,
         policies: Arc<BucketPolicies>,
         audit: AuditLog,
+        audit_allowed: bool,
     ) -> Self {
         Authorizer {
             store,
@@ -91,6 +94,7 @@ impl Authorizer {
             admin,
             policies,
             audit,
+            audit_allowed,
             sessions: moka::future::Cache::builder()
                 .max_capacity(10_000)
                 .time_to_live(SESSION_POLICY_TTL)
@@ -215,6 +219,11 @@ impl Authorizer {
             Caller::Root { .. } => decision != Decision::ExplicitDeny,
             Caller::Session(_) | Caller::Anonymous => decision == Decision::Allow,
         };
+        // Settled either way: a later error response of an allowed request is not a refusal.
+        info.audited.store(true, Ordering::Release);
+        if allowed && !self.audit_allowed {
+            return Ok(());
+        }
         let reason = if allowed {
             match caller {
                 Caller::Root { .. } => "account root".to_owned(),
@@ -251,7 +260,6 @@ impl Authorizer {
             reason,
             request_id: info.request_id.clone(),
         });
-        info.audited.store(true, Ordering::Release);
         if allowed {
             Ok(())
         } else {

@@ -35,6 +35,9 @@ pub struct S3Options {
     pub audit: Option<AuditLog>,
     /// Where objects are stored.
     pub storage: Storage,
+    /// Record allowed requests in the audit trail too; refusals always are. Off is AWS's
+    /// default for S3 (CloudTrail logs S3 data events only when asked to), for throughput.
+    pub audit_allowed: bool,
 }
 
 /// Where the S3 endpoint keeps objects. Bucket policies stay with podpass either way: it is
@@ -56,6 +59,7 @@ impl Default for S3Options {
             secure_transport: false,
             audit: None,
             storage: Storage::Embedded,
+            audit_allowed: true,
         }
     }
 }
@@ -194,6 +198,7 @@ impl S3Server {
                 admin,
                 policies,
                 audit.clone(),
+                options.audit_allowed,
             ));
         }
         let front = S3Front {

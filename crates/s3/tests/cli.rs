@@ -54,3 +54,34 @@ fn read_only_session_lists_and_downloads_but_cannot_write() {
         assert!(!denial.reason.is_empty());
     }
 }
+
+#[test]
+fn auditing_refusals_only_leaves_allowed_requests_out() {
+    let s3 = S3Endpoint::start_with(podpass_s3::S3Options {
+        audit_allowed: false,
+        ..podpass_s3::S3Options::default()
+    });
+    let admin = s3.admin();
+    s3.aws_ok(&admin, &["s3", "mb", "s3://quiet"]);
+    s3.create_role("reader", &[READ_ONLY], None);
+    let reader = s3.session("reader");
+    s3.aws_ok(&reader, &["s3", "ls", "s3://quiet"]);
+    // Allowed, then 404 from the store: settled by the allow, not audited as a refusal.
+    let missing = s3.aws(
+        &reader,
+        &["s3api", "head-object", "--bucket", "quiet", "--key", "none"],
+    );
+    assert_aws_error(&missing, "404");
+    let source = s3.write("x.txt", b"x");
+    assert_aws_error(
+        &s3.aws(&reader, &["s3", "cp", &source, "s3://quiet/x.txt"]),
+        "AccessDenied",
+    );
+
+    let recorded: Vec<(String, bool)> = s3
+        .audit(&podpass_s3::audit::AuditFilter::default())
+        .into_iter()
+        .map(|e| (e.action.clone(), e.is_denied()))
+        .collect();
+    assert_eq!(recorded, [("s3:PutObject".to_owned(), true)]);
+}

@@ -1,22 +1,18 @@
 //! Benchmark-only S3 server (`scripts/bench-s3`): serves the S3 endpoint of an existing podpass
-//! data directory twice from one process, with authentication and authorization on and off, so
-//! that the two are compared in the same run, on the same store and the same runtime.
+//! data directory three times from one process, so that their costs are compared in the same
+//! run, on the same store and the same runtime:
+//! - `authorized`: SigV4 and IAM on every request, every decision audited (`podpass up`'s default);
+//! - `denials-audited`: the same, auditing only refusals (`podpass up --s3-audit denied`);
+//! - `unauthorized`: neither (`S3Options { authorize: false }`), which `podpass up` never does.
 //!
-//! Both set TCP_NODELAY on their connections: without it, a GET's response leaves as a header
-//! segment then a body segment, and the body waits for the client's delayed ACK (about 40 ms on
-//! Linux), which would hide the cost being measured. `podpass up` serves with `S3Server::serve`
-//! (Nagle on); `scripts/bench-s3` measures that endpoint too.
-//!
-//! Usage: `s3-server DATA_DIR`. Prints one JSON line with both endpoint URLs
-//! (`{"authorized": "http://…", "unauthorized": "http://…"}`), then serves until SIGTERM/SIGINT.
-//! Never part of podpass itself: `podpass up` always authorizes.
+//! Usage: `s3-server DATA_DIR`. Prints one JSON line with the endpoint URLs by those names, then
+//! serves until SIGTERM/SIGINT.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
-use axum::serve::ListenerExt;
 use podpass_s3::audit::{AuditLog, Rotation};
 use podpass_s3::{S3Options, S3Server};
 use podpass_store::Store;
@@ -63,7 +59,11 @@ async fn serve(data_dir: &Path) -> anyhow::Result<()> {
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let mut urls = serde_json::Map::new();
     let mut tasks = Vec::new();
-    for (name, authorize) in [("authorized", true), ("unauthorized", false)] {
+    for (name, authorize, audit_allowed) in [
+        ("authorized", true, true),
+        ("denials-audited", true, false),
+        ("unauthorized", false, true),
+    ] {
         let server = S3Server::new(
             store.clone(),
             sealer.clone(),
@@ -72,6 +72,7 @@ async fn serve(data_dir: &Path) -> anyhow::Result<()> {
             data_dir,
             S3Options {
                 authorize,
+                audit_allowed,
                 audit: Some(audit.clone()),
                 ..S3Options::default()
             },
@@ -84,18 +85,10 @@ async fn serve(data_dir: &Path) -> anyhow::Result<()> {
             name.to_owned(),
             format!("http://{}", listener.local_addr()?).into(),
         );
-        let listener = listener.tap_io(|connection| {
-            if let Err(error) = connection.set_nodelay(true) {
-                eprintln!("s3-server: cannot set TCP_NODELAY: {error}");
-            }
-        });
-        let app = server
-            .router()
-            .into_make_service_with_connect_info::<SocketAddr>();
         let mut stopped = stopped.clone();
         tasks.push(tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
+            server
+                .serve(listener, async move {
                     let _ = stopped.wait_for(|stop| *stop).await;
                 })
                 .await
