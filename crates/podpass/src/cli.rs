@@ -35,8 +35,9 @@ pub struct Global {
     #[arg(long, env = "PODPASS_DATA_DIR", global = true)]
     pub data_dir: Option<PathBuf>,
 
-    /// Database URL instead of the embedded SQLite file in the data directory
-    /// (e.g. sqlite:///var/lib/podpass/podpass.db)
+    /// Database URL instead of the embedded SQLite file in the data directory: PostgreSQL for
+    /// replicas sharing one state (postgres://user:password@host/db), or another SQLite file
+    /// (sqlite:///var/lib/podpass/podpass.db)
     #[arg(long, env = "PODPASS_DATABASE_URL", global = true)]
     pub database_url: Option<String>,
 
@@ -230,9 +231,16 @@ async fn env(global: &Global) -> anyhow::Result<()> {
 }
 
 /// Installs the tracing subscriber for the chosen format and filter.
+const QUIET_POSTGRES_NOTICES: &str = "sqlx::postgres::notice=warn";
+
 pub fn init_logging(global: &Global) {
-    let filter = tracing_subscriber::EnvFilter::try_new(&global.log)
+    let mut filter = tracing_subscriber::EnvFilter::try_new(&global.log)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // PostgreSQL's notices ("relation ... already exists, skipping" on every migration check)
+    // are not news; sqlx logs them at info.
+    if let Ok(quiet) = QUIET_POSTGRES_NOTICES.parse() {
+        filter = filter.add_directive(quiet);
+    }
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

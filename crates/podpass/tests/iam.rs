@@ -4,7 +4,7 @@
 mod support;
 
 use serde_json::{Value, json};
-use support::{Podpass, assert_aws_error, text};
+use support::{Podpass, assert_aws_error, credentials_env, text};
 
 fn trust_account_root(account: &str) -> Value {
     json!({
@@ -1040,21 +1040,7 @@ fn role_sessions_need_iam_permissions() {
         "--role-session-name",
         "s1",
     ]);
-    let credentials = &assumed["Credentials"];
-    let env = [
-        (
-            "AWS_ACCESS_KEY_ID",
-            credentials["AccessKeyId"].as_str().unwrap(),
-        ),
-        (
-            "AWS_SECRET_ACCESS_KEY",
-            credentials["SecretAccessKey"].as_str().unwrap(),
-        ),
-        (
-            "AWS_SESSION_TOKEN",
-            credentials["SessionToken"].as_str().unwrap(),
-        ),
-    ];
+    let env = credentials_env(&assumed["Credentials"]);
     let denied = podpass.aws(&env, &["iam", "list-roles"]);
     let stderr = assert_aws_error(&denied, "AccessDenied");
     assert!(

@@ -1,7 +1,7 @@
 //! podpass's persistent store: roles, policies, OIDC providers, clusters, ServiceAccounts and keys.
 //!
 //! One code path over sqlx's `Any` driver with a portable schema (TEXT, BIGINT epoch seconds, BLOB),
-//! SQLite embedded by default.
+//! SQLite embedded by default, PostgreSQL for replicated deployments.
 
 mod cluster;
 mod eks;
@@ -15,9 +15,9 @@ pub use records::*;
 use std::borrow::Cow;
 
 use sqlx::AnyPool;
-use sqlx::SqlSafeStr;
 use sqlx::any::AnyPoolOptions;
 use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::{AssertSqlSafe, SqlSafeStr};
 
 /// Errors of the store, distinguishing what callers turn into API errors.
 #[derive(Debug, thiserror::Error)]
@@ -54,33 +54,65 @@ pub type Result<T> = std::result::Result<T, StoreError>;
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: AnyPool,
+    backend: Backend,
 }
 
-const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
+/// The schema, in SQL both databases run, except for the name of the byte-string type.
+const MIGRATIONS: &[(i64, &str, &str)] = &[
     (
         1,
         "identity",
-        include_str!("../migrations/sqlite/0001_identity.sql"),
+        include_str!("../migrations/0001_identity.sql"),
     ),
     (
         2,
         "pod identity",
-        include_str!("../migrations/sqlite/0002_pod_identity.sql"),
+        include_str!("../migrations/0002_pod_identity.sql"),
     ),
 ];
+
+/// The databases the store runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    fn of_url(url: &str) -> Backend {
+        if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Backend::Postgres
+        } else {
+            Backend::Sqlite
+        }
+    }
+
+    /// A migration's SQL for this database: PostgreSQL spells BLOB `BYTEA`.
+    fn dialect(self, sql: &'static str) -> Cow<'static, str> {
+        match self {
+            Backend::Sqlite => Cow::Borrowed(sql),
+            Backend::Postgres => Cow::Owned(sql.replace("BLOB", "BYTEA")),
+        }
+    }
+}
 
 impl Store {
     /// Opens (creating if needed) the database at `url` and applies pending migrations.
     ///
-    /// `url` is a sqlx URL such as `sqlite:///var/lib/podpass/podpass.db?mode=rwc`.
+    /// `url` is a sqlx URL such as `sqlite:///var/lib/podpass/podpass.db?mode=rwc` or
+    /// `postgres://podpass@db.internal/podpass`.
     pub async fn open(url: &str) -> Result<Self> {
         sqlx::any::install_default_drivers();
         // SQLite serialises writers anyway; a small pool avoids "database is locked" storms.
+        // Against PostgreSQL each replica holds at most this many connections.
         let pool = AnyPoolOptions::new()
             .max_connections(8)
             .connect(url)
             .await?;
-        let store = Self { pool };
+        let store = Self {
+            pool,
+            backend: Backend::of_url(url),
+        };
         store.migrate().await?;
         Ok(store)
     }
@@ -91,14 +123,15 @@ impl Store {
     }
 
     async fn migrate(&self) -> Result<()> {
-        let migrations = SQLITE_MIGRATIONS
+        let migrations = MIGRATIONS
             .iter()
             .map(|(version, name, sql)| {
                 Migration::new(
                     *version,
                     Cow::Borrowed(*name),
                     MigrationType::Simple,
-                    sql.into_sql_str(),
+                    // Our own migration text, not input.
+                    AssertSqlSafe(self.backend.dialect(sql)).into_sql_str(),
                     false,
                 )
             })

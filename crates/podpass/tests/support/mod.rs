@@ -1,6 +1,8 @@
 //! Drives the real `podpass` binary and the real AWS clients (AWS CLI, boto3) from tests.
 #![allow(dead_code)] // each test file uses a different part of the harness
 
+pub mod postgres;
+
 use std::io::Write;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -26,9 +28,10 @@ pub struct Podpass {
     pub port: u16,
     child: Option<Child>,
     pub instance: serde_json::Value,
-    /// More arguments and environment for `podpass up`.
+    /// More arguments for `podpass up`.
     up_args: Vec<String>,
-    up_env: Vec<(String, String)>,
+    /// More environment for `podpass up` and every `podpass` command of this instance.
+    env: Vec<(String, String)>,
 }
 
 impl Podpass {
@@ -37,7 +40,8 @@ impl Podpass {
         Self::start_with(&[], &[])
     }
 
-    /// Starts a fresh instance with more `podpass up` arguments and environment variables.
+    /// Starts a fresh instance with more `podpass up` arguments, and environment variables for
+    /// it and every `podpass` command run on it.
     pub fn start_with(args: &[&str], env: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut podpass = Self {
@@ -46,7 +50,7 @@ impl Podpass {
             child: None,
             instance: serde_json::Value::Null,
             up_args: args.iter().map(|a| (*a).to_owned()).collect(),
-            up_env: env
+            env: env
                 .iter()
                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
                 .collect(),
@@ -69,7 +73,6 @@ impl Podpass {
                 "127.0.0.1:0",
             ])
             .args(&self.up_args)
-            .envs(self.up_env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -169,7 +172,8 @@ impl Podpass {
             .env_clear()
             .env("PATH", path_with_venv())
             .env("HOME", self.home())
-            .env("PODPASS_LOG", "info,podpass=debug");
+            .env("PODPASS_LOG", "info,podpass=debug")
+            .envs(self.env.iter().map(|(k, v)| (k, v)));
         cmd
     }
 
@@ -302,6 +306,16 @@ impl Drop for Podpass {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// The environment of a process using the `Credentials` of an STS answer (AWS CLI JSON).
+pub fn credentials_env(credentials: &serde_json::Value) -> [(&'static str, &str); 3] {
+    let field = |name: &str| credentials[name].as_str().expect("STS credentials field");
+    [
+        ("AWS_ACCESS_KEY_ID", field("AccessKeyId")),
+        ("AWS_SECRET_ACCESS_KEY", field("SecretAccessKey")),
+        ("AWS_SESSION_TOKEN", field("SessionToken")),
+    ]
 }
 
 /// PATH with the venv's bin directory first.
