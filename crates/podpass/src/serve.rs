@@ -217,6 +217,16 @@ pub async fn up(global: &Global, args: UpArgs) -> anyhow::Result<()> {
         },
     )
     .context("starting the S3 endpoint")?;
+    let imported = s3
+        .import_bucket_policy_files()
+        .await
+        .context("moving bucket policy files into the store")?;
+    if imported > 0 {
+        tracing::info!(
+            imported,
+            "bucket policies moved from the data directory into the store"
+        );
+    }
     let node_role = ensure_node_role(&store, &account_id, &args.cluster).await?;
     let state = AppState::new(
         Settings {

@@ -1,12 +1,21 @@
-//! Bucket policies: validated documents in a file per bucket, compiled and cached for the
-//! authorizer.
+//! Bucket policies: validated documents kept in the store, so that replicas of the endpoint share
+//! them, compiled and cached for the authorizer.
 
-use std::collections::HashMap;
 use std::io;
-use std::path::PathBuf;
-use std::sync::{Arc, RwLock};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
 
 use podpass_policy::{NamedPolicy, Policy, PolicyError, PolicyKind, PolicyType};
+use podpass_store::{Store, StoreError};
+
+/// How long a bucket's policy (or its absence) is reused before the store is read again: a write
+/// through another replica takes effect within this time, IAM's own kind of eventual consistency.
+/// Writes through this endpoint take effect at once.
+const CACHE_TTL: Duration = Duration::from_secs(1);
+
+/// Buckets whose policy is cached at once (names come from requests, so the cache is bounded).
+const CACHE_CAPACITY: u64 = 10_000;
 
 /// Why a bucket policy could not be stored or loaded.
 #[derive(Debug, thiserror::Error)]
@@ -14,9 +23,6 @@ pub enum BucketPolicyError {
     /// The document is not a valid resource policy (S3's `MalformedPolicy`).
     #[error("{0}")]
     Malformed(#[from] PolicyError),
-    /// The bucket name cannot name a file.
-    #[error("invalid bucket name {0:?}")]
-    BucketName(String),
     /// A stored document no longer parses.
     #[error("stored policy of bucket {bucket} is invalid: {source}")]
     Corrupt {
@@ -25,7 +31,10 @@ pub enum BucketPolicyError {
         /// Parser error.
         source: PolicyError,
     },
-    /// Reading or writing the policy file failed.
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A policy file of an earlier podpass could not be read or set aside.
     #[error("bucket policy file {path}: {source}")]
     Io {
         /// The file.
@@ -44,11 +53,10 @@ pub(crate) struct StoredPolicy {
     pub compiled: Arc<NamedPolicy>,
 }
 
-/// The bucket policies under one directory, cached after first read.
-#[derive(Debug)]
+/// The bucket policies of the store, cached for [`CACHE_TTL`].
 pub(crate) struct BucketPolicies {
-    dir: PathBuf,
-    cache: RwLock<HashMap<String, Option<Arc<StoredPolicy>>>>,
+    store: Store,
+    cache: moka::sync::Cache<String, Option<Arc<StoredPolicy>>>,
 }
 
 fn compile(bucket: &str, text: &str) -> Result<Arc<NamedPolicy>, PolicyError> {
@@ -62,51 +70,24 @@ fn compile(bucket: &str, text: &str) -> Result<Arc<NamedPolicy>, PolicyError> {
 }
 
 impl BucketPolicies {
-    /// Policies stored under `dir` (created on first write).
-    pub fn new(dir: PathBuf) -> Self {
+    /// The policies kept in `store`.
+    pub fn new(store: Store) -> Self {
         BucketPolicies {
-            dir,
-            cache: RwLock::new(HashMap::new()),
+            store,
+            cache: moka::sync::Cache::builder()
+                .max_capacity(CACHE_CAPACITY)
+                .time_to_live(CACHE_TTL)
+                .build(),
         }
-    }
-
-    fn path(&self, bucket: &str) -> Result<PathBuf, BucketPolicyError> {
-        // s3s validates bucket names already; this keeps the file name safe regardless.
-        let safe = !bucket.is_empty()
-            && !bucket.starts_with('.')
-            && bucket
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_');
-        if !safe {
-            return Err(BucketPolicyError::BucketName(bucket.to_owned()));
-        }
-        Ok(self.dir.join(format!("{bucket}.json")))
-    }
-
-    fn cached(&self, bucket: &str) -> Option<Option<Arc<StoredPolicy>>> {
-        let cache = self
-            .cache
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        cache.get(bucket).cloned()
-    }
-
-    fn remember(&self, bucket: &str, policy: Option<Arc<StoredPolicy>>) {
-        let mut cache = self
-            .cache
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        cache.insert(bucket.to_owned(), policy);
     }
 
     /// The bucket's policy, if it has one.
     pub async fn get(&self, bucket: &str) -> Result<Option<Arc<StoredPolicy>>, BucketPolicyError> {
-        if let Some(policy) = self.cached(bucket) {
+        if let Some(policy) = self.cache.get(bucket) {
             return Ok(policy);
         }
-        let path = self.path(bucket)?;
-        let policy = match tokio::fs::read_to_string(&path).await {
-            Ok(text) => {
+        let policy = match self.store.bucket_policy(bucket).await? {
+            Some(text) => {
                 let compiled =
                     compile(bucket, &text).map_err(|source| BucketPolicyError::Corrupt {
                         bucket: bucket.to_owned(),
@@ -114,46 +95,74 @@ impl BucketPolicies {
                     })?;
                 Some(Arc::new(StoredPolicy { text, compiled }))
             }
-            Err(error) if error.kind() == io::ErrorKind::NotFound => None,
-            Err(source) => return Err(BucketPolicyError::Io { path, source }),
+            None => None,
         };
-        self.remember(bucket, policy.clone());
+        self.cache.insert(bucket.to_owned(), policy.clone());
         Ok(policy)
     }
 
     /// Validates and stores `text` as the bucket's policy, replacing any previous one.
     pub async fn put(&self, bucket: &str, text: String) -> Result<(), BucketPolicyError> {
         let compiled = compile(bucket, &text)?;
-        let path = self.path(bucket)?;
-        let io = |path: &PathBuf| {
-            let path = path.clone();
-            move |source| BucketPolicyError::Io { path, source }
-        };
-        tokio::fs::create_dir_all(&self.dir)
-            .await
-            .map_err(io(&self.dir))?;
-        // Write then rename: a crash never leaves a half-written policy behind.
-        let temporary = self.dir.join(format!(".{bucket}.json.tmp"));
-        tokio::fs::write(&temporary, text.as_bytes())
-            .await
-            .map_err(io(&temporary))?;
-        tokio::fs::rename(&temporary, &path)
-            .await
-            .map_err(io(&path))?;
-        self.remember(bucket, Some(Arc::new(StoredPolicy { text, compiled })));
+        self.store
+            .put_bucket_policy(bucket, &text, podpass_control::now())
+            .await?;
+        self.cache.insert(
+            bucket.to_owned(),
+            Some(Arc::new(StoredPolicy { text, compiled })),
+        );
         Ok(())
     }
 
     /// Removes the bucket's policy; `false` when it had none.
     pub async fn delete(&self, bucket: &str) -> Result<bool, BucketPolicyError> {
-        let path = self.path(bucket)?;
-        let existed = match tokio::fs::remove_file(&path).await {
-            Ok(()) => true,
-            Err(error) if error.kind() == io::ErrorKind::NotFound => false,
-            Err(source) => return Err(BucketPolicyError::Io { path, source }),
-        };
-        self.remember(bucket, None);
+        let existed = self.store.delete_bucket_policy(bucket).await?;
+        self.cache.insert(bucket.to_owned(), None);
         Ok(existed)
+    }
+
+    /// Moves the policies an earlier podpass kept as files (`<dir>/<bucket>.json`) into the
+    /// store, unless the bucket has one there already, and renames each file to
+    /// `<bucket>.json.imported`. Returns how many were imported.
+    pub async fn import_files(&self, dir: &Path) -> Result<usize, BucketPolicyError> {
+        let io = |path: &Path| {
+            let path = path.to_owned();
+            move |source| BucketPolicyError::Io { path, source }
+        };
+        let entries = match std::fs::read_dir(dir) {
+            Ok(entries) => entries,
+            Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(0),
+            Err(source) => return Err(io(dir)(source)),
+        };
+        let mut imported = 0;
+        for entry in entries {
+            let path = entry.map_err(io(dir))?.path();
+            let Some(bucket) = path
+                .file_name()
+                .and_then(|name| name.to_str())
+                .and_then(|name| name.strip_suffix(".json"))
+                .filter(|bucket| !bucket.starts_with('.'))
+            else {
+                continue;
+            };
+            let text = std::fs::read_to_string(&path).map_err(io(&path))?;
+            compile(bucket, &text).map_err(|source| BucketPolicyError::Corrupt {
+                bucket: bucket.to_owned(),
+                source,
+            })?;
+            if self
+                .store
+                .add_bucket_policy(bucket, &text, podpass_control::now())
+                .await?
+            {
+                imported += 1;
+            }
+            self.cache.invalidate(bucket);
+            let mut done = path.clone().into_os_string();
+            done.push(".imported");
+            std::fs::rename(&path, &done).map_err(io(&path))?;
+        }
+        Ok(imported)
     }
 }
 
@@ -163,34 +172,60 @@ mod tests {
 
     const POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"}]}"#;
 
+    async fn store(dir: &Path) -> Store {
+        Store::open_sqlite_file(&dir.join("podpass.db"))
+            .await
+            .unwrap()
+    }
+
     #[tokio::test]
-    async fn stores_reads_back_and_deletes() {
+    async fn stores_reads_back_and_deletes_and_replicas_agree() {
         let dir = tempfile::tempdir().unwrap();
-        let policies = BucketPolicies::new(dir.path().join("policies"));
+        let policies = BucketPolicies::new(store(dir.path()).await);
+        let replica = BucketPolicies::new(store(dir.path()).await);
         assert!(policies.get("b").await.unwrap().is_none());
+        assert!(replica.get("b").await.unwrap().is_none());
         policies.put("b", POLICY.to_owned()).await.unwrap();
         assert_eq!(policies.get("b").await.unwrap().unwrap().text, POLICY);
-        // A fresh instance reads the file.
-        let reopened = BucketPolicies::new(dir.path().join("policies"));
-        assert_eq!(reopened.get("b").await.unwrap().unwrap().text, POLICY);
+        // The other replica cached the absence; it sees the policy once that expires.
+        tokio::time::sleep(CACHE_TTL + Duration::from_millis(100)).await;
+        assert_eq!(replica.get("b").await.unwrap().unwrap().text, POLICY);
         assert!(policies.delete("b").await.unwrap());
         assert!(!policies.delete("b").await.unwrap());
         assert!(policies.get("b").await.unwrap().is_none());
     }
 
     #[tokio::test]
-    async fn rejects_malformed_policies_and_unsafe_names() {
+    async fn rejects_malformed_policies() {
         let dir = tempfile::tempdir().unwrap();
-        let policies = BucketPolicies::new(dir.path().to_owned());
+        let policies = BucketPolicies::new(store(dir.path()).await);
         let missing_principal = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}"#;
         assert!(matches!(
             policies.put("b", missing_principal.to_owned()).await,
             Err(BucketPolicyError::Malformed(_))
         ));
-        assert!(matches!(
-            policies.put("../x", POLICY.to_owned()).await,
-            Err(BucketPolicyError::BucketName(_))
-        ));
         assert!(policies.get("b").await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn imports_the_files_of_an_earlier_version_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = dir.path().join("policies");
+        std::fs::create_dir_all(&files).unwrap();
+        std::fs::write(files.join("b.json"), POLICY).unwrap();
+        std::fs::write(files.join(".b.json.tmp"), "half-written").unwrap();
+        let policies = BucketPolicies::new(store(dir.path()).await);
+        assert!(policies.get("b").await.unwrap().is_none());
+        assert_eq!(policies.import_files(&files).await.unwrap(), 1);
+        assert_eq!(policies.get("b").await.unwrap().unwrap().text, POLICY);
+        assert!(files.join("b.json.imported").exists() && !files.join("b.json").exists());
+        assert_eq!(policies.import_files(&files).await.unwrap(), 0);
+        assert_eq!(
+            policies
+                .import_files(&dir.path().join("none"))
+                .await
+                .unwrap(),
+            0
+        );
     }
 }

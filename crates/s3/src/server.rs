@@ -16,7 +16,7 @@ use s3s::{S3Result, s3_error};
 use crate::access::Authorizer;
 use crate::audit::{AuditError, AuditLog, Rotation};
 use crate::backend::WithBucketPolicies;
-use crate::bucket_policy::BucketPolicies;
+use crate::bucket_policy::{BucketPolicies, BucketPolicyError};
 use crate::front::S3Front;
 use crate::keys::{AdminKeys, KeyResolver, SessionKeys};
 use crate::upstream::Upstream;
@@ -95,6 +95,9 @@ pub enum S3ServerError {
 pub struct S3Server {
     front: S3Front,
     audit: AuditLog,
+    policies: Arc<BucketPolicies>,
+    /// Where an earlier podpass kept bucket policies, one file each.
+    policy_files: PathBuf,
 }
 
 /// Virtual-hosted style under one base domain; any other host is path style.
@@ -153,8 +156,8 @@ fn embedded_store(data_dir: &Path) -> Result<s3s_fs::FileSystem, S3ServerError> 
 
 impl S3Server {
     /// An S3 endpoint for `account_id` in `region`, storing objects as `options.storage` says
-    /// (embedded: under `<data_dir>/s3/data`), bucket policies under `<data_dir>/s3/policies`,
-    /// and (unless given) the audit trail under `<data_dir>/audit`.
+    /// (embedded: under `<data_dir>/s3/data`), bucket policies in `store`, and (unless given) the
+    /// audit trail under `<data_dir>/audit`.
     pub fn new(
         store: Store,
         sealer: Arc<Sealer>,
@@ -163,7 +166,7 @@ impl S3Server {
         data_dir: &Path,
         options: S3Options,
     ) -> Result<S3Server, S3ServerError> {
-        let policies = Arc::new(BucketPolicies::new(data_dir.join("s3").join("policies")));
+        let policies = Arc::new(BucketPolicies::new(store.clone()));
         let audit = match options.audit {
             Some(audit) => audit,
             None => AuditLog::open(&data_dir.join("audit"), Rotation::default())?,
@@ -196,7 +199,7 @@ impl S3Server {
                 account_id.to_owned(),
                 region.to_owned(),
                 admin,
-                policies,
+                policies.clone(),
                 audit.clone(),
                 options.audit_allowed,
             ));
@@ -209,7 +212,12 @@ impl S3Server {
             authorize: options.authorize,
             secure: options.secure_transport,
         };
-        Ok(S3Server { front, audit })
+        Ok(S3Server {
+            front,
+            audit,
+            policies,
+            policy_files: data_dir.join("s3").join("policies"),
+        })
     }
 
     /// The tower service (`Error = Infallible`); expects axum's `ConnectInfo<SocketAddr>`
@@ -221,6 +229,12 @@ impl S3Server {
     /// An axum router answering every path with the S3 endpoint.
     pub fn router(&self) -> axum::Router {
         axum::Router::new().fallback_service(self.front.clone())
+    }
+
+    /// Moves bucket policies an earlier podpass kept as files in the data directory into the
+    /// store (once; the files are renamed `*.imported`). Returns how many were imported.
+    pub async fn import_bucket_policy_files(&self) -> Result<usize, BucketPolicyError> {
+        self.policies.import_files(&self.policy_files).await
     }
 
     /// The audit log the endpoint writes to (share it for STS/EKS Auth issuances).

@@ -1,4 +1,5 @@
-//! podpass's persistent store: roles, policies, OIDC providers, clusters, ServiceAccounts and keys.
+//! podpass's persistent store: roles, policies, OIDC providers, clusters, ServiceAccounts, keys
+//! and S3 bucket policies.
 //!
 //! One code path over sqlx's `Any` driver with a portable schema (TEXT, BIGINT epoch seconds, BLOB),
 //! SQLite embedded by default, PostgreSQL for replicated deployments.
@@ -9,6 +10,7 @@ mod iam;
 mod iam_extra;
 mod keys;
 mod records;
+mod s3;
 
 pub use records::*;
 
@@ -68,6 +70,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         2,
         "pod identity",
         include_str!("../migrations/0002_pod_identity.sql"),
+    ),
+    (
+        3,
+        "bucket policies",
+        include_str!("../migrations/0003_bucket_policies.sql"),
     ),
 ];
 
