@@ -124,8 +124,9 @@ async fn resolve_key(
 ) -> Result<(Caller, String), AwsError> {
     if let Some(token) = &auth.security_token {
         let session = state
-            .sealer()
+            .key_ring()
             .open(token, &auth.access_key_id, now)
+            .await
             .map_err(|e| match e {
                 OpenError::Expired { .. } => {
                     AwsError::expired_token("The security token included in the request is expired")

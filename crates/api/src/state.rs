@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use podpass_audit::{AuditDecision, AuditEvent, AuditLog};
 use podpass_control::clusters::Clusters;
-use podpass_session::Sealer;
+use podpass_control::sealing::KeyRing;
 use podpass_store::Store;
 
 use crate::auth::AccessKeys;
@@ -33,7 +33,7 @@ struct Inner {
     settings: Settings,
     store: Store,
     clusters: Clusters,
-    sealer: Sealer,
+    keys: Arc<KeyRing>,
     access_keys: AccessKeys,
     issuer_keys: IssuerKeys,
     metrics: Metrics,
@@ -43,13 +43,13 @@ struct Inner {
 
 impl AppState {
     /// Builds the state over an opened store, the session key ring and the audit trail.
-    pub fn new(settings: Settings, store: Store, sealer: Sealer, audit: AuditLog) -> Self {
+    pub fn new(settings: Settings, store: Store, keys: Arc<KeyRing>, audit: AuditLog) -> Self {
         Self {
             inner: Arc::new(Inner {
                 settings,
                 clusters: Clusters::new(store.clone()),
                 store,
-                sealer,
+                keys,
                 access_keys: AccessKeys::default(),
                 issuer_keys: IssuerKeys::new(),
                 metrics: Metrics::default(),
@@ -75,8 +75,8 @@ impl AppState {
     }
 
     /// The session key ring.
-    pub fn sealer(&self) -> &Sealer {
-        &self.inner.sealer
+    pub fn key_ring(&self) -> &KeyRing {
+        &self.inner.keys
     }
 
     /// Long-term access keys.

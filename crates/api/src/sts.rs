@@ -234,6 +234,7 @@ pub(crate) fn mint(
 ) -> Result<(Credentials, SessionClaims), AwsError> {
     let seconds = u32::try_from(duration).map_err(internal)?;
     state
+        .key_ring()
         .sealer()
         .mint(identity, seconds, podpass_control::now())
         .map_err(internal)

@@ -8,8 +8,9 @@ use std::sync::Arc;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use http::{Request, Response};
+use podpass_control::sealing::KeyRing;
 use podpass_s3::{S3Front, S3Options, S3Server};
-use podpass_session::{Sealer, SealingKey, SessionIdentity, SessionKind, SessionTag};
+use podpass_session::{Sealer, SessionIdentity, SessionKind, SessionTag};
 use podpass_sigv4::sign::{SigningParams, presign_query};
 use podpass_sigv4::{PathMode, RequestView};
 use podpass_store::{AccessKey, Role, Store};
@@ -31,7 +32,7 @@ struct Endpoints {
     off: S3Front,
     on: S3Front,
     refusals_audited: S3Front,
-    sealer: Arc<Sealer>,
+    keys: Arc<KeyRing>,
 }
 
 fn endpoints() -> Endpoints {
@@ -41,8 +42,7 @@ fn endpoints() -> Endpoints {
         .build()
         .expect("runtime");
     let dir = tempfile::tempdir().expect("temp dir");
-    let sealer = Arc::new(Sealer::new(&SealingKey::generate(1).expect("key"), []).expect("sealer"));
-    let store = runtime.block_on(async {
+    let (store, keys) = runtime.block_on(async {
         let store = Store::open_sqlite_file(&dir.path().join("podpass.db"))
             .await
             .expect("store");
@@ -74,13 +74,16 @@ fn endpoints() -> Endpoints {
             .attach_role_policy(ROLE, READ_ONLY)
             .await
             .expect("policy");
-        store
+        let keys = KeyRing::load(store.clone(), jiff::Timestamp::now().as_second())
+            .await
+            .expect("session keys");
+        (store, Arc::new(keys))
     });
     let _guard = runtime.enter();
     let front = |authorize: bool, audit_allowed: bool| {
         S3Server::new(
             store.clone(),
-            sealer.clone(),
+            keys.clone(),
             ACCOUNT,
             REGION,
             dir.path(),
@@ -97,7 +100,7 @@ fn endpoints() -> Endpoints {
         off: front(false, true),
         on: front(true, true),
         refusals_audited: front(true, false),
-        sealer,
+        keys,
         _dir: dir,
         runtime,
     };
@@ -184,7 +187,7 @@ fn session_get(sealer: &Sealer) -> String {
 fn s3_get(c: &mut Criterion) {
     let endpoints = endpoints();
     let root_url = presigned_get(ADMIN_KEY, ADMIN_SECRET, None);
-    let session_url = session_get(&endpoints.sealer);
+    let session_url = session_get(&endpoints.keys.sealer());
     let cases: [(&str, &S3Front, &str); 4] = [
         (
             "off: no authentication or authorization",

@@ -21,8 +21,8 @@ pub enum ClusterCommand {
         #[arg(long, value_enum, default_value_t = Algorithm::Rs256)]
         algorithm: Algorithm,
     },
-    /// Seal new STS sessions with a fresh key; sessions sealed before keep working (a running
-    /// `podpass up` picks the new key up at its next start)
+    /// Seal new STS sessions with a fresh key; sessions sealed before keep working (running
+    /// instances seal with it within 30 s, and open its sessions at once)
     RotateSessionKey,
 }
 
@@ -65,7 +65,8 @@ pub async fn run(global: &Global, command: ClusterCommand) -> anyhow::Result<()>
         ClusterCommand::RotateSessionKey => {
             let id = podpass_control::sealing::rotate_sealing_key(&store, now).await?;
             println!(
-                "session sealing key {id} created; restart podpass up to seal new sessions with it"
+                "session sealing key {id} created; running instances seal new sessions with it within {}s",
+                podpass_control::sealing::REFRESH_INTERVAL.as_secs()
             );
         }
     }

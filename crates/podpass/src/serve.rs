@@ -6,6 +6,7 @@ use anyhow::Context;
 use clap::Args;
 use podpass_api::{AppState, Settings};
 use podpass_control::ids;
+use podpass_control::sealing::KeyRing;
 use podpass_store::{AccessKey, Store};
 use podpass_token::KeyAlgorithm;
 
@@ -175,6 +176,19 @@ impl From<Algorithm> for KeyAlgorithm {
 
 const ACCOUNT_ID_KEY: &str = "account_id";
 
+/// Re-reads the session key ring now and then, so that a key added by `podpass cluster
+/// rotate-session-key` or another replica starts sealing here without a restart.
+async fn refresh_key_ring(keys: std::sync::Arc<KeyRing>) {
+    let mut every = tokio::time::interval(podpass_control::sealing::REFRESH_INTERVAL);
+    every.tick().await;
+    loop {
+        every.tick().await;
+        if let Err(error) = keys.reload().await {
+            tracing::warn!(%error, "reloading the session sealing keys");
+        }
+    }
+}
+
 pub async fn up(global: &Global, args: UpArgs) -> anyhow::Result<()> {
     let data_dir = global.data_dir();
     let store = global.open_store().await?;
@@ -193,9 +207,12 @@ pub async fn up(global: &Global, args: UpArgs) -> anyhow::Result<()> {
         .to_owned();
 
     let now = podpass_control::now();
-    let sealer = podpass_control::sealing::load_sealer(&store, now)
-        .await
-        .context("loading the session sealing keys")?;
+    let keys = std::sync::Arc::new(
+        KeyRing::load(store.clone(), now)
+            .await
+            .context("loading the session sealing keys")?,
+    );
+    tokio::spawn(refresh_key_ring(keys.clone()));
     let audit =
         podpass_audit::AuditLog::open(&data_dir.join("audit"), podpass_audit::Rotation::default())
             .context("opening the audit trail")?;
@@ -205,7 +222,7 @@ pub async fn up(global: &Global, args: UpArgs) -> anyhow::Result<()> {
     let s3_url = format!("http://{}", s3_listener.local_addr()?);
     let s3 = podpass_s3::S3Server::new(
         store.clone(),
-        std::sync::Arc::new(podpass_control::sealing::load_sealer(&store, now).await?),
+        keys.clone(),
         &account_id,
         &args.region,
         &data_dir,
@@ -235,7 +252,7 @@ pub async fn up(global: &Global, args: UpArgs) -> anyhow::Result<()> {
             node_role: Some(node_role),
         },
         store,
-        sealer,
+        keys,
         audit.clone(),
     );
     let cluster = state

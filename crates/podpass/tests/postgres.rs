@@ -9,37 +9,49 @@ use support::{Podpass, assert_aws_error, credentials_env, text};
 const READ_ONLY: &str = "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess";
 const TRUST_EC2: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
 
-#[test]
-fn two_replicas_over_one_database_share_identities_sessions_and_keys() {
-    let postgres = Postgres::start();
+/// Two `podpass up` replicas over `postgres`, the second behind the first's public URL.
+fn replicas(postgres: &Postgres) -> (Podpass, Podpass) {
     let url = postgres.url();
     let env = [("PODPASS_DATABASE_URL", url.as_str())];
     let a = Podpass::start_with(&[], &env);
     let b = Podpass::start_with(&["--public-url", &a.endpoint()], &env);
     assert_eq!(a.issuer(), b.issuer(), "one cluster, one issuer");
-    for replica in [&a, &b] {
-        assert!(!replica.data_dir().join("podpass.db").exists());
-    }
+    (a, b)
+}
 
-    // Set up through replica A's CLI, used through replica B's STS.
-    let (_, role_arn) = a.irsa_service_account("reader", READ_ONLY);
-    let token = a.token("reader", "sts.amazonaws.com", Some("app-0"));
-    let out = b.aws(
+/// Credentials from replica `at`'s STS for `default/reader`'s role.
+fn irsa_session(at: &Podpass, token_from: &Podpass, role_arn: &str) -> serde_json::Value {
+    let token = token_from.token("reader", "sts.amazonaws.com", Some("app-0"));
+    let out = at.aws(
         &[],
         &[
             "sts",
             "assume-role-with-web-identity",
             "--role-arn",
-            &role_arn,
+            role_arn,
             "--role-session-name",
             "replicated",
             "--web-identity-token",
             &token,
         ],
     );
-    assert!(out.status.success(), "{}\n{}", text(&out.stderr), b.log());
+    assert!(out.status.success(), "{}\n{}", text(&out.stderr), at.log());
     let answer: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let session = credentials_env(&answer["Credentials"]);
+    answer["Credentials"].clone()
+}
+
+#[test]
+fn two_replicas_over_one_database_share_identities_sessions_and_keys() {
+    let postgres = Postgres::start();
+    let (a, b) = replicas(&postgres);
+    for replica in [&a, &b] {
+        assert!(!replica.data_dir().join("podpass.db").exists());
+    }
+
+    // Set up through replica A's CLI, used through replica B's STS.
+    let (_, role_arn) = a.irsa_service_account("reader", READ_ONLY);
+    let credentials = irsa_session(&b, &a, &role_arn);
+    let session = credentials_env(&credentials);
     // A session sealed by B opens at A: the sealing keys live in the database.
     let out = a.aws(&session, &["sts", "get-caller-identity"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -66,4 +78,33 @@ fn two_replicas_over_one_database_share_identities_sessions_and_keys() {
     assert_eq!(role["Role"]["RoleName"], "written-at-a");
     // Duplicates are refused by the database's constraints, as on SQLite.
     assert_aws_error(&create_role(&b), "EntityAlreadyExists");
+}
+
+#[test]
+fn a_rolling_restart_after_a_key_rotation_keeps_every_session_working() {
+    let postgres = Postgres::start();
+    let (mut a, b) = replicas(&postgres);
+    let (_, role_arn) = a.irsa_service_account("reader", READ_ONLY);
+    let before = irsa_session(&b, &a, &role_arn);
+
+    let rotated = a.podpass_ok(&["cluster", "rotate-session-key"]);
+    assert!(
+        rotated.contains("session sealing key 2 created"),
+        "{rotated}"
+    );
+    // A restarts first and seals with key 2; B has not loaded key 2 yet.
+    a.restart();
+    let after = irsa_session(&a, &a, &role_arn);
+    for (credentials, replica) in [(&after, &b), (&before, &a), (&after, &a), (&before, &b)] {
+        let out = replica.aws(
+            &credentials_env(credentials),
+            &["sts", "get-caller-identity"],
+        );
+        assert!(
+            out.status.success(),
+            "{}\n{}",
+            text(&out.stderr),
+            replica.log()
+        );
+    }
 }

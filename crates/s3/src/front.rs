@@ -9,7 +9,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 
 use http::{HeaderMap, HeaderValue, Request, Response, StatusCode, Uri};
-use podpass_session::{OpenError, Sealer, SessionClaims};
+use podpass_control::sealing::KeyRing;
+use podpass_session::{OpenError, SessionClaims};
 use s3s::service::S3Service;
 use s3s::{Body, S3Error, S3ErrorCode};
 use std::future::Future;
@@ -40,7 +41,7 @@ pub(crate) struct RequestInfo {
 #[derive(Clone)]
 pub struct S3Front {
     pub(crate) inner: S3Service,
-    pub(crate) sealer: Arc<Sealer>,
+    pub(crate) keys: Arc<KeyRing>,
     pub(crate) sessions: SessionKeys,
     pub(crate) audit: AuditLog,
     pub(crate) authorize: bool,
@@ -144,7 +145,7 @@ fn xml_element<'a>(body: &'a str, tag: &str) -> Option<&'a str> {
 
 impl S3Front {
     /// Opens the request's session token, if any. `Err`: the response refusing it.
-    fn open_session(
+    async fn open_session(
         &self,
         info: &mut RequestInfo,
         headers: &HeaderMap,
@@ -157,8 +158,9 @@ impl S3Front {
             return Err(token_error(&OpenError::Malformed));
         };
         let claims = self
-            .sealer
+            .keys
             .open(&token, access_key_id, podpass_control::now())
+            .await
             .map_err(|error| {
                 tracing::info!(request_id = %info.request_id, %access_key_id, %error, "session token refused");
                 token_error(&error)
@@ -209,7 +211,9 @@ impl S3Front {
         let method = request.method().clone();
         let path = request.uri().path().to_owned();
         if self.authorize
-            && let Err(error) = self.open_session(&mut info, request.headers(), request.uri())
+            && let Err(error) = self
+                .open_session(&mut info, request.headers(), request.uri())
+                .await
         {
             let reason = format!(
                 "{}: {}",

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use podpass_session::Sealer;
+use podpass_control::sealing::KeyRing;
 use podpass_store::Store;
 use s3s::host::{S3Host, VirtualHost};
 use s3s::service::S3ServiceBuilder;
@@ -160,7 +160,7 @@ impl S3Server {
     /// audit trail under `<data_dir>/audit`.
     pub fn new(
         store: Store,
-        sealer: Arc<Sealer>,
+        keys: Arc<KeyRing>,
         account_id: &str,
         region: &str,
         data_dir: &Path,
@@ -206,7 +206,7 @@ impl S3Server {
         }
         let front = S3Front {
             inner: builder.build(),
-            sealer,
+            keys,
             sessions,
             audit: audit.clone(),
             authorize: options.authorize,

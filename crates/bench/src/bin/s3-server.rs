@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
+use podpass_control::sealing::KeyRing;
 use podpass_s3::audit::{AuditLog, Rotation};
 use podpass_s3::{S3Options, S3Server};
 use podpass_store::Store;
@@ -47,8 +48,8 @@ async fn serve(data_dir: &Path) -> anyhow::Result<()> {
     let store = Store::open_sqlite_file(&data_dir.join("podpass.db"))
         .await
         .context("opening the store")?;
-    let sealer = Arc::new(
-        podpass_control::sealing::load_sealer(&store, podpass_control::now())
+    let keys = Arc::new(
+        KeyRing::load(store.clone(), podpass_control::now())
             .await
             .context("loading the session sealing keys")?,
     );
@@ -66,7 +67,7 @@ async fn serve(data_dir: &Path) -> anyhow::Result<()> {
     ] {
         let server = S3Server::new(
             store.clone(),
-            sealer.clone(),
+            keys.clone(),
             &instance.account_id,
             &instance.region,
             data_dir,

@@ -6,9 +6,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
 
+use podpass_control::sealing::KeyRing;
 use podpass_s3::audit::{self, AuditEvent, AuditFilter};
 use podpass_s3::{S3Options, S3Server};
-use podpass_session::{Credentials, Sealer, SealingKey, SessionIdentity, SessionKind, SessionTag};
+use podpass_session::{Credentials, SessionIdentity, SessionKind, SessionTag};
 use podpass_store::{AccessKey, Role, Store};
 
 pub const ACCOUNT: &str = "000000000000";
@@ -47,12 +48,12 @@ impl From<Credentials> for Creds {
     }
 }
 
-/// A running S3 endpoint with its store, sealer and data directory; stopped on drop.
+/// A running S3 endpoint with its store, session key ring and data directory; stopped on drop.
 pub struct S3Endpoint {
     pub runtime: tokio::runtime::Runtime,
     pub dir: tempfile::TempDir,
     pub store: Store,
-    pub sealer: Arc<Sealer>,
+    pub keys: Arc<KeyRing>,
     pub port: u16,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     server: Arc<S3Server>,
@@ -72,11 +73,15 @@ impl S3Endpoint {
             .build()
             .unwrap();
         let dir = tempfile::tempdir().unwrap();
-        let sealer = Arc::new(Sealer::new(&SealingKey::generate(1).unwrap(), []).unwrap());
-        let (store, server, listener) = runtime.block_on(async {
+        let (store, keys, server, listener) = runtime.block_on(async {
             let store = Store::open_sqlite_file(&dir.path().join("podpass.db"))
                 .await
                 .unwrap();
+            let keys = Arc::new(
+                KeyRing::load(store.clone(), podpass_control::now())
+                    .await
+                    .unwrap(),
+            );
             store
                 .create_access_key(&AccessKey {
                     access_key_id: ADMIN_KEY.to_owned(),
@@ -88,7 +93,7 @@ impl S3Endpoint {
                 .unwrap();
             let server = S3Server::new(
                 store.clone(),
-                sealer.clone(),
+                keys.clone(),
                 ACCOUNT,
                 "us-east-1",
                 dir.path(),
@@ -96,7 +101,7 @@ impl S3Endpoint {
             )
             .unwrap();
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            (store, Arc::new(server), listener)
+            (store, keys, Arc::new(server), listener)
         });
         let port = listener.local_addr().unwrap().port();
         let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -112,7 +117,7 @@ impl S3Endpoint {
             runtime,
             dir,
             store,
-            sealer,
+            keys,
             port,
             shutdown: Some(shutdown),
             server,
@@ -195,7 +200,11 @@ impl S3Endpoint {
             chained: false,
         };
         let issued_at = podpass_control::now() - age;
-        let (credentials, _) = self.sealer.mint(identity, duration, issued_at).unwrap();
+        let (credentials, _) = self
+            .keys
+            .sealer()
+            .mint(identity, duration, issued_at)
+            .unwrap();
         credentials.into()
     }
 
