@@ -86,7 +86,7 @@ impl AwsClient {
         }))
     }
 
-    /// Signs and sends one request to the instance.
+    /// Signs and sends one request to the instance's AWS endpoint.
     async fn send(
         &self,
         service: &str,
@@ -96,15 +96,46 @@ impl AwsClient {
         headers: &[(&str, &str)],
         body: String,
     ) -> anyhow::Result<reqwest::Response> {
-        let base: reqwest::Url = self.instance.endpoint_url.parse()?;
+        let endpoint = &self.instance.endpoint_url;
+        self.signed(
+            endpoint,
+            service,
+            method,
+            path,
+            query,
+            headers,
+            body.into_bytes(),
+        )
+        .await
+    }
+
+    /// Signs (SigV4, every header) and sends one request to `endpoint`. S3 requests also carry
+    /// the payload hash in `x-amz-content-sha256`, and keep their path as given.
+    #[allow(clippy::too_many_arguments)] // one request's parts; grouped, they would only be unpacked here
+    async fn signed(
+        &self,
+        endpoint: &str,
+        service: &str,
+        method: reqwest::Method,
+        path: &str,
+        query: &str,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> anyhow::Result<reqwest::Response> {
+        let base: reqwest::Url = endpoint.parse()?;
         let host = match base.port() {
             Some(port) => format!("{}:{port}", base.host_str().unwrap_or_default()),
             None => base.host_str().unwrap_or_default().to_owned(),
         };
-        let payload_hash = sha256_hex(body.as_bytes());
+        let payload_hash = sha256_hex(&body);
+        let s3 = service == "s3";
+        let mut headers = headers.to_vec();
+        if s3 {
+            headers.push(("x-amz-content-sha256", &payload_hash));
+        }
         let mut view = RequestView::new(method.as_str(), path, query, &payload_hash)
             .with_header("host", host.as_bytes());
-        for (name, value) in headers {
+        for (name, value) in &headers {
             view.push_header(name, value.as_bytes());
         }
         let signature = sign_headers(
@@ -116,7 +147,11 @@ impl AwsClient {
                 region: &self.instance.region,
                 service,
                 time: jiff::Timestamp::now(),
-                path_mode: PathMode::Normalized,
+                path_mode: if s3 {
+                    PathMode::S3
+                } else {
+                    PathMode::Normalized
+                },
             },
         )?;
         let mut url = base.join(path)?;
@@ -127,13 +162,13 @@ impl AwsClient {
             .header("x-amz-date", signature.x_amz_date)
             .header("authorization", signature.authorization)
             .body(body);
-        for (name, value) in headers {
+        for (name, value) in &headers {
             request = request.header(*name, *value);
         }
         request
             .send()
             .await
-            .with_context(|| format!("calling {}", self.instance.endpoint_url))
+            .with_context(|| format!("calling {endpoint}"))
     }
 
     /// Calls podpass's own admin API (signing name `podpass`), returning the raw response.
@@ -159,36 +194,9 @@ impl AwsClient {
         path: &str,
         body: Vec<u8>,
     ) -> anyhow::Result<reqwest::Response> {
-        let base: reqwest::Url = self.instance.s3_endpoint_url.parse()?;
-        let host = match base.port() {
-            Some(port) => format!("{}:{port}", base.host_str().unwrap_or_default()),
-            None => base.host_str().unwrap_or_default().to_owned(),
-        };
-        let payload_hash = sha256_hex(&body);
-        let view = RequestView::new(method.as_str(), path, "", &payload_hash)
-            .with_header("host", host.as_bytes())
-            .with_header("x-amz-content-sha256", payload_hash.as_bytes());
-        let signature = sign_headers(
-            &view,
-            &SigningParams {
-                access_key_id: &self.access_key_id,
-                secret_access_key: &self.secret_access_key,
-                security_token: None,
-                region: &self.instance.region,
-                service: "s3",
-                time: jiff::Timestamp::now(),
-                path_mode: PathMode::S3,
-            },
-        )?;
-        self.http
-            .request(method, base.join(path)?)
-            .header("x-amz-content-sha256", payload_hash)
-            .header("x-amz-date", signature.x_amz_date)
-            .header("authorization", signature.authorization)
-            .body(body)
-            .send()
+        let endpoint = &self.instance.s3_endpoint_url;
+        self.signed(endpoint, "s3", method, path, "", &[], body)
             .await
-            .with_context(|| format!("calling S3 at {}", self.instance.s3_endpoint_url))
     }
 
     /// Calls an IAM action; returns the response XML, or the AWS error.

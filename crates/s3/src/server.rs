@@ -149,7 +149,7 @@ fn embedded_store(data_dir: &Path) -> Result<s3s_fs::FileSystem, S3ServerError> 
     let objects = data_dir.join("s3").join("data");
     create_dir(&objects)?;
     s3s_fs::FileSystem::new(&objects).map_err(|error| S3ServerError::Backend {
-        path: objects.clone(),
+        path: objects,
         message: format!("{error:?}"),
     })
 }
