@@ -81,20 +81,21 @@ fn endpoints() -> Endpoints {
     });
     let _guard = runtime.enter();
     let front = |authorize: bool, audit_allowed: bool| {
-        S3Server::new(
-            store.clone(),
-            keys.clone(),
-            ACCOUNT,
-            REGION,
-            dir.path(),
-            S3Options {
-                authorize,
-                audit_allowed,
-                ..S3Options::default()
-            },
-        )
-        .expect("S3 endpoint")
-        .service()
+        runtime
+            .block_on(S3Server::new(
+                store.clone(),
+                keys.clone(),
+                ACCOUNT,
+                REGION,
+                dir.path(),
+                S3Options {
+                    authorize,
+                    audit_allowed,
+                    ..S3Options::default()
+                },
+            ))
+            .expect("S3 endpoint")
+            .service()
     };
     let endpoints = Endpoints {
         off: front(false, true),

@@ -233,6 +233,7 @@ pub async fn up(global: &Global, args: UpArgs) -> anyhow::Result<()> {
             ..podpass_s3::S3Options::default()
         },
     )
+    .await
     .context("starting the S3 endpoint")?;
     let imported = s3
         .import_bucket_policy_files()

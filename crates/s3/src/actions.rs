@@ -171,15 +171,16 @@ pub(crate) fn query_value(uri: &Uri, name: &str) -> Option<String> {
     })
 }
 
-/// The source object of a CopyObject/UploadPartCopy (`x-amz-copy-source: bucket/key[?versionId=]`).
+/// The source object of a CopyObject/UploadPartCopy (`x-amz-copy-source: bucket/key[?versionId=]`),
+/// parsed by the same s3s parser that gives the operation its input, so that the key
+/// authorized is the key copied.
 pub(crate) fn copy_source(headers: &HeaderMap) -> Option<(String, String)> {
     let raw = headers.get("x-amz-copy-source")?.to_str().ok()?;
-    let raw = raw.split_once('?').map_or(raw, |(path, _)| path);
-    let decoded = percent_encoding::percent_decode_str(raw)
-        .decode_utf8()
-        .ok()?;
-    let (bucket, key) = decoded.trim_start_matches('/').split_once('/')?;
-    (!bucket.is_empty() && !key.is_empty()).then(|| (bucket.to_owned(), key.to_owned()))
+    match s3s::dto::CopySource::parse(raw).ok()? {
+        s3s::dto::CopySource::Bucket { bucket, key, .. } => Some((bucket.into(), key.into())),
+        // Access point and Outposts sources are not served: nothing to authorize.
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -310,5 +311,15 @@ mod tests {
         );
         headers.insert("x-amz-copy-source", "justabucket".parse().unwrap());
         assert_eq!(copy_source(&headers), None);
+        // Only `?versionId=` ends the key: anything else after a `?` is part of it, as the
+        // copy itself reads it.
+        headers.insert(
+            "x-amz-copy-source",
+            "src/report?x/../secret".parse().unwrap(),
+        );
+        assert_eq!(
+            copy_source(&headers),
+            Some(("src".to_owned(), "report?x/../secret".to_owned()))
+        );
     }
 }

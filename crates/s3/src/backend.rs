@@ -15,7 +15,7 @@ pub(crate) trait Backend: S3 {
     }
 }
 
-impl Backend for s3s_fs::FileSystem {}
+impl Backend for crate::objects::ObjectStore {}
 
 /// Delegates to `inner` every operation except the bucket policy ones, which podpass owns
 /// because it evaluates them.

@@ -110,6 +110,70 @@ fn promote_v2_query_headers(request: &mut Request<Body>) {
     }
 }
 
+/// How far a signed request's time may be from the server's, as in AWS.
+const MAX_SKEW_SECONDS: i64 = 15 * 60;
+/// The longest a SigV4 presigned URL may be valid: seven days.
+const MAX_PRESIGNED_EXPIRY: i64 = 604_800;
+
+/// A request time in the forms SigV2 headers carry: an HTTP (RFC 2822) date, or SigV4's
+/// basic ISO 8601 in `x-amz-date`.
+fn parse_request_time(text: &str) -> Option<i64> {
+    if let Ok(time) = jiff::fmt::rfc2822::parse(text) {
+        return Some(time.timestamp().as_second());
+    }
+    jiff::civil::DateTime::strptime("%Y%m%dT%H%M%SZ", text)
+        .ok()
+        .and_then(|time| time.to_zoned(jiff::tz::TimeZone::UTC).ok())
+        .map(|time| time.timestamp().as_second())
+}
+
+/// Refuses what s3s does not check of a request's time: a SigV2 header signature outside
+/// the 15-minute window (s3s requires a date but never compares it), and a SigV4 presigned
+/// URL valid for more than seven days. SigV4 headers and both presigned forms' expiry are
+/// checked by s3s.
+fn check_request_time(headers: &HeaderMap, uri: &Uri, now: i64) -> Result<(), S3Error> {
+    let sigv2_header = headers
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|auth| auth.starts_with("AWS "));
+    if sigv2_header {
+        // `x-amz-date` overrides `Date`, as in AWS's SigV2.
+        let date = headers
+            .get("x-amz-date")
+            .or_else(|| headers.get(http::header::DATE))
+            .and_then(|v| v.to_str().ok());
+        let Some(time) = date.and_then(parse_request_time) else {
+            return Err(S3Error::with_message(
+                S3ErrorCode::AccessDenied,
+                "AWS authentication requires a valid Date or x-amz-date header",
+            ));
+        };
+        if (now - time).abs() > MAX_SKEW_SECONDS {
+            return Err(S3Error::with_message(
+                S3ErrorCode::RequestTimeTooSkewed,
+                "The difference between the request time and the current time is too large.",
+            ));
+        }
+    }
+    if let Some(expires) = query_value(uri, "X-Amz-Expires") {
+        let invalid = |message: &'static str| {
+            S3Error::with_message(S3ErrorCode::AuthorizationQueryParametersError, message)
+        };
+        let seconds: i64 = expires
+            .parse()
+            .map_err(|_| invalid("X-Amz-Expires should be a number"))?;
+        if seconds < 0 {
+            return Err(invalid("X-Amz-Expires must be non-negative"));
+        }
+        if seconds > MAX_PRESIGNED_EXPIRY {
+            return Err(invalid(
+                "X-Amz-Expires must be less than a week (in seconds) that is 604800",
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn token_error(error: &OpenError) -> S3Error {
     match error {
         OpenError::Expired { .. } => {
@@ -171,6 +235,18 @@ impl S3Front {
         Ok(())
     }
 
+    /// What is checked before s3s verifies the signature: the request's time, then its
+    /// session token.
+    async fn authenticate_early(
+        &self,
+        info: &mut RequestInfo,
+        request: &Request<Body>,
+    ) -> Result<(), S3Error> {
+        check_request_time(request.headers(), request.uri(), podpass_control::now())?;
+        self.open_session(info, request.headers(), request.uri())
+            .await
+    }
+
     fn audit_refusal(&self, info: &RequestInfo, operation: &str, resource: &str, reason: String) {
         // The signature did not verify (or was never checked), so no identity is established,
         // even when a valid session token came along.
@@ -211,9 +287,7 @@ impl S3Front {
         let method = request.method().clone();
         let path = request.uri().path().to_owned();
         if self.authorize
-            && let Err(error) = self
-                .open_session(&mut info, request.headers(), request.uri())
-                .await
+            && let Err(error) = self.authenticate_early(&mut info, &request).await
         {
             let reason = format!(
                 "{}: {}",
@@ -354,6 +428,60 @@ mod tests {
             token_error(&OpenError::KeyIdMismatch).code(),
             &S3ErrorCode::InvalidToken
         );
+    }
+
+    #[test]
+    fn sigv2_header_signatures_are_held_to_fifteen_minutes() {
+        let now = 1_796_000_000; // 2026-11-29
+        let uri: Uri = "/b/k".parse().unwrap();
+        let signed_at = |date: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(
+                http::header::AUTHORIZATION,
+                "AWS AKIAV2:c2ln".parse().unwrap(),
+            );
+            headers.insert(http::header::DATE, date.parse().unwrap());
+            headers
+        };
+        let at = |seconds: i64| {
+            jiff::fmt::rfc2822::to_string(
+                &jiff::Timestamp::from_second(seconds)
+                    .unwrap()
+                    .to_zoned(jiff::tz::TimeZone::UTC),
+            )
+            .unwrap()
+        };
+        assert!(check_request_time(&signed_at(&at(now - 60)), &uri, now).is_ok());
+        assert!(check_request_time(&signed_at(&at(now + 60)), &uri, now).is_ok());
+        for stale in [at(now - 86_400), at(now - 901), at(now + 901)] {
+            let error = check_request_time(&signed_at(&stale), &uri, now).unwrap_err();
+            assert_eq!(error.code(), &S3ErrorCode::RequestTimeTooSkewed, "{stale}");
+        }
+        let error = check_request_time(&signed_at("garbage"), &uri, now).unwrap_err();
+        assert_eq!(error.code(), &S3ErrorCode::AccessDenied);
+        let mut no_date = signed_at("x");
+        no_date.remove(http::header::DATE);
+        assert!(check_request_time(&no_date, &uri, now).is_err());
+        // x-amz-date wins over Date.
+        let mut both = signed_at(&at(now - 86_400));
+        both.insert("x-amz-date", at(now).parse().unwrap());
+        assert!(check_request_time(&both, &uri, now).is_ok());
+    }
+
+    #[test]
+    fn presigned_urls_live_at_most_a_week() {
+        let headers = HeaderMap::new();
+        let url =
+            |expires: &str| -> Uri { format!("/b/k?X-Amz-Expires={expires}").parse().unwrap() };
+        assert!(check_request_time(&headers, &url("604800"), 0).is_ok());
+        for bad in ["604801", "-1", "soon"] {
+            let error = check_request_time(&headers, &url(bad), 0).unwrap_err();
+            assert_eq!(
+                error.code(),
+                &S3ErrorCode::AuthorizationQueryParametersError,
+                "{bad}"
+            );
+        }
     }
 
     #[test]

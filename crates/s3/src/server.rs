@@ -1,4 +1,4 @@
-//! Wiring: the filesystem backend, bucket policies, authentication, authorization and the
+//! Wiring: the object store backend, bucket policies, authentication, authorization and the
 //! front layer into one service, and a way to serve it.
 
 use std::future::Future;
@@ -19,6 +19,7 @@ use crate::backend::WithBucketPolicies;
 use crate::bucket_policy::{BucketPolicies, BucketPolicyError};
 use crate::front::S3Front;
 use crate::keys::{AdminKeys, KeyResolver, SessionKeys};
+use crate::objects::ObjectStore;
 use crate::upstream::Upstream;
 
 /// How the S3 endpoint behaves.
@@ -44,7 +45,7 @@ pub struct S3Options {
 /// podpass that evaluates them.
 #[derive(Debug, Clone, Default)]
 pub enum Storage {
-    /// The embedded filesystem store under `<data_dir>/s3/data`.
+    /// The embedded object store under `<data_dir>/s3`: a catalog database and blob files.
     #[default]
     Embedded,
     /// Another S3-compatible endpoint, reached with its own credentials.
@@ -75,13 +76,13 @@ pub enum S3ServerError {
         /// The I/O error.
         source: io::Error,
     },
-    /// The filesystem backend refused its root.
-    #[error("S3 storage at {path}: {message}")]
-    Backend {
-        /// The storage root.
+    /// The embedded object store could not open.
+    #[error("S3 object store at {path}: {source}")]
+    Objects {
+        /// The store's directory.
         path: PathBuf,
-        /// s3s-fs's error.
-        message: String,
+        /// Why.
+        source: crate::objects::OpenError,
     },
     /// The audit log could not be opened.
     #[error(transparent)]
@@ -137,28 +138,11 @@ fn is_domain(text: &str) -> bool {
         })
 }
 
-fn create_dir(path: &Path) -> Result<(), S3ServerError> {
-    std::fs::create_dir_all(path).map_err(|source| S3ServerError::DataDir {
-        path: path.to_owned(),
-        source,
-    })
-}
-
-/// The filesystem store under `<data_dir>/s3/data`.
-fn embedded_store(data_dir: &Path) -> Result<s3s_fs::FileSystem, S3ServerError> {
-    let objects = data_dir.join("s3").join("data");
-    create_dir(&objects)?;
-    s3s_fs::FileSystem::new(&objects).map_err(|error| S3ServerError::Backend {
-        path: objects,
-        message: format!("{error:?}"),
-    })
-}
-
 impl S3Server {
     /// An S3 endpoint for `account_id` in `region`, storing objects as `options.storage` says
-    /// (embedded: under `<data_dir>/s3/data`), bucket policies in `store`, and (unless given) the
+    /// (embedded: under `<data_dir>/s3`), bucket policies in `store`, and (unless given) the
     /// audit trail under `<data_dir>/audit`.
-    pub fn new(
+    pub async fn new(
         store: Store,
         keys: Arc<KeyRing>,
         account_id: &str,
@@ -172,10 +156,13 @@ impl S3Server {
             None => AuditLog::open(&data_dir.join("audit"), Rotation::default())?,
         };
         let mut builder = match options.storage {
-            Storage::Embedded => S3ServiceBuilder::new(WithBucketPolicies::new(
-                embedded_store(data_dir)?,
-                policies.clone(),
-            )),
+            Storage::Embedded => {
+                let root = data_dir.join("s3");
+                let objects = ObjectStore::open(&root, region)
+                    .await
+                    .map_err(|source| S3ServerError::Objects { path: root, source })?;
+                S3ServiceBuilder::new(WithBucketPolicies::new(objects, policies.clone()))
+            }
             Storage::Upstream(upstream) => {
                 tracing::info!(endpoint = %upstream.endpoint_url, "S3 objects are stored upstream");
                 S3ServiceBuilder::new(WithBucketPolicies::new(upstream.proxy(), policies.clone()))

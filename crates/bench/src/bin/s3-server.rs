@@ -78,6 +78,7 @@ async fn serve(data_dir: &Path) -> anyhow::Result<()> {
                 ..S3Options::default()
             },
         )
+        .await
         .with_context(|| format!("starting the {name} S3 endpoint"))?;
         let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
             .await

@@ -99,6 +99,7 @@ impl S3Endpoint {
                 dir.path(),
                 options,
             )
+            .await
             .unwrap();
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             (store, keys, Arc::new(server), listener)
