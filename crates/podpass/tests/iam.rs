@@ -1099,3 +1099,146 @@ fn trust_policy_lint_findings_are_logged() {
     assert!(finding.contains("any-pod"), "{finding}");
     assert!(finding.contains("oidc.example.com/id/ABC:sub"), "{finding}");
 }
+
+#[test]
+fn stale_or_early_signatures_and_missing_versions_are_refused_as_aws_does() {
+    let podpass = Podpass::start();
+    // boto3 with its clock 30 minutes off, each way, against STS and IAM.
+    let out = podpass.python(
+        &[("AWS_PROFILE", "podpass")],
+        r#"
+import datetime, json, re
+import boto3, botocore.auth
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+real = botocore.auth.get_current_datetime
+results = {}
+for name, minutes in (("past", -30), ("future", 30)):
+    signed = []
+    def shifted(minutes=minutes, signed=signed):
+        when = real() + datetime.timedelta(minutes=minutes)
+        signed.append(when.strftime("%Y%m%dT%H%M%SZ"))
+        return when
+    botocore.auth.get_current_datetime = shifted
+    for service in ("sts", "iam"):
+        client = boto3.Session().client(service, config=Config(retries={"max_attempts": 1}))
+        try:
+            client.get_caller_identity() if service == "sts" else client.list_roles()
+            results[f"{name}-{service}"] = "accepted"
+        except ClientError as e:
+            error = e.response["Error"]
+            stamp = r"(\d{8}T\d{6}Z)"
+            shape = (rf"Signature expired: {stamp} is now earlier than {stamp} \({stamp} - 15 min\.\)"
+                if minutes < 0 else
+                rf"Signature not yet current: {stamp} is still later than {stamp} \({stamp} \+ 15 min\.\)")
+            match = re.fullmatch(shape, error["Message"])
+            results[f"{name}-{service}"] = {
+                "status": e.response["ResponseMetadata"]["HTTPStatusCode"],
+                "code": error["Code"],
+                "message": error["Message"],
+                "stamps": list(match.groups()) if match else None,
+                "signed": signed[-1],
+            }
+botocore.auth.get_current_datetime = real
+results["now-sts"] = boto3.Session().client("sts").get_caller_identity()["Arn"]
+print(json.dumps(results))
+"#,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let results: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert!(
+        results["now-sts"].as_str().unwrap().ends_with(":root"),
+        "{results}"
+    );
+    for case in ["past", "future"] {
+        for service in ["sts", "iam"] {
+            let result = &results[format!("{case}-{service}")];
+            assert_eq!(result["status"], 403, "{case} {service}: {result}");
+            assert_eq!(
+                result["code"], "SignatureDoesNotMatch",
+                "{case} {service}: {result}"
+            );
+            let stamps: Vec<&str> = result["stamps"]
+                .as_array()
+                .unwrap_or_else(|| panic!("AWS's wording expected: {result}"))
+                .iter()
+                .map(|s| s.as_str().unwrap())
+                .collect();
+            // The date named is the one the client signed; the limit is 15 minutes from the
+            // server's clock.
+            assert_eq!(stamps[0], result["signed"], "{result}");
+            let seconds = |stamp: &str| {
+                podpass_sigv4::parse_amz_date(stamp)
+                    .expect("X-Amz-Date")
+                    .as_second()
+            };
+            let offset = if case == "past" { -900 } else { 900 };
+            assert_eq!(seconds(stamps[1]) - seconds(stamps[2]), offset, "{result}");
+        }
+    }
+
+    // Without a Version, or with one no API has, there is no operation; the clients always
+    // send one, so these go out as raw requests signed by botocore's signer.
+    let out = podpass.python(
+        &[("AWS_PROFILE", "podpass")],
+        r#"
+import json, os, re, urllib.error, urllib.request
+import boto3
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+
+credentials = boto3.Session().get_credentials().get_frozen_credentials()
+endpoint = os.environ["AWS_ENDPOINT_URL"] + "/"
+
+def call(body, service):
+    request = AWSRequest(method="POST", url=endpoint, data=body,
+        headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"})
+    if service:
+        SigV4Auth(credentials, service, "us-east-1").add_auth(request)
+    prepared = request.prepare()
+    raw = urllib.request.Request(endpoint, data=body.encode(), headers=dict(prepared.headers), method="POST")
+    try:
+        with urllib.request.urlopen(raw) as response:
+            status, text = response.status, response.read().decode()
+    except urllib.error.HTTPError as e:
+        status, text = e.code, e.read().decode()
+    code = re.search(r"<Code>(.*?)</Code>", text)
+    message = re.search(r"<Message>(.*?)</Message>", text)
+    return [status, code and code.group(1), message and message.group(1)]
+
+print(json.dumps({
+    "sts": call("Action=GetCallerIdentity&Version=2011-06-15", "sts"),
+    "sts-none": call("Action=GetCallerIdentity", "sts"),
+    "sts-empty": call("Action=GetCallerIdentity&Version=", "sts"),
+    "sts-unknown": call("Action=GetCallerIdentity&Version=2099-01-01", "sts"),
+    "iam-none": call("Action=ListRoles", "iam"),
+    "unsigned-none": call("Action=AssumeRoleWithWebIdentity&RoleArn=arn%3Aaws%3Aiam%3A%3A000000000000%3Arole%2Fr&RoleSessionName=s&WebIdentityToken=a.b.c", None),
+}))
+"#,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let results: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(results["sts"][0], 200, "{results}");
+    for (case, action, version) in [
+        ("sts-none", "GetCallerIdentity", "NO_VERSION_SPECIFIED"),
+        ("sts-empty", "GetCallerIdentity", "NO_VERSION_SPECIFIED"),
+        ("sts-unknown", "GetCallerIdentity", "2099-01-01"),
+        ("iam-none", "ListRoles", "NO_VERSION_SPECIFIED"),
+        (
+            "unsigned-none",
+            "AssumeRoleWithWebIdentity",
+            "NO_VERSION_SPECIFIED",
+        ),
+    ] {
+        assert_eq!(
+            results[case],
+            json!([
+                400,
+                "InvalidAction",
+                format!("Could not find operation {action} for version {version}")
+            ]),
+            "{case}"
+        );
+    }
+}
