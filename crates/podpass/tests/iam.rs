@@ -1101,6 +1101,36 @@ fn trust_policy_lint_findings_are_logged() {
 }
 
 #[test]
+fn a_policy_naming_a_key_twice_is_malformed() {
+    let podpass = Podpass::start();
+    create_role(&podpass, "dup");
+    // serde_json alone keeps the last "Effect": this Deny would have been stored as an Allow.
+    let document = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Effect":"Allow","Action":"s3:*","Resource":"*"}]}"#;
+    let out = podpass.aws_admin(&[
+        "iam",
+        "put-role-policy",
+        "--role-name",
+        "dup",
+        "--policy-name",
+        "p",
+        "--policy-document",
+        document,
+    ]);
+    let stderr = assert_aws_error(&out, "MalformedPolicyDocument");
+    assert!(stderr.contains("Syntax errors in policy."), "{stderr}");
+    let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::000000000000:root"},"Action":"sts:AssumeRole","Condition":{"StringEquals":{"sts:ExternalId":"a","sts:ExternalId":"b"}}}]}"#;
+    let out = podpass.aws_admin(&[
+        "iam",
+        "update-assume-role-policy",
+        "--role-name",
+        "dup",
+        "--policy-document",
+        trust,
+    ]);
+    assert_aws_error(&out, "MalformedPolicyDocument");
+}
+
+#[test]
 fn stale_or_early_signatures_and_missing_versions_are_refused_as_aws_does() {
     let podpass = Podpass::start();
     // boto3 with its clock 30 minutes off, each way, against STS and IAM.

@@ -179,7 +179,7 @@ pub struct Policy {
 impl Policy {
     /// Parses and validates `source` as a policy of `kind`.
     pub fn parse(source: &str, kind: PolicyKind) -> Result<Self, PolicyError> {
-        let value: Value = serde_json::from_str(source).map_err(|_| PolicyError::Syntax)?;
+        let value = crate::unique::parse(source)?;
         let Value::Object(top) = value else {
             return Err(PolicyError::Syntax);
         };

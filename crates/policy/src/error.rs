@@ -17,6 +17,10 @@ pub enum PolicyError {
     /// A required element is absent.
     #[error("Missing required field {0}")]
     MissingField(&'static str),
+    /// An object names the same member twice (IAM refuses what JSON parsers resolve as
+    /// last-wins); the message is IAM's generic one, the key is for logs.
+    #[error("Syntax errors in policy.")]
+    DuplicateKey(String),
     /// `Effect` is not `Allow`/`Deny`.
     #[error("Invalid effect: {0}")]
     Effect(String),

@@ -14,6 +14,7 @@ pub mod lint;
 mod pattern;
 mod principal;
 mod span;
+mod unique;
 
 pub use condition::{Clause, Operator, SetQualifier};
 pub use context::{ContextValue, IamUser, PARTITION, Principal, Request, RoleSession};
