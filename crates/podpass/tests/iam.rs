@@ -1100,6 +1100,107 @@ fn trust_policy_lint_findings_are_logged() {
     assert!(finding.contains("oidc.example.com/id/ABC:sub"), "{finding}");
 }
 
+/// A document of `chars` non-whitespace characters that is not a policy at all: refused for
+/// its size means it was sized before it was parsed.
+fn oversized_junk(chars: usize) -> String {
+    format!(
+        "{{\"Version\":\"2012-10-17\",\"Statement\":[{}]}}",
+        "x".repeat(chars)
+    )
+}
+
+#[test]
+fn policy_size_quotas_are_checked_on_the_raw_text_before_parsing() {
+    let podpass = Podpass::start();
+    let account = podpass.account();
+    // Trust policy: 2,048 characters.
+    let out = podpass.aws_admin(&[
+        "iam",
+        "create-role",
+        "--role-name",
+        "big-trust",
+        "--assume-role-policy-document",
+        &oversized_junk(2100),
+    ]);
+    let stderr = assert_aws_error(&out, "LimitExceeded");
+    assert!(
+        stderr.contains("Cannot exceed quota for ACLSizePerRole: 2048"),
+        "{stderr}"
+    );
+    // Managed policy: 6,144 characters.
+    let path = podpass.write("junk.json", &oversized_junk(6200));
+    let out = podpass.aws_admin(&[
+        "iam",
+        "create-policy",
+        "--policy-name",
+        "big",
+        "--policy-document",
+        &format!("file://{}", path.display()),
+    ]);
+    let stderr = assert_aws_error(&out, "LimitExceeded");
+    assert!(
+        stderr.contains("Cannot exceed quota for PolicySize: 6144"),
+        "{stderr}"
+    );
+    // Inline policies: 10,240 characters for all of a role's together.
+    create_role(&podpass, "agg");
+    let half = |n: usize| {
+        let actions: Vec<String> = (0..n).map(|i| format!("s3:GetObject{i:04}")).collect();
+        json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}]})
+            .to_string()
+    };
+    let six_thousand = half(375);
+    assert!(
+        (6000..6144).contains(&six_thousand.len()),
+        "{}",
+        six_thousand.len()
+    );
+    let put = |name: &str, document: &str| {
+        let path = podpass.write(&format!("{name}.json"), document);
+        podpass.aws_admin(&[
+            "iam",
+            "put-role-policy",
+            "--role-name",
+            "agg",
+            "--policy-name",
+            name,
+            "--policy-document",
+            &format!("file://{}", path.display()),
+        ])
+    };
+    assert!(put("first", &six_thousand).status.success());
+    // Replacing a policy does not count it twice.
+    assert!(put("first", &six_thousand).status.success());
+    let stderr = assert_aws_error(&put("second", &six_thousand), "LimitExceeded");
+    assert!(
+        stderr.contains("Maximum policy size of 10240 bytes exceeded for role agg"),
+        "{stderr}"
+    );
+    let listed = podpass.aws_admin_json(&["iam", "list-role-policies", "--role-name", "agg"]);
+    assert_eq!(listed["PolicyNames"], json!(["first"]));
+    // Session policy: the model's 2,048 characters, then the packed size with the policy ARNs.
+    let role_arn = format!("arn:aws:iam::{account}:role/agg");
+    let assume = |policy: &str| {
+        podpass.aws_admin(&[
+            "sts",
+            "assume-role",
+            "--role-arn",
+            &role_arn,
+            "--role-session-name",
+            "s",
+            "--policy",
+            policy,
+            "--policy-arns",
+            "arn=arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess",
+            "arn=arn:aws:iam::aws:policy/AmazonS3FullAccess",
+            "arn=arn:aws:iam::aws:policy/ReadOnlyAccess",
+        ])
+    };
+    assert_aws_error(&assume(&oversized_junk(2100)), "ValidationError");
+    let stderr = assert_aws_error(&assume(&oversized_junk(1950)), "PackedPolicyTooLarge");
+    assert!(stderr.contains("Packed policy consumes"), "{stderr}");
+}
+
 #[test]
 fn a_policy_naming_a_key_twice_is_malformed() {
     let podpass = Podpass::start();
