@@ -171,8 +171,17 @@ fn check_role_arn(state: &AppState, member: &str, arn: &str) -> Result<(), AwsEr
     }
 }
 
+/// The association's session policy: STS's session policy limit on the raw text, then the
+/// grammar.
 fn check_policy(policy: Option<&str>) -> Result<(), AwsError> {
+    use podpass_policy::SizedDocument;
     if let Some(text) = policy {
+        podpass_policy::check_size(SizedDocument::SessionPolicy, [text]).map_err(|e| {
+            AwsError::invalid_parameter_exception(format!(
+                "Invalid policy: the policy exceeds {} characters",
+                e.max
+            ))
+        })?;
         podpass_policy::Policy::parse(text, podpass_policy::PolicyKind::Session).map_err(|e| {
             AwsError::invalid_parameter_exception(format!("Invalid policy: {}", e.message()))
         })?;

@@ -1,15 +1,30 @@
-//! Token issuers' keys, found through OIDC discovery as STS finds them: cached, refetched when a
-//! token names an unknown `kid` (at most once a second), fetched with timeouts and size bounds.
+//! Token issuers' keys, as STS finds them: podpass's own clusters' keys from the store, any other
+//! issuer's through OIDC discovery (fetched with timeouts and size bounds).
+//!
+//! A key set is revalidated on use once it is older than the refresh interval
+//! ([`DEFAULT_REFRESH`], `podpass up --issuer-keys-refresh`), so a key the issuer no longer
+//! publishes (rotated out, or retired with `podpass cluster retire-key`) stops verifying within
+//! that interval, here and on every replica sharing the database. An unknown `kid` refetches at
+//! once (at most once a second). One fetch per issuer runs at a time; callers wait for it.
+//!
+//! A failed refetch never widens what is accepted: the last good set keeps serving only until it
+//! is [`STALE_FACTOR`] intervals old, then verification fails (`IDPCommunicationError`; EKS Auth:
+//! `ServiceUnavailableException`) until a fetch succeeds. Failed fetches are retried at most once
+//! a second.
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
+use podpass_control::clusters::Clusters;
+use podpass_store::StoreError;
 use podpass_token::{DiscoveryDocument, Jwks, Verifier};
 
-/// How long fetched keys are trusted without refetching.
-const TTL: Duration = Duration::from_secs(3600);
-/// An unknown `kid` triggers a refetch only this long after the previous fetch.
+/// How long a fetched key set is used before it is revalidated, unless configured.
+pub const DEFAULT_REFRESH: Duration = Duration::from_secs(30);
+/// A set that could not be revalidated serves until it is this many refresh intervals old.
+pub const STALE_FACTOR: u32 = 2;
+/// An unknown `kid` or a failed fetch triggers a refetch only this long after the previous one.
 const MIN_REFETCH_INTERVAL: Duration = Duration::from_secs(1);
 /// Largest discovery document or JWKS accepted.
 const MAX_DOCUMENT_BYTES: usize = 256 * 1024;
@@ -23,22 +38,45 @@ pub enum FetchError {
     /// The document is not what OIDC discovery promises.
     #[error("{0}")]
     Invalid(String),
+    /// The store holding this instance's own clusters failed.
+    #[error("reading the cluster's keys: {0}")]
+    Store(String),
 }
 
 struct Entry {
+    /// When the set was last fetched successfully: it is current as of then.
     fetched: Instant,
+    /// When a fetch was last attempted, successful or not.
+    attempted: Instant,
+    /// Why the last attempt failed, if it did.
+    last_error: Option<String>,
     jwks: Arc<Jwks>,
     verifiers: HashMap<String, Arc<Verifier>>,
+}
+
+/// What a call does with the cache.
+enum Plan {
+    /// Use this set.
+    Use(Arc<Jwks>),
+    /// Fetch the set.
+    Fetch,
+    /// The set is too old to use and was tried too recently to fetch again.
+    Fail(String),
 }
 
 /// Cache of issuers' key sets and of verifiers built over them.
 pub struct IssuerKeys {
     http: reqwest::Client,
+    clusters: Clusters,
+    refresh: Duration,
     entries: RwLock<HashMap<String, Entry>>,
+    fetches: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl IssuerKeys {
-    pub(crate) fn new() -> Self {
+    /// Keys of any issuer, podpass's own `clusters` read from the store; sets are revalidated
+    /// after `refresh`.
+    pub(crate) fn new(clusters: Clusters, refresh: Duration) -> Self {
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(2))
             .timeout(Duration::from_secs(5))
@@ -47,12 +85,25 @@ impl IssuerKeys {
             .unwrap_or_default();
         Self {
             http,
+            clusters,
+            refresh,
             entries: RwLock::new(HashMap::new()),
+            fetches: Mutex::new(HashMap::new()),
         }
     }
 
-    /// A verifier for `issuer` accepting `audiences`; `refresh` asks for fresh keys (a token
-    /// named a `kid` the cached set lacks), honoured at most once a second.
+    /// How long a set is used without revalidation.
+    pub fn refresh_interval(&self) -> Duration {
+        self.refresh
+    }
+
+    fn stale_limit(&self) -> Duration {
+        self.refresh.saturating_mul(STALE_FACTOR)
+    }
+
+    /// A verifier for `issuer` accepting `audiences`, over a key set no older than the refresh
+    /// interval; `refresh` asks for fresh keys (a token named a `kid` the cached set lacks),
+    /// honoured at most once a second.
     pub async fn verifier(
         &self,
         issuer: &str,
@@ -60,50 +111,111 @@ impl IssuerKeys {
         refresh: bool,
     ) -> Result<Arc<Verifier>, FetchError> {
         let audience_key = audiences.join("\n");
-        if let Some(verifier) = self.cached(issuer, &audience_key, refresh) {
-            return Ok(verifier);
+        if let Plan::Use(jwks) = self.plan(issuer, refresh) {
+            return self.verifier_over(issuer, audiences, &audience_key, jwks);
         }
-        let stale = {
-            let entries = self.read();
-            entries.get(issuer).map(|e| (e.fetched, e.jwks.clone()))
+        // One fetch per issuer at a time: the others wait, then use what it fetched.
+        let lock = {
+            let mut fetches = self
+                .fetches
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            fetches.entry(issuer.to_owned()).or_default().clone()
         };
-        let jwks = match stale {
-            Some((fetched, jwks)) if fetched.elapsed() < MIN_REFETCH_INTERVAL => jwks,
-            _ => Arc::new(self.fetch(issuer).await?),
+        let _fetching = lock.lock().await;
+        let jwks = match self.plan(issuer, refresh) {
+            Plan::Use(jwks) => jwks,
+            Plan::Fail(error) => return Err(FetchError::Http(error)),
+            Plan::Fetch => match self.fetch(issuer).await {
+                Ok(jwks) => self.store_fetched(issuer, jwks),
+                Err(error) => self.fetch_failed(issuer, error)?,
+            },
         };
+        self.verifier_over(issuer, audiences, &audience_key, jwks)
+    }
+
+    fn plan(&self, issuer: &str, refresh: bool) -> Plan {
+        let entries = self.read();
+        let Some(entry) = entries.get(issuer) else {
+            return Plan::Fetch;
+        };
+        let age = entry.fetched.elapsed();
+        let recently_tried = entry.attempted.elapsed() < MIN_REFETCH_INTERVAL;
+        let current = age < self.refresh;
+        // A current set serves, unless an unknown `kid` asks for a refetch not done just now.
+        if current && (!refresh || recently_tried) {
+            return Plan::Use(entry.jwks.clone());
+        }
+        if !recently_tried {
+            return Plan::Fetch;
+        }
+        // A fetch failed (or ran) within the last second and the set is past its interval.
+        match &entry.last_error {
+            Some(_) if age < self.stale_limit() => Plan::Use(entry.jwks.clone()),
+            Some(error) => Plan::Fail(error.clone()),
+            None => Plan::Use(entry.jwks.clone()),
+        }
+    }
+
+    fn store_fetched(&self, issuer: &str, jwks: Jwks) -> Arc<Jwks> {
+        let jwks = Arc::new(jwks);
+        let now = Instant::now();
+        self.write().insert(
+            issuer.to_owned(),
+            Entry {
+                fetched: now,
+                attempted: now,
+                last_error: None,
+                jwks: jwks.clone(),
+                verifiers: HashMap::new(),
+            },
+        );
+        jwks
+    }
+
+    /// After a failed fetch: the last good set while it is younger than the stale limit,
+    /// else the error.
+    fn fetch_failed(&self, issuer: &str, error: FetchError) -> Result<Arc<Jwks>, FetchError> {
+        let mut entries = self.write();
+        let Some(entry) = entries.get_mut(issuer) else {
+            return Err(error);
+        };
+        entry.attempted = Instant::now();
+        entry.last_error = Some(error.to_string());
+        let age = entry.fetched.elapsed();
+        if age < self.stale_limit() {
+            tracing::warn!(%issuer, %error, age_secs = age.as_secs(), "cannot revalidate the issuer's keys; using the last ones fetched");
+            Ok(entry.jwks.clone())
+        } else {
+            Err(error)
+        }
+    }
+
+    fn verifier_over(
+        &self,
+        issuer: &str,
+        audiences: &[String],
+        audience_key: &str,
+        jwks: Arc<Jwks>,
+    ) -> Result<Arc<Verifier>, FetchError> {
+        if let Some(entry) = self.read().get(issuer)
+            && Arc::ptr_eq(&entry.jwks, &jwks)
+            && let Some(verifier) = entry.verifiers.get(audience_key)
+        {
+            return Ok(verifier.clone());
+        }
         let verifier = Arc::new(
             Verifier::new(issuer, audiences.iter().cloned(), &jwks)
                 .map_err(|e| FetchError::Invalid(format!("unusable JWKS: {e}")))?,
         );
-        let mut entries = self
-            .entries
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let entry = entries.entry(issuer.to_owned()).or_insert_with(|| Entry {
-            fetched: Instant::now(),
-            jwks: jwks.clone(),
-            verifiers: HashMap::new(),
-        });
-        if !Arc::ptr_eq(&entry.jwks, &jwks) {
-            *entry = Entry {
-                fetched: Instant::now(),
-                jwks,
-                verifiers: HashMap::new(),
-            };
+        if let Some(entry) = self.write().get_mut(issuer)
+            && Arc::ptr_eq(&entry.jwks, &jwks)
+        {
+            entry
+                .verifiers
+                .insert(audience_key.to_owned(), verifier.clone());
         }
-        entry.verifiers.insert(audience_key, verifier.clone());
         Ok(verifier)
-    }
-
-    fn cached(&self, issuer: &str, audience_key: &str, refresh: bool) -> Option<Arc<Verifier>> {
-        let entries = self.read();
-        let entry = entries.get(issuer)?;
-        let fresh = entry.fetched.elapsed() < TTL;
-        let refresh_allowed = entry.fetched.elapsed() >= MIN_REFETCH_INTERVAL;
-        if !fresh || (refresh && refresh_allowed) {
-            return None;
-        }
-        entry.verifiers.get(audience_key).cloned()
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Entry>> {
@@ -112,7 +224,16 @@ impl IssuerKeys {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, Entry>> {
+        self.entries
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     async fn fetch(&self, issuer: &str) -> Result<Jwks, FetchError> {
+        if let Some(jwks) = self.own_keys(issuer).await? {
+            return Ok(jwks);
+        }
         let discovery_url = format!(
             "{}/.well-known/openid-configuration",
             issuer.trim_end_matches('/')
@@ -128,6 +249,28 @@ impl IssuerKeys {
         }
         let jwks = self.get(&discovery.jwks_uri).await?;
         Jwks::from_json(&jwks).map_err(|e| FetchError::Invalid(format!("bad JWKS: {e}")))
+    }
+
+    /// The published keys of one of this instance's clusters (`.../id/<cluster id>`), read
+    /// from the store as the issuer serves them; `None` for any other issuer.
+    async fn own_keys(&self, issuer: &str) -> Result<Option<Jwks>, FetchError> {
+        let Some((_, cluster_id)) = issuer.rsplit_once("/id/") else {
+            return Ok(None);
+        };
+        let store_error = |e: podpass_control::clusters::ClusterError| match e {
+            podpass_control::clusters::ClusterError::Store(StoreError::NotFound(_)) => Ok(None),
+            other => Err(FetchError::Store(other.to_string())),
+        };
+        let cluster = match self.clusters.by_id(cluster_id).await {
+            Ok(cluster) if cluster.issuer_url == issuer => cluster,
+            Ok(_) => return Ok(None),
+            Err(e) => return store_error(e),
+        };
+        self.clusters
+            .jwks(&cluster.name, podpass_control::now())
+            .await
+            .map(Some)
+            .map_err(|e| FetchError::Store(e.to_string()))
     }
 
     async fn get(&self, url: &str) -> Result<String, FetchError> {
@@ -157,5 +300,136 @@ impl IssuerKeys {
             body.extend_from_slice(&chunk);
         }
         String::from_utf8(body).map_err(|_| FetchError::Invalid(format!("GET {url}: not UTF-8")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex as StdMutex;
+
+    use podpass_token::{KeyAlgorithm, ServiceAccount, SigningKey, TokenRequest};
+
+    use super::*;
+
+    /// An OIDC issuer on loopback whose JWKS the test sets; `None` answers 503.
+    struct Issuer {
+        url: String,
+        jwks: Arc<StdMutex<Option<String>>>,
+    }
+
+    impl Issuer {
+        async fn start() -> Self {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let url = format!("http://{}", listener.local_addr().unwrap());
+            let jwks: Arc<StdMutex<Option<String>>> = Arc::default();
+            let discovery = DiscoveryDocument::new(
+                &url,
+                &format!("{url}/keys"),
+                [KeyAlgorithm::RS256.jwt_algorithm()],
+            )
+            .to_json()
+            .unwrap();
+            let served = jwks.clone();
+            let app = axum::Router::new()
+                .route(
+                    "/.well-known/openid-configuration",
+                    axum::routing::get(move || {
+                        let body = discovery.clone();
+                        async move { body }
+                    }),
+                )
+                .route(
+                    "/keys",
+                    axum::routing::get(move || {
+                        let body = served.lock().unwrap().clone();
+                        async move { body.ok_or(http::StatusCode::SERVICE_UNAVAILABLE) }
+                    }),
+                );
+            tokio::spawn(async move { axum::serve(listener, app).await });
+            Self { url, jwks }
+        }
+
+        fn publish(&self, keys: &[&SigningKey]) {
+            let jwks = Jwks::from_signing_keys(keys.iter().copied());
+            *self.jwks.lock().unwrap() = Some(jwks.to_json().unwrap());
+        }
+
+        fn fail(&self) {
+            *self.jwks.lock().unwrap() = None;
+        }
+    }
+
+    fn now() -> i64 {
+        podpass_control::now()
+    }
+
+    async fn keys(refresh: Duration) -> (IssuerKeys, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = podpass_store::Store::open_sqlite_file(&dir.path().join("db"))
+            .await
+            .unwrap();
+        (IssuerKeys::new(Clusters::new(store), refresh), dir)
+    }
+
+    /// Whether `keys` accepts `token` now (`Err` when no key set is usable).
+    async fn accepts(keys: &IssuerKeys, issuer: &str, token: &str) -> Result<bool, String> {
+        let audiences = ["sts.amazonaws.com".to_owned()];
+        let verifier = keys
+            .verifier(issuer, &audiences, false)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(verifier.verify(token, now()).is_ok())
+    }
+
+    /// Polls until `accepts` answers `want`, failing after a generous deadline.
+    async fn eventually(keys: &IssuerKeys, issuer: &str, token: &str, want: Result<bool, ()>) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let got = accepts(keys, issuer, token).await.map_err(|_| ());
+            if got == want {
+                return;
+            }
+            assert!(Instant::now() < deadline, "still {got:?}, want {want:?}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn keys_the_issuer_stops_publishing_stop_verifying_and_failures_fail_closed() {
+        let issuer = Issuer::start().await;
+        let old = SigningKey::generate(KeyAlgorithm::RS256).unwrap();
+        let new = SigningKey::generate(KeyAlgorithm::RS256).unwrap();
+        let sa = ServiceAccount {
+            namespace: "default".into(),
+            name: "app".into(),
+            uid: "u".into(),
+        };
+        let request = TokenRequest::new(["sts.amazonaws.com"]);
+        let token = |key: &SigningKey| {
+            podpass_token::mint(key, &issuer.url, &sa, &request, now())
+                .unwrap()
+                .0
+        };
+        let (keys, _dir) = keys(Duration::from_secs(1)).await;
+        assert_eq!(keys.refresh_interval(), Duration::from_secs(1));
+
+        issuer.publish(&[&old, &new]);
+        let old_token = token(&old);
+        assert_eq!(accepts(&keys, &issuer.url, &old_token).await, Ok(true));
+        // The issuer drops the old key: its tokens are refused once the set is revalidated
+        // (with the one-hour cache of before, they were accepted for an hour).
+        issuer.publish(&[&new]);
+        eventually(&keys, &issuer.url, &old_token, Ok(false)).await;
+        let new_token = token(&new);
+        assert_eq!(accepts(&keys, &issuer.url, &new_token).await, Ok(true));
+
+        // The issuer fails: the last good set serves for a bounded time, never longer.
+        issuer.fail();
+        eventually(&keys, &issuer.url, &new_token, Err(())).await;
+        // And the old key did not come back meanwhile.
+        assert!(accepts(&keys, &issuer.url, &old_token).await.is_err());
+        // Once the issuer answers again, so does STS.
+        issuer.publish(&[&new]);
+        eventually(&keys, &issuer.url, &new_token, Ok(true)).await;
     }
 }

@@ -83,7 +83,8 @@ pub async fn handle(
     } else {
         QueryParams::parse(&body)
     };
-    let service = match params.version() {
+    let version = params.version().map(str::to_owned);
+    let service = match version.as_deref() {
         Some(IAM_VERSION) => Service::Iam,
         _ => Service::Sts,
     };
@@ -92,6 +93,13 @@ pub async fn handle(
     let outcome = async {
         if action.is_empty() {
             return Err(AwsError::new("MissingAction", "Missing Action", 400));
+        }
+        // The version picks the API, as on AWS's endpoints: without a known one no operation
+        // exists (the SDKs and the CLI always send it).
+        match version.as_deref() {
+            Some(IAM_VERSION | STS_VERSION) => {}
+            None | Some("") => return Err(unknown_action(&action, NO_VERSION)),
+            Some(other) => return Err(unknown_action(&action, other)),
         }
         let caller = authenticate(&state, &parts, &payload_hash, &[service.name()]).await?;
         let call = Call {
@@ -149,6 +157,9 @@ pub fn unknown_action(action: &str, version: &str) -> AwsError {
         "Could not find operation {action} for version {version}"
     ))
 }
+
+/// What AWS names the version of a request without `Version` in `InvalidAction`.
+const NO_VERSION: &str = "NO_VERSION_SPECIFIED";
 
 /// The STS version string (for `unknown_action`).
 pub const STS: &str = STS_VERSION;

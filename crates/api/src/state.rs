@@ -21,6 +21,9 @@ pub struct Settings {
     pub region: String,
     /// Name of the role the node's instance metadata serves, if any.
     pub node_role: Option<String>,
+    /// How long an issuer's key set is used before it is revalidated: the longest a key the
+    /// issuer stopped publishing keeps verifying (see `jwks`).
+    pub issuer_keys_refresh: std::time::Duration,
 }
 
 /// Cheaply clonable handle on everything handlers need.
@@ -44,6 +47,8 @@ struct Inner {
 impl AppState {
     /// Builds the state over an opened store, the session key ring and the audit trail.
     pub fn new(settings: Settings, store: Store, keys: Arc<KeyRing>, audit: AuditLog) -> Self {
+        let issuer_keys =
+            IssuerKeys::new(Clusters::new(store.clone()), settings.issuer_keys_refresh);
         Self {
             inner: Arc::new(Inner {
                 settings,
@@ -51,7 +56,7 @@ impl AppState {
                 store,
                 keys,
                 access_keys: AccessKeys::default(),
-                issuer_keys: IssuerKeys::new(),
+                issuer_keys,
                 metrics: Metrics::default(),
                 audit,
                 iam_cache: IamCache::new(),

@@ -7,7 +7,7 @@ use podpass_awsproto::{AwsError, MemberType, NS_STS, RenderedResponse, Validatio
 use podpass_control::authz::managed_policy;
 use podpass_policy::{
     Decision, NamedPolicy, Policy, PolicyKind, PolicySet, PolicyType, Principal, Request,
-    SESSION_POLICY_MAX_CHARS, evaluate_trust, evaluate_trust_explained,
+    SizedDocument, check_size, evaluate_trust, evaluate_trust_explained,
 };
 use podpass_session::{
     Credentials, FederatedIdentity, SessionClaims, SessionIdentity, SessionKind, SessionTag,
@@ -78,7 +78,8 @@ fn common_params<'a>(
         .require("RoleArn", role_arn)
         .check("RoleArn", role_arn, MemberType::Arn)
         .require("RoleSessionName", session_name)
-        .check("RoleSessionName", session_name, MemberType::RoleSessionName);
+        .check("RoleSessionName", session_name, MemberType::RoleSessionName)
+        .check("Policy", policy, MemberType::SessionPolicy);
     let duration = params.i64("DurationSeconds")?;
     validation.check_range("DurationSeconds", duration, 900, 43_200);
     let policy_arns: Vec<&str> = params
@@ -168,13 +169,31 @@ pub(crate) fn audit_issued(
     });
 }
 
-/// Validates session policies and returns the packed size percentage.
+/// Validates session policies and returns the packed size percentage. The size is checked on
+/// the raw text first, so an oversized policy is never parsed.
 async fn session_policies(
     state: &AppState,
     policy: Option<&str>,
     policy_arns: &[&str],
     tags: &[SessionTag],
 ) -> Result<Option<i64>, AwsError> {
+    if policy.is_none() && policy_arns.is_empty() && tags.is_empty() {
+        return Ok(None);
+    }
+    let max = SizedDocument::SessionPolicy.limit().max;
+    let plain = check_size(SizedDocument::SessionPolicy, policy);
+    let packed = plain.unwrap_or(max + 1)
+        + policy_arns.iter().map(|a| a.len()).sum::<usize>()
+        + tags
+            .iter()
+            .map(|t| t.key.len() + t.value.len())
+            .sum::<usize>();
+    let percent = (packed * 100).div_ceil(max) as i64;
+    if plain.is_err() || percent > 100 {
+        return Err(AwsError::packed_policy_too_large(format!(
+            "Packed policy consumes {percent}% of allotted space, please use smaller policy."
+        )));
+    }
     if let Some(text) = policy {
         Policy::parse(text, PolicyKind::Session)
             .map_err(|e| AwsError::malformed_policy_document(e.message()))?;
@@ -192,22 +211,6 @@ async fn session_policies(
                 "The policy {arn} does not exist or is not attachable."
             ))
         })?;
-    }
-    if policy.is_none() && policy_arns.is_empty() && tags.is_empty() {
-        return Ok(None);
-    }
-    let plain = policy.map_or(0, podpass_policy::non_whitespace_chars);
-    let packed = plain
-        + policy_arns.iter().map(|a| a.len()).sum::<usize>()
-        + tags
-            .iter()
-            .map(|t| t.key.len() + t.value.len())
-            .sum::<usize>();
-    let percent = (packed * 100).div_ceil(SESSION_POLICY_MAX_CHARS) as i64;
-    if plain > SESSION_POLICY_MAX_CHARS || percent > 100 {
-        return Err(AwsError::packed_policy_too_large(format!(
-            "Packed policy consumes {percent}% of allotted space, please use smaller policy."
-        )));
     }
     Ok(Some(percent))
 }
@@ -285,10 +288,11 @@ async fn assume_role_with_web_identity(
     let mut validation = Validation::new();
     let common = common_params(call, &mut validation)?;
     let token = call.params.get("WebIdentityToken");
-    validation
-        .require("WebIdentityToken", token)
-        .check("WebIdentityToken", token, MemberType::WebIdentityToken)
-        .check("Policy", common.policy, MemberType::SessionPolicy);
+    validation.require("WebIdentityToken", token).check(
+        "WebIdentityToken",
+        token,
+        MemberType::WebIdentityToken,
+    );
     validation.finish()?;
     // A token file written by a shell redirect ends with a newline; it is not part of the JWT.
     let token = token.unwrap_or_default().trim_end();

@@ -134,6 +134,13 @@ impl Clusters {
         Ok(key.kid)
     }
 
+    /// Takes a retired key out of the JWKS before its tokens expire: they stop verifying within
+    /// the issuer key refresh of every STS reading this store.
+    pub async fn remove_retired_key(&self, cluster: &str, kid: &str) -> Result<()> {
+        self.store.cluster(cluster).await?;
+        Ok(self.store.remove_retired_signing_key(cluster, kid).await?)
+    }
+
     /// Creates a ServiceAccount, or returns the existing one unchanged.
     pub async fn ensure_service_account(
         &self,

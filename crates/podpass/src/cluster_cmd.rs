@@ -21,6 +21,16 @@ pub enum ClusterCommand {
         #[arg(long, value_enum, default_value_t = Algorithm::Rs256)]
         algorithm: Algorithm,
     },
+    /// Remove a retired signing key from the JWKS now, before its tokens expire (a leaked
+    /// key): running instances refuse its tokens within their --issuer-keys-refresh
+    RetireKey {
+        /// Cluster
+        #[arg(long, env = "PODPASS_CLUSTER", default_value = "demo")]
+        cluster: String,
+        /// Key id (`kid`) of a key already replaced by `rotate-key`
+        #[arg(long)]
+        kid: String,
+    },
     /// Seal new STS sessions with a fresh key; sessions sealed before keep working (running
     /// instances seal with it within 30 s, and open its sessions at once)
     RotateSessionKey,
@@ -60,6 +70,13 @@ pub async fn run(global: &Global, command: ClusterCommand) -> anyhow::Result<()>
                 .await?;
             println!(
                 "cluster/{cluster} signs with key {kid}; earlier keys stay published until their tokens expire"
+            );
+        }
+        ClusterCommand::RetireKey { cluster, kid } => {
+            let clusters = podpass_control::clusters::Clusters::new(store);
+            clusters.remove_retired_key(&cluster, &kid).await?;
+            println!(
+                "cluster/{cluster} no longer publishes key {kid}; its tokens are refused once running instances revalidate the cluster's keys"
             );
         }
         ClusterCommand::RotateSessionKey => {

@@ -1,6 +1,7 @@
 //! `podpass up`: bootstraps the instance on first start and serves every endpoint.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
@@ -64,6 +65,19 @@ pub struct UpArgs {
     /// without S3 data events), which saves a write per allowed request under heavy traffic
     #[arg(long, env = "PODPASS_S3_AUDIT", value_enum, default_value_t = S3Audit::All)]
     pub s3_audit: S3Audit,
+
+    /// Seconds an issuer's signing keys are used before STS and EKS Auth revalidate them: a
+    /// key that left the issuer's JWKS (`podpass cluster retire-key`, or another issuer's
+    /// rotation) stops verifying within this time. If the keys cannot be fetched, the last ones
+    /// serve for as long again, then tokens of that issuer are refused until a fetch succeeds
+    #[arg(
+        long,
+        env = "PODPASS_ISSUER_KEYS_REFRESH",
+        value_name = "SECONDS",
+        default_value_t = 30,
+        value_parser = clap::value_parser!(u64).range(1..=3600)
+    )]
+    pub issuer_keys_refresh: u64,
 
     #[command(flatten)]
     pub s3_upstream: S3UpstreamArgs,
@@ -251,6 +265,7 @@ pub async fn up(global: &Global, args: UpArgs) -> anyhow::Result<()> {
             account_id: account_id.clone(),
             region: args.region.clone(),
             node_role: Some(node_role),
+            issuer_keys_refresh: Duration::from_secs(args.issuer_keys_refresh),
         },
         store,
         keys,

@@ -1099,3 +1099,277 @@ fn trust_policy_lint_findings_are_logged() {
     assert!(finding.contains("any-pod"), "{finding}");
     assert!(finding.contains("oidc.example.com/id/ABC:sub"), "{finding}");
 }
+
+/// A document of `chars` non-whitespace characters that is not a policy at all: refused for
+/// its size means it was sized before it was parsed.
+fn oversized_junk(chars: usize) -> String {
+    format!(
+        "{{\"Version\":\"2012-10-17\",\"Statement\":[{}]}}",
+        "x".repeat(chars)
+    )
+}
+
+#[test]
+fn policy_size_quotas_are_checked_on_the_raw_text_before_parsing() {
+    let podpass = Podpass::start();
+    let account = podpass.account();
+    // Trust policy: 2,048 characters.
+    let out = podpass.aws_admin(&[
+        "iam",
+        "create-role",
+        "--role-name",
+        "big-trust",
+        "--assume-role-policy-document",
+        &oversized_junk(2100),
+    ]);
+    let stderr = assert_aws_error(&out, "LimitExceeded");
+    assert!(
+        stderr.contains("Cannot exceed quota for ACLSizePerRole: 2048"),
+        "{stderr}"
+    );
+    // Managed policy: 6,144 characters.
+    let path = podpass.write("junk.json", &oversized_junk(6200));
+    let out = podpass.aws_admin(&[
+        "iam",
+        "create-policy",
+        "--policy-name",
+        "big",
+        "--policy-document",
+        &format!("file://{}", path.display()),
+    ]);
+    let stderr = assert_aws_error(&out, "LimitExceeded");
+    assert!(
+        stderr.contains("Cannot exceed quota for PolicySize: 6144"),
+        "{stderr}"
+    );
+    // Inline policies: 10,240 characters for all of a role's together.
+    create_role(&podpass, "agg");
+    let half = |n: usize| {
+        let actions: Vec<String> = (0..n).map(|i| format!("s3:GetObject{i:04}")).collect();
+        json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}]})
+            .to_string()
+    };
+    let six_thousand = half(315);
+    assert!(
+        (6000..6144).contains(&six_thousand.len()),
+        "{}",
+        six_thousand.len()
+    );
+    let put = |name: &str, document: &str| {
+        let path = podpass.write(&format!("{name}.json"), document);
+        podpass.aws_admin(&[
+            "iam",
+            "put-role-policy",
+            "--role-name",
+            "agg",
+            "--policy-name",
+            name,
+            "--policy-document",
+            &format!("file://{}", path.display()),
+        ])
+    };
+    assert!(put("first", &six_thousand).status.success());
+    // Replacing a policy does not count it twice.
+    assert!(put("first", &six_thousand).status.success());
+    let stderr = assert_aws_error(&put("second", &six_thousand), "LimitExceeded");
+    assert!(
+        stderr.contains("Maximum policy size of 10240 bytes exceeded for role agg"),
+        "{stderr}"
+    );
+    let listed = podpass.aws_admin_json(&["iam", "list-role-policies", "--role-name", "agg"]);
+    assert_eq!(listed["PolicyNames"], json!(["first"]));
+    // Session policy: the model's 2,048 characters, then the packed size with the policy ARNs.
+    let role_arn = format!("arn:aws:iam::{account}:role/agg");
+    let assume = |policy: &str| {
+        podpass.aws_admin(&[
+            "sts",
+            "assume-role",
+            "--role-arn",
+            &role_arn,
+            "--role-session-name",
+            "sized",
+            "--policy",
+            policy,
+            "--policy-arns",
+            "arn=arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess",
+            "arn=arn:aws:iam::aws:policy/AmazonS3FullAccess",
+            "arn=arn:aws:iam::aws:policy/ReadOnlyAccess",
+        ])
+    };
+    // (Over 2,048 characters the CLI itself refuses to send the Policy: the model's limit.)
+    let stderr = assert_aws_error(&assume(&oversized_junk(1950)), "PackedPolicyTooLarge");
+    assert!(stderr.contains("Packed policy consumes"), "{stderr}");
+}
+
+#[test]
+fn a_policy_naming_a_key_twice_is_malformed() {
+    let podpass = Podpass::start();
+    create_role(&podpass, "dup");
+    // serde_json alone keeps the last "Effect": this Deny would have been stored as an Allow.
+    let document = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Effect":"Allow","Action":"s3:*","Resource":"*"}]}"#;
+    let out = podpass.aws_admin(&[
+        "iam",
+        "put-role-policy",
+        "--role-name",
+        "dup",
+        "--policy-name",
+        "p",
+        "--policy-document",
+        document,
+    ]);
+    let stderr = assert_aws_error(&out, "MalformedPolicyDocument");
+    assert!(stderr.contains("Syntax errors in policy."), "{stderr}");
+    let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::000000000000:root"},"Action":"sts:AssumeRole","Condition":{"StringEquals":{"sts:ExternalId":"a","sts:ExternalId":"b"}}}]}"#;
+    let out = podpass.aws_admin(&[
+        "iam",
+        "update-assume-role-policy",
+        "--role-name",
+        "dup",
+        "--policy-document",
+        trust,
+    ]);
+    assert_aws_error(&out, "MalformedPolicyDocument");
+}
+
+#[test]
+fn stale_or_early_signatures_and_missing_versions_are_refused_as_aws_does() {
+    let podpass = Podpass::start();
+    // boto3 with its clock 30 minutes off, each way, against STS and IAM.
+    let out = podpass.python(
+        &[("AWS_PROFILE", "podpass")],
+        r#"
+import datetime, json, re
+import boto3, botocore.auth
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+real = botocore.auth.get_current_datetime
+results = {}
+for name, minutes in (("past", -30), ("future", 30)):
+    signed = []
+    def shifted(minutes=minutes, signed=signed):
+        when = real() + datetime.timedelta(minutes=minutes)
+        signed.append(when.strftime("%Y%m%dT%H%M%SZ"))
+        return when
+    botocore.auth.get_current_datetime = shifted
+    for service in ("sts", "iam"):
+        client = boto3.Session().client(service, config=Config(retries={"max_attempts": 1}))
+        try:
+            client.get_caller_identity() if service == "sts" else client.list_roles()
+            results[f"{name}-{service}"] = "accepted"
+        except ClientError as e:
+            error = e.response["Error"]
+            stamp = r"(\d{8}T\d{6}Z)"
+            shape = (rf"Signature expired: {stamp} is now earlier than {stamp} \({stamp} - 15 min\.\)"
+                if minutes < 0 else
+                rf"Signature not yet current: {stamp} is still later than {stamp} \({stamp} \+ 15 min\.\)")
+            match = re.fullmatch(shape, error["Message"])
+            results[f"{name}-{service}"] = {
+                "status": e.response["ResponseMetadata"]["HTTPStatusCode"],
+                "code": error["Code"],
+                "message": error["Message"],
+                "stamps": list(match.groups()) if match else None,
+                "signed": signed[-1],
+            }
+botocore.auth.get_current_datetime = real
+results["now-sts"] = boto3.Session().client("sts").get_caller_identity()["Arn"]
+print(json.dumps(results))
+"#,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let results: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert!(
+        results["now-sts"].as_str().unwrap().ends_with(":root"),
+        "{results}"
+    );
+    for case in ["past", "future"] {
+        for service in ["sts", "iam"] {
+            let result = &results[format!("{case}-{service}")];
+            assert_eq!(result["status"], 403, "{case} {service}: {result}");
+            assert_eq!(
+                result["code"], "SignatureDoesNotMatch",
+                "{case} {service}: {result}"
+            );
+            let stamps: Vec<&str> = result["stamps"]
+                .as_array()
+                .unwrap_or_else(|| panic!("AWS's wording expected: {result}"))
+                .iter()
+                .map(|s| s.as_str().unwrap())
+                .collect();
+            // The date named is the one the client signed; the limit is 15 minutes from the
+            // server's clock.
+            assert_eq!(stamps[0], result["signed"], "{result}");
+            let seconds = |stamp: &str| {
+                podpass_sigv4::parse_amz_date(stamp)
+                    .expect("X-Amz-Date")
+                    .as_second()
+            };
+            let offset = if case == "past" { -900 } else { 900 };
+            assert_eq!(seconds(stamps[1]) - seconds(stamps[2]), offset, "{result}");
+        }
+    }
+
+    // Without a Version, or with one no API has, there is no operation; the clients always
+    // send one, so these go out as raw requests signed by botocore's signer.
+    let out = podpass.python(
+        &[("AWS_PROFILE", "podpass")],
+        r#"
+import json, os, re, urllib.error, urllib.request
+import boto3
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+
+credentials = boto3.Session().get_credentials().get_frozen_credentials()
+endpoint = os.environ["AWS_ENDPOINT_URL"] + "/"
+
+def call(body, service):
+    request = AWSRequest(method="POST", url=endpoint, data=body,
+        headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"})
+    if service:
+        SigV4Auth(credentials, service, "us-east-1").add_auth(request)
+    prepared = request.prepare()
+    raw = urllib.request.Request(endpoint, data=body.encode(), headers=dict(prepared.headers), method="POST")
+    try:
+        with urllib.request.urlopen(raw) as response:
+            status, text = response.status, response.read().decode()
+    except urllib.error.HTTPError as e:
+        status, text = e.code, e.read().decode()
+    code = re.search(r"<Code>(.*?)</Code>", text)
+    message = re.search(r"<Message>(.*?)</Message>", text)
+    return [status, code and code.group(1), message and message.group(1)]
+
+print(json.dumps({
+    "sts": call("Action=GetCallerIdentity&Version=2011-06-15", "sts"),
+    "sts-none": call("Action=GetCallerIdentity", "sts"),
+    "sts-empty": call("Action=GetCallerIdentity&Version=", "sts"),
+    "sts-unknown": call("Action=GetCallerIdentity&Version=2099-01-01", "sts"),
+    "iam-none": call("Action=ListRoles", "iam"),
+    "unsigned-none": call("Action=AssumeRoleWithWebIdentity&RoleArn=arn%3Aaws%3Aiam%3A%3A000000000000%3Arole%2Fr&RoleSessionName=s&WebIdentityToken=a.b.c", None),
+}))
+"#,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let results: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(results["sts"][0], 200, "{results}");
+    for (case, action, version) in [
+        ("sts-none", "GetCallerIdentity", "NO_VERSION_SPECIFIED"),
+        ("sts-empty", "GetCallerIdentity", "NO_VERSION_SPECIFIED"),
+        ("sts-unknown", "GetCallerIdentity", "2099-01-01"),
+        ("iam-none", "ListRoles", "NO_VERSION_SPECIFIED"),
+        (
+            "unsigned-none",
+            "AssumeRoleWithWebIdentity",
+            "NO_VERSION_SPECIFIED",
+        ),
+    ] {
+        assert_eq!(
+            results[case],
+            json!([
+                400,
+                "InvalidAction",
+                format!("Could not find operation {action} for version {version}")
+            ]),
+            "{case}"
+        );
+    }
+}

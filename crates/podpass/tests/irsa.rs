@@ -453,6 +453,72 @@ fn key_rotation_keeps_old_tokens_valid_and_signs_new_ones_with_the_new_key() {
 }
 
 #[test]
+fn a_retired_key_stops_verifying_within_the_issuer_keys_refresh() {
+    // One second instead of the default, so that the poll below ends soon; the test asserts
+    // no timing, only that the refusal comes.
+    let podpass = Podpass::start_with(&["--issuer-keys-refresh", "1"], &[]);
+    let (_, role_arn) = podpass.irsa_service_account("reader", READ_ONLY);
+    let old = token(&podpass, "reader", "sts.amazonaws.com");
+    let out = web_identity(&podpass, &role_arn, &old, &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let kid = |t: &str| -> String {
+        let header: serde_json::Value = serde_json::from_slice(
+            &URL_SAFE_NO_PAD
+                .decode(t.split('.').next().unwrap())
+                .unwrap(),
+        )
+        .unwrap();
+        header["kid"].as_str().unwrap().to_owned()
+    };
+    let old_kid = kid(&old);
+    // The active key cannot be retired: it signs the new tokens.
+    let refused = podpass.podpass(&["cluster", "retire-key", "--kid", &old_kid]);
+    assert!(!refused.status.success());
+    assert!(text(&refused.stderr).contains("rotate the key first"));
+    podpass.podpass_ok(&["cluster", "rotate-key"]);
+    let out = podpass.podpass_ok(&["cluster", "retire-key", "--kid", &old_kid]);
+    assert!(
+        out.contains(&format!("no longer publishes key {old_kid}")),
+        "{out}"
+    );
+    let jwks: serde_json::Value =
+        serde_json::from_str(&http_get(&format!("{}/openid/v1/jwks", podpass.issuer()))).unwrap();
+    assert!(!jwks.to_string().contains(&old_kid), "{jwks}");
+
+    // The old token is still within its lifetime; STS refuses it once its keys are revalidated.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let out = web_identity(&podpass, &role_arn, &old, &[]);
+        if !out.status.success() {
+            assert_aws_error(&out, "InvalidIdentityToken");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "a token of the retired key is still accepted"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    // Tokens of the new key work.
+    let new = token(&podpass, "reader", "sts.amazonaws.com");
+    assert_ne!(kid(&new), old_kid);
+    let out = web_identity(&podpass, &role_arn, &new, &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}
+
+/// The body of a GET.
+fn http_get(url: &str) -> String {
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        reqwest::get(url)
+            .await
+            .expect("GET")
+            .text()
+            .await
+            .expect("body")
+    })
+}
+
+#[test]
 fn iam_simulate_explains_trust_and_permission_decisions_offline() {
     let (podpass, _) = irsa_instance();
     let url = podpass.issuer().split("//").nth(1).unwrap().to_owned();

@@ -184,14 +184,14 @@ pub fn by_arn(arn: &str) -> Option<&'static ManagedPolicy> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::document::{MANAGED_POLICY_MAX_CHARS, non_whitespace_chars};
+    use crate::limits::{SizedDocument, check_size};
 
     #[test]
     fn every_document_compiles_and_fits() {
         for policy in MANAGED_POLICIES {
             let named = policy.compile().unwrap();
             assert_eq!(named.arn.as_deref(), Some(policy.arn().as_str()));
-            assert!(non_whitespace_chars(policy.document) <= MANAGED_POLICY_MAX_CHARS);
+            assert!(check_size(SizedDocument::ManagedPolicy, [policy.document]).is_ok());
         }
     }
 

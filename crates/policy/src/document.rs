@@ -10,15 +10,6 @@ use crate::pattern::{Pattern, Syntax, VariableSource};
 use crate::principal::{PrincipalEntry, PrincipalMatch};
 use crate::span::{Span, statement_spans};
 
-/// Maximum characters of an inline role (or user) policy.
-pub const INLINE_ROLE_POLICY_MAX_CHARS: usize = 10240;
-/// Maximum non-whitespace characters of a managed policy version.
-pub const MANAGED_POLICY_MAX_CHARS: usize = 6144;
-/// Maximum characters of a role trust policy.
-pub const TRUST_POLICY_MAX_CHARS: usize = 2048;
-/// Maximum characters of an inline session policy.
-pub const SESSION_POLICY_MAX_CHARS: usize = 2048;
-
 /// Counts characters the way IAM sizes managed policies (whitespace excluded).
 pub fn non_whitespace_chars(text: &str) -> usize {
     text.chars().filter(|c| !c.is_whitespace()).count()
@@ -179,7 +170,7 @@ pub struct Policy {
 impl Policy {
     /// Parses and validates `source` as a policy of `kind`.
     pub fn parse(source: &str, kind: PolicyKind) -> Result<Self, PolicyError> {
-        let value: Value = serde_json::from_str(source).map_err(|_| PolicyError::Syntax)?;
+        let value = crate::unique::parse(source)?;
         let Value::Object(top) = value else {
             return Err(PolicyError::Syntax);
         };

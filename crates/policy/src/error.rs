@@ -17,6 +17,14 @@ pub enum PolicyError {
     /// A required element is absent.
     #[error("Missing required field {0}")]
     MissingField(&'static str),
+    /// An object names the same member twice (IAM refuses what JSON parsers resolve as
+    /// last-wins); the message is IAM's generic one, the key is for logs.
+    #[error("Syntax errors in policy.")]
+    DuplicateKey(String),
+    /// The document is over the size limit of its kind (checked before parsing, with
+    /// [`crate::check_size`]); worded as S3's `PolicyTooLarge`, IAM and STS word their own.
+    #[error("Policy exceeds the maximum allowed document size.")]
+    TooLarge(#[from] crate::limits::SizeExceeded),
     /// `Effect` is not `Allow`/`Deny`.
     #[error("Invalid effect: {0}")]
     Effect(String),

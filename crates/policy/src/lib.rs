@@ -10,22 +10,23 @@ mod document;
 mod error;
 mod eval;
 mod explain;
+mod limits;
 pub mod lint;
 mod pattern;
 mod principal;
 mod span;
+mod unique;
 
 pub use condition::{Clause, Operator, SetQualifier};
 pub use context::{ContextValue, IamUser, PARTITION, Principal, Request, RoleSession};
 pub use document::{
-    Effect, INLINE_ROLE_POLICY_MAX_CHARS, MANAGED_POLICY_MAX_CHARS, Matcher, Policy, PolicyKind,
-    SESSION_POLICY_MAX_CHARS, Statement, TRUST_POLICY_MAX_CHARS, VERSION_2012,
-    non_whitespace_chars,
+    Effect, Matcher, Policy, PolicyKind, Statement, VERSION_2012, non_whitespace_chars,
 };
 pub use error::PolicyError;
 pub use eval::{Decision, NamedPolicy, PolicySet, PolicyType, evaluate, evaluate_trust};
 pub use explain::{
     ConditionTrace, Explanation, MatchedStatement, evaluate_explained, evaluate_trust_explained,
 };
+pub use limits::{Measure, SizeExceeded, SizeLimit, SizedDocument, check_size};
 pub use principal::{PrincipalEntry, PrincipalMatch};
 pub use span::{Position, Span};

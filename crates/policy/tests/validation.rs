@@ -297,3 +297,46 @@ fn accepts_documented_forms() {
     assert_eq!(clause.values().collect::<Vec<_>>(), ["a*", "1", "true"]);
     assert_eq!(clause.operator_text(), "ForAllValues:StringLikeIfExists");
 }
+
+#[test]
+fn duplicate_keys_are_malformed_at_every_level() {
+    let cases = [
+        // Top level.
+        (
+            r#"{"Version":"2012-10-17","Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:*","Resource":"*"}}"#,
+            PolicyKind::Identity,
+            "Version",
+        ),
+        // A statement: last-wins would make this Deny an Allow.
+        (
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Effect":"Allow","Action":"s3:*","Resource":"*"}]}"#,
+            PolicyKind::Identity,
+            "Effect",
+        ),
+        // A condition operator, and a key within one.
+        (
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*","Condition":{"StringEquals":{"aws:PrincipalTag/t":"a"},"StringEquals":{"aws:PrincipalTag/t":"b"}}}]}"#,
+            PolicyKind::Identity,
+            "StringEquals",
+        ),
+        (
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*","Condition":{"StringEquals":{"aws:SourceAccount":"1","aws:SourceAccount":"2"}}}]}"#,
+            PolicyKind::Identity,
+            "aws:SourceAccount",
+        ),
+        // A principal map.
+        (
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root","AWS":"*"},"Action":"sts:AssumeRole"}]}"#,
+            PolicyKind::Trust,
+            "AWS",
+        ),
+    ];
+    for (source, kind, key) in cases {
+        assert_eq!(
+            Policy::parse(source, kind),
+            Err(PolicyError::DuplicateKey(key.to_owned())),
+            "{source}"
+        );
+        assert_eq!(error(source, kind), "Syntax errors in policy.");
+    }
+}

@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use podpass_policy::{NamedPolicy, Policy, PolicyError, PolicyKind, PolicyType};
+use podpass_policy::{
+    NamedPolicy, Policy, PolicyError, PolicyKind, PolicyType, SizedDocument, check_size,
+};
 use podpass_store::{Store, StoreError};
 
 /// How long a bucket's policy (or its absence) is reused before the store is read again: a write
@@ -101,8 +103,10 @@ impl BucketPolicies {
         Ok(policy)
     }
 
-    /// Validates and stores `text` as the bucket's policy, replacing any previous one.
+    /// Validates and stores `text` as the bucket's policy, replacing any previous one. A
+    /// document over S3's 20 KB is refused before it is parsed.
     pub async fn put(&self, bucket: &str, text: String) -> Result<(), BucketPolicyError> {
+        check_size(SizedDocument::BucketPolicy, [text.as_str()]).map_err(PolicyError::from)?;
         let compiled = compile(bucket, &text)?;
         self.store
             .put_bucket_policy(bucket, &text, podpass_control::now())
@@ -205,6 +209,38 @@ mod tests {
             Err(BucketPolicyError::Malformed(_))
         ));
         assert!(policies.get("b").await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn refuses_policies_over_20_kb_before_parsing_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let policies = BucketPolicies::new(store(dir.path()).await);
+        // Valid, and one byte over 20 KB.
+        let statement = r#"{"Effect":"Deny","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"}"#;
+        let frame = r#"{"Version":"2012-10-17","Statement":[]}"#.len();
+        let count = (20 * 1024 - frame) / (statement.len() + 1);
+        let mut statements = vec![statement; count].join(",");
+        statements.push_str(&" ".repeat(20 * 1024 + 1 - frame - statements.len()));
+        let big = format!(r#"{{"Version":"2012-10-17","Statement":[{statements}]}}"#);
+        assert_eq!(big.len(), 20 * 1024 + 1);
+        let refused = policies.put("b", big.clone()).await.unwrap_err();
+        assert_eq!(
+            refused.to_string(),
+            "Policy exceeds the maximum allowed document size."
+        );
+        assert!(matches!(
+            refused,
+            BucketPolicyError::Malformed(PolicyError::TooLarge(_))
+        ));
+        assert!(policies.get("b").await.unwrap().is_none());
+        // Not parsed: a megabyte of anything is refused for its size alone.
+        assert!(matches!(
+            policies.put("b", "[".repeat(1 << 20)).await,
+            Err(BucketPolicyError::Malformed(PolicyError::TooLarge(_)))
+        ));
+        // 20 KB exactly is fine.
+        let fits = big.replacen(' ', "", 1);
+        policies.put("b", fits).await.unwrap();
     }
 
     #[tokio::test]

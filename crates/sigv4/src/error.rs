@@ -138,9 +138,11 @@ impl SigV4Error {
             Self::AmbiguousAuth | Self::UnsupportedAlgorithm(_) | Self::Malformed(_) => {
                 "IncompleteSignature"
             }
-            Self::RequestTimeSkewed { .. } => "RequestExpired",
             Self::PresignExpired { .. } | Self::PresignNotYetValid { .. } => "AccessDenied",
-            Self::ScopeDateMismatch { .. }
+            // STS and IAM answer a stale or early `X-Amz-Date` with `SignatureDoesNotMatch` (403)
+            // and "Signature expired: ..." / "Signature not yet current: ...".
+            Self::RequestTimeSkewed { .. }
+            | Self::ScopeDateMismatch { .. }
             | Self::WrongService { .. }
             | Self::WrongRegion { .. }
             | Self::HostNotSigned
@@ -153,7 +155,7 @@ impl SigV4Error {
     /// HTTP status matching [`SigV4Error::aws_code`].
     pub fn http_status(&self) -> u16 {
         match self.aws_code() {
-            "IncompleteSignature" | "RequestExpired" => 400,
+            "IncompleteSignature" => 400,
             _ => 403,
         }
     }
@@ -237,8 +239,8 @@ mod tests {
                     skew: SignedDuration::from_mins(20),
                     max_skew: SignedDuration::from_mins(15),
                 },
-                "RequestExpired",
-                400,
+                "SignatureDoesNotMatch",
+                403,
             ),
             (
                 SigV4Error::PresignExpired {

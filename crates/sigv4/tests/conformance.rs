@@ -386,6 +386,6 @@ fn suite_requests_are_rejected_by_other_services_and_late_clocks() {
     let result = verify(&view, &auth, &key, &late);
     assert_eq!(
         result.as_ref().map_err(SigV4Error::aws_code),
-        Err("RequestExpired")
+        Err("SignatureDoesNotMatch")
     );
 }

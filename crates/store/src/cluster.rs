@@ -146,6 +146,29 @@ impl Store {
         Ok(())
     }
 
+    /// Deletes a retired key of `cluster` before its tokens expire (a key taken out of use at
+    /// once, e.g. after a leak): it leaves the JWKS, and the tokens it signed stop verifying.
+    /// The key that signs new tokens cannot be removed (`Conflict`): rotate first.
+    pub async fn remove_retired_signing_key(&self, cluster: &str, kid: &str) -> Result<()> {
+        let keys = self.signing_keys(cluster).await?;
+        match keys.iter().find(|k| k.kid == kid) {
+            None => Err(StoreError::NotFound(format!(
+                "signing key {kid} of cluster {cluster}"
+            ))),
+            Some(key) if key.retired_at.is_none() => Err(StoreError::Conflict(format!(
+                "key {kid} signs the new tokens of cluster {cluster}; rotate the key first"
+            ))),
+            Some(_) => {
+                sqlx::query("DELETE FROM signing_keys WHERE cluster_name = $1 AND kid = $2")
+                    .bind(cluster)
+                    .bind(kid)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+        }
+    }
+
     /// Records that `kid` signed a token valid until `exp`, so the key stays published that long.
     pub async fn record_signed_until(&self, kid: &str, exp: i64) -> Result<()> {
         sqlx::query(

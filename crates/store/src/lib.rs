@@ -110,18 +110,56 @@ impl Store {
     /// `postgres://podpass@db.internal/podpass`.
     pub async fn open(url: &str) -> Result<Self> {
         sqlx::any::install_default_drivers();
+        let backend = Backend::of_url(url);
         // SQLite serialises writers anyway; a small pool avoids "database is locked" storms.
         // Against PostgreSQL each replica holds at most this many connections.
-        let pool = AnyPoolOptions::new()
-            .max_connections(8)
-            .connect(url)
-            .await?;
-        let store = Self {
-            pool,
-            backend: Backend::of_url(url),
-        };
+        let mut options = AnyPoolOptions::new().max_connections(8);
+        if backend == Backend::Sqlite {
+            // `synchronous` is per connection: FULL syncs the WAL at every commit, so a commit
+            // that returned survives power loss, not only the death of the process.
+            options = options.after_connect(|connection, _| {
+                Box::pin(async move {
+                    sqlx::query("PRAGMA synchronous = FULL")
+                        .execute(connection)
+                        .await?;
+                    Ok(())
+                })
+            });
+        }
+        let pool = options.connect(url).await?;
+        let store = Self { pool, backend };
+        if backend == Backend::Sqlite {
+            store.use_wal().await?;
+        }
         store.migrate().await?;
         Ok(store)
+    }
+
+    /// Puts an SQLite database in WAL mode (persistent in the file): readers (the CLI, other
+    /// connections) no longer wait for the writer, and the writer not for them. A commit is
+    /// atomic under `kill -9` in either journal mode. An in-memory database stays `memory`.
+    async fn use_wal(&self) -> Result<()> {
+        // Answers the mode now in force: `wal`, or `memory` for an in-memory database.
+        sqlx::query("PRAGMA journal_mode = WAL")
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// SQLite's journal mode (lowercase, `wal` once the store opened the file) and the
+    /// `synchronous` level of a pooled connection (2 is FULL); `None` on PostgreSQL.
+    pub async fn sqlite_durability(&self) -> Result<Option<(String, i64)>> {
+        if self.backend != Backend::Sqlite {
+            return Ok(None);
+        }
+        let mut connection = self.pool.acquire().await?;
+        let (mode,): (String,) = sqlx::query_as("PRAGMA journal_mode")
+            .fetch_one(&mut *connection)
+            .await?;
+        let (synchronous,): (i64,) = sqlx::query_as("PRAGMA synchronous")
+            .fetch_one(&mut *connection)
+            .await?;
+        Ok(Some((mode.to_ascii_lowercase(), synchronous)))
     }
 
     /// Opens the SQLite database file at `path`, creating it if missing.

@@ -190,3 +190,25 @@ async fn everything_survives_a_reopen() {
         Some("000000000000")
     );
 }
+
+#[tokio::test]
+async fn a_fresh_sqlite_store_runs_in_wal_mode_with_full_sync() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("podpass.db");
+    let store = Store::open_sqlite_file(&path).await.unwrap();
+    assert_eq!(
+        store.sqlite_durability().await.unwrap(),
+        Some(("wal".to_owned(), 2))
+    );
+    // WAL mode is a property of the file: a connection that asks for nothing finds it.
+    sqlx::any::install_default_drivers();
+    let url = format!("sqlite://{}?mode=rw", path.display());
+    let mut other = <sqlx::AnyConnection as sqlx::Connection>::connect(&url)
+        .await
+        .unwrap();
+    let (mode,): (String,) = sqlx::query_as("PRAGMA journal_mode")
+        .fetch_one(&mut other)
+        .await
+        .unwrap();
+    assert_eq!(mode.to_ascii_lowercase(), "wal");
+}

@@ -2,10 +2,7 @@
 //! loading the entity an action targets.
 
 use podpass_awsproto::{AwsError, MemberType, NS_IAM, Validation, XmlResponse};
-use podpass_policy::{
-    INLINE_ROLE_POLICY_MAX_CHARS, MANAGED_POLICY_MAX_CHARS, Policy, PolicyKind,
-    TRUST_POLICY_MAX_CHARS, catalogue, non_whitespace_chars,
-};
+use podpass_policy::{Policy, PolicyKind, SizedDocument, catalogue, check_size};
 use podpass_store::{Role, StoreError};
 
 use crate::AppState;
@@ -86,41 +83,54 @@ pub fn timestamp(seconds: i64) -> jiff::Timestamp {
 pub enum DocumentUse<'a> {
     /// A role's trust policy.
     Trust,
-    /// An inline policy of the named role.
-    Inline(&'a str),
+    /// An inline policy of the named role, whose other inline policies count with it.
+    Inline {
+        /// The role.
+        role: &'a str,
+        /// The documents of its other inline policies.
+        others: &'a [&'a str],
+    },
     /// A managed policy version.
     Managed,
     /// A document the simulator evaluates (no quota).
     Simulated(PolicyKind),
 }
 
-/// Parses `text` for `usage`: `MalformedPolicyDocument` with the parser's message, then IAM's
-/// size quota (whitespace not counted) as `LimitExceeded`.
+/// Checks `text` for `usage`: first IAM's size quota on the raw text (whitespace not counted)
+/// as `LimitExceeded`, so an oversized document is never parsed; then the grammar, as
+/// `MalformedPolicyDocument` with the parser's message.
 pub fn check_document(text: &str, usage: DocumentUse<'_>) -> Result<Policy, AwsError> {
-    let kind = match usage {
-        DocumentUse::Trust => PolicyKind::Trust,
-        DocumentUse::Inline(_) | DocumentUse::Managed => PolicyKind::Identity,
-        DocumentUse::Simulated(kind) => kind,
+    let (kind, sized) = match usage {
+        DocumentUse::Trust => (PolicyKind::Trust, Some(SizedDocument::TrustPolicy)),
+        DocumentUse::Inline { .. } => (
+            PolicyKind::Identity,
+            Some(SizedDocument::InlineRolePolicies),
+        ),
+        DocumentUse::Managed => (PolicyKind::Identity, Some(SizedDocument::ManagedPolicy)),
+        DocumentUse::Simulated(kind) => (kind, None),
     };
-    let policy =
-        Policy::parse(text, kind).map_err(|e| AwsError::malformed_policy_document(e.message()))?;
-    let size = non_whitespace_chars(text);
-    let exceeded = match usage {
-        DocumentUse::Trust if size > TRUST_POLICY_MAX_CHARS => Some(format!(
-            "Cannot exceed quota for ACLSizePerRole: {TRUST_POLICY_MAX_CHARS}"
-        )),
-        DocumentUse::Inline(role) if size > INLINE_ROLE_POLICY_MAX_CHARS => Some(format!(
-            "Maximum policy size of {INLINE_ROLE_POLICY_MAX_CHARS} bytes exceeded for role {role}"
-        )),
-        DocumentUse::Managed if size > MANAGED_POLICY_MAX_CHARS => Some(format!(
-            "Cannot exceed quota for PolicySize: {MANAGED_POLICY_MAX_CHARS}"
-        )),
-        _ => None,
-    };
-    match exceeded {
-        Some(message) => Err(AwsError::limit_exceeded(message)),
-        None => Ok(policy),
+    if let Some(sized) = sized {
+        let others = match usage {
+            DocumentUse::Inline { others, .. } => others,
+            _ => &[][..],
+        };
+        if let Err(exceeded) = check_size(sized, others.iter().copied().chain([text])) {
+            let max = exceeded.max;
+            return Err(AwsError::limit_exceeded(match usage {
+                DocumentUse::Inline { role, .. } => {
+                    format!("Maximum policy size of {max} bytes exceeded for role {role}")
+                }
+                DocumentUse::Managed => format!("Cannot exceed quota for PolicySize: {max}"),
+                _ => format!("Cannot exceed quota for ACLSizePerRole: {max}"),
+            }));
+        }
     }
+    Policy::parse(text, kind).map_err(|e| {
+        if let podpass_policy::PolicyError::DuplicateKey(key) = &e {
+            tracing::info!(%key, "policy document names a key twice");
+        }
+        AwsError::malformed_policy_document(e.message())
+    })
 }
 
 /// Loads the role an action targets after authorizing the caller on its ARN. A missing role is
@@ -200,7 +210,7 @@ mod tests {
     }
 
     #[test]
-    fn documents_are_parsed_then_sized() {
+    fn documents_are_sized_then_parsed() {
         let malformed = check_document("{", DocumentUse::Managed).unwrap_err();
         assert_eq!(
             (malformed.code.as_ref(), malformed.message.as_str()),
@@ -213,13 +223,48 @@ mod tests {
         );
         let error = check_document(&big, DocumentUse::Managed).unwrap_err();
         assert_eq!(
-            (error.code.as_ref(), error.message.as_str()),
-            ("LimitExceeded", "Cannot exceed quota for PolicySize: 6144")
+            (error.code.as_ref(), error.status, error.message.as_str()),
+            (
+                "LimitExceeded",
+                409,
+                "Cannot exceed quota for PolicySize: 6144"
+            )
         );
-        assert!(check_document(&big, DocumentUse::Inline("r")).is_ok());
+        let alone = DocumentUse::Inline {
+            role: "r",
+            others: &[],
+        };
+        assert!(check_document(&big, alone).is_ok());
+        // The role's other inline policies count with it.
+        let others = [big.as_str()];
+        let error = check_document(
+            &big,
+            DocumentUse::Inline {
+                role: "r",
+                others: &others,
+            },
+        )
+        .unwrap_err();
+        assert_eq!(
+            (error.code.as_ref(), error.message.as_str()),
+            (
+                "LimitExceeded",
+                "Maximum policy size of 10240 bytes exceeded for role r"
+            )
+        );
+        // Too large is said before malformed: the text is not parsed at all.
+        let junk = "x".repeat(2049);
+        let error = check_document(&junk, DocumentUse::Trust).unwrap_err();
+        assert_eq!(
+            (error.code.as_ref(), error.message.as_str()),
+            (
+                "LimitExceeded",
+                "Cannot exceed quota for ACLSizePerRole: 2048"
+            )
+        );
         let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::000000000000:root"},"Action":"sts:AssumeRole"}]}"#;
         assert!(check_document(trust, DocumentUse::Trust).is_ok());
-        let error = check_document(trust, DocumentUse::Inline("r")).unwrap_err();
+        let error = check_document(trust, alone).unwrap_err();
         assert_eq!(
             (error.code.as_ref(), error.message.as_str()),
             (

@@ -36,7 +36,24 @@ pub async fn put_role_policy(state: &AppState, call: &Call) -> Result<RenderedRe
     );
     validation.finish()?;
     let role = authorized_role(state, call, "iam:PutRolePolicy", role).await?;
-    check_document(document, DocumentUse::Inline(&role.role_name))?;
+    // The quota is on all inline policies of the role together; the one replaced does not count.
+    let existing = state
+        .store()
+        .role_policies(&role.role_name)
+        .await
+        .map_err(store_error)?;
+    let others: Vec<&str> = existing
+        .iter()
+        .filter(|(existing_name, _)| existing_name != name)
+        .map(|(_, document)| document.as_str())
+        .collect();
+    check_document(
+        document,
+        DocumentUse::Inline {
+            role: &role.role_name,
+            others: &others,
+        },
+    )?;
     state
         .store()
         .put_role_policy(&role.role_name, name, document)
