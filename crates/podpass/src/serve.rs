@@ -12,6 +12,7 @@ use podpass_token::KeyAlgorithm;
 
 use crate::cli::Global;
 use crate::instance::Instance;
+use crate::output::Duration;
 use crate::profile::AwsFiles;
 
 /// Options of `podpass up`.
@@ -67,6 +68,57 @@ pub struct UpArgs {
 
     #[command(flatten)]
     pub s3_upstream: S3UpstreamArgs,
+
+    #[command(flatten)]
+    pub listeners: ListenerArgs,
+}
+
+/// Limits of every HTTP listener of `podpass up` (AWS endpoint, S3, node agent), each applied
+/// per listener.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Listeners (limits of each HTTP listener)")]
+pub struct ListenerArgs {
+    /// Longest a client may take to send a request's line and headers, counted from their first
+    /// byte; a slower client is disconnected (slowloris)
+    #[arg(long, env = "PODPASS_HEADER_READ_TIMEOUT", default_value = "10s")]
+    pub header_read_timeout: Duration,
+
+    /// Close a connection that sends and receives nothing for this long while no request of
+    /// it is being handled: one that never sends a byte, a keep-alive connection between
+    /// requests, a stalled upload, a client that stops reading its response
+    #[arg(long, env = "PODPASS_IDLE_TIMEOUT", default_value = "60s")]
+    pub idle_timeout: Duration,
+
+    /// Most connections a listener holds open at once; more wait in the kernel's listen
+    /// backlog until one closes (the timeouts above bound how long)
+    #[arg(long, env = "PODPASS_MAX_CONNECTIONS", default_value_t = podpass_http::DEFAULT_MAX_CONNECTIONS)]
+    pub max_connections: usize,
+
+    /// On SIGTERM or Ctrl-C, how long in-flight requests may still run before their
+    /// connections are closed
+    #[arg(long, env = "PODPASS_SHUTDOWN_TIMEOUT", default_value = "20s")]
+    pub shutdown_timeout: Duration,
+}
+
+impl ListenerArgs {
+    /// The listener limits these options select.
+    pub fn options(&self) -> anyhow::Result<podpass_http::ServeOptions> {
+        let positive = |flag: &str, value: Duration| -> anyhow::Result<std::time::Duration> {
+            match u64::try_from(value.seconds()) {
+                Ok(seconds) if seconds > 0 => Ok(std::time::Duration::from_secs(seconds)),
+                _ => anyhow::bail!("--{flag} must be at least 1s"),
+            }
+        };
+        if self.max_connections == 0 {
+            anyhow::bail!("--max-connections must be at least 1");
+        }
+        Ok(podpass_http::ServeOptions {
+            header_read_timeout: positive("header-read-timeout", self.header_read_timeout)?,
+            idle_timeout: positive("idle-timeout", self.idle_timeout)?,
+            max_connections: self.max_connections,
+            shutdown_timeout: positive("shutdown-timeout", self.shutdown_timeout)?,
+        })
+    }
 }
 
 /// Which S3 decisions are audited.
@@ -190,6 +242,7 @@ async fn refresh_key_ring(keys: std::sync::Arc<KeyRing>) {
 }
 
 pub async fn up(global: &Global, args: UpArgs) -> anyhow::Result<()> {
+    let limits = args.listeners.options()?;
     let data_dir = global.data_dir();
     let store = global.open_store().await?;
     let account_id = ensure_account_id(&store, &args.account_id).await?;
@@ -323,7 +376,10 @@ pub async fn up(global: &Global, args: UpArgs) -> anyhow::Result<()> {
     );
 
     let (stop_s3, s3_stopped) = tokio::sync::watch::channel(false);
-    let s3_task = tokio::spawn(async move { s3.serve(s3_listener, wait_for(s3_stopped)).await });
+    let s3_task = tokio::spawn(async move {
+        s3.serve_with(s3_listener, limits, wait_for(s3_stopped))
+            .await
+    });
     let kubelet = start_kubelet(
         &args,
         &data_dir,
@@ -338,17 +394,9 @@ pub async fn up(global: &Global, args: UpArgs) -> anyhow::Result<()> {
         axum::middleware::from_fn_with_state(state.clone(), podpass_api::admin::require_admin),
     );
     let app = podpass_api::router(state).merge(pods);
-    // Small responses must not wait for the client's delayed ACK (Nagle).
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::warn!(error = %e, "cannot set TCP_NODELAY");
-        }
-    });
-    let served = axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
+    // podpass-http sets TCP_NODELAY (small responses must not wait for the client's delayed
+    // ACK) and adds the client address (ConnectInfo) the API reads.
+    let served = podpass_http::serve(listener, app, limits, async move {
         shutdown_signal().await;
         let _ = stop_agent.send(true);
         let _ = stop_s3.send(true);
@@ -426,6 +474,7 @@ async fn start_agent(
     config.metrics_port = 0;
     config.endpoint = Some(public_url.to_owned());
     config.region = Some(args.region.clone());
+    config.listener = args.listeners.options()?;
     let credentials = podpass_agent::StaticCredentialsProvider(podpass_agent::AwsCredentials {
         access_key_id: admin.access_key_id.clone(),
         secret_access_key: admin.secret_access_key.clone(),
