@@ -66,6 +66,25 @@ pub struct UpArgs {
     #[arg(long, env = "PODPASS_S3_AUDIT", value_enum, default_value_t = S3Audit::All)]
     pub s3_audit: S3Audit,
 
+    /// Rotated audit files of authenticated decisions younger than this are never deleted,
+    /// even beyond the 5 kept (anonymous floods cannot rotate them: they have their own file)
+    #[arg(long, env = "PODPASS_AUDIT_KEEP_RECENT", default_value = "15m")]
+    pub audit_keep_recent: Duration,
+
+    /// Window over which repeated anonymous and unauthenticated decisions from one address
+    /// are written as one audit event with a count
+    #[arg(long, env = "PODPASS_AUDIT_ANONYMOUS_WINDOW", default_value = "60s")]
+    pub audit_anonymous_window: Duration,
+
+    /// Distinct anonymous audit events one address may write per window; beyond, its requests
+    /// are counted in one summary event per window
+    #[arg(
+        long,
+        env = "PODPASS_AUDIT_ANONYMOUS_PER_SOURCE",
+        default_value_t = 100
+    )]
+    pub audit_anonymous_per_source: usize,
+
     #[command(flatten)]
     pub s3_upstream: S3UpstreamArgs,
 
@@ -266,9 +285,23 @@ pub async fn up(global: &Global, args: UpArgs) -> anyhow::Result<()> {
             .context("loading the session sealing keys")?,
     );
     tokio::spawn(refresh_key_ring(keys.clone()));
-    let audit =
-        podpass_audit::AuditLog::open(&data_dir.join("audit"), podpass_audit::Rotation::default())
-            .context("opening the audit trail")?;
+    let seconds = |flag: &str, value: Duration| -> anyhow::Result<std::time::Duration> {
+        u64::try_from(value.seconds())
+            .map(std::time::Duration::from_secs)
+            .map_err(|_| anyhow::anyhow!("--{flag} must not be negative"))
+    };
+    let window = seconds("audit-anonymous-window", args.audit_anonymous_window)?;
+    if window.is_zero() {
+        anyhow::bail!("--audit-anonymous-window must be at least 1s");
+    }
+    let rotation = podpass_audit::Rotation {
+        keep_recent: seconds("audit-keep-recent", args.audit_keep_recent)?,
+        anonymous_window: window,
+        anonymous_per_source: args.audit_anonymous_per_source,
+        ..podpass_audit::Rotation::default()
+    };
+    let audit = podpass_audit::AuditLog::open(&data_dir.join("audit"), rotation)
+        .context("opening the audit trail")?;
     let s3_listener = tokio::net::TcpListener::bind(args.s3_listen)
         .await
         .with_context(|| format!("binding {}", args.s3_listen))?;
