@@ -92,6 +92,11 @@ pub struct AgentConfig {
         default_value = "1s",
     )]
     pub eks_auth_timeout: Duration,
+
+    /// Limits of the agent's listeners (header-read and idle timeouts, connection cap);
+    /// `podpass up` passes its own, `podpass agent` uses podpass-http's defaults.
+    #[arg(skip)]
+    pub listener: podpass_http::ServeOptions,
 }
 
 /// Inconsistent or incomplete agent settings.
@@ -141,6 +146,7 @@ impl AgentConfig {
             region: None,
             eks_auth_connect_timeout: Duration::from_millis(500),
             eks_auth_timeout: Duration::from_secs(1),
+            listener: podpass_http::ServeOptions::default(),
         }
     }
 

@@ -2,7 +2,7 @@
 
 use anyhow::Context;
 use clap::Args;
-use podpass_audit::{AuditFilter, read};
+use podpass_audit::{AuditFilter, read_records};
 
 use crate::cli::Global;
 
@@ -35,12 +35,13 @@ pub fn run(global: &Global, args: AuditArgs) -> anyhow::Result<()> {
         principal: args.principal,
         since,
     };
-    let events = read(&global.data_dir().join("audit"), &filter)?;
-    for event in events {
+    let records = read_records(&global.data_dir().join("audit"), &filter)?;
+    for record in records {
         if args.json {
-            println!("{}", serde_json::to_string(&event)?);
+            println!("{}", serde_json::to_string(&record)?);
             continue;
         }
+        let event = &record.event;
         let verdict = if event.is_denied() { "DENY " } else { "ALLOW" };
         println!(
             "{} {verdict} {} {} {} on {}\n      {}",
@@ -51,6 +52,15 @@ pub fn run(global: &Global, args: AuditArgs) -> anyhow::Result<()> {
             event.resource,
             event.reason
         );
+        // Repeated anonymous decisions are stored once per window with their count.
+        if record.count > 1 {
+            println!(
+                "      x{} from {} until {}",
+                record.count,
+                event.source_ip,
+                record.last_time.as_deref().unwrap_or(&event.time)
+            );
+        }
     }
     Ok(())
 }

@@ -1,7 +1,6 @@
 //! `podpass up`: bootstraps the instance on first start and serves every endpoint.
 
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
@@ -13,6 +12,7 @@ use podpass_token::KeyAlgorithm;
 
 use crate::cli::Global;
 use crate::instance::Instance;
+use crate::output::Duration;
 use crate::profile::AwsFiles;
 
 /// Options of `podpass up`.
@@ -79,8 +79,78 @@ pub struct UpArgs {
     )]
     pub issuer_keys_refresh: u64,
 
+    /// Rotated audit files of authenticated decisions younger than this are never deleted,
+    /// even beyond the 5 kept (anonymous floods cannot rotate them: they have their own file)
+    #[arg(long, env = "PODPASS_AUDIT_KEEP_RECENT", default_value = "15m")]
+    pub audit_keep_recent: Duration,
+
+    /// Window over which repeated anonymous and unauthenticated decisions from one address
+    /// are written as one audit event with a count
+    #[arg(long, env = "PODPASS_AUDIT_ANONYMOUS_WINDOW", default_value = "60s")]
+    pub audit_anonymous_window: Duration,
+
+    /// Distinct anonymous audit events one address may write per window; beyond, its requests
+    /// are counted in one summary event per window
+    #[arg(
+        long,
+        env = "PODPASS_AUDIT_ANONYMOUS_PER_SOURCE",
+        default_value_t = 100
+    )]
+    pub audit_anonymous_per_source: usize,
+
     #[command(flatten)]
     pub s3_upstream: S3UpstreamArgs,
+
+    #[command(flatten)]
+    pub listeners: ListenerArgs,
+}
+
+/// Limits of every HTTP listener of `podpass up` (AWS endpoint, S3, node agent), each applied
+/// per listener.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Listeners (limits of each HTTP listener)")]
+pub struct ListenerArgs {
+    /// Longest a client may take to send a request's line and headers, counted from their first
+    /// byte; a slower client is disconnected (slowloris)
+    #[arg(long, env = "PODPASS_HEADER_READ_TIMEOUT", default_value = "10s")]
+    pub header_read_timeout: Duration,
+
+    /// Close a connection that sends and receives nothing for this long while no request of
+    /// it is being handled: one that never sends a byte, a keep-alive connection between
+    /// requests, a stalled upload, a client that stops reading its response
+    #[arg(long, env = "PODPASS_IDLE_TIMEOUT", default_value = "60s")]
+    pub idle_timeout: Duration,
+
+    /// Most connections a listener holds open at once; more wait in the kernel's listen
+    /// backlog until one closes (the timeouts above bound how long)
+    #[arg(long, env = "PODPASS_MAX_CONNECTIONS", default_value_t = podpass_http::DEFAULT_MAX_CONNECTIONS)]
+    pub max_connections: usize,
+
+    /// On SIGTERM or Ctrl-C, how long in-flight requests may still run before their
+    /// connections are closed
+    #[arg(long, env = "PODPASS_SHUTDOWN_TIMEOUT", default_value = "20s")]
+    pub shutdown_timeout: Duration,
+}
+
+impl ListenerArgs {
+    /// The listener limits these options select.
+    pub fn options(&self) -> anyhow::Result<podpass_http::ServeOptions> {
+        let positive = |flag: &str, value: Duration| -> anyhow::Result<std::time::Duration> {
+            match u64::try_from(value.seconds()) {
+                Ok(seconds) if seconds > 0 => Ok(std::time::Duration::from_secs(seconds)),
+                _ => anyhow::bail!("--{flag} must be at least 1s"),
+            }
+        };
+        if self.max_connections == 0 {
+            anyhow::bail!("--max-connections must be at least 1");
+        }
+        Ok(podpass_http::ServeOptions {
+            header_read_timeout: positive("header-read-timeout", self.header_read_timeout)?,
+            idle_timeout: positive("idle-timeout", self.idle_timeout)?,
+            max_connections: self.max_connections,
+            shutdown_timeout: positive("shutdown-timeout", self.shutdown_timeout)?,
+        })
+    }
 }
 
 /// Which S3 decisions are audited.
@@ -204,6 +274,7 @@ async fn refresh_key_ring(keys: std::sync::Arc<KeyRing>) {
 }
 
 pub async fn up(global: &Global, args: UpArgs) -> anyhow::Result<()> {
+    let limits = args.listeners.options()?;
     let data_dir = global.data_dir();
     let store = global.open_store().await?;
     let account_id = ensure_account_id(&store, &args.account_id).await?;
@@ -227,9 +298,23 @@ pub async fn up(global: &Global, args: UpArgs) -> anyhow::Result<()> {
             .context("loading the session sealing keys")?,
     );
     tokio::spawn(refresh_key_ring(keys.clone()));
-    let audit =
-        podpass_audit::AuditLog::open(&data_dir.join("audit"), podpass_audit::Rotation::default())
-            .context("opening the audit trail")?;
+    let seconds = |flag: &str, value: Duration| -> anyhow::Result<std::time::Duration> {
+        u64::try_from(value.seconds())
+            .map(std::time::Duration::from_secs)
+            .map_err(|_| anyhow::anyhow!("--{flag} must not be negative"))
+    };
+    let window = seconds("audit-anonymous-window", args.audit_anonymous_window)?;
+    if window.is_zero() {
+        anyhow::bail!("--audit-anonymous-window must be at least 1s");
+    }
+    let rotation = podpass_audit::Rotation {
+        keep_recent: seconds("audit-keep-recent", args.audit_keep_recent)?,
+        anonymous_window: window,
+        anonymous_per_source: args.audit_anonymous_per_source,
+        ..podpass_audit::Rotation::default()
+    };
+    let audit = podpass_audit::AuditLog::open(&data_dir.join("audit"), rotation)
+        .context("opening the audit trail")?;
     let s3_listener = tokio::net::TcpListener::bind(args.s3_listen)
         .await
         .with_context(|| format!("binding {}", args.s3_listen))?;
@@ -265,7 +350,7 @@ pub async fn up(global: &Global, args: UpArgs) -> anyhow::Result<()> {
             account_id: account_id.clone(),
             region: args.region.clone(),
             node_role: Some(node_role),
-            issuer_keys_refresh: Duration::from_secs(args.issuer_keys_refresh),
+            issuer_keys_refresh: std::time::Duration::from_secs(args.issuer_keys_refresh),
         },
         store,
         keys,
@@ -339,7 +424,10 @@ pub async fn up(global: &Global, args: UpArgs) -> anyhow::Result<()> {
     );
 
     let (stop_s3, s3_stopped) = tokio::sync::watch::channel(false);
-    let s3_task = tokio::spawn(async move { s3.serve(s3_listener, wait_for(s3_stopped)).await });
+    let s3_task = tokio::spawn(async move {
+        s3.serve_with(s3_listener, limits, wait_for(s3_stopped))
+            .await
+    });
     let kubelet = start_kubelet(
         &args,
         &data_dir,
@@ -354,17 +442,9 @@ pub async fn up(global: &Global, args: UpArgs) -> anyhow::Result<()> {
         axum::middleware::from_fn_with_state(state.clone(), podpass_api::admin::require_admin),
     );
     let app = podpass_api::router(state).merge(pods);
-    // Small responses must not wait for the client's delayed ACK (Nagle).
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::warn!(error = %e, "cannot set TCP_NODELAY");
-        }
-    });
-    let served = axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
+    // podpass-http sets TCP_NODELAY (small responses must not wait for the client's delayed
+    // ACK) and adds the client address (ConnectInfo) the API reads.
+    let served = podpass_http::serve(listener, app, limits, async move {
         shutdown_signal().await;
         let _ = stop_agent.send(true);
         let _ = stop_s3.send(true);
@@ -442,6 +522,7 @@ async fn start_agent(
     config.metrics_port = 0;
     config.endpoint = Some(public_url.to_owned());
     config.region = Some(args.region.clone());
+    config.listener = args.listeners.options()?;
     let credentials = podpass_agent::StaticCredentialsProvider(podpass_agent::AwsCredentials {
         access_key_id: admin.access_key_id.clone(),
         secret_access_key: admin.secret_access_key.clone(),

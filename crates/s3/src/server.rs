@@ -3,7 +3,6 @@
 
 use std::future::Future;
 use std::io;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -229,24 +228,28 @@ impl S3Server {
         &self.audit
     }
 
-    /// Serves the endpoint on `listener` until `shutdown` completes, then drains connections.
+    /// Serves the endpoint on `listener` with the default listener limits
+    /// ([`podpass_http::ServeOptions::default`]) until `shutdown` completes, then drains
+    /// connections.
     pub async fn serve(
         &self,
         listener: tokio::net::TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> io::Result<()> {
-        let app = self
-            .router()
-            .into_make_service_with_connect_info::<SocketAddr>();
-        // Without TCP_NODELAY a small response body waits ~40 ms for the client's delayed ACK.
-        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-            if let Err(e) = tcp.set_nodelay(true) {
-                tracing::warn!(error = %e, "cannot set TCP_NODELAY");
-            }
-        });
-        axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown)
+        self.serve_with(listener, podpass_http::ServeOptions::default(), shutdown)
             .await
+    }
+
+    /// Serves the endpoint on `listener` through podpass-http's hardened accept loop
+    /// (header-read and idle timeouts, a connection cap, TCP_NODELAY, the client address for
+    /// `aws:SourceIp`) until `shutdown` completes, then drains connections.
+    pub async fn serve_with(
+        &self,
+        listener: tokio::net::TcpListener,
+        options: podpass_http::ServeOptions,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> io::Result<()> {
+        podpass_http::serve(listener, self.router(), options, shutdown).await
     }
 }
 

@@ -158,15 +158,24 @@ pub async fn start(
             clock.clone(),
             metrics.clone(),
         );
-        servers.push((address, serve(listener, endpoint.router(), stop.clone())));
+        servers.push((
+            address,
+            serve(listener, endpoint.router(), config.listener, stop.clone()),
+        ));
     }
     let probe = probe_router(credential_addrs.clone()).map_err(AgentError::ProbeClient)?;
     let (listener, probe_addr) = probe_listener;
-    servers.push((probe_addr, serve(listener, probe, stop.clone())));
+    servers.push((
+        probe_addr,
+        serve(listener, probe, config.listener, stop.clone()),
+    ));
     let metrics_routes = metrics_router(credential_addrs.clone(), Arc::new(registry))
         .map_err(AgentError::ProbeClient)?;
     let (listener, metrics_addr) = metrics_listener;
-    servers.push((metrics_addr, serve(listener, metrics_routes, stop)));
+    servers.push((
+        metrics_addr,
+        serve(listener, metrics_routes, config.listener, stop),
+    ));
 
     tracing::info!(?credential_addrs, %probe_addr, %metrics_addr, cluster = %config.cluster_name, "pod identity agent started");
     Ok(RunningAgent {
@@ -197,14 +206,11 @@ async fn bind(address: SocketAddr) -> Result<(TcpListener, SocketAddr), AgentErr
 fn serve(
     listener: TcpListener,
     router: Router,
+    options: podpass_http::ServeOptions,
     mut stop: watch::Receiver<bool>,
 ) -> JoinHandle<io::Result<()>> {
-    tokio::spawn(async move {
-        axum::serve(listener, router)
-            .with_graceful_shutdown(async move {
-                // An error means the sender is gone, which also means stop.
-                let _ = stop.wait_for(|stop| *stop).await;
-            })
-            .await
-    })
+    tokio::spawn(podpass_http::serve(listener, router, options, async move {
+        // An error means the sender is gone, which also means stop.
+        let _ = stop.wait_for(|stop| *stop).await;
+    }))
 }
