@@ -6,6 +6,7 @@ use s3s::dto::*;
 use s3s::{S3, S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
 
 use crate::bucket_policy::{BucketPolicies, BucketPolicyError};
+use podpass_policy::PolicyError;
 
 /// Where objects live: an `S3` implementation plus how its errors reach the caller.
 pub(crate) trait Backend: S3 {
@@ -56,6 +57,15 @@ impl<B: Backend> WithBucketPolicies<B> {
 
 fn policy_error(error: BucketPolicyError) -> S3Error {
     match error {
+        // S3 has no code of its own for it in s3s; the one S3-compatible servers answer.
+        BucketPolicyError::Malformed(reason @ PolicyError::TooLarge(_)) => {
+            let mut error = S3Error::with_message(
+                S3ErrorCode::Custom("PolicyTooLarge".into()),
+                reason.to_string(),
+            );
+            error.set_status_code(http::StatusCode::BAD_REQUEST);
+            error
+        }
         BucketPolicyError::Malformed(reason) => {
             S3Error::with_message(S3ErrorCode::MalformedPolicy, reason.to_string())
         }

@@ -41,6 +41,7 @@ async fn start(header: u64, idle: u64, max_connections: usize) -> Endpoint {
             dir.path(),
             S3Options::default(),
         )
+        .await
         .unwrap(),
     );
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -232,6 +232,46 @@ fn malformed_bucket_policies_are_refused() {
         );
         assert_aws_error(&out, "MalformedPolicy");
     }
+    // A key named twice is malformed, not resolved last-wins.
+    let duplicate = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::strict/*"}]}"#;
+    let out = s3.aws(
+        &admin,
+        &[
+            "s3api",
+            "put-bucket-policy",
+            "--bucket",
+            "strict",
+            "--policy",
+            duplicate,
+        ],
+    );
+    assert_aws_error(&out, "MalformedPolicy");
+    // Over 20 KB, whether one long document or ten thousand statements, before parsing.
+    let statement = r#"{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::strict/*"}"#;
+    let many = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{}]}}"#,
+        vec![statement; 10_000].join(",")
+    );
+    let long = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"{}","Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::strict/*"}}]}}"#,
+        "x".repeat(1_000_000)
+    );
+    for (name, policy) in [("many.json", many), ("long.json", long)] {
+        let file = format!("file://{}", s3.write(name, policy.as_bytes()));
+        let out = s3.aws(
+            &admin,
+            &[
+                "s3api",
+                "put-bucket-policy",
+                "--bucket",
+                "strict",
+                "--policy",
+                &file,
+            ],
+        );
+        let stderr = assert_aws_error(&out, "PolicyTooLarge");
+        assert!(stderr.contains("maximum allowed document size"), "{stderr}");
+    }
     let missing = s3.aws(
         &admin,
         &[
