@@ -9,7 +9,7 @@
 //!   each rotated on its own: a flood of the second never rotates the first;
 //! - anonymous decisions are aggregated per source address and window
 //!   ([`Rotation::anonymous_window`]): the first of each (address, service, operation, action,
-//!   resource, decision) is written at once, its repeats in the window become one event with a
+//!   resource, decision, reason code) is written at once, its repeats in the window become one event with a
 //!   `count` and a `lastEventTime`; an address gets at most [`Rotation::anonymous_per_source`]
 //!   such groups per window, and what it does beyond that is one more event per window with
 //!   the count. Every decision is counted, none is lost without a count;
@@ -363,6 +363,9 @@ struct GroupKey {
     action: String,
     resource: String,
     denied: bool,
+    /// The reason's leading code (`SignatureDoesNotMatch`, `ExpiredToken`, `implicitDeny`...):
+    /// a forged signature and a replayed expired token are different attacks, kept apart.
+    code: String,
 }
 
 impl GroupKey {
@@ -373,6 +376,12 @@ impl GroupKey {
             action: event.action.clone(),
             resource: event.resource.clone(),
             denied: event.is_denied(),
+            code: event
+                .reason
+                .split([':', ' '])
+                .next()
+                .unwrap_or_default()
+                .to_owned(),
         }
     }
 }
