@@ -92,6 +92,19 @@ impl Blobs {
         self.blobs.join(&name[..2]).join(name)
     }
 
+    /// A new, empty staged blob open for writing.
+    async fn stage(&self) -> io::Result<(StagedBlob, tokio::fs::File)> {
+        let name = new_blob_name();
+        let path = self.staging_path(&name);
+        let file = tokio::fs::File::create_new(&path).await?;
+        let staged = StagedBlob {
+            name,
+            path,
+            kept: false,
+        };
+        Ok((staged, file))
+    }
+
     /// Writes `body` into a new staged blob, passing every chunk to `inspect` (hashes), and
     /// refusing more than `limit` bytes. Returns the blob and its size.
     pub async fn write<S>(
@@ -103,14 +116,7 @@ impl Blobs {
     where
         S: Stream<Item = Result<Bytes, StdError>> + Unpin,
     {
-        let name = new_blob_name();
-        let path = self.staging_path(&name);
-        let mut file = tokio::fs::File::create_new(&path).await?;
-        let staged = StagedBlob {
-            name,
-            path,
-            kept: false,
-        };
+        let (staged, mut file) = self.stage().await?;
         let mut size: u64 = 0;
         while let Some(chunk) = body.next().await {
             let chunk = chunk.map_err(WriteError::Body)?;
@@ -127,14 +133,7 @@ impl Blobs {
 
     /// Writes the concatenation of the blobs `sources` into a new staged blob.
     pub async fn concat(&self, sources: &[String]) -> Result<(StagedBlob, u64), WriteError> {
-        let name = new_blob_name();
-        let path = self.staging_path(&name);
-        let mut file = tokio::fs::File::create_new(&path).await?;
-        let staged = StagedBlob {
-            name,
-            path,
-            kept: false,
-        };
+        let (staged, mut file) = self.stage().await?;
         let mut size = 0;
         let mut buffer = vec![0_u8; 256 * 1024];
         for source in sources {

@@ -237,6 +237,21 @@ fn listed_object(row: ObjectRow, encoder: &Encoder) -> Object {
     }
 }
 
+fn listed_objects(rows: Vec<ObjectRow>, encoder: &Encoder) -> Vec<Object> {
+    rows.into_iter()
+        .map(|row| listed_object(row, encoder))
+        .collect()
+}
+
+fn listed_prefixes(prefixes: &[String], encoder: &Encoder) -> Vec<CommonPrefix> {
+    prefixes
+        .iter()
+        .map(|prefix| CommonPrefix {
+            prefix: Some(encoder.encode(prefix)),
+        })
+        .collect()
+}
+
 /// The page size a listing asks for, within S3's 1,000.
 fn max_keys(requested: Option<i32>) -> S3Result<usize> {
     match requested {
@@ -865,20 +880,8 @@ impl S3 for ObjectStore {
             delimiter: input.delimiter.as_deref().map(|d| encoder.encode(d)),
             is_truncated: Some(page.truncated),
             next_marker,
-            contents: Some(
-                page.objects
-                    .into_iter()
-                    .map(|o| listed_object(o, &encoder))
-                    .collect(),
-            ),
-            common_prefixes: Some(
-                page.prefixes
-                    .iter()
-                    .map(|p| CommonPrefix {
-                        prefix: Some(encoder.encode(p)),
-                    })
-                    .collect(),
-            ),
+            contents: Some(listed_objects(page.objects, &encoder)),
+            common_prefixes: Some(listed_prefixes(&page.prefixes, &encoder)),
             encoding_type: input.encoding_type,
             ..ListObjectsOutput::default()
         }))
@@ -930,20 +933,8 @@ impl S3 for ObjectStore {
             continuation_token: input.continuation_token,
             next_continuation_token,
             start_after: input.start_after.as_deref().map(|s| encoder.encode(s)),
-            contents: Some(
-                page.objects
-                    .into_iter()
-                    .map(|o| listed_object(o, &encoder))
-                    .collect(),
-            ),
-            common_prefixes: Some(
-                page.prefixes
-                    .iter()
-                    .map(|p| CommonPrefix {
-                        prefix: Some(encoder.encode(p)),
-                    })
-                    .collect(),
-            ),
+            contents: Some(listed_objects(page.objects, &encoder)),
+            common_prefixes: Some(listed_prefixes(&page.prefixes, &encoder)),
             encoding_type: input.encoding_type,
             ..ListObjectsV2Output::default()
         }))
@@ -1195,14 +1186,7 @@ impl S3 for ObjectStore {
                     })
                     .collect(),
             ),
-            common_prefixes: Some(
-                prefixes
-                    .iter()
-                    .map(|p| CommonPrefix {
-                        prefix: Some(encoder.encode(p)),
-                    })
-                    .collect(),
-            ),
+            common_prefixes: Some(listed_prefixes(&prefixes, &encoder)),
             encoding_type: input.encoding_type,
             ..ListMultipartUploadsOutput::default()
         }))
