@@ -26,9 +26,14 @@ fuzz_target!(|data: &[u8]| {
         }
         return;
     }
-    let Ok(key) = std::str::from_utf8(rest) else {
+    // The empty key is the bucket itself.
+    let Ok(key) = std::str::from_utf8(rest).map(str::to_owned) else {
         return;
     };
+    if key.is_empty() {
+        return;
+    }
+    let key = key.as_str();
     let encoded: String = key
         .split('/')
         .map(|segment| utf8_percent_encode(segment, NON_ALPHANUMERIC).to_string())
