@@ -6,10 +6,11 @@ use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
 use podpass_awsproto::{AwsError, new_request_id};
+use podpass_control::Caller;
 
 use crate::AppState;
-use crate::auth::{Caller, authenticate};
-use crate::query::to_response;
+use crate::auth::authenticate;
+use crate::call::to_response;
 
 /// SigV4 signing name of podpass's own APIs.
 pub const SERVICE: &str = "podpass";

@@ -15,9 +15,10 @@ use podpass_store::{Cluster, PodIdentityAssociation, StoreError};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::AppState;
-use crate::authz::{authorize, internal};
+use crate::call::authorize;
+use crate::errors::internal;
 use crate::rest::{parse_body, serve};
+use crate::{AppState, errors};
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
@@ -37,20 +38,13 @@ pub(crate) fn routes() -> Router<AppState> {
 
 type Peer = ConnectInfo<SocketAddr>;
 
-/// `arn:aws:eks:REGION:ACCOUNT:cluster/NAME`.
-pub fn cluster_arn(state: &AppState, name: &str) -> String {
-    let s = state.settings();
-    format!("arn:aws:eks:{}:{}:cluster/{name}", s.region, s.account_id)
+fn cluster_arn(state: &AppState, name: &str) -> String {
+    state.control.cluster_arn(name)
 }
 
 /// The cluster, or EKS's `ResourceNotFoundException`.
-pub async fn find_cluster(state: &AppState, name: &str) -> Result<Cluster, AwsError> {
-    state.store().cluster(name).await.map_err(|e| match e {
-        StoreError::NotFound(_) => {
-            AwsError::resource_not_found_exception(format!("No cluster found for name: {name}."))
-        }
-        other => internal(other),
-    })
+async fn find_cluster(state: &AppState, name: &str) -> Result<Cluster, AwsError> {
+    state.control.cluster(name).await.map_err(errors::rest)
 }
 
 fn epoch(seconds: i64) -> Value {
@@ -84,7 +78,12 @@ async fn list_clusters(
         "ListClusters",
         |call, _| async move {
             authorize(&state, &call, "eks:ListClusters", "*").await?;
-            let clusters = state.store().list_clusters().await.map_err(internal)?;
+            let clusters = state
+                .control
+                .store()
+                .list_clusters()
+                .await
+                .map_err(internal)?;
             let names: Vec<&str> = clusters.iter().map(|c| c.name.as_str()).collect();
             Ok((200, json!({"clusters": names})))
         },
@@ -146,11 +145,8 @@ fn association_json(a: &PodIdentityAssociation) -> Value {
 }
 
 fn association_arn(state: &AppState, cluster: &str, id: &str) -> String {
-    let s = state.settings();
-    format!(
-        "arn:aws:eks:{}:{}:podidentityassociation/{cluster}/{id}",
-        s.region, s.account_id
-    )
+    let s = state.control.settings();
+    podpass_arn::pod_identity_association(&s.region, &s.account_id, cluster, id)
 }
 
 /// `a-` + 17 lower-case alphanumerics, as EKS's ids.
@@ -160,13 +156,22 @@ fn association_id() -> Result<String, AwsError> {
 }
 
 fn check_role_arn(state: &AppState, member: &str, arn: &str) -> Result<(), AwsError> {
-    let prefix = format!("arn:aws:iam::{}:role/", state.settings().account_id);
-    if arn.starts_with(&prefix) && arn.len() > prefix.len() {
+    let account = state.control.account_id();
+    let is_role = podpass_arn::Arn::parse(arn).is_some_and(|a| {
+        a.partition == podpass_arn::PARTITION
+            && a.service == "iam"
+            && a.region.is_empty()
+            && a.account == account
+            && a.resource
+                .strip_prefix("role/")
+                .is_some_and(|name| !name.is_empty())
+    });
+    if is_role {
         Ok(())
     } else {
         Err(AwsError::invalid_parameter_exception(format!(
             "{member} {arn} is not a role ARN of account {}",
-            state.settings().account_id
+            state.control.settings().account_id
         )))
     }
 }
@@ -262,10 +267,11 @@ async fn create_association(
                 created_at: now,
                 modified_at: now,
             };
-            match state.store().create_association(&association).await {
+            match state.control.store().create_association(&association).await {
                 Ok(()) => {}
                 Err(StoreError::AlreadyExists(_)) => {
                     let existing = state
+                        .control
                         .store()
                         .association_for(
                             &cluster.name,
@@ -283,7 +289,7 @@ async fn create_association(
                 Err(e) => return Err(internal(e)),
             }
             tracing::info!(
-                request_id = %call.request_id,
+                request_id = %call.ctx.request_id,
                 association = %association.association_id,
                 namespace = %association.namespace,
                 service_account = %association.service_account,
@@ -303,6 +309,7 @@ async fn find_association(
 ) -> Result<PodIdentityAssociation, AwsError> {
     find_cluster(state, cluster).await?;
     state
+        .control
         .store()
         .association(cluster, id)
         .await
@@ -364,6 +371,7 @@ async fn list_associations(
                 ));
             }
             let all = state
+                .control
                 .store()
                 .list_associations(
                     &name,
@@ -467,6 +475,7 @@ async fn update_association(
             }
             association.modified_at = podpass_control::now();
             state
+                .control
                 .store()
                 .update_association(&association)
                 .await
@@ -494,6 +503,7 @@ async fn delete_association(
             authorize(&state, &call, "eks:DeletePodIdentityAssociation", &arn).await?;
             let association = find_association(&state, &name, &id).await?;
             state
+                .control
                 .store()
                 .delete_association(&name, &id)
                 .await

@@ -3,20 +3,19 @@
 //! token falls through the SDK credential chain to here, exactly as on an EKS node, and gets the
 //! node role, which has no permissions beyond the node's own needs.
 
+use std::net::SocketAddr;
+
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
-use podpass_session::SessionKind;
+use podpass_awsproto::new_request_id;
+use podpass_control::Ctx;
 use serde_json::json;
 
 use crate::AppState;
-use crate::authz::internal;
-use crate::sts::{find_role, mint, role_identity};
 
-/// Lifetime of the node role's credentials (EC2 issues six-hour instance credentials).
-const DURATION: i64 = 6 * 3600;
 const TOKEN_TTL_HEADER: &str = "x-aws-ec2-metadata-token-ttl-seconds";
 const TOKEN_HEADER: &str = "x-aws-ec2-metadata-token";
 
@@ -49,7 +48,7 @@ async fn token(headers: HeaderMap) -> Response {
 }
 
 fn node_role(state: &AppState) -> Option<&str> {
-    state.settings().node_role.as_deref()
+    state.control.settings().node_role.as_deref()
 }
 
 async fn role_name(State(state): State<AppState>, headers: HeaderMap) -> Response {
@@ -65,35 +64,25 @@ async fn role_name(State(state): State<AppState>, headers: HeaderMap) -> Respons
 async fn credentials(
     State(state): State<AppState>,
     headers: HeaderMap,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(role): Path<String>,
 ) -> Response {
     if !headers.contains_key(TOKEN_HEADER) {
         return StatusCode::UNAUTHORIZED.into_response();
     }
-    if node_role(&state) != Some(role.as_str()) {
-        return StatusCode::NOT_FOUND.into_response();
-    }
-    let arn = format!("arn:aws:iam::{}:role/{role}", state.settings().account_id);
-    let issued = async {
-        let stored = find_role(&state, &arn)
-            .await?
-            .ok_or_else(|| internal("the node role is missing"))?;
-        let identity = role_identity(
-            &stored.role,
-            &state.settings().account_id,
-            "i-podpass-node",
-            SessionKind::AssumeRole,
-        );
-        mint(&state, identity, DURATION)
-    }
-    .await;
-    match issued {
-        Ok((credentials, _)) => {
+    let ctx = Ctx {
+        request_id: new_request_id(),
+        caller: None,
+        source_ip: peer.ip(),
+    };
+    match state.control.node_credentials(&ctx, &role).await {
+        Ok(Some(issued)) => {
             let time = |t: i64| {
                 jiff::Timestamp::from_second(t)
                     .unwrap_or_default()
                     .to_string()
             };
+            let credentials = &issued.credentials;
             axum::Json(json!({
                 "Code": "Success",
                 "LastUpdated": time(podpass_control::now()),
@@ -105,6 +94,10 @@ async fn credentials(
             }))
             .into_response()
         }
-        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+        Ok(None) => StatusCode::NOT_FOUND.into_response(),
+        Err(error) => {
+            tracing::error!(%error, "issuing the node role's credentials");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
     }
 }

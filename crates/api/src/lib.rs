@@ -1,24 +1,25 @@
 //! podpass's HTTP surface: the OIDC issuer endpoints, the AWS-compatible APIs and the
-//! operational endpoints (health, readiness, metrics), as one axum router.
+//! operational endpoints (health, readiness, metrics), as one axum router. Handlers are
+//! adapters: they decode the wire form, call the domain layer (`podpass-control`) and encode
+//! its answer or its error (`errors`: one table per protocol).
 
 pub mod admin;
-pub mod auth;
-pub mod authz;
-pub mod cache;
-pub mod eks;
-pub mod eksauth;
-pub mod iam;
+mod auth;
+mod call;
+mod eks;
+mod eksauth;
+mod errors;
+mod iam;
 mod imds;
-pub mod jwks;
-pub mod metrics;
-pub mod oidc;
+mod metrics;
+mod oidc;
 mod ops;
-pub mod query;
+mod query;
 mod rest;
 mod state;
-pub mod sts;
+mod sts;
 
-pub use state::{AppState, Decided, Settings};
+pub use state::AppState;
 
 use axum::Router;
 

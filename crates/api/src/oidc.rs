@@ -26,8 +26,8 @@ const CACHE_CONTROL: &str = "public, max-age=3600";
 async fn discovery(State(state): State<AppState>, Path(cluster_id): Path<String>) -> Response {
     let now = podpass_control::now();
     let result = async {
-        let cluster = state.clusters().by_id(&cluster_id).await?;
-        let doc = state.clusters().discovery(&cluster, now).await?;
+        let cluster = state.control.clusters().by_id(&cluster_id).await?;
+        let doc = state.control.clusters().discovery(&cluster, now).await?;
         Ok::<_, ClusterError>(doc.to_json().unwrap_or_default())
     }
     .await;
@@ -37,8 +37,8 @@ async fn discovery(State(state): State<AppState>, Path(cluster_id): Path<String>
 async fn jwks(State(state): State<AppState>, Path(cluster_id): Path<String>) -> Response {
     let now = podpass_control::now();
     let result = async {
-        let cluster = state.clusters().by_id(&cluster_id).await?;
-        let jwks = state.clusters().jwks(&cluster.name, now).await?;
+        let cluster = state.control.clusters().by_id(&cluster_id).await?;
+        let jwks = state.control.clusters().jwks(&cluster.name, now).await?;
         Ok::<_, ClusterError>(jwks.to_json().unwrap_or_default())
     }
     .await;

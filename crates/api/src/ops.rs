@@ -17,7 +17,7 @@ pub(crate) fn routes() -> Router<AppState> {
 
 /// Ready when the store answers.
 async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
-    match state.store().meta("account_id").await {
+    match state.control.store().meta("account_id").await {
         Ok(_) => (StatusCode::OK, "ok"),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");
@@ -32,6 +32,6 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
             header::CONTENT_TYPE,
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
         )],
-        state.metrics().encode(),
+        state.metrics.encode(),
     )
 }

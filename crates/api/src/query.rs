@@ -1,44 +1,25 @@
 //! The query-protocol front door (`POST /` with a form body, or `GET /?Action=...`): routes STS
 //! and IAM calls, authenticates them, and renders results and errors as AWS does.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::time::Instant;
 
 use axum::body::{Body, to_bytes};
 use axum::extract::{ConnectInfo, State};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use http::Request;
 use podpass_awsproto::{
-    AwsError, IAM_VERSION, NS_IAM, NS_STS, QueryParams, RenderedResponse, STS_VERSION,
-    new_request_id,
+    AwsError, IAM_VERSION, NS_IAM, NS_STS, QueryParams, STS_VERSION, new_request_id,
 };
 
-use crate::auth::{Caller, authenticate};
+use podpass_control::Ctx;
+
+use crate::auth::authenticate;
+use crate::call::{Call, to_response, unknown_action};
 use crate::{AppState, iam, sts};
 
 /// Largest query-protocol body accepted (IAM's largest documents are 128 KiB, URL-encoded).
 const MAX_BODY_BYTES: usize = 1024 * 1024;
-
-/// One query-protocol call, as handlers see it.
-pub struct Call {
-    /// Request id echoed in the response and logs.
-    pub request_id: String,
-    /// Decoded parameters.
-    pub params: QueryParams,
-    /// The authenticated caller, `None` for unsigned calls.
-    pub caller: Option<Caller>,
-    /// Client address (`aws:SourceIp`).
-    pub source_ip: IpAddr,
-}
-
-impl Call {
-    /// The caller, or AWS's error for an unsigned call to an operation that needs a signature.
-    pub fn require_caller(&self) -> Result<&Caller, AwsError> {
-        self.caller.as_ref().ok_or_else(|| {
-            AwsError::missing_authentication_token("Request is missing Authentication Token")
-        })
-    }
-}
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Service {
@@ -63,7 +44,7 @@ impl Service {
 }
 
 /// Handles `POST /` and `GET /` query-protocol calls.
-pub async fn handle(
+pub(crate) async fn handle(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: Request<Body>,
@@ -103,10 +84,12 @@ pub async fn handle(
         }
         let caller = authenticate(&state, &parts, &payload_hash, &[service.name()]).await?;
         let call = Call {
-            request_id: request_id.clone(),
+            ctx: Ctx {
+                request_id: request_id.clone(),
+                caller,
+                source_ip: peer.ip(),
+            },
             params,
-            caller,
-            source_ip: peer.ip(),
         };
         match service {
             Service::Sts => sts::dispatch(&state, &action, &call).await,
@@ -129,7 +112,7 @@ pub async fn handle(
             (error.render_query(service.namespace(), &request_id), code)
         }
     };
-    state.metrics().record(
+    state.metrics.record(
         service.name(),
         &action,
         &code,
@@ -138,30 +121,5 @@ pub async fn handle(
     to_response(rendered)
 }
 
-/// Converts a framework-free rendered response into axum's.
-pub fn to_response(rendered: RenderedResponse) -> Response {
-    let status = http::StatusCode::from_u16(rendered.status)
-        .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
-    let mut response = (status, rendered.body).into_response();
-    for (name, value) in rendered.headers {
-        if let Ok(value) = http::HeaderValue::from_str(&value) {
-            response.headers_mut().insert(name, value);
-        }
-    }
-    response
-}
-
-/// An action this service does not implement.
-pub fn unknown_action(action: &str, version: &str) -> AwsError {
-    AwsError::invalid_action(format!(
-        "Could not find operation {action} for version {version}"
-    ))
-}
-
 /// What AWS names the version of a request without `Version` in `InvalidAction`.
 const NO_VERSION: &str = "NO_VERSION_SPECIFIED";
-
-/// The STS version string (for `unknown_action`).
-pub const STS: &str = STS_VERSION;
-/// The IAM version string (for `unknown_action`).
-pub const IAM: &str = IAM_VERSION;

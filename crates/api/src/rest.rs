@@ -8,17 +8,18 @@ use axum::body::{Body, Bytes, to_bytes};
 use axum::response::Response;
 use http::Request;
 use podpass_awsproto::{AwsError, QueryParams, json_response, new_request_id};
+use podpass_control::Ctx;
 
 use crate::AppState;
 use crate::auth::authenticate;
-use crate::query::{Call, to_response};
+use crate::call::{Call, to_response};
 
 /// Largest rest-json body accepted.
 const MAX_BODY_BYTES: usize = 256 * 1024;
 
 /// Runs a rest-json operation of `service` (also its SigV4 signing name): authenticates the
 /// request, passes the call and its body to `handler`, renders the JSON result or the error.
-pub async fn serve<F, Fut>(
+pub(crate) async fn serve<F, Fut>(
     state: AppState,
     peer: SocketAddr,
     request: Request<Body>,
@@ -40,17 +41,19 @@ where
         let payload_hash = podpass_sigv4::sha256_hex(&body);
         let caller = authenticate(&state, &parts, &payload_hash, &[service]).await?;
         let call = Call {
-            request_id: request_id.clone(),
+            ctx: Ctx {
+                request_id: request_id.clone(),
+                caller,
+                source_ip: peer.ip(),
+            },
             params: QueryParams::parse(parts.uri.query().unwrap_or_default().as_bytes()),
-            caller,
-            source_ip: peer.ip(),
         };
         call.require_caller()?;
         handler(call, body).await
     }
     .await;
     let (rendered, code) = match outcome.and_then(|(status, value)| {
-        json_response(status, &request_id, &value).map_err(crate::authz::internal)
+        json_response(status, &request_id, &value).map_err(crate::errors::internal)
     }) {
         Ok(rendered) => (rendered, "OK".to_owned()),
         Err(error) => {
@@ -60,13 +63,13 @@ where
         }
     };
     state
-        .metrics()
+        .metrics
         .record(service, operation, &code, started.elapsed().as_secs_f64());
     to_response(rendered)
 }
 
 /// Parses a JSON body into `T`, with EKS's error for a body that does not fit.
-pub fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, AwsError> {
+pub(crate) fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, AwsError> {
     let body: &[u8] = if body.is_empty() { b"{}" } else { body };
     serde_json::from_slice(body)
         .map_err(|e| AwsError::invalid_parameter_exception(format!("Invalid request body: {e}")))

@@ -1,13 +1,16 @@
-//! The policies that apply to a principal, loaded from the store and compiled for the engine.
+//! The policies that apply to a principal, loaded from the store and compiled for the engine,
+//! and the authorization of API calls by role sessions.
 
 use std::sync::Arc;
 
 use podpass_policy::{
-    NamedPolicy, Policy, PolicyError, PolicyKind, PolicySet, PolicyType, Principal, RoleSession,
-    catalogue,
+    Decision, NamedPolicy, Policy, PolicyError, PolicyKind, PolicySet, PolicyType, Principal,
+    Request, RoleSession, catalogue, evaluate, evaluate_explained,
 };
 use podpass_session::SessionClaims;
 use podpass_store::{Role, Store, StoreError};
+
+use crate::{Caller, Control, Ctx, Error, Result};
 
 /// Why a principal's policies could not be assembled.
 #[derive(Debug, thiserror::Error)]
@@ -129,4 +132,95 @@ pub fn session_principal(session: &SessionClaims, role_tags: &[podpass_store::Ta
         session_name: identity.session_name.clone(),
         tags,
     })
+}
+
+/// The standard request context of a call: the time and the caller's address.
+pub fn request(principal: Principal, action: &str, resource: &str, ctx: &Ctx) -> Request {
+    Request::new(principal, action, resource)
+        .with_time(jiff::Timestamp::now())
+        .with("aws:SourceIp", ctx.source_ip.to_string())
+        .with("aws:SecureTransport", "false")
+}
+
+/// The account root's policies: it is implicitly allowed everything, which an allow-all
+/// identity policy expresses.
+fn root_policies() -> PolicySet {
+    const ALLOW_ALL: &str =
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
+    let mut set = PolicySet::default();
+    if let Ok(policy) = Policy::parse(ALLOW_ALL, PolicyKind::Identity) {
+        set.identity.push(Arc::new(NamedPolicy::new(
+            "account root",
+            PolicyType::Inline,
+            policy,
+        )));
+    }
+    set
+}
+
+impl Control {
+    /// The engine's principal and applicable policies for a caller.
+    pub async fn caller_policies(&self, caller: &Caller) -> Result<(Principal, PolicySet)> {
+        match caller {
+            Caller::Root { account, .. } => Ok((
+                Principal::AccountRoot {
+                    account: account.clone(),
+                },
+                root_policies(),
+            )),
+            Caller::Session(session) => self.session_context(session).await,
+        }
+    }
+
+    /// Principal (with role tags overlaid by session tags) and policies of a role session.
+    pub async fn session_context(&self, session: &SessionClaims) -> Result<(Principal, PolicySet)> {
+        let policies = session_policies(self.store(), session)
+            .await
+            .map_err(Error::internal)?;
+        let role_tags = self
+            .store()
+            .role(&session.identity.role_name)
+            .await
+            .map(|r| r.tags)
+            .unwrap_or_default();
+        Ok((session_principal(session, &role_tags), policies))
+    }
+
+    /// Allows the calling role session to perform `action` on `resource`, or refuses with
+    /// [`Error::NotAuthorized`], logging the engine's explanation (never shown to the caller).
+    /// The account root is allowed everything.
+    pub async fn authorize(&self, ctx: &Ctx, action: &str, resource: &str) -> Result<()> {
+        let caller = ctx.caller()?;
+        let Caller::Session(_) = caller else {
+            return Ok(());
+        };
+        let (principal, policies) = self.caller_policies(caller).await?;
+        let request = request(principal, action, resource, ctx);
+        let decision = evaluate(&policies, &request);
+        if decision == Decision::Allow {
+            return Ok(());
+        }
+        let explanation = evaluate_explained(&policies, &request);
+        tracing::info!(
+            request_id = %ctx.request_id,
+            principal = %caller.arn(),
+            %action,
+            %resource,
+            decision = decision.as_simulator_str(),
+            reason = %explanation,
+            "access denied"
+        );
+        let why = match decision {
+            Decision::ExplicitDeny => {
+                "with an explicit deny in an identity-based policy".to_owned()
+            }
+            _ => format!("because no identity-based policy allows the {action} action"),
+        };
+        Err(Error::NotAuthorized {
+            why: format!(
+                "User: {} is not authorized to perform: {action} on resource: {resource} {why}",
+                caller.arn()
+            ),
+        })
+    }
 }

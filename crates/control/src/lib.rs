@@ -1,14 +1,190 @@
-//! podpass's control plane: the domain operations behind both the HTTP APIs and the CLI
-//! (clusters and their token issuers, ServiceAccounts, IAM, STS), over the store.
+//! podpass's control plane: the domain operations behind both the HTTP APIs and the CLI, over
+//! the store. [`Control`] holds what they share (store, session key ring, caches, issuers' keys,
+//! audit trail); each operation takes a request context ([`Ctx`]) and returns one domain error
+//! ([`Error`]), which each protocol adapter renders its own way.
+//!
+//! - [`credentials`]: every way a session is issued (`AssumeRole`,
+//!   `AssumeRoleWithWebIdentity`, `AssumeRoleForPodIdentity`, the node's instance role), one
+//!   path from trust to mint and audit;
+//! - [`authn`] and [`authz`]: who a signed request comes from, and what its policies allow;
+//! - [`clusters`], [`sealing`], [`bootstrap`]: issuers and their keys, session keys, first
+//!   start.
 
+pub mod authn;
 pub mod authz;
+pub mod bootstrap;
+pub mod cache;
+mod caller;
 pub mod clusters;
+pub mod credentials;
+mod error;
 pub mod ids;
+pub mod issuers;
 pub mod sealing;
+pub mod simulate;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use podpass_audit::{AuditDecision, AuditEvent, AuditLog};
+use podpass_store::Store;
+
+pub use caller::{Caller, Ctx};
+pub use error::{Error, Invalid, Result};
+
+use crate::authn::AccessKeys;
+use crate::cache::IamCache;
+use crate::clusters::Clusters;
+use crate::issuers::IssuerKeys;
+use crate::sealing::KeyRing;
 
 /// Seconds since the Unix epoch.
 pub fn now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// Instance-wide settings fixed at start.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// The AWS account id podpass acts as.
+    pub account_id: String,
+    /// Region reported in ARNs and accepted in signatures.
+    pub region: String,
+    /// Name of the role the node's instance metadata serves, if any.
+    pub node_role: Option<String>,
+    /// How long an issuer's key set is used before it is revalidated: the longest a key the
+    /// issuer stopped publishing keeps verifying (see [`issuers`]).
+    pub issuer_keys_refresh: Duration,
+}
+
+/// The domain layer: cheap to clone, shared by every handler and command.
+#[derive(Clone)]
+pub struct Control {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    settings: Settings,
+    store: Store,
+    clusters: Clusters,
+    keys: Arc<KeyRing>,
+    access_keys: AccessKeys,
+    issuer_keys: IssuerKeys,
+    audit: AuditLog,
+    iam_cache: IamCache,
+}
+
+impl Control {
+    /// The domain layer over an opened store, the session key ring and the audit trail.
+    pub fn new(settings: Settings, store: Store, keys: Arc<KeyRing>, audit: AuditLog) -> Self {
+        let issuer_keys =
+            IssuerKeys::new(Clusters::new(store.clone()), settings.issuer_keys_refresh);
+        Self {
+            inner: Arc::new(Inner {
+                settings,
+                clusters: Clusters::new(store.clone()),
+                store,
+                keys,
+                access_keys: AccessKeys::default(),
+                issuer_keys,
+                audit,
+                iam_cache: IamCache::new(),
+            }),
+        }
+    }
+
+    /// Instance settings.
+    pub fn settings(&self) -> &Settings {
+        &self.inner.settings
+    }
+
+    /// The account id podpass acts as.
+    pub fn account_id(&self) -> &str {
+        &self.inner.settings.account_id
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    /// Cluster operations.
+    pub fn clusters(&self) -> &Clusters {
+        &self.inner.clusters
+    }
+
+    /// The session key ring.
+    pub fn key_ring(&self) -> &KeyRing {
+        &self.inner.keys
+    }
+
+    /// Keys of token issuers (JWKS cache).
+    pub(crate) fn issuer_keys(&self) -> &IssuerKeys {
+        &self.inner.issuer_keys
+    }
+
+    /// Roles and OIDC providers as STS and EKS Auth read them.
+    pub fn iam_cache(&self) -> &IamCache {
+        &self.inner.iam_cache
+    }
+
+    /// The audit trail (credential issuances and refusals).
+    pub fn audit(&self) -> &AuditLog {
+        &self.inner.audit
+    }
+
+    /// `arn:aws:eks:REGION:ACCOUNT:cluster/NAME` of this instance.
+    pub fn cluster_arn(&self, name: &str) -> String {
+        let settings = self.settings();
+        podpass_arn::eks_cluster(&settings.region, &settings.account_id, name)
+    }
+
+    /// Records one credential decision in the audit trail.
+    pub(crate) fn audit_decision(&self, ctx: &Ctx, decision: Decided<'_>) {
+        self.inner.audit.record(AuditEvent {
+            time: jiff::Timestamp::now().to_string(),
+            source: decision.asker.source.to_owned(),
+            operation: decision.asker.operation.to_owned(),
+            principal: decision.asker.principal.to_owned(),
+            access_key_id: decision.access_key_id.map(str::to_owned),
+            source_ip: ctx.source_ip.to_string(),
+            action: decision.action.to_owned(),
+            resource: decision.resource.to_owned(),
+            decision: if decision.allowed {
+                AuditDecision::Allow
+            } else {
+                AuditDecision::Deny
+            },
+            reason: decision.reason,
+            request_id: ctx.request_id.clone(),
+        });
+    }
+}
+
+/// Who asks for credentials, as the log and the audit trail name them.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Asker<'a> {
+    /// `sts.amazonaws.com` or `eks-auth.amazonaws.com`.
+    pub source: &'a str,
+    /// API operation.
+    pub operation: &'a str,
+    /// The web identity subject, the caller's ARN, or the pod.
+    pub principal: &'a str,
+}
+
+/// One credential decision for the audit trail.
+pub(crate) struct Decided<'a> {
+    pub asker: Asker<'a>,
+    /// Access key id of the credentials issued, if any.
+    pub access_key_id: Option<&'a str>,
+    /// The IAM action evaluated.
+    pub action: &'a str,
+    /// The role ARN.
+    pub resource: &'a str,
+    /// Whether credentials were issued.
+    pub allowed: bool,
+    /// Why: the session issued, or the engine's explanation of a refusal.
+    pub reason: String,
 }

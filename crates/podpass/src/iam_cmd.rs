@@ -6,10 +6,11 @@ use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use std::sync::Arc;
 
+use podpass_control::simulate;
 use podpass_policy::lint::{Finding, Severity, lint};
 use podpass_policy::{
     Explanation, NamedPolicy, Policy, PolicyKind, PolicySet, PolicyType, Principal, Request,
-    RoleSession, evaluate_explained, evaluate_trust_explained,
+    evaluate_explained, evaluate_trust_explained,
 };
 
 use crate::cli::Global;
@@ -221,36 +222,6 @@ fn named(
     )))
 }
 
-/// The engine's principal for a `--caller` value.
-fn caller_principal(caller: &str, account: &str) -> Principal {
-    if caller.contains(":oidc-provider/") || caller.contains(":saml-provider/") {
-        return Principal::WebIdentity {
-            provider_arn: caller.to_owned(),
-        };
-    }
-    if let Some(rest) = caller.strip_prefix("arn:aws:sts::") {
-        let mut parts = rest.splitn(2, ":assumed-role/");
-        let account = parts.next().unwrap_or(account).to_owned();
-        let mut names = parts.next().unwrap_or_default().splitn(2, '/');
-        return Principal::AssumedRole(RoleSession {
-            account,
-            role_name: names.next().unwrap_or_default().to_owned(),
-            role_path: "/".to_owned(),
-            role_id: "AROASIMULATED0000000".to_owned(),
-            session_name: names.next().unwrap_or("simulated").to_owned(),
-            tags: Vec::new(),
-        });
-    }
-    if caller.len() == 12 && caller.bytes().all(|b| b.is_ascii_digit()) {
-        return Principal::AccountRoot {
-            account: caller.to_owned(),
-        };
-    }
-    Principal::Service {
-        name: caller.to_owned(),
-    }
-}
-
 async fn simulate(global: &Global, args: SimulateArgs) -> anyhow::Result<()> {
     let store = global.open_store().await?;
     let account = store
@@ -294,25 +265,13 @@ async fn simulate(global: &Global, args: SimulateArgs) -> anyhow::Result<()> {
         account: account.clone(),
     };
     if let Some(name) = &args.role {
-        let role = store.role(name).await.map_err(|e| anyhow::anyhow!("{e}"))?;
-        let stored = podpass_control::authz::role_policies(&store, &role).await?;
+        let (role, stored) = simulate::simulation_role(&store, name).await?;
         set.identity.extend(stored.identity);
         set.boundary = set.boundary.or(stored.boundary);
-        principal = Principal::AssumedRole(RoleSession {
-            account: account.clone(),
-            role_name: role.role_name.clone(),
-            role_path: role.path.clone(),
-            role_id: role.role_id.clone(),
-            session_name: "simulated".to_owned(),
-            tags: role
-                .tags
-                .iter()
-                .map(|t| (t.key.clone(), t.value.clone()))
-                .collect(),
-        });
+        principal = simulate::role_session(&role, &account);
     }
     if let Some(caller) = &args.caller {
-        principal = caller_principal(caller, &account);
+        principal = simulate::caller_principal(caller);
     }
     let trust_role = match &args.trust_of {
         Some(name) => Some(store.role(name).await.map_err(|e| anyhow::anyhow!("{e}"))?),

@@ -4,10 +4,11 @@ use std::net::SocketAddr;
 
 use anyhow::Context;
 use clap::Args;
-use podpass_api::{AppState, Settings};
-use podpass_control::ids;
+use podpass_api::AppState;
+use podpass_control::bootstrap::{ensure_account_id, ensure_admin_key, ensure_node_role};
 use podpass_control::sealing::KeyRing;
-use podpass_store::{AccessKey, Store};
+use podpass_control::{Control, Settings};
+use podpass_store::AccessKey;
 use podpass_token::KeyAlgorithm;
 
 use crate::cli::Global;
@@ -258,8 +259,6 @@ impl From<Algorithm> for KeyAlgorithm {
     }
 }
 
-const ACCOUNT_ID_KEY: &str = "account_id";
-
 /// Re-reads the session key ring now and then, so that a key added by `podpass cluster
 /// rotate-session-key` or another replica starts sealing here without a restart.
 async fn refresh_key_ring(keys: std::sync::Arc<KeyRing>) {
@@ -345,7 +344,7 @@ pub async fn up(global: &Global, args: UpArgs) -> anyhow::Result<()> {
         );
     }
     let node_role = ensure_node_role(&store, &account_id, &args.cluster).await?;
-    let state = AppState::new(
+    let control = Control::new(
         Settings {
             account_id: account_id.clone(),
             region: args.region.clone(),
@@ -356,7 +355,7 @@ pub async fn up(global: &Global, args: UpArgs) -> anyhow::Result<()> {
         keys,
         audit.clone(),
     );
-    let cluster = state
+    let cluster = control
         .clusters()
         .ensure(&args.cluster, &public_url, args.key_algorithm.into(), now)
         .await
@@ -431,13 +430,14 @@ pub async fn up(global: &Global, args: UpArgs) -> anyhow::Result<()> {
     let kubelet = start_kubelet(
         &args,
         &data_dir,
-        &state,
+        &control,
         &cluster.name,
         &public_url,
         &agent_url,
         &s3_url,
     )
     .await?;
+    let state = AppState::new(control);
     let pods = podpass_kubelet::router(kubelet.clone()).layer(
         axum::middleware::from_fn_with_state(state.clone(), podpass_api::admin::require_admin),
     );
@@ -470,7 +470,7 @@ pub async fn up(global: &Global, args: UpArgs) -> anyhow::Result<()> {
 async fn start_kubelet(
     args: &UpArgs,
     data_dir: &std::path::Path,
-    state: &AppState,
+    control: &Control,
     cluster: &str,
     public_url: &str,
     agent_url: &str,
@@ -489,7 +489,7 @@ async fn start_kubelet(
         ),
     ];
     let local = crate::local_cluster::LocalCluster::new(
-        state.store().clone(),
+        control.store().clone(),
         cluster,
         &config.webhook.annotation_prefix,
     );
@@ -532,80 +532,6 @@ async fn start_agent(
     podpass_agent::start(&config, std::sync::Arc::new(eks_auth), wait_for(stopped))
         .await
         .with_context(|| format!("starting the node agent on 127.0.0.1:{}", args.agent_port))
-}
-
-/// The node's instance role, served by the node's metadata endpoint: what a pod with no
-/// workload identity falls back to, as on an EKS node. It may call EKS Auth and nothing else.
-async fn ensure_node_role(
-    store: &Store,
-    account_id: &str,
-    cluster: &str,
-) -> anyhow::Result<String> {
-    let name = format!("podpass-{cluster}-node");
-    match store.role(&name).await {
-        Ok(_) => return Ok(name),
-        Err(podpass_store::StoreError::NotFound(_)) => {}
-        Err(e) => return Err(e.into()),
-    }
-    let role = podpass_store::Role {
-        role_name: name.clone(),
-        role_id: ids::unique_id("AROA")?,
-        path: "/".to_owned(),
-        arn: format!("arn:aws:iam::{account_id}:role/{name}"),
-        trust_policy: NODE_TRUST_POLICY.to_owned(),
-        description: Some(format!("Instance role of the nodes of cluster {cluster}")),
-        max_session_duration: 3600,
-        permissions_boundary: None,
-        tags: Vec::new(),
-        created_at: podpass_control::now(),
-    };
-    store.create_role(&role).await?;
-    store.put_role_policy(&name, "node", NODE_POLICY).await?;
-    Ok(name)
-}
-
-const NODE_TRUST_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
-const NODE_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"eks-auth:AssumeRoleForPodIdentity","Resource":"*"}]}"#;
-
-/// The account id is fixed at first start: ARNs already handed out name it.
-async fn ensure_account_id(store: &Store, requested: &str) -> anyhow::Result<String> {
-    if requested.len() != 12 || !requested.bytes().all(|b| b.is_ascii_digit()) {
-        anyhow::bail!("--account-id must be 12 digits, got {requested:?}");
-    }
-    match store.meta(ACCOUNT_ID_KEY).await? {
-        Some(stored) => {
-            if stored != requested {
-                tracing::warn!(%stored, %requested, "keeping the account id set at first start");
-            }
-            Ok(stored)
-        }
-        None => {
-            store.set_meta(ACCOUNT_ID_KEY, requested).await?;
-            Ok(requested.to_owned())
-        }
-    }
-}
-
-/// The admin access key (the account root's), created on first start.
-async fn ensure_admin_key(store: &Store, account_id: &str) -> anyhow::Result<AccessKey> {
-    let root = format!("arn:aws:iam::{account_id}:root");
-    if let Some(key) = store
-        .access_keys()
-        .await?
-        .into_iter()
-        .find(|k| k.principal_arn == root)
-    {
-        return Ok(key);
-    }
-    let key = AccessKey {
-        access_key_id: ids::access_key_id()?,
-        secret_access_key: ids::secret_access_key()?,
-        principal_arn: root,
-        created_at: podpass_control::now(),
-    };
-    store.create_access_key(&key).await?;
-    tracing::info!(access_key_id = %key.access_key_id, "created the admin access key");
-    Ok(key)
 }
 
 /// Resolves once `stop` turns true (or its sender is gone).

@@ -3,7 +3,7 @@
 use crate::pattern::VariableSource;
 
 /// The partition podpass serves.
-pub const PARTITION: &str = "aws";
+pub use podpass_arn::PARTITION;
 
 /// A role session (temporary credentials from AssumeRole*).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -83,18 +83,16 @@ impl Principal {
     /// The identity ARN of the caller (the session ARN for a role session).
     pub fn arn(&self) -> Option<String> {
         match self {
-            Principal::AccountRoot { account } => {
-                Some(format!("arn:{PARTITION}:iam::{account}:root"))
-            }
-            Principal::AssumedRole(s) => Some(format!(
-                "arn:{PARTITION}:sts::{}:assumed-role/{}/{}",
-                s.account, s.role_name, s.session_name
+            Principal::AccountRoot { account } => Some(podpass_arn::account_root(account)),
+            Principal::AssumedRole(s) => Some(podpass_arn::assumed_role(
+                &s.account,
+                &s.role_name,
+                &s.session_name,
             )),
-            Principal::User(u) => Some(format!(
-                "arn:{PARTITION}:iam::{}:user{}{}",
-                u.account,
+            Principal::User(u) => Some(podpass_arn::user(
+                &u.account,
                 path_or_root(&u.path),
-                u.name
+                &u.name,
             )),
             Principal::WebIdentity { provider_arn } => Some(provider_arn.clone()),
             Principal::Service { .. } | Principal::Anonymous => None,
@@ -124,11 +122,10 @@ impl Principal {
 
 /// `arn:aws:iam::ACCT:role/PATH/NAME` of a session's role.
 pub(crate) fn role_arn(session: &RoleSession) -> String {
-    format!(
-        "arn:{PARTITION}:iam::{}:role{}{}",
-        session.account,
+    podpass_arn::role(
+        &session.account,
         path_or_root(&session.role_path),
-        session.role_name
+        &session.role_name,
     )
 }
 

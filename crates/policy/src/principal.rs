@@ -1,5 +1,7 @@
 //! `Principal`/`NotPrincipal` entries: validation and matching against the caller.
 
+use podpass_arn::Arn;
+
 use crate::context::{Principal, Request};
 use crate::error::PolicyError;
 
@@ -101,15 +103,14 @@ fn parse_aws(value: &str) -> Option<PrincipalEntry> {
     if is_account_id(value) {
         return Some(PrincipalEntry::Account(value.to_owned()));
     }
-    let mut parts = value.splitn(6, ':');
-    let (Some("arn"), Some(_partition), Some(service), Some(""), Some(account), Some(resource)) = (
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-    ) else {
+    let Arn {
+        service,
+        region: "",
+        account,
+        resource,
+        ..
+    } = Arn::parse(value)?
+    else {
         return None;
     };
     if !is_account_id(account) || value.contains('*') {

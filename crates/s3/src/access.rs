@@ -5,6 +5,8 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use podpass_arn::Arn;
+use podpass_control::Caller;
 use podpass_control::authz::{AuthzError, session_policies, session_principal};
 use podpass_policy::{Decision, PolicySet, Principal, Request, evaluate, evaluate_explained};
 use podpass_session::{ACCESS_KEY_ID_PREFIX, SessionClaims};
@@ -23,25 +25,14 @@ use crate::keys::AdminKeys;
 /// How long a session's compiled policies are reused before the store is read again.
 const SESSION_POLICY_TTL: Duration = Duration::from_secs(10);
 
-/// Who signed the request.
-enum Caller {
-    /// The account root, through a long-term admin key.
-    Root { account: String },
-    /// A role session whose token came with the request.
-    Session(Arc<SessionClaims>),
-    /// No signature.
-    Anonymous,
-}
+/// Who signed the request; `None`: nobody (anonymous).
+type Signer = Option<Caller>;
 
-impl Caller {
-    /// The ARN the audit trail names the caller by.
-    fn arn(&self) -> String {
-        match self {
-            Caller::Root { account } => format!("arn:aws:iam::{account}:root"),
-            Caller::Session(session) => session.assumed_role_arn(),
-            Caller::Anonymous => "anonymous".to_owned(),
-        }
-    }
+/// The ARN the audit trail names the signer by.
+fn signer_arn(signer: &Signer) -> String {
+    signer
+        .as_ref()
+        .map_or_else(|| "anonymous".to_owned(), Caller::arn)
 }
 
 /// A session's principal and policies, compiled once for many requests.
@@ -106,16 +97,16 @@ impl Authorizer {
         &self,
         credentials: Option<&Credentials>,
         info: &RequestInfo,
-    ) -> S3Result<Caller> {
+    ) -> S3Result<Signer> {
         let Some(credentials) = credentials else {
-            return Ok(Caller::Anonymous);
+            return Ok(None);
         };
         let key = credentials.access_key.as_str();
         if key.starts_with(ACCESS_KEY_ID_PREFIX) {
             // The secret may be known from an earlier request; the token must come with this one.
             return match &info.session {
                 Some(session) if session.access_key_id == key => {
-                    Ok(Caller::Session(session.clone()))
+                    Ok(Some(Caller::Session(session.clone())))
                 }
                 _ => Err(s3_error!(
                     InvalidAccessKeyId,
@@ -128,14 +119,15 @@ impl Authorizer {
             .find(key)
             .await?
             .ok_or_else(|| s3_error!(InvalidAccessKeyId))?;
-        let account = admin
-            .principal_arn
-            .split(':')
-            .nth(4)
+        let account = Arn::parse(&admin.principal_arn)
+            .map(|arn| arn.account)
             .filter(|account| !account.is_empty())
             .unwrap_or(&self.account_id)
             .to_owned();
-        Ok(Caller::Root { account })
+        Ok(Some(Caller::Root {
+            account,
+            access_key_id: admin.access_key_id,
+        }))
     }
 
     async fn session_authz(
@@ -169,7 +161,7 @@ impl Authorizer {
     /// Allows `target` for `caller` or returns S3's `AccessDenied`; audits either way.
     async fn decide(
         &self,
-        caller: &Caller,
+        caller: &Signer,
         info: &RequestInfo,
         operation: &str,
         bucket: Option<&str>,
@@ -184,20 +176,20 @@ impl Authorizer {
             None => None,
         };
         let (principal, mut policies) = match caller {
-            Caller::Root { account } => (
+            Some(Caller::Root { account, .. }) => (
                 Principal::AccountRoot {
                     account: account.clone(),
                 },
                 PolicySet::default(),
             ),
-            Caller::Session(session) => {
+            Some(Caller::Session(session)) => {
                 let authz = self
                     .session_authz(session)
                     .await
                     .map_err(|error| internal(&info.request_id, &error))?;
                 (authz.principal.clone(), authz.policies.clone())
             }
-            Caller::Anonymous => (Principal::Anonymous, PolicySet::default()),
+            None => (Principal::Anonymous, PolicySet::default()),
         };
         policies.resource = bucket_policy.map(|stored| stored.compiled.clone());
         let mut request = Request::new(principal, target.action, target.resource.as_str())
@@ -216,8 +208,8 @@ impl Authorizer {
         let decision = evaluate(&policies, &request);
         let allowed = match caller {
             // The account root needs no identity policy; only an explicit deny stops it.
-            Caller::Root { .. } => decision != Decision::ExplicitDeny,
-            Caller::Session(_) | Caller::Anonymous => decision == Decision::Allow,
+            Some(Caller::Root { .. }) => decision != Decision::ExplicitDeny,
+            Some(Caller::Session(_)) | None => decision == Decision::Allow,
         };
         // Settled either way: a later error response of an allowed request is not a refusal.
         info.audited.store(true, Ordering::Release);
@@ -226,13 +218,13 @@ impl Authorizer {
         }
         let reason = if allowed {
             match caller {
-                Caller::Root { .. } => "account root".to_owned(),
+                Some(Caller::Root { .. }) => "account root".to_owned(),
                 _ => "allowed".to_owned(),
             }
         } else {
             evaluate_explained(&policies, &request).to_string()
         };
-        let principal = caller.arn();
+        let principal = signer_arn(caller);
         if !allowed {
             tracing::info!(
                 request_id = %info.request_id,
@@ -267,12 +259,12 @@ impl Authorizer {
         }
     }
 
-    fn unsupported(&self, caller: &Caller, info: &RequestInfo, operation: &str) -> S3Error {
+    fn unsupported(&self, caller: &Signer, info: &RequestInfo, operation: &str) -> S3Error {
         self.audit.record(AuditEvent {
             time: jiff::Timestamp::now().to_string(),
             source: "s3.amazonaws.com".to_owned(),
             operation: operation.to_owned(),
-            principal: caller.arn(),
+            principal: signer_arn(caller),
             access_key_id: info.access_key_id.clone(),
             source_ip: info.source_ip.clone(),
             action: String::new(),

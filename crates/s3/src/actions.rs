@@ -83,12 +83,12 @@ pub(crate) struct Target {
 
 /// `arn:aws:s3:::BUCKET`.
 pub(crate) fn bucket_arn(bucket: &str) -> String {
-    format!("arn:aws:s3:::{bucket}")
+    podpass_arn::s3_bucket(bucket)
 }
 
 /// `arn:aws:s3:::BUCKET/KEY`.
 pub(crate) fn object_arn(bucket: &str, key: &str) -> String {
-    format!("arn:aws:s3:::{bucket}/{key}")
+    podpass_arn::s3_object(bucket, key)
 }
 
 /// The authorization target of operation `op` on `path`; `None` for operations podpass does

@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use podpass_arn::{Arn, PARTITION};
 use serde::{Deserialize, Serialize};
 
 /// How the session was obtained.
@@ -95,27 +96,27 @@ impl SessionClaims {
     /// `arn:PARTITION:sts::ACCOUNT:assumed-role/ROLE_NAME/SESSION_NAME` (role name, no path).
     pub fn assumed_role_arn(&self) -> String {
         let identity = &self.identity;
-        format!(
-            "arn:{}:sts::{}:assumed-role/{}/{}",
-            partition_of(&identity.role_arn),
-            identity.account,
-            identity.role_name,
-            identity.session_name
-        )
+        let resource = format!(
+            "assumed-role/{}/{}",
+            identity.role_name, identity.session_name
+        );
+        let partition = Arn::parse(&identity.role_arn)
+            .map(|arn| arn.partition)
+            .filter(|partition| !partition.is_empty())
+            .unwrap_or(PARTITION);
+        Arn {
+            partition,
+            service: "sts",
+            region: "",
+            account: &identity.account,
+            resource: &resource,
+        }
+        .to_string()
     }
 
     /// `ROLE_ID:SESSION_NAME`, the `AssumedRoleId` / `UserId` of the session.
     pub fn assumed_role_id(&self) -> String {
         format!("{}:{}", self.identity.role_id, self.identity.session_name)
-    }
-}
-
-/// The partition of an ARN (`aws`, `aws-cn`, ...), `aws` when the ARN is not one.
-fn partition_of(arn: &str) -> &str {
-    let mut fields = arn.splitn(3, ':');
-    match (fields.next(), fields.next()) {
-        (Some("arn"), Some(partition)) if !partition.is_empty() => partition,
-        _ => "aws",
     }
 }
 
@@ -135,11 +136,43 @@ impl fmt::Debug for SessionClaims {
 mod tests {
     use super::*;
 
+    fn session_of(role_arn: &str) -> SessionClaims {
+        SessionClaims {
+            identity: SessionIdentity {
+                kind: SessionKind::AssumeRole,
+                account: "1".into(),
+                role_arn: role_arn.into(),
+                role_id: "AROA1".into(),
+                role_name: "r".into(),
+                role_path: "/".into(),
+                session_name: "s".into(),
+                source_identity: None,
+                session_policy: None,
+                session_policy_arns: Vec::new(),
+                tags: Vec::new(),
+                transitive_tag_keys: Vec::new(),
+                federated: None,
+                chained: false,
+            },
+            issued_at: 0,
+            expires_at: 1,
+            access_key_id: "ASIA1".into(),
+            secret_access_key: "secret".into(),
+        }
+    }
+
     #[test]
     fn partition_comes_from_the_role_arn() {
-        assert_eq!(partition_of("arn:aws-cn:iam::1:role/r"), "aws-cn");
-        assert_eq!(partition_of("arn:aws:iam::1:role/r"), "aws");
-        assert_eq!(partition_of("not-an-arn"), "aws");
-        assert_eq!(partition_of("arn::iam::1:role/r"), "aws");
+        let arn = |role_arn: &str| session_of(role_arn).assumed_role_arn();
+        assert_eq!(
+            arn("arn:aws-cn:iam::1:role/r"),
+            "arn:aws-cn:sts::1:assumed-role/r/s"
+        );
+        assert_eq!(
+            arn("arn:aws:iam::1:role/r"),
+            "arn:aws:sts::1:assumed-role/r/s"
+        );
+        assert_eq!(arn("not-an-arn"), "arn:aws:sts::1:assumed-role/r/s");
+        assert_eq!(arn("arn::iam::1:role/r"), "arn:aws:sts::1:assumed-role/r/s");
     }
 }

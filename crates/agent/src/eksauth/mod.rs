@@ -43,10 +43,9 @@ pub struct PodCredentials {
 impl PodCredentials {
     /// The account id: the fifth field of the assumed-role ARN, when the ARN is well formed.
     pub fn account_id(&self) -> Option<&str> {
-        let mut fields = self.assumed_role_arn.splitn(6, ':');
-        let is_arn = fields.next() == Some("arn");
-        let account = fields.nth(3)?;
-        (is_arn && fields.next().is_some() && !account.is_empty()).then_some(account)
+        podpass_arn::Arn::parse(&self.assumed_role_arn)
+            .map(|arn| arn.account)
+            .filter(|account| !account.is_empty())
     }
 }
 

@@ -6,8 +6,9 @@ use podpass_policy::{Policy, PolicyKind, SizedDocument, catalogue, check_size};
 use podpass_store::{Role, StoreError};
 
 use crate::AppState;
-use crate::authz::{authorize, internal};
-use crate::query::Call;
+use crate::call::Call;
+use crate::call::authorize;
+use crate::errors::internal;
 
 /// Maps a store error to IAM's: `NotFound` is `NoSuchEntity` (the store's subject plus
 /// " cannot be found.", or its message as is when it is a full sentence), `AlreadyExists` is
@@ -26,7 +27,7 @@ pub fn store_error(error: StoreError) -> AwsError {
 
 /// A success response of an IAM operation.
 pub fn response<'c>(operation: &'c str, call: &'c Call) -> XmlResponse<'c> {
-    XmlResponse::new(operation, NS_IAM, &call.request_id)
+    XmlResponse::new(operation, NS_IAM, &call.ctx.request_id)
 }
 
 /// Reads a required member and checks it against `member_type` (empty when absent: the
@@ -51,17 +52,7 @@ pub fn role_name<'c>(call: &'c Call, validation: &mut Validation) -> &'c str {
 
 /// The account podpass acts as.
 pub fn account(state: &AppState) -> &str {
-    &state.settings().account_id
-}
-
-/// `arn:aws:iam::ACCOUNT:role{path}{name}`.
-pub fn role_arn(account: &str, path: &str, name: &str) -> String {
-    format!("arn:aws:iam::{account}:role{path}{name}")
-}
-
-/// `arn:aws:iam::ACCOUNT:policy{path}{name}`.
-pub fn policy_arn(account: &str, path: &str, name: &str) -> String {
-    format!("arn:aws:iam::{account}:policy{path}{name}")
+    &state.control.settings().account_id
 }
 
 /// Path and name of a managed policy ARN (`.../policy/a/b/Name` is `("/a/b/", "Name")`).
@@ -141,10 +132,10 @@ pub async fn authorized_role(
     action: &str,
     name: &str,
 ) -> Result<Role, AwsError> {
-    let found = state.store().role(name).await;
+    let found = state.control.store().role(name).await;
     let arn = match &found {
         Ok(role) => role.arn.clone(),
-        Err(_) => role_arn(account(state), "/", name),
+        Err(_) => podpass_arn::role(account(state), "/", name),
     };
     authorize(state, call, action, &arn).await?;
     found.map_err(store_error)
@@ -155,7 +146,7 @@ pub async fn require_attachable(state: &AppState, arn: &str) -> Result<(), AwsEr
     if catalogue::by_arn(arn).is_some() {
         return Ok(());
     }
-    match state.store().policy(arn).await {
+    match state.control.store().policy(arn).await {
         Ok(_) => Ok(()),
         Err(StoreError::NotFound(_)) => Err(AwsError::no_such_entity(format!(
             "Policy {arn} does not exist or is not attachable."

@@ -7,15 +7,15 @@ use podpass_policy::catalogue::{self, MANAGED_POLICIES};
 use podpass_store::{ManagedPolicy, PolicyVersion, StoreError};
 
 use super::common::{
-    DocumentUse, account, check_document, check_max_len, policy_arn, required, response,
-    store_error,
+    DocumentUse, account, check_document, check_max_len, required, response, store_error,
 };
 use super::pagination::PageRequest;
 use super::render::{PolicyDetail, PolicyView, write_policy, write_policy_version};
 use super::tags::{check_unique_keys, read_tags};
 use crate::AppState;
-use crate::authz::{authorize, internal};
-use crate::query::Call;
+use crate::call::Call;
+use crate::call::authorize;
+use crate::errors::internal;
 
 /// Versions IAM keeps per managed policy.
 const MAX_VERSIONS: usize = 5;
@@ -98,7 +98,7 @@ fn customer_view(policy: ManagedPolicy) -> PolicyView {
 
 /// A customer managed policy of the store, or `NoSuchEntity`.
 async fn customer_policy(state: &AppState, arn: &str) -> Result<ManagedPolicy, AwsError> {
-    match state.store().policy(arn).await {
+    match state.control.store().policy(arn).await {
         Ok(policy) => Ok(policy),
         Err(StoreError::NotFound(_)) => Err(policy_not_found(arn)),
         Err(e) => Err(internal(e)),
@@ -131,11 +131,12 @@ pub async fn create_policy(state: &AppState, call: &Call) -> Result<RenderedResp
     let tags = read_tags(params, &mut validation).unwrap_or_default();
     validation.finish()?;
     let path = path.unwrap_or("/");
-    let arn = policy_arn(account(state), path, name);
+    let arn = podpass_arn::policy(account(state), path, name);
     authorize(state, call, "iam:CreatePolicy", &arn).await?;
     check_unique_keys(&tags)?;
     check_document(document, DocumentUse::Managed)?;
     let existing = state
+        .control
         .store()
         .list_policies("/")
         .await
@@ -159,11 +160,12 @@ pub async fn create_policy(state: &AppState, call: &Call) -> Result<RenderedResp
         attachment_count: 0,
     };
     state
+        .control
         .store()
         .create_policy(&policy, document)
         .await
         .map_err(store_error)?;
-    tracing::info!(request_id = %call.request_id, policy = %policy.arn, "created policy");
+    tracing::info!(request_id = %call.ctx.request_id, policy = %policy.arn, "created policy");
     let view = customer_view(policy);
     Ok(response("CreatePolicy", call).result(|w| {
         w.nest("Policy", |w| write_policy(w, &view, PolicyDetail::Created));
@@ -179,6 +181,7 @@ pub async fn get_policy(state: &AppState, call: &Call) -> Result<RenderedRespons
     let view = match catalogue::by_arn(arn) {
         Some(aws) => {
             let attached = state
+                .control
                 .store()
                 .attachment_count(arn)
                 .await
@@ -237,6 +240,7 @@ pub async fn list_policies(state: &AppState, call: &Call) -> Result<RenderedResp
             .filter(|p| p.path.starts_with(prefix))
         {
             let attached = state
+                .control
                 .store()
                 .attachment_count(&aws.arn())
                 .await
@@ -246,6 +250,7 @@ pub async fn list_policies(state: &AppState, call: &Call) -> Result<RenderedResp
     }
     if scope != Scope::Aws {
         let local = state
+            .control
             .store()
             .list_policies(prefix)
             .await
@@ -272,11 +277,12 @@ pub async fn delete_policy(state: &AppState, call: &Call) -> Result<RenderedResp
     authorize(state, call, "iam:DeletePolicy", arn).await?;
     customer_policy(state, arn).await?;
     state
+        .control
         .store()
         .delete_policy(arn)
         .await
         .map_err(store_error)?;
-    tracing::info!(request_id = %call.request_id, policy = %arn, "deleted policy");
+    tracing::info!(request_id = %call.ctx.request_id, policy = %arn, "deleted policy");
     Ok(response("DeletePolicy", call).empty())
 }
 
@@ -298,7 +304,12 @@ pub async fn create_policy_version(
     authorize(state, call, "iam:CreatePolicyVersion", arn).await?;
     customer_policy(state, arn).await?;
     check_document(document, DocumentUse::Managed)?;
-    let versions = state.store().policy_versions(arn).await.map_err(internal)?;
+    let versions = state
+        .control
+        .store()
+        .policy_versions(arn)
+        .await
+        .map_err(internal)?;
     if versions.len() >= MAX_VERSIONS {
         return Err(AwsError::limit_exceeded(format!(
             "A managed policy can have up to {MAX_VERSIONS} versions. Before you create a new version, you must delete an existing version."
@@ -306,6 +317,7 @@ pub async fn create_policy_version(
     }
     let version = PolicyVersion {
         version_id: state
+            .control
             .store()
             .next_policy_version_id(arn)
             .await
@@ -314,6 +326,7 @@ pub async fn create_policy_version(
         created_at: podpass_control::now(),
     };
     state
+        .control
         .store()
         .create_policy_version(arn, &version, set_default)
         .await
@@ -353,7 +366,12 @@ pub async fn get_policy_version(
         Some(_) => return Err(version_not_found(arn, version_id)),
         None => {
             let policy = customer_policy(state, arn).await?;
-            let versions = state.store().policy_versions(arn).await.map_err(internal)?;
+            let versions = state
+                .control
+                .store()
+                .policy_versions(arn)
+                .await
+                .map_err(internal)?;
             let version = versions
                 .into_iter()
                 .find(|v| v.version_id == version_id)
@@ -395,7 +413,12 @@ pub async fn list_policy_versions(
         ),
         None => {
             let policy = customer_policy(state, arn).await?;
-            let versions = state.store().policy_versions(arn).await.map_err(internal)?;
+            let versions = state
+                .control
+                .store()
+                .policy_versions(arn)
+                .await
+                .map_err(internal)?;
             (versions, policy.default_version_id)
         }
     };
@@ -429,6 +452,7 @@ pub async fn delete_policy_version(
     authorize(state, call, "iam:DeletePolicyVersion", arn).await?;
     customer_policy(state, arn).await?;
     state
+        .control
         .store()
         .delete_policy_version(arn, version_id)
         .await
@@ -448,6 +472,7 @@ pub async fn set_default_policy_version(
     authorize(state, call, "iam:SetDefaultPolicyVersion", arn).await?;
     customer_policy(state, arn).await?;
     state
+        .control
         .store()
         .set_default_policy_version(arn, version_id, podpass_control::now())
         .await

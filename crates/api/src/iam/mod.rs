@@ -14,7 +14,7 @@ mod tags;
 use podpass_awsproto::{AwsError, RenderedResponse};
 
 use crate::AppState;
-use crate::query::{Call, IAM, unknown_action};
+use crate::call::{Call, IAM, unknown_action};
 
 /// Runs one IAM action.
 pub async fn dispatch(
@@ -28,7 +28,7 @@ pub async fn dispatch(
         .iter()
         .any(|read| action.starts_with(read))
     {
-        state.iam_cache().clear();
+        state.control.iam_cache().clear();
     }
     result
 }

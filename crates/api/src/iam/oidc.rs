@@ -7,8 +7,9 @@ use super::common::{account, required, response, store_error, timestamp};
 use super::render::write_tags;
 use super::tags::{check_unique_keys, read_tags};
 use crate::AppState;
-use crate::authz::{authorize, internal};
-use crate::query::Call;
+use crate::call::Call;
+use crate::call::authorize;
+use crate::errors::internal;
 
 /// IAM's quotas on client ids and thumbprints per provider.
 const MAX_CLIENT_IDS: usize = 100;
@@ -49,7 +50,7 @@ fn is_loopback(rest: &str) -> bool {
 }
 
 fn provider_arn(state: &AppState, url: &str) -> String {
-    format!("arn:aws:iam::{}:oidc-provider/{url}", account(state))
+    podpass_arn::oidc_provider(account(state), url)
 }
 
 fn provider_arn_member<'c>(call: &'c Call, validation: &mut Validation) -> &'c str {
@@ -89,7 +90,7 @@ async fn authorized_provider(
     arn: &str,
 ) -> Result<OidcProvider, AwsError> {
     authorize(state, call, action, arn).await?;
-    match state.store().oidc_provider(arn).await {
+    match state.control.store().oidc_provider(arn).await {
         Ok(provider) => Ok(provider),
         Err(StoreError::NotFound(_)) => Err(AwsError::no_such_entity(format!(
             "OpenIDConnect Provider not found for arn {arn}"
@@ -151,6 +152,7 @@ pub async fn create_provider(state: &AppState, call: &Call) -> Result<RenderedRe
         created_at: podpass_control::now(),
     };
     state
+        .control
         .store()
         .create_oidc_provider(&provider)
         .await
@@ -160,7 +162,7 @@ pub async fn create_provider(state: &AppState, call: &Call) -> Result<RenderedRe
             }
             other => store_error(other),
         })?;
-    tracing::info!(request_id = %call.request_id, provider = %provider.arn, "created OIDC provider");
+    tracing::info!(request_id = %call.ctx.request_id, provider = %provider.arn, "created OIDC provider");
     Ok(response("CreateOpenIDConnectProvider", call).result(|w| {
         w.elem("OpenIDConnectProviderArn", &provider.arn);
         if !provider.tags.is_empty() {
@@ -190,6 +192,7 @@ pub async fn get_provider(state: &AppState, call: &Call) -> Result<RenderedRespo
 pub async fn list_providers(state: &AppState, call: &Call) -> Result<RenderedResponse, AwsError> {
     authorize(state, call, "iam:ListOpenIDConnectProviders", "*").await?;
     let providers = state
+        .control
         .store()
         .list_oidc_providers()
         .await
@@ -208,11 +211,12 @@ pub async fn delete_provider(state: &AppState, call: &Call) -> Result<RenderedRe
     validation.finish()?;
     let provider = authorized_provider(state, call, "iam:DeleteOpenIDConnectProvider", arn).await?;
     state
+        .control
         .store()
         .delete_oidc_provider(&provider.arn)
         .await
         .map_err(store_error)?;
-    tracing::info!(request_id = %call.request_id, provider = %provider.arn, "deleted OIDC provider");
+    tracing::info!(request_id = %call.ctx.request_id, provider = %provider.arn, "deleted OIDC provider");
     Ok(response("DeleteOpenIDConnectProvider", call).empty())
 }
 
@@ -232,6 +236,7 @@ pub async fn add_client_id(state: &AppState, call: &Call) -> Result<RenderedResp
         }
         provider.client_ids.push(client_id.to_owned());
         state
+            .control
             .store()
             .update_oidc_provider(&provider)
             .await
@@ -255,6 +260,7 @@ pub async fn remove_client_id(state: &AppState, call: &Call) -> Result<RenderedR
     .await?;
     provider.client_ids.retain(|c| c != client_id);
     state
+        .control
         .store()
         .update_oidc_provider(&provider)
         .await
@@ -289,6 +295,7 @@ pub async fn update_thumbprints(
     .await?;
     provider.thumbprints = thumbprints(thumbprint_list.unwrap_or_default());
     state
+        .control
         .store()
         .update_oidc_provider(&provider)
         .await

@@ -10,7 +10,7 @@ use super::common::{
 };
 use super::pagination::PageRequest;
 use crate::AppState;
-use crate::query::Call;
+use crate::call::Call;
 
 /// Most managed policies one role may have attached (IAM's default quota).
 const MAX_ATTACHED_POLICIES: usize = 10;
@@ -38,6 +38,7 @@ pub async fn put_role_policy(state: &AppState, call: &Call) -> Result<RenderedRe
     let role = authorized_role(state, call, "iam:PutRolePolicy", role).await?;
     // The quota is on all inline policies of the role together; the one replaced does not count.
     let existing = state
+        .control
         .store()
         .role_policies(&role.role_name)
         .await
@@ -55,6 +56,7 @@ pub async fn put_role_policy(state: &AppState, call: &Call) -> Result<RenderedRe
         },
     )?;
     state
+        .control
         .store()
         .put_role_policy(&role.role_name, name, document)
         .await
@@ -70,6 +72,7 @@ pub async fn get_role_policy(state: &AppState, call: &Call) -> Result<RenderedRe
     validation.finish()?;
     let role = authorized_role(state, call, "iam:GetRolePolicy", role).await?;
     let document = state
+        .control
         .store()
         .role_policy(&role.role_name, name)
         .await
@@ -92,6 +95,7 @@ pub async fn delete_role_policy(
     validation.finish()?;
     let role = authorized_role(state, call, "iam:DeleteRolePolicy", role).await?;
     state
+        .control
         .store()
         .delete_role_policy(&role.role_name, name)
         .await
@@ -110,6 +114,7 @@ pub async fn list_role_policies(
     validation.finish()?;
     let role = authorized_role(state, call, "iam:ListRolePolicies", role).await?;
     let mut names: Vec<String> = state
+        .control
         .store()
         .role_policies(&role.role_name)
         .await
@@ -137,6 +142,7 @@ pub async fn attach_role_policy(
     let role = authorized_role(state, call, "iam:AttachRolePolicy", role).await?;
     require_attachable(state, arn).await?;
     let attached = state
+        .control
         .store()
         .attached_role_policies(&role.role_name)
         .await
@@ -147,6 +153,7 @@ pub async fn attach_role_policy(
         )));
     }
     state
+        .control
         .store()
         .attach_role_policy(&role.role_name, arn)
         .await
@@ -165,6 +172,7 @@ pub async fn detach_role_policy(
     validation.finish()?;
     let role = authorized_role(state, call, "iam:DetachRolePolicy", role).await?;
     state
+        .control
         .store()
         .detach_role_policy(&role.role_name, arn)
         .await
@@ -185,6 +193,7 @@ pub async fn list_attached_role_policies(
     validation.finish()?;
     let role = authorized_role(state, call, "iam:ListAttachedRolePolicies", role).await?;
     let mut arns: Vec<String> = state
+        .control
         .store()
         .attached_role_policies(&role.role_name)
         .await

@@ -6,14 +6,15 @@ use podpass_store::Role;
 
 use super::common::{
     DocumentUse, account, authorized_role, check_document, lint_trust_policy, require_attachable,
-    response, role_arn, role_name, store_error,
+    response, role_name, store_error,
 };
 use super::pagination::PageRequest;
 use super::render::{RoleView, write_role, write_tags};
 use super::tags::{MAX_TAGS, check_unique_keys, merge_tags, read_tags, remove_tags};
 use crate::AppState;
-use crate::authz::{authorize, internal};
-use crate::query::Call;
+use crate::call::Call;
+use crate::call::authorize;
+use crate::errors::internal;
 
 /// Default and bounds of `MaxSessionDuration`.
 const DEFAULT_MAX_SESSION: i64 = 3600;
@@ -48,7 +49,7 @@ pub async fn create_role(state: &AppState, call: &Call) -> Result<RenderedRespon
     let tags = read_tags(params, &mut validation).unwrap_or_default();
     validation.finish()?;
     let path = path.unwrap_or("/");
-    let arn = role_arn(account(state), path, name);
+    let arn = podpass_arn::role(account(state), path, name);
     authorize(state, call, "iam:CreateRole", &arn).await?;
     check_unique_keys(&tags)?;
     let document = document.unwrap_or_default();
@@ -69,12 +70,13 @@ pub async fn create_role(state: &AppState, call: &Call) -> Result<RenderedRespon
         created_at: podpass_control::now(),
     };
     state
+        .control
         .store()
         .create_role(&role)
         .await
         .map_err(store_error)?;
     lint_trust_policy(&role.role_name, &policy);
-    tracing::info!(request_id = %call.request_id, role = %role.arn, "created role");
+    tracing::info!(request_id = %call.ctx.request_id, role = %role.arn, "created role");
     Ok(response("CreateRole", call).result(|w| {
         w.nest("Role", |w| write_role(w, &role, RoleView::Created));
     }))
@@ -100,6 +102,7 @@ pub async fn list_roles(state: &AppState, call: &Call) -> Result<RenderedRespons
     validation.finish()?;
     authorize(state, call, "iam:ListRoles", "*").await?;
     let mut roles = state
+        .control
         .store()
         .list_roles(prefix.unwrap_or("/"))
         .await
@@ -121,11 +124,12 @@ pub async fn delete_role(state: &AppState, call: &Call) -> Result<RenderedRespon
     validation.finish()?;
     let role = authorized_role(state, call, "iam:DeleteRole", name).await?;
     state
+        .control
         .store()
         .delete_role(&role.role_name)
         .await
         .map_err(store_error)?;
-    tracing::info!(request_id = %call.request_id, role = %role.arn, "deleted role");
+    tracing::info!(request_id = %call.ctx.request_id, role = %role.arn, "deleted role");
     Ok(response("DeleteRole", call).empty())
 }
 
@@ -152,6 +156,7 @@ pub async fn update_role(state: &AppState, call: &Call) -> Result<RenderedRespon
         role.max_session_duration = max_session;
     }
     state
+        .control
         .store()
         .update_role(&role)
         .await
@@ -176,6 +181,7 @@ pub async fn update_role_description(
     let mut role = authorized_role(state, call, "iam:UpdateRoleDescription", name).await?;
     role.description = description.filter(|d| !d.is_empty()).map(str::to_owned);
     state
+        .control
         .store()
         .update_role(&role)
         .await
@@ -204,6 +210,7 @@ pub async fn update_assume_role_policy(
     let policy = check_document(document, DocumentUse::Trust)?;
     role.trust_policy = document.to_owned();
     state
+        .control
         .store()
         .update_role(&role)
         .await
@@ -226,6 +233,7 @@ pub async fn tag_role(state: &AppState, call: &Call) -> Result<RenderedResponse,
     check_unique_keys(&tags)?;
     role.tags = merge_tags(&role.tags, &tags)?;
     state
+        .control
         .store()
         .update_role(&role)
         .await
@@ -257,6 +265,7 @@ pub async fn untag_role(state: &AppState, call: &Call) -> Result<RenderedRespons
     let mut role = authorized_role(state, call, "iam:UntagRole", name).await?;
     role.tags = remove_tags(&role.tags, &keys.unwrap_or_default());
     state
+        .control
         .store()
         .update_role(&role)
         .await
@@ -298,6 +307,7 @@ pub async fn put_role_permissions_boundary(
     require_attachable(state, boundary).await?;
     role.permissions_boundary = Some(boundary.to_owned());
     state
+        .control
         .store()
         .update_role(&role)
         .await
@@ -316,6 +326,7 @@ pub async fn delete_role_permissions_boundary(
     let mut role = authorized_role(state, call, "iam:DeleteRolePermissionsBoundary", name).await?;
     role.permissions_boundary = None;
     state
+        .control
         .store()
         .update_role(&role)
         .await

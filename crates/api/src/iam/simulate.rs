@@ -3,23 +3,20 @@
 
 use std::sync::Arc;
 
+use podpass_arn::Arn;
 use podpass_awsproto::{AwsError, MemberType, RenderedResponse, Validation, XmlWriter};
-use podpass_control::authz::role_policies;
+use podpass_control::simulate::{arn_principal, role_session};
 use podpass_policy::{
-    ContextValue, Decision, Explanation, IamUser, NamedPolicy, PolicyKind, PolicySet, PolicyType,
-    Principal, Request, RoleSession, Span, evaluate, evaluate_explained,
+    ContextValue, Decision, Explanation, NamedPolicy, PolicyKind, PolicySet, PolicyType, Principal,
+    Request, Span, evaluate, evaluate_explained,
 };
-use podpass_store::{Role, StoreError};
+use podpass_store::Role;
 
 use super::common::{DocumentUse, account, check_document, check_max_len, required, response};
 use super::context::read_context_entries;
 use super::pagination::PageRequest;
-use crate::AppState;
-use crate::authz::{authorize, internal};
-use crate::query::Call;
-
-/// Session name of the role session a principal simulation evaluates as.
-const SIMULATED_SESSION: &str = "simulated-session";
+use crate::call::{Call, authorize};
+use crate::{AppState, errors};
 
 /// What both simulator operations read from the request.
 struct Simulation {
@@ -68,66 +65,7 @@ fn documents(
 /// The principal a `CallerArn` names: the account root, a user, a role (as a session) or a
 /// role session.
 fn caller_principal(arn: &str) -> Result<Principal, AwsError> {
-    let invalid = || AwsError::invalid_input(format!("Invalid CallerArn: {arn}"));
-    let mut parts = arn.splitn(6, ':');
-    let (Some("arn"), Some(_), Some(service), Some(_), Some(account), Some(resource)) = (
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-    ) else {
-        return Err(invalid());
-    };
-    let account = account.to_owned();
-    let path_and_name = |rest: &str| match rest.rfind('/') {
-        Some(slash) => (rest[..=slash].to_owned(), rest[slash + 1..].to_owned()),
-        None => ("/".to_owned(), rest.to_owned()),
-    };
-    match (service, resource) {
-        ("iam", "root") => Ok(Principal::AccountRoot { account }),
-        ("iam", rest) if rest.starts_with("user/") => {
-            let (path, name) = path_and_name(&rest["user".len()..]);
-            Ok(Principal::User(IamUser {
-                account,
-                name,
-                path,
-                ..IamUser::default()
-            }))
-        }
-        ("iam", rest) if rest.starts_with("role/") => {
-            let (role_path, role_name) = path_and_name(&rest["role".len()..]);
-            Ok(Principal::AssumedRole(RoleSession {
-                account,
-                role_name,
-                role_path,
-                session_name: SIMULATED_SESSION.to_owned(),
-                ..RoleSession::default()
-            }))
-        }
-        ("sts", rest) => {
-            let mut segments = rest.split('/');
-            match (
-                segments.next(),
-                segments.next(),
-                segments.next(),
-                segments.next(),
-            ) {
-                (Some("assumed-role"), Some(role_name), Some(session_name), None) => {
-                    Ok(Principal::AssumedRole(RoleSession {
-                        account,
-                        role_name: role_name.to_owned(),
-                        role_path: "/".to_owned(),
-                        session_name: session_name.to_owned(),
-                        ..RoleSession::default()
-                    }))
-                }
-                _ => Err(invalid()),
-            }
-        }
-        _ => Err(invalid()),
-    }
+    arn_principal(arn).ok_or_else(|| AwsError::invalid_input(format!("Invalid CallerArn: {arn}")))
 }
 
 fn read_simulation(call: &Call, validation: &mut Validation) -> Result<Simulation, AwsError> {
@@ -359,24 +297,24 @@ pub async fn simulate_custom_policy(
     Ok(render("SimulateCustomPolicy", call, results, &page))
 }
 
-/// The role a `PolicySourceArn` names, or `NoSuchEntity`; other entities are `InvalidInput`.
-async fn source_role(state: &AppState, arn: &str) -> Result<Role, AwsError> {
-    let prefix = format!("arn:aws:iam::{}:role/", account(state));
-    let Some(name) = arn
-        .strip_prefix(&prefix)
-        .and_then(|rest| rest.rsplit('/').next())
+/// The role a `PolicySourceArn` names with its policies, or `NoSuchEntity`; other entities
+/// are `InvalidInput`.
+async fn source_role(state: &AppState, arn: &str) -> Result<(Role, PolicySet), AwsError> {
+    let account = account(state);
+    let Some((_, name)) = Arn::parse(arn)
+        .filter(|a| a.service == "iam" && a.account == account)
+        .and_then(|a| a.path_and_name("role"))
     else {
         return Err(AwsError::invalid_input(format!(
-            "Invalid PolicySourceArn {arn}: only roles of account {} can be simulated.",
-            account(state)
+            "Invalid PolicySourceArn {arn}: only roles of account {account} can be simulated."
         )));
     };
-    match state.store().role(name).await {
-        Ok(role) if role.arn == arn => Ok(role),
-        Ok(_) | Err(StoreError::NotFound(_)) => Err(AwsError::no_such_entity(format!(
-            "The role with name {name} cannot be found."
-        ))),
-        Err(e) => Err(internal(e)),
+    let not_found =
+        || AwsError::no_such_entity(format!("The role with name {name} cannot be found."));
+    match state.control.simulation_role(name).await {
+        Ok((role, policies)) if role.arn == arn => Ok((role, policies)),
+        Ok(_) => Err(not_found()),
+        Err(e) => Err(errors::query(e)),
     }
 }
 
@@ -390,30 +328,17 @@ pub async fn simulate_principal_policy(
     let source = required(call, &mut validation, "PolicySourceArn", MemberType::Arn);
     let mut simulation = read_simulation(call, &mut validation)?;
     authorize(state, call, "iam:SimulatePrincipalPolicy", source).await?;
-    let role = source_role(state, source).await?;
-    let stored = role_policies(state.store(), &role)
-        .await
-        .map_err(internal)?;
+    let (role, stored) = source_role(state, source).await?;
     let mut identity = stored.identity;
     identity.append(&mut simulation.identity);
     simulation.identity = identity;
     if simulation.boundary.is_none() {
         simulation.boundary = stored.boundary;
     }
-    let principal = simulation.caller.clone().unwrap_or_else(|| {
-        Principal::AssumedRole(RoleSession {
-            account: account(state).to_owned(),
-            role_name: role.role_name.clone(),
-            role_path: role.path.clone(),
-            role_id: role.role_id.clone(),
-            session_name: SIMULATED_SESSION.to_owned(),
-            tags: role
-                .tags
-                .iter()
-                .map(|t| (t.key.clone(), t.value.clone()))
-                .collect(),
-        })
-    });
+    let principal = simulation
+        .caller
+        .clone()
+        .unwrap_or_else(|| role_session(&role, account(state)));
     let (results, page) = evaluate_all(simulation, principal);
     Ok(render("SimulatePrincipalPolicy", call, results, &page))
 }
@@ -434,50 +359,5 @@ mod tests {
             as_written(&set, vec!["aws:sourceip".into(), "aws:username".into()]),
             ["aws:SourceIp", "aws:username"]
         );
-    }
-
-    #[test]
-    fn caller_arns_become_principals() {
-        assert_eq!(
-            caller_principal("arn:aws:iam::000000000000:root").unwrap(),
-            Principal::AccountRoot {
-                account: "000000000000".into()
-            }
-        );
-        let Principal::User(user) =
-            caller_principal("arn:aws:iam::000000000000:user/ops/alice").unwrap()
-        else {
-            panic!("not a user");
-        };
-        assert_eq!((user.path.as_str(), user.name.as_str()), ("/ops/", "alice"));
-        let Principal::AssumedRole(session) =
-            caller_principal("arn:aws:sts::000000000000:assumed-role/app/s1").unwrap()
-        else {
-            panic!("not a session");
-        };
-        assert_eq!(
-            (session.role_name.as_str(), session.session_name.as_str()),
-            ("app", "s1")
-        );
-        let Principal::AssumedRole(role) =
-            caller_principal("arn:aws:iam::000000000000:role/a/b/r").unwrap()
-        else {
-            panic!("not a role");
-        };
-        assert_eq!(
-            (role.role_path.as_str(), role.role_name.as_str()),
-            ("/a/b/", "r")
-        );
-        for bad in [
-            "root",
-            "arn:aws:s3:::bucket",
-            "arn:aws:sts::1:assumed-role/r",
-        ] {
-            assert_eq!(
-                caller_principal(bad).unwrap_err().code,
-                "InvalidInput",
-                "{bad}"
-            );
-        }
     }
 }

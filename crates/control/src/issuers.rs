@@ -16,9 +16,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-use podpass_control::clusters::Clusters;
 use podpass_store::StoreError;
-use podpass_token::{DiscoveryDocument, Jwks, Verifier};
+use podpass_token::{Claims, DiscoveryDocument, Jwks, Verifier, VerifyError};
+
+use crate::clusters::Clusters;
 
 /// How long a fetched key set is used before it is revalidated, unless configured.
 pub const DEFAULT_REFRESH: Duration = Duration::from_secs(30);
@@ -41,6 +42,17 @@ pub enum FetchError {
     /// The store holding this instance's own clusters failed.
     #[error("reading the cluster's keys: {0}")]
     Store(String),
+}
+
+/// Why a token of an issuer was not accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyFailure {
+    /// The issuer's keys could not be had.
+    #[error(transparent)]
+    Keys(#[from] FetchError),
+    /// The token does not verify against them.
+    #[error(transparent)]
+    Token(#[from] VerifyError),
 }
 
 struct Entry {
@@ -89,6 +101,25 @@ impl IssuerKeys {
             refresh,
             entries: RwLock::new(HashMap::new()),
             fetches: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Verifies `token` as one of `issuer`'s for one of `audiences`, refetching the keys once
+    /// when it names a `kid` the cached set lacks.
+    pub async fn verify(
+        &self,
+        issuer: &str,
+        audiences: &[String],
+        token: &str,
+        now: i64,
+    ) -> Result<Claims, VerifyFailure> {
+        let verifier = self.verifier(issuer, audiences, false).await?;
+        match verifier.verify(token, now) {
+            Err(VerifyError::UnknownKeyId(_)) => {
+                let fresh = self.verifier(issuer, audiences, true).await?;
+                Ok(fresh.verify(token, now)?)
+            }
+            other => Ok(other?),
         }
     }
 
@@ -257,8 +288,8 @@ impl IssuerKeys {
         let Some((_, cluster_id)) = issuer.rsplit_once("/id/") else {
             return Ok(None);
         };
-        let store_error = |e: podpass_control::clusters::ClusterError| match e {
-            podpass_control::clusters::ClusterError::Store(StoreError::NotFound(_)) => Ok(None),
+        let store_error = |e: crate::clusters::ClusterError| match e {
+            crate::clusters::ClusterError::Store(StoreError::NotFound(_)) => Ok(None),
             other => Err(FetchError::Store(other.to_string())),
         };
         let cluster = match self.clusters.by_id(cluster_id).await {
@@ -267,7 +298,7 @@ impl IssuerKeys {
             Err(e) => return store_error(e),
         };
         self.clusters
-            .jwks(&cluster.name, podpass_control::now())
+            .jwks(&cluster.name, crate::now())
             .await
             .map(Some)
             .map_err(|e| FetchError::Store(e.to_string()))
@@ -360,7 +391,7 @@ mod tests {
     }
 
     fn now() -> i64 {
-        podpass_control::now()
+        crate::now()
     }
 
     async fn keys(refresh: Duration) -> (IssuerKeys, tempfile::TempDir) {

@@ -8,11 +8,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use moka::future::Cache;
-use podpass_awsproto::AwsError;
+use podpass_arn::Arn;
 use podpass_policy::{NamedPolicy, Policy, PolicyKind, PolicyType};
 use podpass_store::{OidcProvider, Role, Store, StoreError};
 
-use crate::authz::internal;
+use crate::error::{Error, Result};
 
 /// How long an entry is trusted.
 const TTL: Duration = Duration::from_secs(1);
@@ -58,22 +58,23 @@ impl IamCache {
         store: &Store,
         account: &str,
         arn: &str,
-    ) -> Result<Option<Arc<TrustedRole>>, AwsError> {
+    ) -> Result<Option<Arc<TrustedRole>>> {
         if let Some(hit) = self.roles.get(arn).await {
             return Ok(Some(hit));
         }
-        let Some(name) = arn
-            .strip_prefix(&format!("arn:aws:iam::{account}:role/"))
-            .and_then(|rest| rest.rsplit('/').next())
+        let Some((_, name)) = Arn::parse(arn)
+            .filter(|a| a.service == "iam" && a.account == account)
+            .and_then(|a| a.path_and_name("role"))
         else {
             return Ok(None);
         };
         let role = match store.role(name).await {
             Ok(role) if role.arn == arn => role,
             Ok(_) | Err(StoreError::NotFound(_)) => return Ok(None),
-            Err(e) => return Err(internal(e)),
+            Err(e) => return Err(Error::internal(e)),
         };
-        let policy = Policy::parse(&role.trust_policy, PolicyKind::Trust).map_err(internal)?;
+        let policy =
+            Policy::parse(&role.trust_policy, PolicyKind::Trust).map_err(Error::internal)?;
         let trust = NamedPolicy::new(
             format!("trust policy of {}", role.role_name),
             PolicyType::Trust,
@@ -89,11 +90,7 @@ impl IamCache {
     }
 
     /// The OIDC provider named by `arn`, or `None`.
-    pub async fn provider(
-        &self,
-        store: &Store,
-        arn: &str,
-    ) -> Result<Option<Arc<OidcProvider>>, AwsError> {
+    pub async fn provider(&self, store: &Store, arn: &str) -> Result<Option<Arc<OidcProvider>>> {
         if let Some(hit) = self.providers.get(arn).await {
             return Ok(Some(hit));
         }
@@ -106,7 +103,7 @@ impl IamCache {
                 Ok(Some(provider))
             }
             Err(StoreError::NotFound(_)) => Ok(None),
-            Err(e) => Err(internal(e)),
+            Err(e) => Err(Error::internal(e)),
         }
     }
 }

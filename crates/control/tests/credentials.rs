@@ -1,0 +1,508 @@
+//! The domain layer's credential issuance, case by case from `credentials.json`, without HTTP
+//! or the binary: each case names the AWS document it follows, sets up roles, associations
+//! and tokens of one cluster, makes one call and states the session or the error expected.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
+
+use podpass_audit::{AuditLog, Rotation};
+use podpass_control::credentials::{AssumeRole, Issued, SessionRequest, WebIdentity};
+use podpass_control::sealing::KeyRing;
+use podpass_control::{Caller, Control, Ctx, Error, Invalid, Settings};
+use podpass_session::SessionTag;
+use podpass_store::{Cluster, OidcProvider, PodIdentityAssociation, Role, Store};
+use podpass_token::{KeyAlgorithm, ObjectRef, TokenRequest};
+use serde::Deserialize;
+use serde_json::Value;
+
+const ACCOUNT: &str = "111122223333";
+const CLUSTER: &str = "c1";
+const EXTERNAL_ID: &str = "ext-7c1f";
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Case {
+    name: String,
+    doc: String,
+    #[serde(default)]
+    roles: BTreeMap<String, RoleSpec>,
+    #[serde(default)]
+    associations: Vec<AssociationSpec>,
+    #[serde(default)]
+    no_provider: bool,
+    call: Call,
+    expect: Expect,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RoleSpec {
+    trust: Value,
+    policy: Option<Value>,
+    max_session_duration: Option<i64>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AssociationSpec {
+    namespace: String,
+    service_account: String,
+    role: String,
+    target_role: Option<String>,
+    #[serde(default)]
+    disable_session_tags: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Call {
+    op: String,
+    role: Option<String>,
+    caller: Option<Value>,
+    duration: Option<i64>,
+    policy: Option<String>,
+    #[serde(default)]
+    tags: BTreeMap<String, String>,
+    #[serde(default)]
+    transitive_tag_keys: Vec<String>,
+    external_id: Option<String>,
+    source_identity: Option<String>,
+    token: Option<TokenSpec>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct TokenSpec {
+    namespace: String,
+    service_account: String,
+    audience: String,
+    pod: Option<String>,
+    #[serde(default)]
+    issued_seconds_ago: i64,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Expect {
+    error: Option<String>,
+    message: Option<String>,
+    role: Option<String>,
+    seconds: Option<i64>,
+    tags: Option<BTreeMap<String, String>>,
+    transitive: Option<Vec<String>>,
+    #[serde(default)]
+    chained: bool,
+    subject: Option<String>,
+}
+
+/// One cluster's world: the domain layer over a fresh store.
+struct World {
+    control: Control,
+    cluster: Cluster,
+    _dir: tempfile::TempDir,
+}
+
+impl World {
+    async fn new(case: &Case) -> World {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_sqlite_file(&dir.path().join("db"))
+            .await
+            .unwrap();
+        let now = podpass_control::now();
+        let keys = KeyRing::load(store.clone(), now).await.unwrap();
+        let audit = AuditLog::open(&dir.path().join("audit"), Rotation::default()).unwrap();
+        let settings = Settings {
+            account_id: ACCOUNT.to_owned(),
+            region: "us-east-1".to_owned(),
+            node_role: None,
+            issuer_keys_refresh: std::time::Duration::from_secs(30),
+        };
+        let control = Control::new(settings, store.clone(), Arc::new(keys), audit);
+        let cluster = control
+            .clusters()
+            .ensure(
+                CLUSTER,
+                "https://oidc.podpass.test",
+                KeyAlgorithm::RS256,
+                now,
+            )
+            .await
+            .unwrap();
+        let world = World {
+            control,
+            cluster,
+            _dir: dir,
+        };
+        if !case.no_provider {
+            store
+                .create_oidc_provider(&OidcProvider {
+                    arn: world.provider_arn(),
+                    url: world.issuer_host(),
+                    client_ids: vec!["sts.amazonaws.com".to_owned()],
+                    thumbprints: Vec::new(),
+                    tags: Vec::new(),
+                    created_at: now,
+                })
+                .await
+                .unwrap();
+        }
+        for (name, spec) in &case.roles {
+            let trust = serde_json::json!({"Version": "2012-10-17", "Statement": [spec.trust]});
+            store
+                .create_role(&Role {
+                    role_name: name.clone(),
+                    role_id: format!("AROA{}", name.to_ascii_uppercase()),
+                    path: "/".to_owned(),
+                    arn: world.role_arn(name),
+                    trust_policy: world.substitute(&trust.to_string()),
+                    description: None,
+                    max_session_duration: spec.max_session_duration.unwrap_or(3600),
+                    permissions_boundary: None,
+                    tags: Vec::new(),
+                    created_at: now,
+                })
+                .await
+                .unwrap();
+            if let Some(policy) = &spec.policy {
+                let document = serde_json::json!({"Version": "2012-10-17", "Statement": [policy]});
+                store
+                    .put_role_policy(name, "inline", &document.to_string())
+                    .await
+                    .unwrap();
+            }
+        }
+        for (i, spec) in case.associations.iter().enumerate() {
+            let id = format!("a-{i:017}");
+            store
+                .create_association(&PodIdentityAssociation {
+                    association_arn: podpass_arn::pod_identity_association(
+                        "us-east-1",
+                        ACCOUNT,
+                        CLUSTER,
+                        &id,
+                    ),
+                    association_id: id,
+                    cluster_name: CLUSTER.to_owned(),
+                    namespace: spec.namespace.clone(),
+                    service_account: spec.service_account.clone(),
+                    role_arn: world.role_arn(&spec.role),
+                    tags: BTreeMap::new(),
+                    owner_arn: None,
+                    disable_session_tags: spec.disable_session_tags,
+                    target_role_arn: spec.target_role.as_ref().map(|r| world.role_arn(r)),
+                    external_id: spec.target_role.as_ref().map(|_| EXTERNAL_ID.to_owned()),
+                    session_policy: None,
+                    created_at: now,
+                    modified_at: now,
+                })
+                .await
+                .unwrap();
+        }
+        world
+    }
+
+    fn issuer_host(&self) -> String {
+        self.cluster
+            .issuer_url
+            .trim_start_matches("https://")
+            .to_owned()
+    }
+
+    fn provider_arn(&self) -> String {
+        podpass_arn::oidc_provider(ACCOUNT, &self.issuer_host())
+    }
+
+    fn role_arn(&self, name: &str) -> String {
+        podpass_arn::role(ACCOUNT, "/", name)
+    }
+
+    fn substitute(&self, text: &str) -> String {
+        text.replace("${ACCOUNT}", ACCOUNT)
+            .replace("${PROVIDER}", &self.provider_arn())
+            .replace("${ISSUER}", &self.issuer_host())
+            .replace("${EXTERNAL_ID}", EXTERNAL_ID)
+    }
+
+    fn ctx(&self, caller: Option<Caller>) -> Ctx {
+        Ctx {
+            request_id: "test".to_owned(),
+            caller,
+            source_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+        }
+    }
+
+    fn root(&self) -> Caller {
+        Caller::Root {
+            account: ACCOUNT.to_owned(),
+            access_key_id: "AKIATEST".to_owned(),
+        }
+    }
+
+    async fn token(&self, spec: &TokenSpec) -> String {
+        let now = podpass_control::now();
+        let clusters = self.control.clusters();
+        clusters
+            .ensure_service_account(CLUSTER, &spec.namespace, &spec.service_account, now)
+            .await
+            .unwrap();
+        let request = TokenRequest {
+            audiences: vec![spec.audience.clone()],
+            expiration_seconds: Some(3600),
+            bound_pod: spec.pod.as_ref().map(|name| ObjectRef {
+                name: name.clone(),
+                uid: format!("uid-{name}"),
+            }),
+            bound_node: None,
+        };
+        let issued_at = now - spec.issued_seconds_ago;
+        let (jwt, _) = clusters
+            .request_token(
+                CLUSTER,
+                &spec.namespace,
+                &spec.service_account,
+                &request,
+                issued_at,
+            )
+            .await
+            .unwrap();
+        jwt
+    }
+
+    /// The caller a case names: `"root"`, `"none"`, or a session of a role assumed by the root
+    /// with tags.
+    async fn caller(&self, spec: Option<&Value>) -> Option<Caller> {
+        match spec {
+            None => None,
+            Some(Value::String(s)) if s == "root" => Some(self.root()),
+            Some(Value::String(s)) if s == "none" => None,
+            Some(session) => {
+                let role = session["session"].as_str().expect("session role");
+                let tags = tags(session["tags"].as_object().map(|o| {
+                    o.iter()
+                        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
+                        .collect()
+                }));
+                let transitive = session["transitiveTagKeys"]
+                    .as_array()
+                    .map(|keys| {
+                        keys.iter()
+                            .filter_map(|k| k.as_str().map(str::to_owned))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let arn = self.role_arn(role);
+                let input = AssumeRole {
+                    session: SessionRequest {
+                        role_arn: &arn,
+                        session_name: "first",
+                        ..SessionRequest::default()
+                    },
+                    tags,
+                    transitive_tag_keys: transitive,
+                    ..AssumeRole::default()
+                };
+                let issued = self
+                    .control
+                    .assume_role(&self.ctx(Some(self.root())), &input)
+                    .await
+                    .expect("the first session");
+                Some(Caller::Session(Arc::new(issued.session)))
+            }
+        }
+    }
+}
+
+fn tags(map: Option<BTreeMap<String, String>>) -> Vec<SessionTag> {
+    map.unwrap_or_default()
+        .into_iter()
+        .map(|(key, value)| SessionTag { key, value })
+        .collect()
+}
+
+/// What a call produced: the session, its subject for web identities, or the error.
+async fn run(world: &World, call: &Call) -> Result<(Issued, Option<String>), Error> {
+    match call.op.as_str() {
+        "AssumeRole" => {
+            let caller = world.caller(call.caller.as_ref()).await;
+            let arn = world.role_arn(call.role.as_deref().unwrap_or_default());
+            let policy = call.policy.as_deref();
+            let input = AssumeRole {
+                session: SessionRequest {
+                    role_arn: &arn,
+                    session_name: "case",
+                    duration: call.duration,
+                    policy,
+                    policy_arns: Vec::new(),
+                },
+                external_id: call.external_id.as_deref(),
+                source_identity: call.source_identity.as_deref(),
+                tags: tags(Some(call.tags.clone())),
+                transitive_tag_keys: call.transitive_tag_keys.clone(),
+            };
+            let issued = world
+                .control
+                .assume_role(&world.ctx(caller), &input)
+                .await?;
+            Ok((issued, None))
+        }
+        "AssumeRoleWithWebIdentity" => {
+            let token = world.token(call.token.as_ref().expect("token")).await;
+            let arn = world.role_arn(call.role.as_deref().unwrap_or_default());
+            let input = WebIdentity {
+                session: SessionRequest {
+                    role_arn: &arn,
+                    session_name: "case",
+                    duration: call.duration,
+                    ..SessionRequest::default()
+                },
+                token: &token,
+            };
+            let web = world
+                .control
+                .assume_role_with_web_identity(&world.ctx(None), &input)
+                .await?;
+            Ok((web.issued, Some(web.subject)))
+        }
+        "AssumeRoleForPodIdentity" => {
+            let token = world.token(call.token.as_ref().expect("token")).await;
+            let ctx = world.ctx(Some(world.root()));
+            let pod = world
+                .control
+                .assume_role_for_pod_identity(&ctx, CLUSTER, Some(&token))
+                .await?;
+            Ok((pod.issued, None))
+        }
+        other => panic!("unknown operation {other}"),
+    }
+}
+
+fn error_name(error: &Error) -> String {
+    match error {
+        Error::Unauthenticated => "Unauthenticated".into(),
+        Error::BadCredentials => "BadCredentials".into(),
+        Error::CredentialsExpired => "CredentialsExpired".into(),
+        Error::NotAuthorized { .. } => "NotAuthorized".into(),
+        Error::Denied { .. } => "Denied".into(),
+        Error::NotFound { .. } => "NotFound".into(),
+        Error::Invalid { kind, .. } => format!(
+            "Invalid:{}",
+            match kind {
+                Invalid::Parameter => "Parameter",
+                Invalid::Validation => "Validation",
+                Invalid::Token => "Token",
+                Invalid::PolicyDocument => "PolicyDocument",
+                Invalid::PolicySize => "PolicySize",
+            }
+        ),
+        Error::TokenExpired { .. } => "TokenExpired".into(),
+        Error::Unavailable { .. } => "Unavailable".into(),
+        Error::Throttled { .. } => "Throttled".into(),
+        Error::Internal { .. } => "Internal".into(),
+    }
+}
+
+/// The differences between what a case expects and what it got (empty: it passed).
+fn check(
+    world: &World,
+    expect: &Expect,
+    got: Result<(Issued, Option<String>), Error>,
+) -> Vec<String> {
+    let mut wrong = Vec::new();
+    match (got, &expect.error) {
+        (Err(error), Some(want)) => {
+            if &error_name(&error) != want {
+                wrong.push(format!(
+                    "error {} ({error}), want {want}",
+                    error_name(&error)
+                ));
+            }
+            if let Some(message) = &expect.message {
+                let message = world.substitute(message);
+                if !error.to_string().contains(&message) {
+                    wrong.push(format!("message {error:?} lacks {message:?}"));
+                }
+            }
+        }
+        (Err(error), None) => wrong.push(format!("refused: {error:?}")),
+        (Ok((issued, _)), Some(want)) => wrong.push(format!(
+            "issued {} where {want} was expected",
+            issued.session.assumed_role_arn()
+        )),
+        (Ok((issued, subject)), None) => {
+            let identity = &issued.session.identity;
+            if let Some(role) = &expect.role
+                && identity.role_name != *role
+            {
+                wrong.push(format!("role {}, want {role}", identity.role_name));
+            }
+            if let Some(seconds) = expect.seconds {
+                let lifetime = issued.session.expires_at - issued.session.issued_at;
+                if lifetime != seconds {
+                    wrong.push(format!("lifetime {lifetime} s, want {seconds} s"));
+                }
+            }
+            if let Some(want) = &expect.tags {
+                let got: BTreeMap<String, String> = identity
+                    .tags
+                    .iter()
+                    .map(|t| (t.key.clone(), t.value.clone()))
+                    .collect();
+                let want: BTreeMap<String, String> = want
+                    .iter()
+                    .map(|(k, v)| (k.clone(), world.substitute(v)))
+                    .collect();
+                if got != want {
+                    wrong.push(format!("tags {got:?}, want {want:?}"));
+                }
+            }
+            if let Some(want) = &expect.transitive
+                && identity.transitive_tag_keys != *want
+            {
+                wrong.push(format!(
+                    "transitive keys {:?}, want {want:?}",
+                    identity.transitive_tag_keys
+                ));
+            }
+            if identity.chained != expect.chained {
+                wrong.push(format!(
+                    "chained {}, want {}",
+                    identity.chained, expect.chained
+                ));
+            }
+            if let Some(want) = &expect.subject
+                && subject.as_ref() != Some(want)
+            {
+                wrong.push(format!("subject {subject:?}, want {want}"));
+            }
+        }
+    }
+    wrong
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn credential_issuance_follows_the_aws_documents() {
+    let cases: Vec<Case> =
+        serde_json::from_str(include_str!("credentials.json")).expect("credentials.json");
+    assert!(cases.len() >= 25, "the case file lost cases");
+    let mut failures = Vec::new();
+    for case in &cases {
+        assert!(
+            case.doc.starts_with("https://docs.aws.amazon.com/"),
+            "{}",
+            case.name
+        );
+        let world = World::new(case).await;
+        let got = run(&world, &case.call).await;
+        let wrong = check(&world, &case.expect, got);
+        if !wrong.is_empty() {
+            failures.push(format!(
+                "{} ({}):\n  {}",
+                case.name,
+                case.doc,
+                wrong.join("\n  ")
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
