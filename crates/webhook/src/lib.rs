@@ -12,30 +12,24 @@ pub mod args;
 pub mod cluster;
 pub mod config;
 pub mod config_map;
+mod duration;
 pub mod filewatch;
-mod gocompat;
 pub mod https;
-pub mod jitter;
-pub mod mutate;
-pub mod pod;
-pub mod resolver;
 pub mod review;
 pub mod run;
 pub mod sa_cache;
 pub mod server;
-pub mod settings;
 mod stop;
 pub mod tls;
 pub mod watched;
 
 pub use args::WebhookArgs;
 pub use cluster::{ClusterResolver, KubeLookup, ServiceAccountLookup};
-pub use config::WebhookConfig;
-pub use jitter::{Jitter, RandomJitter};
-pub use mutate::{InjectionMethod, Mutation, mutate_pod, mutate_view};
-pub use pod::{PodError, PodView};
-pub use resolver::{
-    IdentityFileError, IdentityResolver, LookupFuture, PodIdentityAssociations, StaticResolver,
+pub use config::MutationArgs;
+// Temporary, until the kubelet and the binary import the mutation from podpass-podmutation.
+pub use podpass_podmutation::{
+    IdentityResolver, Jitter, RandomJitter, ServiceAccountSettings, StaticResolver, WebhookConfig,
+    mutate_pod,
 };
 pub use review::{ReviewOutcome, Webhook};
 pub use run::{RunError, run};
@@ -44,6 +38,5 @@ pub use server::{
     BoundServer, ServeConfig, ServeError, WebhookMetrics, bind, metrics_router, serve,
     webhook_router,
 };
-pub use settings::ServiceAccountSettings;
 pub use tls::{ReloadingCertResolver, TlsMinVersion};
-pub use watched::WatchedAssociations;
+pub use watched::{ReloadError, WatchedAssociations};

@@ -5,10 +5,10 @@ mod common;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use common::{PinnedJitter, apply, normalise_go_artefacts};
-use podpass_webhook::{
-    InjectionMethod, PodIdentityAssociations, ReviewOutcome, ServiceAccountSettings,
-    StaticResolver, Webhook, WebhookConfig,
+use podpass_podmutation::{
+    InjectionMethod, PodIdentityAssociations, ServiceAccountSettings, StaticResolver, WebhookConfig,
 };
+use podpass_webhook::{ReviewOutcome, Webhook};
 use serde_json::{Value, json};
 
 const UID: &str = "918ef1dc-928f-4525-99ef-988389f263c3";
