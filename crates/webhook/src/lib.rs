@@ -1,12 +1,11 @@
 //! podpass-webhook: a drop-in replacement for the `amazon-eks-pod-identity-webhook` mutating
-//! admission webhook. It injects IRSA (`AWS_ROLE_ARN` + projected token) or EKS Pod Identity
-//! (`AWS_CONTAINER_CREDENTIALS_FULL_URI` + projected token) settings into pods, producing the
-//! same JSON Patch as the reference.
+//! admission webhook. It serves the pod mutation of `podpass-podmutation` (IRSA or EKS Pod
+//! Identity settings, with the reference's JSON Patch) over AdmissionReview ([`review`]).
 //!
 //! [`run()`] is `podpass webhook`: HTTPS `/mutate` + `/healthz` with a hot-reloaded certificate
 //! ([`tls`], [`https`]), plain-HTTP `/metrics`, and ServiceAccounts either from the Kubernetes API
 //! ([`cluster`]: watch cache plus lookup grace period) or from a caller-supplied
-//! [`IdentityResolver`] (local mode).
+//! [`IdentityResolver`](podpass_podmutation::IdentityResolver) (local mode).
 
 pub mod args;
 pub mod cluster;
@@ -26,11 +25,6 @@ pub mod watched;
 pub use args::WebhookArgs;
 pub use cluster::{ClusterResolver, KubeLookup, ServiceAccountLookup};
 pub use config::MutationArgs;
-// Temporary, until the kubelet and the binary import the mutation from podpass-podmutation.
-pub use podpass_podmutation::{
-    IdentityResolver, Jitter, RandomJitter, ServiceAccountSettings, StaticResolver, WebhookConfig,
-    mutate_pod,
-};
 pub use review::{ReviewOutcome, Webhook};
 pub use run::{RunError, run};
 pub use sa_cache::ServiceAccountCache;
