@@ -1,5 +1,7 @@
 //! The AdmissionReview envelope, including the byte-exact cases of upstream handler_test.go.
 
+// The mutation tests' helpers (pinned jitter, patch application, Go artefacts).
+#[path = "../../podmutation/tests/common/mod.rs"]
 mod common;
 
 use base64::Engine;

@@ -1,5 +1,7 @@
 //! HTTP routes and metrics.
 
+// The mutation tests' helpers (pinned jitter, patch application, Go artefacts).
+#[path = "../../podmutation/tests/common/mod.rs"]
 mod common;
 
 use std::sync::Arc;
