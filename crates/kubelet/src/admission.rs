@@ -2,7 +2,7 @@
 //! ServiceAccount defaulting, the ServiceAccount admission plugin's `kube-api-access-*` volume,
 //! a UID, then the pod-identity mutating webhook.
 
-use podpass_webhook::{IdentityResolver, Jitter, WebhookConfig, mutate_pod};
+use podpass_podmutation::{IdentityResolver, Jitter, WebhookConfig, mutate_pod};
 use serde_json::{Map, Value, json};
 
 use crate::error::KubeletError;

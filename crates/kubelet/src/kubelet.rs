@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::Stream;
-use podpass_webhook::{IdentityResolver, Jitter, WebhookConfig};
+use podpass_podmutation::{IdentityResolver, Jitter, WebhookConfig};
 use serde_json::Value;
 use tokio::io::AsyncReadExt;
 

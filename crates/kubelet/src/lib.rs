@@ -18,7 +18,7 @@
 //!
 //! Collaborators come in through traits the caller wires: [`TokenSource`] (TokenRequest),
 //! [`ObjectSource`] (ConfigMaps and Secrets, `kube-root-ca.crt` included),
-//! [`podpass_webhook::IdentityResolver`] (ServiceAccount settings, Pod Identity associations)
+//! [`podpass_podmutation::IdentityResolver`] (ServiceAccount settings, Pod Identity associations)
 //! and [`Clock`].
 
 pub mod admission;

@@ -4,7 +4,7 @@ use common::{FixedJitter, IRSA_ROLE, resolver};
 use podpass_kubelet::admission::{KUBE_API_ACCESS_PREFIX, SERVICE_ACCOUNT_MOUNT_PATH};
 use podpass_kubelet::manifest::{EnvSource, ProjectedSource, VolumeSource};
 use podpass_kubelet::{Admission, KubeletError, Pod, parse_document};
-use podpass_webhook::WebhookConfig;
+use podpass_podmutation::WebhookConfig;
 use serde_json::{Value, json};
 
 fn admit(yaml: &str, namespace: Option<&str>) -> Result<Value, KubeletError> {

@@ -8,9 +8,9 @@ use podpass_control::clusters::Clusters;
 use podpass_kubelet::{
     BoxFuture, IssuedToken, ObjectData, ObjectSource, SourceError, TokenParams, TokenSource,
 };
+use podpass_podmutation::{IdentityResolver, ServiceAccountSettings};
 use podpass_store::Store;
 use podpass_token::{ObjectRef, TokenRequest};
-use podpass_webhook::{IdentityResolver, ServiceAccountSettings};
 
 /// The ServiceAccount every namespace has.
 const DEFAULT_SERVICE_ACCOUNT: &str = "default";

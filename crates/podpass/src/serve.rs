@@ -497,7 +497,7 @@ async fn start_kubelet(
         tokens: local.clone(),
         objects: local.clone(),
         identities: local,
-        jitter: std::sync::Arc::new(podpass_webhook::RandomJitter),
+        jitter: std::sync::Arc::new(podpass_podmutation::RandomJitter),
         clock: std::sync::Arc::new(podpass_kubelet::SystemClock),
     };
     podpass_kubelet::Kubelet::start(config, deps)

@@ -20,7 +20,7 @@ pub struct WebhookCommand {
 }
 
 pub async fn run(global: &Global, command: WebhookCommand) -> anyhow::Result<()> {
-    let resolver: Option<Arc<dyn podpass_webhook::IdentityResolver + Send + Sync>> =
+    let resolver: Option<Arc<dyn podpass_podmutation::IdentityResolver + Send + Sync>> =
         match &command.local_cluster {
             Some(cluster) => {
                 let store = global.open_store().await?;

@@ -1,13 +1,13 @@
 //! The `podpass webhook` command line: the reference webhook's server and cluster flags, around
-//! the pod mutation settings of [`WebhookConfig`].
+//! the pod mutation flags of [`MutationArgs`].
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
 
-use crate::config::WebhookConfig;
-use crate::gocompat::parse_duration;
+use crate::config::MutationArgs;
+use crate::duration::parse_duration;
 use crate::tls::TlsMinVersion;
 
 /// Default `--port` (HTTPS: `/mutate` and `/healthz`).
@@ -27,7 +27,7 @@ pub const DEFAULT_NAMESPACE: &str = "eks";
 pub struct WebhookArgs {
     /// Pod mutation settings.
     #[command(flatten)]
-    pub webhook: WebhookConfig,
+    pub webhook: MutationArgs,
 
     /// HTTPS port serving `POST /mutate` (the AdmissionReview endpoint) and `GET /healthz`.
     #[arg(long, env = "PODPASS_WEBHOOK_PORT", default_value_t = DEFAULT_PORT)]
@@ -126,7 +126,7 @@ pub struct WebhookArgs {
 impl Default for WebhookArgs {
     fn default() -> Self {
         Self {
-            webhook: WebhookConfig::default(),
+            webhook: MutationArgs::default(),
             port: DEFAULT_PORT,
             metrics_port: DEFAULT_METRICS_PORT,
             tls_cert: PathBuf::from(DEFAULT_TLS_CERT),

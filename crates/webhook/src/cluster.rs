@@ -12,14 +12,13 @@ use k8s_openapi::api::core::v1::ServiceAccount;
 use kube::core::PartialObjectMeta;
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client};
+use podpass_podmutation::{IdentityResolver, LookupFuture, ServiceAccountSettings};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::registry::Registry;
 use tokio::sync::{Semaphore, watch};
 
 use crate::config_map::ConfigMapRoles;
-use crate::resolver::{IdentityResolver, LookupFuture};
 use crate::sa_cache::ServiceAccountCache;
-use crate::settings::ServiceAccountSettings;
 use crate::stop::stopped;
 use crate::watched::WatchedAssociations;
 

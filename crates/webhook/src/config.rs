@@ -1,34 +1,19 @@
-//! Command-line settings of the webhook, named and defaulted as in the reference webhook.
+//! The pod mutation flags of the webhook, named and defaulted as in the reference webhook.
 
 use std::path::PathBuf;
 
 use clap::Args;
+use podpass_podmutation::{
+    DEFAULT_ANNOTATION_PREFIX, DEFAULT_CONTAINER_CREDENTIALS_AUDIENCE,
+    DEFAULT_CONTAINER_CREDENTIALS_FULL_URI, DEFAULT_CONTAINER_CREDENTIALS_MOUNT_PATH,
+    DEFAULT_CONTAINER_CREDENTIALS_TOKEN_PATH, DEFAULT_CONTAINER_CREDENTIALS_VOLUME_NAME,
+    DEFAULT_TOKEN_AUDIENCE, DEFAULT_TOKEN_EXPIRATION, DEFAULT_TOKEN_MOUNT_PATH, WebhookConfig,
+};
 
-/// Default `--annotation-prefix`.
-pub const DEFAULT_ANNOTATION_PREFIX: &str = "eks.amazonaws.com";
-/// Default `--token-audience` (IRSA projected token audience).
-pub const DEFAULT_TOKEN_AUDIENCE: &str = "sts.amazonaws.com";
-/// Default `--token-mount-path` (IRSA token directory inside containers).
-pub const DEFAULT_TOKEN_MOUNT_PATH: &str = "/var/run/secrets/eks.amazonaws.com/serviceaccount";
-/// Default `--token-expiration` in seconds, and the reference's `DefaultTokenExpiration`.
-pub const DEFAULT_TOKEN_EXPIRATION: i64 = 86400;
-/// Lowest projected-token lifetime the API server accepts; smaller values are raised to it.
-pub const MIN_TOKEN_EXPIRATION: i64 = 600;
-/// Default `--container-credentials-audience` (Pod Identity token audience).
-pub const DEFAULT_CONTAINER_CREDENTIALS_AUDIENCE: &str = "pods.eks.amazonaws.com";
-/// Default `--container-credentials-token-mount-path`.
-pub const DEFAULT_CONTAINER_CREDENTIALS_MOUNT_PATH: &str =
-    "/var/run/secrets/pods.eks.amazonaws.com/serviceaccount";
-/// Default `--container-credentials-token-volume-name`.
-pub const DEFAULT_CONTAINER_CREDENTIALS_VOLUME_NAME: &str = "eks-pod-identity-token";
-/// Default `--container-credentials-token-path` (file name inside the mount).
-pub const DEFAULT_CONTAINER_CREDENTIALS_TOKEN_PATH: &str = "eks-pod-identity-token";
-/// Default `--container-credentials-full-uri` (the Pod Identity agent's link-local address).
-pub const DEFAULT_CONTAINER_CREDENTIALS_FULL_URI: &str = "http://169.254.170.23/v1/credentials";
-
-/// Pod mutation settings of the webhook (flags of the reference `amazon-eks-pod-identity-webhook`).
+/// Pod mutation settings of the webhook (flags of the reference `amazon-eks-pod-identity-webhook`):
+/// the mutation's [`WebhookConfig`], plus the Pod Identity association file to watch.
 #[derive(Args, Debug, Clone, PartialEq, Eq)]
-pub struct WebhookConfig {
+pub struct MutationArgs {
     /// Prefix of the ServiceAccount and Pod annotations the webhook reads, e.g.
     /// `<prefix>/role-arn`, `<prefix>/audience`, `<prefix>/token-expiration`.
     #[arg(long, env = "PODPASS_WEBHOOK_ANNOTATION_PREFIX", default_value = DEFAULT_ANNOTATION_PREFIX)]
@@ -120,37 +105,44 @@ pub struct WebhookConfig {
     pub container_credentials_full_uri: String,
 }
 
-impl Default for WebhookConfig {
+impl Default for MutationArgs {
+    /// The reference's defaults: [`WebhookConfig::default`] and no association file.
     fn default() -> Self {
+        let config = WebhookConfig::default();
         Self {
-            annotation_prefix: DEFAULT_ANNOTATION_PREFIX.to_owned(),
-            token_audience: DEFAULT_TOKEN_AUDIENCE.to_owned(),
-            token_mount_path: DEFAULT_TOKEN_MOUNT_PATH.to_owned(),
-            token_expiration: DEFAULT_TOKEN_EXPIRATION,
-            aws_default_region: String::new(),
-            sts_regional_endpoint: false,
+            annotation_prefix: config.annotation_prefix,
+            token_audience: config.token_audience,
+            token_mount_path: config.token_mount_path,
+            token_expiration: config.token_expiration,
+            aws_default_region: config.aws_default_region,
+            sts_regional_endpoint: config.sts_regional_endpoint,
+            container_credentials_audience: config.container_credentials_audience,
+            container_credentials_token_mount_path: config.container_credentials_token_mount_path,
+            container_credentials_token_volume_name: config.container_credentials_token_volume_name,
+            container_credentials_token_path: config.container_credentials_token_path,
+            container_credentials_full_uri: config.container_credentials_full_uri,
             watch_container_credentials_config: None,
-            container_credentials_audience: DEFAULT_CONTAINER_CREDENTIALS_AUDIENCE.to_owned(),
-            container_credentials_token_mount_path: DEFAULT_CONTAINER_CREDENTIALS_MOUNT_PATH
-                .to_owned(),
-            container_credentials_token_volume_name: DEFAULT_CONTAINER_CREDENTIALS_VOLUME_NAME
-                .to_owned(),
-            container_credentials_token_path: DEFAULT_CONTAINER_CREDENTIALS_TOKEN_PATH.to_owned(),
-            container_credentials_full_uri: DEFAULT_CONTAINER_CREDENTIALS_FULL_URI.to_owned(),
         }
     }
 }
 
-impl WebhookConfig {
-    /// The default token expiration after the reference's startup clamp (at least 600 s).
-    pub fn effective_token_expiration(&self) -> i64 {
-        clamp_token_expiration(self.token_expiration)
+impl From<MutationArgs> for WebhookConfig {
+    /// The mutation's settings; the association file is the server's to watch.
+    fn from(args: MutationArgs) -> Self {
+        Self {
+            annotation_prefix: args.annotation_prefix,
+            token_audience: args.token_audience,
+            token_mount_path: args.token_mount_path,
+            token_expiration: args.token_expiration,
+            aws_default_region: args.aws_default_region,
+            sts_regional_endpoint: args.sts_regional_endpoint,
+            container_credentials_audience: args.container_credentials_audience,
+            container_credentials_token_mount_path: args.container_credentials_token_mount_path,
+            container_credentials_token_volume_name: args.container_credentials_token_volume_name,
+            container_credentials_token_path: args.container_credentials_token_path,
+            container_credentials_full_uri: args.container_credentials_full_uri,
+        }
     }
-}
-
-/// Raises a token lifetime to the API server minimum of 600 s (no upper bound, as upstream).
-pub fn clamp_token_expiration(seconds: i64) -> i64 {
-    seconds.max(MIN_TOKEN_EXPIRATION)
 }
 
 #[cfg(test)]
@@ -161,10 +153,10 @@ mod tests {
     #[derive(Parser)]
     struct Cli {
         #[command(flatten)]
-        webhook: WebhookConfig,
+        webhook: MutationArgs,
     }
 
-    fn parse(args: &[&str]) -> WebhookConfig {
+    fn parse(args: &[&str]) -> MutationArgs {
         Cli::try_parse_from(std::iter::once("podpass").chain(args.iter().copied()))
             .unwrap()
             .webhook
@@ -172,20 +164,14 @@ mod tests {
 
     #[test]
     fn defaults_match_the_reference() {
-        assert_eq!(parse(&[]), WebhookConfig::default());
-        let config = WebhookConfig::default();
-        assert_eq!(config.annotation_prefix, "eks.amazonaws.com");
-        assert_eq!(config.token_expiration, 86400);
-        assert!(!config.sts_regional_endpoint);
-        assert_eq!(
-            config.container_credentials_full_uri,
-            "http://169.254.170.23/v1/credentials"
-        );
+        assert_eq!(parse(&[]), MutationArgs::default());
+        assert_eq!(parse(&[]).watch_container_credentials_config, None);
+        assert_eq!(WebhookConfig::from(parse(&[])), WebhookConfig::default());
     }
 
     #[test]
     fn flags_parse_with_reference_names() {
-        let config = parse(&[
+        let args = parse(&[
             "--annotation-prefix=example.com",
             "--token-audience",
             "aud",
@@ -200,6 +186,11 @@ mod tests {
             "--container-credentials-token-path=t",
             "--container-credentials-full-uri=http://127.0.0.1/creds",
         ]);
+        assert_eq!(
+            args.watch_container_credentials_config,
+            Some(PathBuf::from("/etc/pi.json"))
+        );
+        let config = WebhookConfig::from(args);
         assert_eq!(config.annotation_prefix, "example.com");
         assert_eq!(config.token_audience, "aud");
         assert_eq!(config.token_mount_path, "/m");
@@ -207,10 +198,6 @@ mod tests {
         assert_eq!(config.effective_token_expiration(), 600);
         assert_eq!(config.aws_default_region, "eu-west-1");
         assert!(config.sts_regional_endpoint);
-        assert_eq!(
-            config.watch_container_credentials_config,
-            Some(PathBuf::from("/etc/pi.json"))
-        );
         assert_eq!(config.container_credentials_audience, "a");
         assert_eq!(config.container_credentials_token_mount_path, "/p");
         assert_eq!(config.container_credentials_token_volume_name, "v");
@@ -238,13 +225,5 @@ mod tests {
             assert_eq!(env, expected, "--{long}");
             assert!(arg.get_help().is_some(), "--{long}");
         }
-    }
-
-    #[test]
-    fn clamp_raises_to_minimum_only() {
-        assert_eq!(clamp_token_expiration(0), 600);
-        assert_eq!(clamp_token_expiration(599), 600);
-        assert_eq!(clamp_token_expiration(601), 601);
-        assert_eq!(clamp_token_expiration(1_000_000), 1_000_000);
     }
 }

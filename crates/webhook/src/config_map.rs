@@ -11,10 +11,10 @@ use k8s_openapi::api::core::v1::ConfigMap;
 use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event};
 use kube::{Api, Client};
+use podpass_podmutation::ServiceAccountSettings;
 use serde_json::Value;
 use tokio::sync::watch;
 
-use crate::settings::ServiceAccountSettings;
 use crate::stop::stopped;
 
 /// Name of the watched ConfigMap.

@@ -2,15 +2,12 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use podpass_podmutation::{
+    IdentityResolver, InjectionMethod, Jitter, PodView, ServiceAccountSettings, WebhookConfig,
+    json_kind, mutate_view,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-
-use crate::config::WebhookConfig;
-use crate::jitter::Jitter;
-use crate::mutate::{InjectionMethod, mutate_view};
-use crate::pod::{PodView, json_kind};
-use crate::resolver::IdentityResolver;
-use crate::settings::ServiceAccountSettings;
 
 /// The only request Content-Type the reference accepts (exact match).
 pub const EXPECTED_CONTENT_TYPE: &str = "application/json";

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
+use podpass_podmutation::IdentityResolver;
 use prometheus_client::registry::Registry;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -13,7 +14,6 @@ use tokio::task::JoinSet;
 use crate::args::WebhookArgs;
 use crate::cluster::{ClusterResolver, KubeLookup, watch_service_accounts};
 use crate::config_map::{ConfigMapRoles, watch_config_map};
-use crate::resolver::IdentityResolver;
 use crate::sa_cache::ServiceAccountCache;
 use crate::server::{ServeConfig, ServeError, serve};
 use crate::watched::{WatchedAssociations, WithAssociationsFile};
@@ -73,7 +73,7 @@ pub async fn run(
 
 /// The server settings of `args`.
 pub fn serve_config(args: WebhookArgs, registry: Registry) -> ServeConfig {
-    let mut config = ServeConfig::new(args.webhook, args.port, args.metrics_port);
+    let mut config = ServeConfig::new(args.webhook.into(), args.port, args.metrics_port);
     config.tls_cert = args.tls_cert;
     config.tls_key = args.tls_key;
     config.tls_min_version = args.tls_min_version;

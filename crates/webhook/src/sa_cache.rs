@@ -6,10 +6,9 @@ use std::sync::{Mutex, MutexGuard, PoisonError, RwLock};
 
 use kube::ResourceExt;
 use kube::runtime::watcher::Event;
+use podpass_podmutation::ServiceAccountSettings;
 use prometheus_client::metrics::gauge::Gauge;
 use tokio::sync::watch;
-
-use crate::settings::ServiceAccountSettings;
 
 type Key = (String, String);
 

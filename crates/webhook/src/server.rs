@@ -13,6 +13,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use podpass_podmutation::{IdentityResolver, RandomJitter, WebhookConfig};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -21,10 +22,7 @@ use prometheus_client::registry::Registry;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::config::WebhookConfig;
 use crate::https::{HttpsTimeouts, serve_https};
-use crate::jitter::RandomJitter;
-use crate::resolver::IdentityResolver;
 use crate::review::Webhook;
 use crate::stop::stopped;
 use crate::tls::{ReloadingCertResolver, TlsError, TlsMinVersion};

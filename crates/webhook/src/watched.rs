@@ -5,11 +5,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
+use podpass_podmutation::{
+    IdentityFileError, IdentityResolver, LookupFuture, PodIdentityAssociations,
+    ServiceAccountSettings,
+};
 use tokio::sync::watch;
 
 use crate::filewatch::{ContentPoller, every_until_shutdown};
-use crate::resolver::{IdentityFileError, IdentityResolver, LookupFuture, PodIdentityAssociations};
-use crate::settings::ServiceAccountSettings;
 
 /// The Pod Identity associations of a file that is polled for changes. Malformed new content
 /// keeps the previous set; empty content clears it, as upstream.
@@ -18,6 +20,22 @@ pub struct WatchedAssociations {
     path: PathBuf,
     current: ArcSwap<PodIdentityAssociations>,
     poller: Mutex<ContentPoller>,
+}
+
+/// Why [`WatchedAssociations::reload`] kept the previous associations.
+#[derive(Debug, thiserror::Error)]
+pub enum ReloadError {
+    /// The file could not be read.
+    #[error("reading container credentials config file {path}: {source}")]
+    Read {
+        /// File path.
+        path: String,
+        /// Underlying I/O error.
+        source: std::io::Error,
+    },
+    /// The content is not a valid association file.
+    #[error(transparent)]
+    Content(#[from] IdentityFileError),
 }
 
 /// Outcome of one [`WatchedAssociations::reload`].
@@ -48,12 +66,12 @@ impl WatchedAssociations {
     }
 
     /// Re-reads the file and swaps in its associations when the content changed and parses.
-    pub fn reload(&self) -> Result<Reload, IdentityFileError> {
+    pub fn reload(&self) -> Result<Reload, ReloadError> {
         let polled = match self.poller.lock() {
             Ok(mut poller) => poller.poll(),
             Err(poisoned) => poisoned.into_inner().poll(),
         };
-        let contents = polled.map_err(|error| IdentityFileError::Read {
+        let contents = polled.map_err(|error| ReloadError::Read {
             path: error.path,
             source: error.source,
         })?;
@@ -148,7 +166,10 @@ mod tests {
 
         // Malformed JSON keeps the previous set.
         std::fs::write(&path, "{\"identities\":[").unwrap();
-        assert!(matches!(watched.reload(), Err(IdentityFileError::Parse(_))));
+        assert!(matches!(
+            watched.reload(),
+            Err(ReloadError::Content(IdentityFileError::Parse(_)))
+        ));
         assert_eq!(watched.current().len(), 2);
 
         // Empty content clears the set.
@@ -173,7 +194,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("config.json");
         std::fs::write(&path, ONE).unwrap();
-        let inner = crate::resolver::StaticResolver {
+        let inner = podpass_podmutation::StaticResolver {
             pod_identities: PodIdentityAssociations::parse(
                 br#"{"identities":[{"namespace":"ns","serviceAccount":"store"}]}"#,
             )

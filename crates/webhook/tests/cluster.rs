@@ -9,11 +9,11 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1::ServiceAccount;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::runtime::watcher::Event;
+use podpass_podmutation::{IdentityResolver, RandomJitter, WebhookConfig};
 use podpass_webhook::cluster::AnnotationsFuture;
 use podpass_webhook::config_map::ConfigMapRoles;
 use podpass_webhook::{
-    ClusterResolver, IdentityResolver, RandomJitter, ServiceAccountCache, ServiceAccountLookup,
-    WatchedAssociations, Webhook, WebhookConfig,
+    ClusterResolver, ServiceAccountCache, ServiceAccountLookup, WatchedAssociations, Webhook,
 };
 
 const PREFIX: &str = "eks.amazonaws.com";

@@ -7,9 +7,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine;
-use podpass_webhook::{
-    IdentityResolver, ServeConfig, ServiceAccountSettings, StaticResolver, WebhookConfig, bind,
+use podpass_podmutation::{
+    IdentityResolver, ServiceAccountSettings, StaticResolver, WebhookConfig,
 };
+use podpass_webhook::{ServeConfig, bind};
 use tokio::sync::oneshot;
 
 /// A self-signed certificate for `localhost` and its key, in PEM.

@@ -1,14 +1,16 @@
 //! The AdmissionReview envelope, including the byte-exact cases of upstream handler_test.go.
 
+// The mutation tests' helpers (pinned jitter, patch application, Go artefacts).
+#[path = "../../podmutation/tests/common/mod.rs"]
 mod common;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use common::{PinnedJitter, apply, normalise_go_artefacts};
-use podpass_webhook::{
-    InjectionMethod, PodIdentityAssociations, ReviewOutcome, ServiceAccountSettings,
-    StaticResolver, Webhook, WebhookConfig,
+use podpass_podmutation::{
+    InjectionMethod, PodIdentityAssociations, ServiceAccountSettings, StaticResolver, WebhookConfig,
 };
+use podpass_webhook::{ReviewOutcome, Webhook};
 use serde_json::{Value, json};
 
 const UID: &str = "918ef1dc-928f-4525-99ef-988389f263c3";

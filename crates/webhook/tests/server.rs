@@ -1,5 +1,7 @@
 //! HTTP routes and metrics.
 
+// The mutation tests' helpers (pinned jitter, patch application, Go artefacts).
+#[path = "../../podmutation/tests/common/mod.rs"]
 mod common;
 
 use std::sync::Arc;
@@ -7,10 +9,8 @@ use std::sync::Arc;
 use axum::body::{Body, to_bytes};
 use axum::http::{Request, StatusCode, header};
 use common::PinnedJitter;
-use podpass_webhook::{
-    ServiceAccountSettings, StaticResolver, Webhook, WebhookConfig, WebhookMetrics, metrics_router,
-    webhook_router,
-};
+use podpass_podmutation::{ServiceAccountSettings, StaticResolver, WebhookConfig};
+use podpass_webhook::{Webhook, WebhookMetrics, metrics_router, webhook_router};
 use prometheus_client::registry::Registry;
 use tower::ServiceExt;
 

@@ -9,7 +9,7 @@ use podpass_kubelet::{
     BoxFuture, Clock, IssuedToken, Kubelet, KubeletConfig, KubeletDeps, MountMode, SourceError,
     StaticObjects, TokenParams, TokenSource,
 };
-use podpass_webhook::{Jitter, ServiceAccountSettings, StaticResolver};
+use podpass_podmutation::{Jitter, ServiceAccountSettings, StaticResolver};
 
 pub const CA_PEM: &[u8] = b"-----BEGIN CERTIFICATE-----\nfake\n-----END CERTIFICATE-----\n";
 pub const IRSA_ROLE: &str = "arn:aws:iam::111122223333:role/s3-reader";

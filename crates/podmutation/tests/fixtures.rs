@@ -6,9 +6,9 @@ use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 
 use common::{PinnedJitter, apply, normalise_go_artefacts, op_paths};
-use podpass_webhook::jitter::MIN_JITTERED_EXPIRATION;
-use podpass_webhook::settings::parse_go_bool;
-use podpass_webhook::{ServiceAccountSettings, WebhookConfig, mutate_pod};
+use podpass_podmutation::{
+    MIN_JITTERED_EXPIRATION, ServiceAccountSettings, WebhookConfig, mutate_pod, parse_go_bool,
+};
 use serde_json::Value;
 
 const FIXTURE_DIR: &str = concat!(

@@ -1,7 +1,7 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
-use podpass_webhook::Jitter;
+use podpass_podmutation::Jitter;
 use serde_json::{Map, Value};
 
 /// Jitter pinned to a fixed value (the fixtures expect the low end, 79200).

@@ -3,7 +3,7 @@
 mod common;
 
 use common::{PinnedJitter, apply};
-use podpass_webhook::{ServiceAccountSettings, WebhookConfig, mutate_pod};
+use podpass_podmutation::{ServiceAccountSettings, WebhookConfig, mutate_pod};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 

@@ -13,15 +13,15 @@ pub struct PodError(pub String);
 
 /// A Pod (or init) container: its raw JSON plus the names the webhook checks.
 #[derive(Debug, Clone)]
-pub struct ContainerView<'a> {
+pub(crate) struct ContainerView<'a> {
     /// The container object as received, so unknown fields survive re-serialisation.
-    pub raw: &'a Map<String, Value>,
+    pub(crate) raw: &'a Map<String, Value>,
     /// `name`.
-    pub name: String,
+    pub(crate) name: String,
     /// Names of `env` entries.
-    pub env_names: Vec<String>,
+    pub(crate) env_names: Vec<String>,
     /// Names of `volumeMounts` entries.
-    pub mount_names: Vec<String>,
+    pub(crate) mount_names: Vec<String>,
 }
 
 /// What the webhook needs from a Pod.
@@ -30,17 +30,17 @@ pub struct PodView<'a> {
     /// `spec.serviceAccountName` (empty when absent).
     pub service_account_name: String,
     /// `metadata.annotations`.
-    pub annotations: HashMap<String, String>,
+    pub(crate) annotations: HashMap<String, String>,
     /// Whether `metadata.labels` is a map (Go: non-nil), as opposed to absent or null.
-    pub has_labels: bool,
+    pub(crate) has_labels: bool,
     /// `spec.nodeSelector`.
-    pub node_selector: HashMap<String, String>,
+    pub(crate) node_selector: HashMap<String, String>,
     /// Names of `spec.volumes`, `None` when the list is absent or null (Go: nil slice).
-    pub volume_names: Option<Vec<String>>,
+    pub(crate) volume_names: Option<Vec<String>>,
     /// `spec.containers`.
-    pub containers: Vec<ContainerView<'a>>,
+    pub(crate) containers: Vec<ContainerView<'a>>,
     /// `spec.initContainers`.
-    pub init_containers: Vec<ContainerView<'a>>,
+    pub(crate) init_containers: Vec<ContainerView<'a>>,
 }
 
 /// Where a value sits, for Go-shaped error messages: the innermost Go struct and the JSON path.
@@ -265,7 +265,7 @@ fn type_error(found: &Value, field: Field<'_>, go_type: &str) -> PodError {
 }
 
 /// Go's name for a JSON value kind in unmarshal errors.
-pub(crate) fn json_kind(value: &Value) -> &'static str {
+pub fn json_kind(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",
         Value::Bool(_) => "bool",

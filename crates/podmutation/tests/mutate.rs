@@ -3,7 +3,7 @@
 mod common;
 
 use common::{PinnedJitter, op_paths};
-use podpass_webhook::{
+use podpass_podmutation::{
     InjectionMethod, Mutation, ServiceAccountSettings, WebhookConfig, mutate_pod,
 };
 use serde_json::{Value, json};

@@ -1,8 +1,7 @@
-//! Where the webhook learns about ServiceAccounts and Pod Identity associations.
+//! Where the mutation learns about ServiceAccounts and Pod Identity associations.
 
 use std::collections::{HashMap, HashSet};
 use std::future::{Future, ready};
-use std::path::Path;
 use std::pin::Pin;
 
 use serde::Deserialize;
@@ -39,18 +38,10 @@ pub trait IdentityResolver {
 pub type LookupFuture<'a> =
     Pin<Box<dyn Future<Output = Option<ServiceAccountSettings>> + Send + 'a>>;
 
-/// Errors reading the container-credentials (Pod Identity) association file.
+/// Errors in the content of the container-credentials (Pod Identity) association file.
 #[derive(Debug, thiserror::Error)]
 pub enum IdentityFileError {
-    /// The file could not be read.
-    #[error("reading container credentials config file {path}: {source}")]
-    Read {
-        /// File path.
-        path: String,
-        /// Underlying I/O error.
-        source: std::io::Error,
-    },
-    /// The file is not valid JSON of the expected shape.
+    /// The content is not valid JSON of the expected shape.
     #[error("error Unmarshalling container credentials config file: {0}")]
     Parse(#[from] serde_json::Error),
     /// The JSON document is not an object.
@@ -104,15 +95,6 @@ impl PodIdentityAssociations {
             .map(|entry| (entry.namespace, entry.service_account))
             .collect();
         Ok(Self { identities })
-    }
-
-    /// Reads and parses the file at `path`.
-    pub fn from_file(path: &Path) -> Result<Self, IdentityFileError> {
-        let content = std::fs::read(path).map_err(|source| IdentityFileError::Read {
-            path: path.display().to_string(),
-            source,
-        })?;
-        Self::parse(&content)
     }
 
     /// Whether (namespace, ServiceAccount) is listed.
@@ -192,13 +174,6 @@ mod tests {
                 "{err}"
             );
         }
-    }
-
-    #[test]
-    fn missing_file_is_a_read_error() {
-        let err =
-            PodIdentityAssociations::from_file(Path::new("/nonexistent/podpass.json")).unwrap_err();
-        assert!(matches!(err, IdentityFileError::Read { .. }));
     }
 
     #[test]
