@@ -8,7 +8,7 @@ use prometheus_client::registry::Registry;
 
 /// Labels of one API call.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct CallLabels {
+pub(crate) struct CallLabels {
     /// `sts`, `iam`, `oidc`, ...
     pub service: String,
     /// Operation name (`AssumeRoleWithWebIdentity`, ...).
@@ -19,7 +19,7 @@ pub struct CallLabels {
 
 /// Labels of a latency observation.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct OperationLabels {
+pub(crate) struct OperationLabels {
     /// Service.
     pub service: String,
     /// Operation name.
@@ -27,7 +27,7 @@ pub struct OperationLabels {
 }
 
 /// The metrics registry and the handles handlers update.
-pub struct Metrics {
+pub(crate) struct Metrics {
     registry: Registry,
     calls: Family<CallLabels, Counter>,
     latency: Family<OperationLabels, Histogram>,
@@ -61,7 +61,7 @@ impl Default for Metrics {
 
 impl Metrics {
     /// Records one answered call.
-    pub fn record(&self, service: &str, operation: &str, outcome: &str, seconds: f64) {
+    pub(crate) fn record(&self, service: &str, operation: &str, outcome: &str, seconds: f64) {
         self.calls
             .get_or_create(&CallLabels {
                 service: service.to_owned(),
@@ -78,7 +78,7 @@ impl Metrics {
     }
 
     /// The OpenMetrics text exposition.
-    pub fn encode(&self) -> String {
+    pub(crate) fn encode(&self) -> String {
         let mut text = String::new();
         // Writing into a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut text, &self.registry);

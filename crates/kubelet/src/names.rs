@@ -8,7 +8,7 @@ use rand::Rng;
 const SUFFIX_ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
 
 /// A random suffix of `len` characters, as `generateName` and the ServiceAccount admission use.
-pub fn random_suffix(len: usize) -> String {
+pub(crate) fn random_suffix(len: usize) -> String {
     let mut rng = rand::rng();
     (0..len)
         .map(|_| char::from(SUFFIX_ALPHABET[rng.random_range(0..SUFFIX_ALPHABET.len())]))
@@ -17,13 +17,13 @@ pub fn random_suffix(len: usize) -> String {
 
 /// Checks a DNS-1123 label (namespace, container and volume names): at most 63 characters of
 /// `[a-z0-9-]`, starting and ending alphanumeric.
-pub fn check_label(field: &str, value: &str) -> Result<(), String> {
+pub(crate) fn check_label(field: &str, value: &str) -> Result<(), String> {
     check_dns(field, value, 63, false)
 }
 
 /// Checks a DNS-1123 subdomain (pod and ServiceAccount names): at most 253 characters of
 /// `[a-z0-9.-]`, each dot-separated part starting and ending alphanumeric.
-pub fn check_subdomain(field: &str, value: &str) -> Result<(), String> {
+pub(crate) fn check_subdomain(field: &str, value: &str) -> Result<(), String> {
     check_dns(field, value, 253, true)
 }
 
@@ -54,7 +54,7 @@ fn check_dns(field: &str, value: &str, max: usize, dots: bool) -> Result<(), Str
 }
 
 /// Checks a path inside a volume: relative, no `..` element, not empty (as the API server).
-pub fn check_relative_path(field: &str, value: &str) -> Result<(), String> {
+pub(crate) fn check_relative_path(field: &str, value: &str) -> Result<(), String> {
     let bad = value.is_empty()
         || value.starts_with('/')
         || value.split('/').any(|part| part == ".." || part.is_empty())

@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
+use rustix::process::{Pid, Signal};
 use serde::{Deserialize, Serialize};
 use tokio::process::Command;
 
@@ -21,8 +22,7 @@ pub enum MountMode {
 impl MountMode {
     /// [`MountMode::Namespace`] when running as root and `unshare --mount` works.
     pub async fn detect() -> Self {
-        // SAFETY: geteuid has no preconditions and cannot fail.
-        let root = unsafe { libc::geteuid() } == 0;
+        let root = rustix::process::geteuid().is_root();
         let works = root
             && Command::new("unshare")
                 .args(["--mount", "--propagation", "private", "true"])
@@ -173,15 +173,12 @@ fn quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "'\\''"))
 }
 
-/// Sends `signal` to the process group led by `pid`.
-pub fn signal_group(pid: u32, signal: i32) {
-    let Ok(pid) = i32::try_from(pid) else {
+/// Sends `signal` to the process group led by `pid` (a group already gone is no error).
+pub fn signal_group(pid: u32, signal: Signal) {
+    let Some(pid) = i32::try_from(pid).ok().and_then(Pid::from_raw) else {
         return;
     };
-    // SAFETY: kill(2) with a negative pid signals a process group; it has no memory effects.
-    unsafe {
-        libc::kill(-pid, signal);
-    }
+    let _ = rustix::process::kill_process_group(pid, signal);
 }
 
 /// Kills a container's process group when dropped: whatever the container left running ends
@@ -190,7 +187,7 @@ pub struct GroupReaper(pub u32);
 
 impl Drop for GroupReaper {
     fn drop(&mut self) {
-        signal_group(self.0, libc::SIGKILL);
+        signal_group(self.0, Signal::KILL);
     }
 }
 

@@ -8,6 +8,7 @@ use std::process::ExitStatus;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use rustix::process::Signal;
 use serde_json::Value;
 use tokio::process::Child;
 use tokio::sync::{oneshot, watch};
@@ -482,11 +483,11 @@ async fn terminate(child: &mut Child, grace: Duration) -> std::io::Result<ExitSt
     let Some(pid) = child.id() else {
         return child.wait().await;
     };
-    signal_group(pid, libc::SIGTERM);
+    signal_group(pid, Signal::TERM);
     match tokio::time::timeout(grace, child.wait()).await {
         Ok(status) => status,
         Err(_) => {
-            signal_group(pid, libc::SIGKILL);
+            signal_group(pid, Signal::KILL);
             child.wait().await
         }
     }

@@ -9,7 +9,7 @@ pub const DEFAULT_TOKEN_MOUNT_PATH: &str = "/var/run/secrets/eks.amazonaws.com/s
 /// Default `--token-expiration` in seconds, and the reference's `DefaultTokenExpiration`.
 pub const DEFAULT_TOKEN_EXPIRATION: i64 = 86400;
 /// Lowest projected-token lifetime the API server accepts; smaller values are raised to it.
-pub const MIN_TOKEN_EXPIRATION: i64 = 600;
+pub(crate) const MIN_TOKEN_EXPIRATION: i64 = 600;
 /// Default `--container-credentials-audience` (Pod Identity token audience).
 pub const DEFAULT_CONTAINER_CREDENTIALS_AUDIENCE: &str = "pods.eks.amazonaws.com";
 /// Default `--container-credentials-token-mount-path`.

@@ -1,7 +1,7 @@
 //! Small re-implementations of Go standard-library behaviour the reference relies on.
 
 /// Go `path/filepath.Join` on Unix: joins the non-empty elements with `/` and cleans the result.
-pub fn join_path(base: &str, name: &str) -> String {
+pub(crate) fn join_path(base: &str, name: &str) -> String {
     let joined = match (base.is_empty(), name.is_empty()) {
         (true, true) => return String::new(),
         (true, false) => name.to_owned(),
@@ -12,7 +12,7 @@ pub fn join_path(base: &str, name: &str) -> String {
 }
 
 /// Go `path.Clean`: lexical clean-up of `.`, `..` and repeated slashes.
-pub fn clean_path(path: &str) -> String {
+pub(crate) fn clean_path(path: &str) -> String {
     if path.is_empty() {
         return ".".to_owned();
     }
@@ -41,7 +41,7 @@ pub fn clean_path(path: &str) -> String {
 
 /// The first record of Go `encoding/csv` (default reader: `,` separator, strict quotes, no
 /// trimming). `None` where Go returns an error (empty input, bare or stray quotes).
-pub fn first_csv_record(input: &str) -> Option<Vec<String>> {
+pub(crate) fn first_csv_record(input: &str) -> Option<Vec<String>> {
     // Go's reader skips empty lines before the first record.
     let text = input.trim_start_matches(['\r', '\n']);
     if text.is_empty() {

@@ -16,11 +16,11 @@ use crate::settings::{
 };
 
 /// Name of the IRSA token volume.
-pub const IRSA_VOLUME_NAME: &str = "aws-iam-token";
+pub(crate) const IRSA_VOLUME_NAME: &str = "aws-iam-token";
 /// File name of the IRSA token inside its mount.
-pub const IRSA_TOKEN_PATH: &str = "token";
+pub(crate) const IRSA_TOKEN_PATH: &str = "token";
 /// Label key and value marking pods injected for Pod Identity.
-pub const POD_IDENTITY_LABEL: (&str, &str) = ("eks.amazonaws.com/pod-identity", "enabled");
+pub(crate) const POD_IDENTITY_LABEL: (&str, &str) = ("eks.amazonaws.com/pod-identity", "enabled");
 
 const ENV_ROLE_ARN: &str = "AWS_ROLE_ARN";
 const ENV_WEB_IDENTITY_TOKEN_FILE: &str = "AWS_WEB_IDENTITY_TOKEN_FILE";

@@ -5,15 +5,15 @@ use std::collections::HashMap;
 use crate::config::clamp_token_expiration;
 
 /// ServiceAccount annotation (after `<prefix>/`) naming the IAM role for IRSA.
-pub const ROLE_ARN_ANNOTATION: &str = "role-arn";
+pub(crate) const ROLE_ARN_ANNOTATION: &str = "role-arn";
 /// ServiceAccount annotation overriding the projected token audience.
-pub const AUDIENCE_ANNOTATION: &str = "audience";
+pub(crate) const AUDIENCE_ANNOTATION: &str = "audience";
 /// ServiceAccount annotation turning `AWS_STS_REGIONAL_ENDPOINTS=regional` on or off.
-pub const REGIONAL_STS_ANNOTATION: &str = "sts-regional-endpoints";
+pub(crate) const REGIONAL_STS_ANNOTATION: &str = "sts-regional-endpoints";
 /// ServiceAccount and Pod annotation setting the projected token lifetime in seconds.
-pub const TOKEN_EXPIRATION_ANNOTATION: &str = "token-expiration";
+pub(crate) const TOKEN_EXPIRATION_ANNOTATION: &str = "token-expiration";
 /// Pod annotation listing containers (CSV) the webhook must leave alone.
-pub const SKIP_CONTAINERS_ANNOTATION: &str = "skip-containers";
+pub(crate) const SKIP_CONTAINERS_ANNOTATION: &str = "skip-containers";
 
 /// What one ServiceAccount asks of the webhook. `None` means "not set": the flag default applies.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -61,7 +61,7 @@ pub fn parse_go_bool(value: &str) -> Option<bool> {
 }
 
 /// Go `strconv.ParseInt(v, 10, 64)` followed by the 600 s minimum; `None` when unparsable.
-pub fn parse_token_expiration(value: &str) -> Option<i64> {
+pub(crate) fn parse_token_expiration(value: &str) -> Option<i64> {
     // Rust's i64 parser accepts exactly Go's base-10 syntax: optional sign, ASCII digits.
     value.parse::<i64>().ok().map(clamp_token_expiration)
 }

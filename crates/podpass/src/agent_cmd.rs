@@ -7,7 +7,7 @@ use clap::Args;
 
 /// Options of `podpass agent`.
 #[derive(Debug, Args)]
-pub struct AgentArgs {
+pub(crate) struct AgentArgs {
     #[command(flatten)]
     pub config: podpass_agent::AgentConfig,
 }
@@ -15,7 +15,7 @@ pub struct AgentArgs {
 /// Runs the agent until SIGINT/SIGTERM. Its own credentials (to sign EKS Auth calls, which
 /// need `eks-auth:AssumeRoleForPodIdentity`) come from AWS_ACCESS_KEY_ID,
 /// AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN.
-pub async fn run(args: AgentArgs) -> anyhow::Result<()> {
+pub(crate) async fn run(args: AgentArgs) -> anyhow::Result<()> {
     let credentials = Arc::new(podpass_agent::EnvCredentialsProvider);
     let eks_auth = args.config.eks_auth_client(credentials)?;
     let running = podpass_agent::start(

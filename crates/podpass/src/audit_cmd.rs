@@ -8,7 +8,7 @@ use crate::cli::Global;
 
 /// Options of `podpass audit`.
 #[derive(Debug, Args)]
-pub struct AuditArgs {
+pub(crate) struct AuditArgs {
     /// Only refusals
     #[arg(long)]
     pub denied: bool,
@@ -23,7 +23,7 @@ pub struct AuditArgs {
     pub json: bool,
 }
 
-pub fn run(global: &Global, args: AuditArgs) -> anyhow::Result<()> {
+pub(crate) fn run(global: &Global, args: AuditArgs) -> anyhow::Result<()> {
     let since = args
         .since
         .as_deref()

@@ -11,7 +11,7 @@ use crate::instance::Instance;
 /// An AWS error answered by the instance.
 #[derive(Debug, thiserror::Error)]
 #[error("{code}: {message}")]
-pub struct ApiError {
+pub(crate) struct ApiError {
     /// AWS error code.
     pub code: String,
     /// Message.
@@ -19,7 +19,7 @@ pub struct ApiError {
 }
 
 /// Signed IAM/STS calls to the running instance.
-pub struct AwsClient {
+pub(crate) struct AwsClient {
     http: reqwest::Client,
     instance: Instance,
     access_key_id: String,
@@ -28,7 +28,7 @@ pub struct AwsClient {
 
 impl AwsClient {
     /// A client for the instance running on the global data directory, as its admin.
-    pub async fn connect(global: &Global) -> anyhow::Result<Self> {
+    pub(crate) async fn connect(global: &Global) -> anyhow::Result<Self> {
         let instance = Instance::running(&global.data_dir())?;
         let store = global.open_store().await?;
         let key = store
@@ -46,12 +46,12 @@ impl AwsClient {
     }
 
     /// The running instance.
-    pub fn instance(&self) -> &Instance {
+    pub(crate) fn instance(&self) -> &Instance {
         &self.instance
     }
 
     /// Calls an EKS rest-json operation; returns the response JSON, or the AWS error.
-    pub async fn eks(
+    pub(crate) async fn eks(
         &self,
         method: reqwest::Method,
         path: &str,
@@ -172,7 +172,7 @@ impl AwsClient {
     }
 
     /// Calls podpass's own admin API (signing name `podpass`), returning the raw response.
-    pub async fn admin(
+    pub(crate) async fn admin(
         &self,
         method: reqwest::Method,
         path: &str,
@@ -188,7 +188,7 @@ impl AwsClient {
     }
 
     /// An S3 request to the instance's S3 endpoint (path style), returning the raw response.
-    pub async fn s3(
+    pub(crate) async fn s3(
         &self,
         method: reqwest::Method,
         path: &str,
@@ -200,7 +200,7 @@ impl AwsClient {
     }
 
     /// Calls an IAM action; returns the response XML, or the AWS error.
-    pub async fn iam(
+    pub(crate) async fn iam(
         &self,
         action: &str,
         params: &[(&str, &str)],
@@ -250,7 +250,7 @@ impl AwsClient {
 }
 
 /// Text of the first `<name>` element (the answers read here are flat and escaped by us).
-pub fn xml_text(xml: &str, name: &str) -> Option<String> {
+pub(crate) fn xml_text(xml: &str, name: &str) -> Option<String> {
     let open = format!("<{name}>");
     let start = xml.find(&open)? + open.len();
     let end = xml[start..].find(&format!("</{name}>"))? + start;
@@ -258,7 +258,7 @@ pub fn xml_text(xml: &str, name: &str) -> Option<String> {
 }
 
 /// Texts of every `<name>` element, in order.
-pub fn xml_texts(xml: &str, name: &str) -> Vec<String> {
+pub(crate) fn xml_texts(xml: &str, name: &str) -> Vec<String> {
     let open = format!("<{name}>");
     let close = format!("</{name}>");
     let mut out = Vec::new();

@@ -20,7 +20,7 @@ use crate::{
 /// the AWS CLI administer EKS. Start with `podpass up`, then `eval "$(podpass env)"`.
 #[derive(Debug, Parser)]
 #[command(name = "podpass", version, propagate_version = true)]
-pub struct Cli {
+pub(crate) struct Cli {
     #[command(flatten)]
     pub global: Global,
     #[command(subcommand)]
@@ -29,7 +29,7 @@ pub struct Cli {
 
 /// Options every command takes.
 #[derive(Debug, Args)]
-pub struct Global {
+pub(crate) struct Global {
     /// Directory holding the embedded database and the running instance's record
     /// [default: $XDG_DATA_HOME/podpass or ~/.local/share/podpass]
     #[arg(long, env = "PODPASS_DATA_DIR", global = true)]
@@ -52,7 +52,7 @@ pub struct Global {
 
 /// How logs are written.
 #[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum LogFormat {
+pub(crate) enum LogFormat {
     /// Human-readable lines.
     Text,
     /// One JSON object per line.
@@ -61,14 +61,14 @@ pub enum LogFormat {
 
 impl Global {
     /// The data directory in effect.
-    pub fn data_dir(&self) -> PathBuf {
+    pub(crate) fn data_dir(&self) -> PathBuf {
         self.data_dir
             .clone()
             .unwrap_or_else(instance::default_data_dir)
     }
 
     /// Opens the store named by the flags, creating the data directory when needed.
-    pub async fn open_store(&self) -> anyhow::Result<Store> {
+    pub(crate) async fn open_store(&self) -> anyhow::Result<Store> {
         if let Some(url) = &self.database_url {
             return Store::open(url)
                 .await
@@ -86,7 +86,7 @@ impl Global {
 
 /// The commands.
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Run podpass on this machine: issuer, STS, IAM, EKS, EKS Auth, S3, node agent and kubelet on
     /// loopback, over an embedded store
     Up(serve::UpArgs),
@@ -134,7 +134,7 @@ pub enum Command {
 
 /// `podpass create ...`
 #[derive(Debug, Subcommand)]
-pub enum CreateCommand {
+pub(crate) enum CreateCommand {
     /// A role trusted only by one ServiceAccount, its policies, and the annotated ServiceAccount
     Iamserviceaccount(eksctl::CreateIamServiceAccount),
     /// An EKS Pod Identity association (creating a role trusting pods.eks.amazonaws.com if asked)
@@ -143,7 +143,7 @@ pub enum CreateCommand {
 
 /// `podpass get ...`
 #[derive(Debug, Subcommand)]
-pub enum GetCommand {
+pub(crate) enum GetCommand {
     /// ServiceAccounts annotated with a role
     Iamserviceaccount(eksctl::SelectIamServiceAccount),
     /// Pod Identity associations
@@ -156,7 +156,7 @@ pub enum GetCommand {
 
 /// `podpass delete ...`
 #[derive(Debug, Subcommand)]
-pub enum DeleteCommand {
+pub(crate) enum DeleteCommand {
     /// The role (policies detached) and the ServiceAccount
     Iamserviceaccount(eksctl::SelectIamServiceAccount),
     /// A Pod Identity association
@@ -166,7 +166,7 @@ pub enum DeleteCommand {
 }
 
 /// Runs the parsed command.
-pub async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
+pub(crate) async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
     if let Command::Exec(args) = cli.command {
         return pods::exec(&cli.global, args).await;
     }
@@ -233,7 +233,7 @@ async fn env(global: &Global) -> anyhow::Result<()> {
 /// Installs the tracing subscriber for the chosen format and filter.
 const QUIET_POSTGRES_NOTICES: &str = "sqlx::postgres::notice=warn";
 
-pub fn init_logging(global: &Global) {
+pub(crate) fn init_logging(global: &Global) {
     let mut filter = tracing_subscriber::EnvFilter::try_new(&global.log)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     // PostgreSQL's notices ("relation ... already exists, skipping" on every migration check)

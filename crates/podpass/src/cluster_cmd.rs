@@ -9,7 +9,7 @@ use crate::serve::Algorithm;
 
 /// Cluster commands.
 #[derive(Debug, Subcommand)]
-pub enum ClusterCommand {
+pub(crate) enum ClusterCommand {
     /// List the clusters with their issuer and published signing keys
     List,
     /// Sign new tokens with a fresh key; old keys stay in the JWKS until their last token expires
@@ -36,7 +36,7 @@ pub enum ClusterCommand {
     RotateSessionKey,
 }
 
-pub async fn run(global: &Global, command: ClusterCommand) -> anyhow::Result<()> {
+pub(crate) async fn run(global: &Global, command: ClusterCommand) -> anyhow::Result<()> {
     let store = global.open_store().await?;
     let now = podpass_control::now();
     match command {

@@ -15,7 +15,7 @@ use crate::iam_cmd;
 
 /// Options of `podpass demo`.
 #[derive(Debug, Args)]
-pub struct DemoArgs {
+pub(crate) struct DemoArgs {
     /// Bucket the labs list
     #[arg(long, default_value = "podpass-demo")]
     pub bucket: String,
@@ -36,7 +36,7 @@ struct Lab<'a> {
     expect_allowed: bool,
 }
 
-pub async fn run(global: &Global, args: DemoArgs) -> anyhow::Result<()> {
+pub(crate) async fn run(global: &Global, args: DemoArgs) -> anyhow::Result<()> {
     let client = AwsClient::connect(global).await?;
     heading("Setup: a bucket with one object, made by the admin");
     println!(

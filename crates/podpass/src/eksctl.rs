@@ -11,13 +11,13 @@ use crate::output::table;
 use crate::sa::apply_annotations;
 
 /// The ServiceAccount annotation IRSA reads.
-pub const ROLE_ARN_ANNOTATION: &str = "eks.amazonaws.com/role-arn";
+pub(crate) const ROLE_ARN_ANNOTATION: &str = "eks.amazonaws.com/role-arn";
 /// The audience IRSA tokens carry.
 const STS_AUDIENCE: &str = "sts.amazonaws.com";
 
 /// Options of `create iamserviceaccount`.
 #[derive(Debug, Args)]
-pub struct CreateIamServiceAccount {
+pub(crate) struct CreateIamServiceAccount {
     /// Cluster
     #[arg(long, env = "PODPASS_CLUSTER", default_value = "demo")]
     pub cluster: String,
@@ -46,7 +46,7 @@ pub struct CreateIamServiceAccount {
 
 /// Options selecting IRSA ServiceAccounts.
 #[derive(Debug, Args)]
-pub struct SelectIamServiceAccount {
+pub(crate) struct SelectIamServiceAccount {
     /// Cluster
     #[arg(long, env = "PODPASS_CLUSTER", default_value = "demo")]
     pub cluster: String,
@@ -60,7 +60,7 @@ pub struct SelectIamServiceAccount {
 
 /// The trust policy eksctl writes: the cluster's provider, `sub` pinned to the one
 /// ServiceAccount and `aud` to STS.
-pub fn irsa_trust_policy(
+pub(crate) fn irsa_trust_policy(
     provider_arn: &str,
     provider_url: &str,
     namespace: &str,
@@ -82,7 +82,7 @@ pub fn irsa_trust_policy(
 }
 
 /// The issuer URL as IAM names its provider: without scheme.
-pub fn provider_url(issuer: &str) -> &str {
+pub(crate) fn provider_url(issuer: &str) -> &str {
     issuer
         .strip_prefix("https://")
         .or_else(|| issuer.strip_prefix("http://"))
@@ -94,7 +94,7 @@ fn info(message: impl std::fmt::Display) {
 }
 
 /// Makes sure the cluster's issuer is an IAM OIDC provider trusted for STS; returns its ARN.
-pub async fn ensure_oidc_provider(
+pub(crate) async fn ensure_oidc_provider(
     client: &AwsClient,
     issuer: &str,
     cluster: &str,
@@ -140,7 +140,7 @@ pub async fn ensure_oidc_provider(
     Ok(arn)
 }
 
-pub async fn create(global: &Global, args: CreateIamServiceAccount) -> anyhow::Result<()> {
+pub(crate) async fn create(global: &Global, args: CreateIamServiceAccount) -> anyhow::Result<()> {
     let qualified = format!("{}/{}", args.namespace, args.name);
     let role_name = args.role_name.clone().unwrap_or_else(|| {
         let mut name = format!("podpass-{}-{}-{}", args.cluster, args.namespace, args.name);
@@ -255,7 +255,7 @@ pub async fn create(global: &Global, args: CreateIamServiceAccount) -> anyhow::R
     Ok(())
 }
 
-pub async fn get(global: &Global, args: SelectIamServiceAccount) -> anyhow::Result<()> {
+pub(crate) async fn get(global: &Global, args: SelectIamServiceAccount) -> anyhow::Result<()> {
     let store = global.open_store().await?;
     let accounts = store
         .list_service_accounts(&args.cluster, args.namespace.as_deref())
@@ -281,7 +281,7 @@ pub async fn get(global: &Global, args: SelectIamServiceAccount) -> anyhow::Resu
     Ok(())
 }
 
-pub async fn delete(global: &Global, args: SelectIamServiceAccount) -> anyhow::Result<()> {
+pub(crate) async fn delete(global: &Global, args: SelectIamServiceAccount) -> anyhow::Result<()> {
     let (Some(namespace), Some(name)) = (args.namespace.as_deref(), args.name.as_deref()) else {
         bail!("--namespace and --name are required");
     };
@@ -331,11 +331,11 @@ pub async fn delete(global: &Global, args: SelectIamServiceAccount) -> anyhow::R
 }
 
 /// The trust policy of a Pod Identity role (EKS User Guide, pod-id-role).
-pub const POD_IDENTITY_TRUST_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Sid":"AllowEksAuthToAssumeRoleForPodIdentity","Effect":"Allow","Principal":{"Service":"pods.eks.amazonaws.com"},"Action":["sts:AssumeRole","sts:TagSession"]}]}"#;
+pub(crate) const POD_IDENTITY_TRUST_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Sid":"AllowEksAuthToAssumeRoleForPodIdentity","Effect":"Allow","Principal":{"Service":"pods.eks.amazonaws.com"},"Action":["sts:AssumeRole","sts:TagSession"]}]}"#;
 
 /// Options of `create podidentityassociation`.
 #[derive(Debug, Args)]
-pub struct CreatePodIdentityAssociation {
+pub(crate) struct CreatePodIdentityAssociation {
     /// Cluster
     #[arg(long, env = "PODPASS_CLUSTER", default_value = "demo")]
     pub cluster: String,
@@ -368,7 +368,7 @@ pub struct CreatePodIdentityAssociation {
 
 /// Options selecting Pod Identity associations.
 #[derive(Debug, Args)]
-pub struct SelectPodIdentityAssociation {
+pub(crate) struct SelectPodIdentityAssociation {
     /// Cluster
     #[arg(long, env = "PODPASS_CLUSTER", default_value = "demo")]
     pub cluster: String,
@@ -380,7 +380,7 @@ pub struct SelectPodIdentityAssociation {
     pub service_account_name: Option<String>,
 }
 
-pub async fn create_pod_identity(
+pub(crate) async fn create_pod_identity(
     global: &Global,
     args: CreatePodIdentityAssociation,
 ) -> anyhow::Result<()> {
@@ -509,7 +509,7 @@ async fn find_associations(
     Ok(out)
 }
 
-pub async fn get_pod_identity(
+pub(crate) async fn get_pod_identity(
     global: &Global,
     args: SelectPodIdentityAssociation,
 ) -> anyhow::Result<()> {
@@ -542,7 +542,7 @@ pub async fn get_pod_identity(
     Ok(())
 }
 
-pub async fn delete_pod_identity(
+pub(crate) async fn delete_pod_identity(
     global: &Global,
     args: SelectPodIdentityAssociation,
 ) -> anyhow::Result<()> {

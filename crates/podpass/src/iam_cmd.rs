@@ -17,7 +17,7 @@ use crate::cli::Global;
 
 /// IAM tools that AWS does not offer.
 #[derive(Debug, Subcommand)]
-pub enum IamCommand {
+pub(crate) enum IamCommand {
     /// Flag trust and permission policies that let the wrong workload in (e.g. a web-identity
     /// trust without a `sub` condition: any pod of the cluster can take the role)
     Lint(LintArgs),
@@ -29,7 +29,7 @@ pub enum IamCommand {
 
 /// Options of `iam simulate`.
 #[derive(Debug, Args)]
-pub struct SimulateArgs {
+pub(crate) struct SimulateArgs {
     /// The action, e.g. s3:GetObject or sts:AssumeRoleWithWebIdentity
     #[arg(long)]
     pub action: String,
@@ -71,7 +71,7 @@ pub struct SimulateArgs {
 
 /// Output formats of `iam simulate`.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
-pub enum SimulateOutput {
+pub(crate) enum SimulateOutput {
     /// The explanation
     Text,
     /// The explanation as JSON
@@ -80,7 +80,7 @@ pub enum SimulateOutput {
 
 /// Options of `iam lint`.
 #[derive(Debug, Args)]
-pub struct LintArgs {
+pub(crate) struct LintArgs {
     /// Lint a stored role: its trust policy and its inline policies
     #[arg(long, conflicts_with = "file")]
     pub role: Option<String>,
@@ -92,7 +92,7 @@ pub struct LintArgs {
     pub strict: bool,
 }
 
-pub async fn run(global: &Global, command: IamCommand) -> anyhow::Result<()> {
+pub(crate) async fn run(global: &Global, command: IamCommand) -> anyhow::Result<()> {
     match command {
         IamCommand::Lint(args) => lint_command(global, args).await,
         IamCommand::Simulate(args) => simulate(global, *args).await,
@@ -147,7 +147,7 @@ async fn lint_command(global: &Global, args: LintArgs) -> anyhow::Result<()> {
 
 /// The lint report of a stored role (trust policy and inline policies), as `iam lint --role`
 /// prints it.
-pub async fn lint_role(global: &Global, role: &str) -> anyhow::Result<String> {
+pub(crate) async fn lint_role(global: &Global, role: &str) -> anyhow::Result<String> {
     let store = global.open_store().await?;
     let role = store.role(role).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     let policy = Policy::parse(&role.trust_policy, PolicyKind::Trust)
@@ -160,7 +160,7 @@ pub async fn lint_role(global: &Global, role: &str) -> anyhow::Result<String> {
 }
 
 /// One finding as the CLI prints it.
-pub fn render(label: &str, finding: &Finding) -> String {
+pub(crate) fn render(label: &str, finding: &Finding) -> String {
     let severity = match finding.severity {
         Severity::Error => "error",
         Severity::Warning => "warning",

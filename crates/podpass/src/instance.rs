@@ -6,7 +6,7 @@ use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
 
 /// Default data directory: `$XDG_DATA_HOME/podpass`, else `~/.local/share/podpass`.
-pub fn default_data_dir() -> PathBuf {
+pub(crate) fn default_data_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("XDG_DATA_HOME").filter(|d| !d.is_empty()) {
         return PathBuf::from(dir).join("podpass");
     }
@@ -18,7 +18,7 @@ pub fn default_data_dir() -> PathBuf {
 
 /// What a running `podpass up` tells clients about itself.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
-pub struct Instance {
+pub(crate) struct Instance {
     /// Process id of the server.
     pub pid: u32,
     /// Base URL of the AWS-compatible endpoint.
@@ -45,7 +45,7 @@ const INSTANCE_FILE: &str = "instance.json";
 
 impl Instance {
     /// Writes the record atomically (a reader never sees half a file).
-    pub fn write(&self, data_dir: &Path) -> anyhow::Result<()> {
+    pub(crate) fn write(&self, data_dir: &Path) -> anyhow::Result<()> {
         let path = data_dir.join(INSTANCE_FILE);
         let tmp = data_dir.join(".instance.json.tmp");
         std::fs::write(&tmp, serde_json::to_vec_pretty(self)?)
@@ -54,12 +54,12 @@ impl Instance {
     }
 
     /// Removes the record when the server stops.
-    pub fn remove(data_dir: &Path) {
+    pub(crate) fn remove(data_dir: &Path) {
         let _ = std::fs::remove_file(data_dir.join(INSTANCE_FILE));
     }
 
     /// Reads the record of the instance running on `data_dir`, failing clearly when none runs.
-    pub fn running(data_dir: &Path) -> anyhow::Result<Self> {
+    pub(crate) fn running(data_dir: &Path) -> anyhow::Result<Self> {
         let path = data_dir.join(INSTANCE_FILE);
         let text = match std::fs::read(&path) {
             Ok(text) => text,
@@ -83,7 +83,7 @@ impl Instance {
     }
 
     /// The shell exports a client needs for this instance.
-    pub fn exports(&self, secret_access_key: Option<&str>) -> String {
+    pub(crate) fn exports(&self, secret_access_key: Option<&str>) -> String {
         let mut lines = vec![
             format!("export AWS_ENDPOINT_URL={}", self.endpoint_url),
             format!("export AWS_ENDPOINT_URL_S3={}", self.s3_endpoint_url),

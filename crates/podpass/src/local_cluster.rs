@@ -16,11 +16,11 @@ use podpass_token::{ObjectRef, TokenRequest};
 const DEFAULT_SERVICE_ACCOUNT: &str = "default";
 
 /// Node name recorded in pod-bound tokens (the kubelet's node info claim).
-pub const NODE_NAME: &str = "podpass-node";
+pub(crate) const NODE_NAME: &str = "podpass-node";
 
 /// What a podpass cluster is made of, for one cluster.
 #[derive(Clone)]
-pub struct LocalCluster {
+pub(crate) struct LocalCluster {
     store: Store,
     clusters: Clusters,
     cluster: String,
@@ -30,7 +30,7 @@ pub struct LocalCluster {
 
 impl LocalCluster {
     /// The cluster `cluster` of `store`; ServiceAccount annotations carry `annotation_prefix`.
-    pub fn new(store: Store, cluster: &str, annotation_prefix: &str) -> Arc<Self> {
+    pub(crate) fn new(store: Store, cluster: &str, annotation_prefix: &str) -> Arc<Self> {
         Arc::new(Self {
             clusters: Clusters::new(store.clone()),
             store,

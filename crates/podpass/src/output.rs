@@ -4,11 +4,11 @@ use std::str::FromStr;
 
 /// A Go-style duration (`90s`, `10m`, `1h30m`, `24h`, or plain seconds).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Duration(i64);
+pub(crate) struct Duration(i64);
 
 impl Duration {
     /// Whole seconds.
-    pub fn seconds(self) -> i64 {
+    pub(crate) fn seconds(self) -> i64 {
         self.0
     }
 }
@@ -53,7 +53,7 @@ impl FromStr for Duration {
 }
 
 /// `2026-11-28T22:00:00Z (in 59m 58s)` / `(3h 2m ago)`.
-pub fn describe_time(epoch: i64, now: i64) -> String {
+pub(crate) fn describe_time(epoch: i64, now: i64) -> String {
     let date = jiff::Timestamp::from_second(epoch)
         .map(|t| t.to_string())
         .unwrap_or_else(|_| epoch.to_string());
@@ -67,7 +67,7 @@ pub fn describe_time(epoch: i64, now: i64) -> String {
 }
 
 /// `1d 2h`, `3h 2m`, `59m 58s`, `12s`.
-pub fn human_span(seconds: u64) -> String {
+pub(crate) fn human_span(seconds: u64) -> String {
     let (d, h, m, s) = (
         seconds / 86_400,
         seconds / 3600 % 24,
@@ -105,7 +105,7 @@ mod tests {
 }
 
 /// kubectl's AGE column (`HumanDuration`): `45s`, `3m20s`, `45m`, `3h20m`, `15h`, `2d3h`, `30d`, `2y`.
-pub fn kube_age(seconds: i64) -> String {
+pub(crate) fn kube_age(seconds: i64) -> String {
     let s = seconds.max(0);
     let (m, h, d) = (s / 60, s / 3600, s / 86_400);
     match s {
@@ -121,7 +121,7 @@ pub fn kube_age(seconds: i64) -> String {
 }
 
 /// Left-aligned columns separated by three spaces, as kubectl prints them.
-pub fn table(rows: &[Vec<String>]) -> String {
+pub(crate) fn table(rows: &[Vec<String>]) -> String {
     let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> = (0..columns)
         .map(|c| {

@@ -15,7 +15,7 @@ use crate::sa::Format;
 
 /// Options of `podpass run`.
 #[derive(Debug, Args)]
-pub struct RunArgs {
+pub(crate) struct RunArgs {
     /// Pod manifest (YAML or JSON); `-` reads stdin
     #[arg(long, short = 'f')]
     pub filename: String,
@@ -29,7 +29,7 @@ pub struct RunArgs {
 
 /// Options naming one pod.
 #[derive(Debug, Args)]
-pub struct PodArgs {
+pub(crate) struct PodArgs {
     /// Pod name
     pub name: String,
     /// Namespace
@@ -39,7 +39,7 @@ pub struct PodArgs {
 
 /// Options of `podpass get pods`.
 #[derive(Debug, Args)]
-pub struct ListArgs {
+pub(crate) struct ListArgs {
     /// Namespace
     #[arg(long, short = 'n', default_value = "default")]
     pub namespace: String,
@@ -53,7 +53,7 @@ pub struct ListArgs {
 
 /// Options of `podpass get pod`.
 #[derive(Debug, Args)]
-pub struct GetArgs {
+pub(crate) struct GetArgs {
     #[command(flatten)]
     pub pod: PodArgs,
     /// Output format (`-o yaml` shows the pod as admitted: the webhook's mutation included)
@@ -63,7 +63,7 @@ pub struct GetArgs {
 
 /// Options of `podpass logs`.
 #[derive(Debug, Args)]
-pub struct LogsArgs {
+pub(crate) struct LogsArgs {
     #[command(flatten)]
     pub pod: PodArgs,
     /// Container [default: the first]
@@ -76,7 +76,7 @@ pub struct LogsArgs {
 
 /// Options of `podpass exec`.
 #[derive(Debug, Args)]
-pub struct ExecArgs {
+pub(crate) struct ExecArgs {
     #[command(flatten)]
     pub pod: PodArgs,
     /// Container [default: the first]
@@ -103,7 +103,7 @@ async fn answer(response: reqwest::Response) -> anyhow::Result<Value> {
     Ok(value)
 }
 
-pub async fn run(global: &Global, args: RunArgs) -> anyhow::Result<()> {
+pub(crate) async fn run(global: &Global, args: RunArgs) -> anyhow::Result<()> {
     let manifest = if args.filename == "-" {
         let mut text = String::new();
         std::io::stdin().read_to_string(&mut text)?;
@@ -177,7 +177,7 @@ async fn stream_logs(
     Ok(())
 }
 
-pub async fn logs(global: &Global, args: LogsArgs) -> anyhow::Result<()> {
+pub(crate) async fn logs(global: &Global, args: LogsArgs) -> anyhow::Result<()> {
     let client = AwsClient::connect(global).await?;
     if args.follow {
         return stream_logs(
@@ -201,7 +201,10 @@ pub async fn logs(global: &Global, args: LogsArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub async fn exec(global: &Global, args: ExecArgs) -> anyhow::Result<std::process::ExitCode> {
+pub(crate) async fn exec(
+    global: &Global,
+    args: ExecArgs,
+) -> anyhow::Result<std::process::ExitCode> {
     let client = AwsClient::connect(global).await?;
     let body = serde_json::json!({"container": args.container, "command": args.command});
     let output = answer(
@@ -222,7 +225,7 @@ pub async fn exec(global: &Global, args: ExecArgs) -> anyhow::Result<std::proces
     ))
 }
 
-pub async fn delete(global: &Global, args: PodArgs) -> anyhow::Result<()> {
+pub(crate) async fn delete(global: &Global, args: PodArgs) -> anyhow::Result<()> {
     let client = AwsClient::connect(global).await?;
     answer(
         client
@@ -234,7 +237,7 @@ pub async fn delete(global: &Global, args: PodArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub async fn get(global: &Global, args: GetArgs) -> anyhow::Result<()> {
+pub(crate) async fn get(global: &Global, args: GetArgs) -> anyhow::Result<()> {
     let client = AwsClient::connect(global).await?;
     let pod = answer(
         client
@@ -249,7 +252,7 @@ pub async fn get(global: &Global, args: GetArgs) -> anyhow::Result<()> {
     print_pods(&[pod], false, args.output, Some(()))
 }
 
-pub async fn list(global: &Global, args: ListArgs) -> anyhow::Result<()> {
+pub(crate) async fn list(global: &Global, args: ListArgs) -> anyhow::Result<()> {
     let client = AwsClient::connect(global).await?;
     let path = if args.all_namespaces {
         "/podpass/v1/pods".to_owned()

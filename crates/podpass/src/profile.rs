@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 
 /// Where the shared credentials and config files live (honouring the SDKs' env overrides).
-pub struct AwsFiles {
+pub(crate) struct AwsFiles {
     /// `~/.aws/credentials` or `$AWS_SHARED_CREDENTIALS_FILE`.
     pub credentials: PathBuf,
     /// `~/.aws/config` or `$AWS_CONFIG_FILE`.
@@ -14,7 +14,7 @@ pub struct AwsFiles {
 
 impl AwsFiles {
     /// Resolves the files as the AWS CLI does.
-    pub fn from_env() -> anyhow::Result<Self> {
+    pub(crate) fn from_env() -> anyhow::Result<Self> {
         let home = || -> anyhow::Result<PathBuf> {
             std::env::var_os("HOME")
                 .map(PathBuf::from)
@@ -35,7 +35,7 @@ impl AwsFiles {
     }
 
     /// Writes (or replaces) the profile's section in both files, leaving other profiles alone.
-    pub fn write_profile(
+    pub(crate) fn write_profile(
         &self,
         profile: &str,
         access_key_id: &str,

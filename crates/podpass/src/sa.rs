@@ -12,7 +12,7 @@ use crate::output::kube_age;
 
 /// Where a ServiceAccount lives.
 #[derive(Debug, Args)]
-pub struct Scope {
+pub(crate) struct Scope {
     /// Cluster
     #[arg(long, env = "PODPASS_CLUSTER", default_value = "demo")]
     pub cluster: String,
@@ -23,7 +23,7 @@ pub struct Scope {
 
 /// Output formats, as kubectl's `-o`.
 #[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum Format {
+pub(crate) enum Format {
     /// A table
     Table,
     /// The object(s) as YAML
@@ -34,7 +34,7 @@ pub enum Format {
 
 /// ServiceAccount commands.
 #[derive(Debug, Subcommand)]
-pub enum SaCommand {
+pub(crate) enum SaCommand {
     /// Create a ServiceAccount
     Create {
         /// Name
@@ -77,7 +77,7 @@ pub enum SaCommand {
     },
 }
 
-pub async fn run(global: &Global, command: SaCommand) -> anyhow::Result<()> {
+pub(crate) async fn run(global: &Global, command: SaCommand) -> anyhow::Result<()> {
     let store = global.open_store().await?;
     let now = podpass_control::now();
     match command {
@@ -152,7 +152,7 @@ fn not_found(e: StoreError) -> anyhow::Error {
 }
 
 /// Applies kubectl-annotate style changes: `k=v` sets, `k-` removes.
-pub fn apply_annotations(
+pub(crate) fn apply_annotations(
     annotations: &mut BTreeMap<String, String>,
     changes: &[String],
     overwrite: bool,
@@ -182,7 +182,7 @@ pub fn apply_annotations(
 }
 
 /// The ServiceAccount as the Kubernetes API returns it.
-pub fn manifest(sa: &ServiceAccount) -> serde_json::Value {
+pub(crate) fn manifest(sa: &ServiceAccount) -> serde_json::Value {
     let mut metadata = json!({
         "creationTimestamp": jiff::Timestamp::from_second(sa.created_at)
             .map(|t| t.to_string())

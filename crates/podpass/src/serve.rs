@@ -18,7 +18,7 @@ use crate::profile::AwsFiles;
 
 /// Options of `podpass up`.
 #[derive(Debug, Args)]
-pub struct UpArgs {
+pub(crate) struct UpArgs {
     /// Address of the AWS-compatible endpoint and the issuer (port 0 picks a free port)
     #[arg(long, env = "PODPASS_LISTEN", default_value = "127.0.0.1:7700")]
     pub listen: SocketAddr,
@@ -110,7 +110,7 @@ pub struct UpArgs {
 /// per listener.
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Listeners (limits of each HTTP listener)")]
-pub struct ListenerArgs {
+pub(crate) struct ListenerArgs {
     /// Longest a client may take to send a request's line and headers, counted from their first
     /// byte; a slower client is disconnected (slowloris)
     #[arg(long, env = "PODPASS_HEADER_READ_TIMEOUT", default_value = "10s")]
@@ -135,7 +135,7 @@ pub struct ListenerArgs {
 
 impl ListenerArgs {
     /// The listener limits these options select.
-    pub fn options(&self) -> anyhow::Result<podpass_http::ServeOptions> {
+    pub(crate) fn options(&self) -> anyhow::Result<podpass_http::ServeOptions> {
         let positive = |flag: &str, value: Duration| -> anyhow::Result<std::time::Duration> {
             match u64::try_from(value.seconds()) {
                 Ok(seconds) if seconds > 0 => Ok(std::time::Duration::from_secs(seconds)),
@@ -156,7 +156,7 @@ impl ListenerArgs {
 
 /// Which S3 decisions are audited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum S3Audit {
+pub(crate) enum S3Audit {
     /// Allowed and refused requests
     All,
     /// Refused requests only
@@ -166,7 +166,7 @@ pub enum S3Audit {
 /// Where the S3 endpoint stores objects when not in the data directory.
 #[derive(Debug, Args)]
 #[command(next_help_heading = "S3 upstream (store objects in another S3-compatible endpoint)")]
-pub struct S3UpstreamArgs {
+pub(crate) struct S3UpstreamArgs {
     /// Keep objects in this S3-compatible endpoint (AWS S3, MinIO, Ceph, ...) instead of the
     /// data directory; podpass still authenticates and authorizes every request, then forwards
     /// it signed with the upstream's own credentials. Bucket policies stay with podpass.
@@ -272,7 +272,7 @@ async fn refresh_key_ring(keys: std::sync::Arc<KeyRing>) {
     }
 }
 
-pub async fn up(global: &Global, args: UpArgs) -> anyhow::Result<()> {
+pub(crate) async fn up(global: &Global, args: UpArgs) -> anyhow::Result<()> {
     let limits = args.listeners.options()?;
     let data_dir = global.data_dir();
     let store = global.open_store().await?;
@@ -540,7 +540,7 @@ async fn wait_for(mut stop: tokio::sync::watch::Receiver<bool>) {
 }
 
 /// Resolves on SIGINT or SIGTERM.
-pub async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

@@ -12,7 +12,7 @@ use crate::output::{Duration, describe_time};
 
 /// Token commands.
 #[derive(Debug, Subcommand)]
-pub enum TokenCommand {
+pub(crate) enum TokenCommand {
     /// Issue a token for a ServiceAccount, as `kubectl create token` does (printed on stdout)
     Create {
         /// Cluster that issues the token
@@ -52,7 +52,7 @@ pub enum TokenCommand {
     },
 }
 
-pub async fn run(global: &Global, command: TokenCommand) -> anyhow::Result<()> {
+pub(crate) async fn run(global: &Global, command: TokenCommand) -> anyhow::Result<()> {
     match command {
         TokenCommand::Create {
             cluster,

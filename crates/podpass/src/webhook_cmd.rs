@@ -10,7 +10,7 @@ use crate::local_cluster::LocalCluster;
 
 /// Options of `podpass webhook`.
 #[derive(Debug, Args)]
-pub struct WebhookCommand {
+pub(crate) struct WebhookCommand {
     #[command(flatten)]
     pub args: podpass_webhook::WebhookArgs,
     /// Resolve ServiceAccounts and Pod Identity associations from this podpass cluster's store
@@ -19,7 +19,7 @@ pub struct WebhookCommand {
     pub local_cluster: Option<String>,
 }
 
-pub async fn run(global: &Global, command: WebhookCommand) -> anyhow::Result<()> {
+pub(crate) async fn run(global: &Global, command: WebhookCommand) -> anyhow::Result<()> {
     let resolver: Option<Arc<dyn podpass_podmutation::IdentityResolver + Send + Sync>> =
         match &command.local_cluster {
             Some(cluster) => {

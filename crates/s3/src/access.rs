@@ -69,7 +69,7 @@ fn internal(request_id: &str, error: &dyn std::fmt::Display) -> S3Error {
 
 impl Authorizer {
     /// An authorizer over `store`'s roles and the bucket policies.
-    pub fn new(
+    pub(crate) fn new(
         store: Store,
         account_id: String,
         region: String,

@@ -27,7 +27,7 @@ pub(crate) struct WithBucketPolicies<B> {
 
 impl<B: Backend> WithBucketPolicies<B> {
     /// Wraps `inner`, storing bucket policies in `policies`.
-    pub fn new(inner: B, policies: Arc<BucketPolicies>) -> Self {
+    pub(crate) fn new(inner: B, policies: Arc<BucketPolicies>) -> Self {
         WithBucketPolicies { inner, policies }
     }
 

@@ -73,7 +73,7 @@ fn compile(bucket: &str, text: &str) -> Result<Arc<NamedPolicy>, PolicyError> {
 
 impl BucketPolicies {
     /// The policies kept in `store`.
-    pub fn new(store: Store) -> Self {
+    pub(crate) fn new(store: Store) -> Self {
         BucketPolicies {
             store,
             cache: moka::sync::Cache::builder()
@@ -84,7 +84,10 @@ impl BucketPolicies {
     }
 
     /// The bucket's policy, if it has one.
-    pub async fn get(&self, bucket: &str) -> Result<Option<Arc<StoredPolicy>>, BucketPolicyError> {
+    pub(crate) async fn get(
+        &self,
+        bucket: &str,
+    ) -> Result<Option<Arc<StoredPolicy>>, BucketPolicyError> {
         if let Some(policy) = self.cache.get(bucket) {
             return Ok(policy);
         }
@@ -105,7 +108,7 @@ impl BucketPolicies {
 
     /// Validates and stores `text` as the bucket's policy, replacing any previous one. A
     /// document over S3's 20 KB is refused before it is parsed.
-    pub async fn put(&self, bucket: &str, text: String) -> Result<(), BucketPolicyError> {
+    pub(crate) async fn put(&self, bucket: &str, text: String) -> Result<(), BucketPolicyError> {
         check_size(SizedDocument::BucketPolicy, [text.as_str()]).map_err(PolicyError::from)?;
         let compiled = compile(bucket, &text)?;
         self.store
@@ -119,7 +122,7 @@ impl BucketPolicies {
     }
 
     /// Removes the bucket's policy; `false` when it had none.
-    pub async fn delete(&self, bucket: &str) -> Result<bool, BucketPolicyError> {
+    pub(crate) async fn delete(&self, bucket: &str) -> Result<bool, BucketPolicyError> {
         let existed = self.store.delete_bucket_policy(bucket).await?;
         self.cache.insert(bucket.to_owned(), None);
         Ok(existed)
@@ -128,7 +131,7 @@ impl BucketPolicies {
     /// Moves the policies an earlier podpass kept as files (`<dir>/<bucket>.json`) into the
     /// store, unless the bucket has one there already, and renames each file to
     /// `<bucket>.json.imported`. Returns how many were imported.
-    pub async fn import_files(&self, dir: &Path) -> Result<usize, BucketPolicyError> {
+    pub(crate) async fn import_files(&self, dir: &Path) -> Result<usize, BucketPolicyError> {
         let io = |path: &Path| {
             let path = path.to_owned();
             move |source| BucketPolicyError::Io { path, source }

@@ -22,7 +22,7 @@ pub(crate) struct SessionKeys {
 
 impl SessionKeys {
     /// An empty map.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         SessionKeys {
             sessions: moka::sync::Cache::builder()
                 .max_capacity(100_000)
@@ -33,14 +33,14 @@ impl SessionKeys {
 
     /// Records an opened session. An access key id names one session only (the token binds
     /// it), so a known one is left as it is: a cache write per request costs more than a read.
-    pub fn insert(&self, claims: Arc<SessionClaims>) {
+    pub(crate) fn insert(&self, claims: Arc<SessionClaims>) {
         self.sessions
             .entry_by_ref(claims.access_key_id.as_str())
             .or_insert_with(|| claims.clone());
     }
 
     /// The session of `access_key_id`, unless it has expired at `now` (unix seconds).
-    pub fn get(&self, access_key_id: &str, now: i64) -> Option<Arc<SessionClaims>> {
+    pub(crate) fn get(&self, access_key_id: &str, now: i64) -> Option<Arc<SessionClaims>> {
         let claims = self.sessions.get(access_key_id)?;
         (now < claims.expires_at).then_some(claims)
     }
@@ -56,7 +56,7 @@ pub(crate) struct AdminKeys {
 
 impl AdminKeys {
     /// Keys read from `store` on first use.
-    pub fn new(store: Store) -> Self {
+    pub(crate) fn new(store: Store) -> Self {
         AdminKeys {
             store,
             keys: RwLock::new(HashMap::new()),
@@ -65,7 +65,7 @@ impl AdminKeys {
     }
 
     /// The long-term key `access_key_id`, if the store has it.
-    pub async fn find(&self, access_key_id: &str) -> S3Result<Option<AccessKey>> {
+    pub(crate) async fn find(&self, access_key_id: &str) -> S3Result<Option<AccessKey>> {
         if let Some(key) = self.cached(access_key_id) {
             return Ok(Some(key));
         }

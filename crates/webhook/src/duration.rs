@@ -1,7 +1,7 @@
 //! Go's `time.ParseDuration`, which the reference's duration flags rely on.
 
 /// A non-negative Go `time.ParseDuration` string ("0", "100ms", "1m30s", "1.5h", "250us").
-pub fn parse_duration(input: &str) -> Result<std::time::Duration, String> {
+pub(crate) fn parse_duration(input: &str) -> Result<std::time::Duration, String> {
     let invalid = || format!("time: invalid duration {input:?}");
     let text = input.strip_prefix('+').unwrap_or(input);
     if text == "0" {

@@ -13,7 +13,7 @@ use crate::errors::internal;
 /// Maps a store error to IAM's: `NotFound` is `NoSuchEntity` (the store's subject plus
 /// " cannot be found.", or its message as is when it is a full sentence), `AlreadyExists` is
 /// `EntityAlreadyExists`, `Conflict` is `DeleteConflict`; anything else is internal.
-pub fn store_error(error: StoreError) -> AwsError {
+pub(super) fn store_error(error: StoreError) -> AwsError {
     match error {
         StoreError::NotFound(what) if what.ends_with('.') => AwsError::no_such_entity(what),
         StoreError::NotFound(what) => AwsError::no_such_entity(format!("{what} cannot be found.")),
@@ -26,13 +26,13 @@ pub fn store_error(error: StoreError) -> AwsError {
 }
 
 /// A success response of an IAM operation.
-pub fn response<'c>(operation: &'c str, call: &'c Call) -> XmlResponse<'c> {
+pub(super) fn response<'c>(operation: &'c str, call: &'c Call) -> XmlResponse<'c> {
     XmlResponse::new(operation, NS_IAM, &call.ctx.request_id)
 }
 
 /// Reads a required member and checks it against `member_type` (empty when absent: the
 /// recorded violation fails the request before the value is used).
-pub fn required<'c>(
+pub(super) fn required<'c>(
     call: &'c Call,
     validation: &mut Validation,
     member: &str,
@@ -46,17 +46,17 @@ pub fn required<'c>(
 }
 
 /// Reads and validates the `RoleName` member of role operations.
-pub fn role_name<'c>(call: &'c Call, validation: &mut Validation) -> &'c str {
+pub(super) fn role_name<'c>(call: &'c Call, validation: &mut Validation) -> &'c str {
     required(call, validation, "RoleName", MemberType::RoleName)
 }
 
 /// The account podpass acts as.
-pub fn account(state: &AppState) -> &str {
+pub(super) fn account(state: &AppState) -> &str {
     &state.control.settings().account_id
 }
 
 /// Path and name of a managed policy ARN (`.../policy/a/b/Name` is `("/a/b/", "Name")`).
-pub fn split_policy_arn(arn: &str) -> (&str, &str) {
+pub(super) fn split_policy_arn(arn: &str) -> (&str, &str) {
     let rest = arn.split_once(":policy").map_or(arn, |(_, rest)| rest);
     match rest.rfind('/') {
         Some(slash) => (&rest[..=slash], &rest[slash + 1..]),
@@ -65,13 +65,13 @@ pub fn split_policy_arn(arn: &str) -> (&str, &str) {
 }
 
 /// Epoch seconds as a timestamp (the epoch itself for out-of-range values).
-pub fn timestamp(seconds: i64) -> jiff::Timestamp {
+pub(super) fn timestamp(seconds: i64) -> jiff::Timestamp {
     jiff::Timestamp::from_second(seconds).unwrap_or_default()
 }
 
 /// What a policy document is written as, which decides its grammar and size quota.
 #[derive(Debug, Clone, Copy)]
-pub enum DocumentUse<'a> {
+pub(super) enum DocumentUse<'a> {
     /// A role's trust policy.
     Trust,
     /// An inline policy of the named role, whose other inline policies count with it.
@@ -90,7 +90,7 @@ pub enum DocumentUse<'a> {
 /// Checks `text` for `usage`: first IAM's size quota on the raw text (whitespace not counted)
 /// as `LimitExceeded`, so an oversized document is never parsed; then the grammar, as
 /// `MalformedPolicyDocument` with the parser's message.
-pub fn check_document(text: &str, usage: DocumentUse<'_>) -> Result<Policy, AwsError> {
+pub(super) fn check_document(text: &str, usage: DocumentUse<'_>) -> Result<Policy, AwsError> {
     let (kind, sized) = match usage {
         DocumentUse::Trust => (PolicyKind::Trust, Some(SizedDocument::TrustPolicy)),
         DocumentUse::Inline { .. } => (
@@ -126,7 +126,7 @@ pub fn check_document(text: &str, usage: DocumentUse<'_>) -> Result<Policy, AwsE
 
 /// Loads the role an action targets after authorizing the caller on its ARN. A missing role is
 /// authorized against its root-path ARN first, so only permitted callers learn it is missing.
-pub async fn authorized_role(
+pub(super) async fn authorized_role(
     state: &AppState,
     call: &Call,
     action: &str,
@@ -142,7 +142,7 @@ pub async fn authorized_role(
 }
 
 /// Checks that a managed policy (AWS managed or of this account) exists and may be attached.
-pub async fn require_attachable(state: &AppState, arn: &str) -> Result<(), AwsError> {
+pub(super) async fn require_attachable(state: &AppState, arn: &str) -> Result<(), AwsError> {
     if catalogue::by_arn(arn).is_some() {
         return Ok(());
     }
@@ -156,7 +156,7 @@ pub async fn require_attachable(state: &AppState, arn: &str) -> Result<(), AwsEr
 }
 
 /// Logs the workload-identity lint findings of a trust policy just written.
-pub fn lint_trust_policy(role: &str, policy: &Policy) {
+pub(super) fn lint_trust_policy(role: &str, policy: &Policy) {
     for finding in podpass_policy::lint::lint(policy, PolicyKind::Trust) {
         tracing::warn!(
             role,
@@ -172,7 +172,12 @@ pub fn lint_trust_policy(role: &str, policy: &Policy) {
 
 /// Records a violation when `value` is longer than `max` UTF-16 units (members without a
 /// pattern, such as policy descriptions).
-pub fn check_max_len(validation: &mut Validation, member: &str, value: Option<&str>, max: usize) {
+pub(super) fn check_max_len(
+    validation: &mut Validation,
+    member: &str,
+    value: Option<&str>,
+    max: usize,
+) {
     if let Some(value) = value
         && value.encode_utf16().count() > max
     {

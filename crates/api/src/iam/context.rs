@@ -75,7 +75,7 @@ fn is_date(value: &str) -> bool {
 
 /// Reads `ContextEntries.member.N.{ContextKeyName,ContextKeyValues,ContextKeyType}`: member
 /// violations go to `validation`; values that do not fit their type are `InvalidInput`.
-pub fn read_context_entries(
+pub(super) fn read_context_entries(
     params: &QueryParams,
     validation: &mut Validation,
 ) -> Result<Vec<(String, ContextValue)>, AwsError> {

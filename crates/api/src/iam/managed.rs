@@ -114,7 +114,10 @@ fn version_number(version_id: &str) -> u64 {
 }
 
 /// CreatePolicy.
-pub async fn create_policy(state: &AppState, call: &Call) -> Result<RenderedResponse, AwsError> {
+pub(super) async fn create_policy(
+    state: &AppState,
+    call: &Call,
+) -> Result<RenderedResponse, AwsError> {
     let params = &call.params;
     let mut validation = Validation::new();
     let name = required(call, &mut validation, "PolicyName", MemberType::PolicyName);
@@ -173,7 +176,10 @@ pub async fn create_policy(state: &AppState, call: &Call) -> Result<RenderedResp
 }
 
 /// GetPolicy (AWS managed or customer managed).
-pub async fn get_policy(state: &AppState, call: &Call) -> Result<RenderedResponse, AwsError> {
+pub(super) async fn get_policy(
+    state: &AppState,
+    call: &Call,
+) -> Result<RenderedResponse, AwsError> {
     let mut validation = Validation::new();
     let arn = policy_arn_member(call, &mut validation);
     validation.finish()?;
@@ -222,7 +228,10 @@ impl Scope {
 }
 
 /// ListPolicies (sorted by name).
-pub async fn list_policies(state: &AppState, call: &Call) -> Result<RenderedResponse, AwsError> {
+pub(super) async fn list_policies(
+    state: &AppState,
+    call: &Call,
+) -> Result<RenderedResponse, AwsError> {
     let params = &call.params;
     let mut validation = Validation::new();
     let scope = Scope::read(params.get("Scope"), &mut validation);
@@ -270,7 +279,10 @@ pub async fn list_policies(state: &AppState, call: &Call) -> Result<RenderedResp
 }
 
 /// DeletePolicy.
-pub async fn delete_policy(state: &AppState, call: &Call) -> Result<RenderedResponse, AwsError> {
+pub(super) async fn delete_policy(
+    state: &AppState,
+    call: &Call,
+) -> Result<RenderedResponse, AwsError> {
     let mut validation = Validation::new();
     let arn = policy_arn_member(call, &mut validation);
     validation.finish()?;
@@ -287,7 +299,7 @@ pub async fn delete_policy(state: &AppState, call: &Call) -> Result<RenderedResp
 }
 
 /// CreatePolicyVersion.
-pub async fn create_policy_version(
+pub(super) async fn create_policy_version(
     state: &AppState,
     call: &Call,
 ) -> Result<RenderedResponse, AwsError> {
@@ -345,7 +357,7 @@ pub async fn create_policy_version(
 }
 
 /// GetPolicyVersion (AWS managed policies have only their default version).
-pub async fn get_policy_version(
+pub(super) async fn get_policy_version(
     state: &AppState,
     call: &Call,
 ) -> Result<RenderedResponse, AwsError> {
@@ -393,7 +405,7 @@ pub async fn get_policy_version(
 }
 
 /// ListPolicyVersions (oldest first).
-pub async fn list_policy_versions(
+pub(super) async fn list_policy_versions(
     state: &AppState,
     call: &Call,
 ) -> Result<RenderedResponse, AwsError> {
@@ -441,7 +453,7 @@ pub async fn list_policy_versions(
 }
 
 /// DeletePolicyVersion (never the default one).
-pub async fn delete_policy_version(
+pub(super) async fn delete_policy_version(
     state: &AppState,
     call: &Call,
 ) -> Result<RenderedResponse, AwsError> {
@@ -461,7 +473,7 @@ pub async fn delete_policy_version(
 }
 
 /// SetDefaultPolicyVersion.
-pub async fn set_default_policy_version(
+pub(super) async fn set_default_policy_version(
     state: &AppState,
     call: &Call,
 ) -> Result<RenderedResponse, AwsError> {

@@ -17,7 +17,7 @@ use crate::AppState;
 use crate::call::{Call, IAM, unknown_action};
 
 /// Runs one IAM action.
-pub async fn dispatch(
+pub(crate) async fn dispatch(
     state: &AppState,
     action: &str,
     call: &Call,

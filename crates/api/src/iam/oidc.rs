@@ -115,7 +115,10 @@ fn thumbprints(items: Vec<&str>) -> Vec<String> {
 }
 
 /// CreateOpenIDConnectProvider (thumbprints optional, as IAM no longer needs them).
-pub async fn create_provider(state: &AppState, call: &Call) -> Result<RenderedResponse, AwsError> {
+pub(super) async fn create_provider(
+    state: &AppState,
+    call: &Call,
+) -> Result<RenderedResponse, AwsError> {
     let mut validation = Validation::new();
     let url = required(call, &mut validation, "Url", MemberType::OidcUrl);
     let client_ids = read_list(
@@ -172,7 +175,10 @@ pub async fn create_provider(state: &AppState, call: &Call) -> Result<RenderedRe
 }
 
 /// GetOpenIDConnectProvider.
-pub async fn get_provider(state: &AppState, call: &Call) -> Result<RenderedResponse, AwsError> {
+pub(super) async fn get_provider(
+    state: &AppState,
+    call: &Call,
+) -> Result<RenderedResponse, AwsError> {
     let mut validation = Validation::new();
     let arn = provider_arn_member(call, &mut validation);
     validation.finish()?;
@@ -189,7 +195,10 @@ pub async fn get_provider(state: &AppState, call: &Call) -> Result<RenderedRespo
 }
 
 /// ListOpenIDConnectProviders.
-pub async fn list_providers(state: &AppState, call: &Call) -> Result<RenderedResponse, AwsError> {
+pub(super) async fn list_providers(
+    state: &AppState,
+    call: &Call,
+) -> Result<RenderedResponse, AwsError> {
     authorize(state, call, "iam:ListOpenIDConnectProviders", "*").await?;
     let providers = state
         .control
@@ -205,7 +214,10 @@ pub async fn list_providers(state: &AppState, call: &Call) -> Result<RenderedRes
 }
 
 /// DeleteOpenIDConnectProvider.
-pub async fn delete_provider(state: &AppState, call: &Call) -> Result<RenderedResponse, AwsError> {
+pub(super) async fn delete_provider(
+    state: &AppState,
+    call: &Call,
+) -> Result<RenderedResponse, AwsError> {
     let mut validation = Validation::new();
     let arn = provider_arn_member(call, &mut validation);
     validation.finish()?;
@@ -221,7 +233,10 @@ pub async fn delete_provider(state: &AppState, call: &Call) -> Result<RenderedRe
 }
 
 /// AddClientIDToOpenIDConnectProvider (idempotent).
-pub async fn add_client_id(state: &AppState, call: &Call) -> Result<RenderedResponse, AwsError> {
+pub(super) async fn add_client_id(
+    state: &AppState,
+    call: &Call,
+) -> Result<RenderedResponse, AwsError> {
     let mut validation = Validation::new();
     let arn = provider_arn_member(call, &mut validation);
     let client_id = required(call, &mut validation, "ClientID", MemberType::ClientId);
@@ -246,7 +261,10 @@ pub async fn add_client_id(state: &AppState, call: &Call) -> Result<RenderedResp
 }
 
 /// RemoveClientIDFromOpenIDConnectProvider (absent ids are not an error, as IAM).
-pub async fn remove_client_id(state: &AppState, call: &Call) -> Result<RenderedResponse, AwsError> {
+pub(super) async fn remove_client_id(
+    state: &AppState,
+    call: &Call,
+) -> Result<RenderedResponse, AwsError> {
     let mut validation = Validation::new();
     let arn = provider_arn_member(call, &mut validation);
     let client_id = required(call, &mut validation, "ClientID", MemberType::ClientId);
@@ -269,7 +287,7 @@ pub async fn remove_client_id(state: &AppState, call: &Call) -> Result<RenderedR
 }
 
 /// UpdateOpenIDConnectProviderThumbprint (replaces the list).
-pub async fn update_thumbprints(
+pub(super) async fn update_thumbprints(
     state: &AppState,
     call: &Call,
 ) -> Result<RenderedResponse, AwsError> {

@@ -8,7 +8,7 @@ const DEFAULT_MAX_ITEMS: i64 = 100;
 
 /// The pagination members of a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PageRequest {
+pub(super) struct PageRequest {
     /// Decoded sort key to resume from.
     after: Option<String>,
     /// Page size.
@@ -17,7 +17,7 @@ pub struct PageRequest {
 
 /// One page of items and where the next one starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Page<T> {
+pub(super) struct Page<T> {
     /// Items of this page.
     pub items: Vec<T>,
     /// Marker of the next page, `None` on the last one.
@@ -27,7 +27,10 @@ pub struct Page<T> {
 impl PageRequest {
     /// Reads and validates `Marker` and `MaxItems` into `validation`; a marker this server
     /// did not issue is `InvalidInput`.
-    pub fn read(params: &QueryParams, validation: &mut Validation) -> Result<Self, AwsError> {
+    pub(super) fn read(
+        params: &QueryParams,
+        validation: &mut Validation,
+    ) -> Result<Self, AwsError> {
         let marker = params.get("Marker");
         let max_items = params.i64("MaxItems")?;
         validation
@@ -45,7 +48,7 @@ impl PageRequest {
     }
 
     /// Cuts the page out of `items`, which must be in ascending `key` order (keys unique).
-    pub fn page<T>(&self, items: Vec<T>, key: impl Fn(&T) -> String) -> Page<T> {
+    pub(super) fn page<T>(&self, items: Vec<T>, key: impl Fn(&T) -> String) -> Page<T> {
         let start = match &self.after {
             Some(after) => items
                 .iter()
@@ -65,7 +68,7 @@ impl PageRequest {
 
 impl<T> Page<T> {
     /// Writes `IsTruncated` and, when truncated, `Marker`.
-    pub fn write_truncation(&self, w: &mut XmlWriter) {
+    pub(super) fn write_truncation(&self, w: &mut XmlWriter) {
         w.bool("IsTruncated", self.next_marker.is_some());
         w.opt_elem("Marker", self.next_marker.as_deref());
     }

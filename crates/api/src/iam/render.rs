@@ -7,7 +7,7 @@ use super::common::timestamp;
 
 /// Which members of a role an operation returns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RoleView {
+pub(super) enum RoleView {
     /// CreateRole: everything set, no `RoleLastUsed`.
     Created,
     /// GetRole, UpdateRoleDescription: everything, with an empty `RoleLastUsed`.
@@ -17,7 +17,7 @@ pub enum RoleView {
 }
 
 /// Writes the members of a `Role` structure.
-pub fn write_role(w: &mut XmlWriter, role: &Role, view: RoleView) {
+pub(super) fn write_role(w: &mut XmlWriter, role: &Role, view: RoleView) {
     w.elem("Path", &role.path)
         .elem("RoleName", &role.role_name)
         .elem("RoleId", &role.role_id)
@@ -47,7 +47,7 @@ pub fn write_role(w: &mut XmlWriter, role: &Role, view: RoleView) {
 }
 
 /// Writes `<Tags>` with one member per tag.
-pub fn write_tags(w: &mut XmlWriter, tags: &[Tag]) {
+pub(super) fn write_tags(w: &mut XmlWriter, tags: &[Tag]) {
     w.list("Tags", tags, |w, tag| {
         w.elem("Key", &tag.key).elem("Value", &tag.value);
     });
@@ -55,7 +55,7 @@ pub fn write_tags(w: &mut XmlWriter, tags: &[Tag]) {
 
 /// A managed policy, AWS or customer managed, as IAM describes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PolicyView {
+pub(super) struct PolicyView {
     /// Policy name.
     pub name: String,
     /// `ANPA...` id.
@@ -80,7 +80,7 @@ pub struct PolicyView {
 
 /// Which members of a policy an operation returns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PolicyDetail {
+pub(super) enum PolicyDetail {
     /// CreatePolicy: tags but, as IAM, no description.
     Created,
     /// GetPolicy: description and tags.
@@ -90,7 +90,7 @@ pub enum PolicyDetail {
 }
 
 /// Writes the members of a `Policy` structure.
-pub fn write_policy(w: &mut XmlWriter, policy: &PolicyView, detail: PolicyDetail) {
+pub(super) fn write_policy(w: &mut XmlWriter, policy: &PolicyView, detail: PolicyDetail) {
     w.elem("PolicyName", &policy.name)
         .elem("PolicyId", &policy.id)
         .elem("Arn", &policy.arn)
@@ -110,7 +110,7 @@ pub fn write_policy(w: &mut XmlWriter, policy: &PolicyView, detail: PolicyDetail
 }
 
 /// Writes the members of a `PolicyVersion` structure; `document` only where IAM returns it.
-pub fn write_policy_version(
+pub(super) fn write_policy_version(
     w: &mut XmlWriter,
     version_id: &str,
     document: Option<&str>,

@@ -24,7 +24,10 @@ fn policy_arn_member<'c>(call: &'c Call, validation: &mut Validation) -> &'c str
 }
 
 /// PutRolePolicy.
-pub async fn put_role_policy(state: &AppState, call: &Call) -> Result<RenderedResponse, AwsError> {
+pub(super) async fn put_role_policy(
+    state: &AppState,
+    call: &Call,
+) -> Result<RenderedResponse, AwsError> {
     let mut validation = Validation::new();
     let role = role_name(call, &mut validation);
     let name = policy_name(call, &mut validation);
@@ -65,7 +68,10 @@ pub async fn put_role_policy(state: &AppState, call: &Call) -> Result<RenderedRe
 }
 
 /// GetRolePolicy.
-pub async fn get_role_policy(state: &AppState, call: &Call) -> Result<RenderedResponse, AwsError> {
+pub(super) async fn get_role_policy(
+    state: &AppState,
+    call: &Call,
+) -> Result<RenderedResponse, AwsError> {
     let mut validation = Validation::new();
     let role = role_name(call, &mut validation);
     let name = policy_name(call, &mut validation);
@@ -85,7 +91,7 @@ pub async fn get_role_policy(state: &AppState, call: &Call) -> Result<RenderedRe
 }
 
 /// DeleteRolePolicy.
-pub async fn delete_role_policy(
+pub(super) async fn delete_role_policy(
     state: &AppState,
     call: &Call,
 ) -> Result<RenderedResponse, AwsError> {
@@ -104,7 +110,7 @@ pub async fn delete_role_policy(
 }
 
 /// ListRolePolicies.
-pub async fn list_role_policies(
+pub(super) async fn list_role_policies(
     state: &AppState,
     call: &Call,
 ) -> Result<RenderedResponse, AwsError> {
@@ -131,7 +137,7 @@ pub async fn list_role_policies(
 }
 
 /// AttachRolePolicy (AWS managed or customer managed policies).
-pub async fn attach_role_policy(
+pub(super) async fn attach_role_policy(
     state: &AppState,
     call: &Call,
 ) -> Result<RenderedResponse, AwsError> {
@@ -162,7 +168,7 @@ pub async fn attach_role_policy(
 }
 
 /// DetachRolePolicy.
-pub async fn detach_role_policy(
+pub(super) async fn detach_role_policy(
     state: &AppState,
     call: &Call,
 ) -> Result<RenderedResponse, AwsError> {
@@ -181,7 +187,7 @@ pub async fn detach_role_policy(
 }
 
 /// ListAttachedRolePolicies (names and paths come from the ARNs).
-pub async fn list_attached_role_policies(
+pub(super) async fn list_attached_role_policies(
     state: &AppState,
     call: &Call,
 ) -> Result<RenderedResponse, AwsError> {

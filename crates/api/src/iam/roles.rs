@@ -21,7 +21,10 @@ const DEFAULT_MAX_SESSION: i64 = 3600;
 const MAX_SESSION_RANGE: (i64, i64) = (3600, 43_200);
 
 /// CreateRole.
-pub async fn create_role(state: &AppState, call: &Call) -> Result<RenderedResponse, AwsError> {
+pub(super) async fn create_role(
+    state: &AppState,
+    call: &Call,
+) -> Result<RenderedResponse, AwsError> {
     let params = &call.params;
     let mut validation = Validation::new();
     let name = role_name(call, &mut validation);
@@ -83,7 +86,7 @@ pub async fn create_role(state: &AppState, call: &Call) -> Result<RenderedRespon
 }
 
 /// GetRole.
-pub async fn get_role(state: &AppState, call: &Call) -> Result<RenderedResponse, AwsError> {
+pub(super) async fn get_role(state: &AppState, call: &Call) -> Result<RenderedResponse, AwsError> {
     let mut validation = Validation::new();
     let name = role_name(call, &mut validation);
     validation.finish()?;
@@ -94,7 +97,10 @@ pub async fn get_role(state: &AppState, call: &Call) -> Result<RenderedResponse,
 }
 
 /// ListRoles.
-pub async fn list_roles(state: &AppState, call: &Call) -> Result<RenderedResponse, AwsError> {
+pub(super) async fn list_roles(
+    state: &AppState,
+    call: &Call,
+) -> Result<RenderedResponse, AwsError> {
     let mut validation = Validation::new();
     let prefix = call.params.get("PathPrefix");
     validation.check("PathPrefix", prefix, MemberType::PathPrefix);
@@ -118,7 +124,10 @@ pub async fn list_roles(state: &AppState, call: &Call) -> Result<RenderedRespons
 }
 
 /// DeleteRole.
-pub async fn delete_role(state: &AppState, call: &Call) -> Result<RenderedResponse, AwsError> {
+pub(super) async fn delete_role(
+    state: &AppState,
+    call: &Call,
+) -> Result<RenderedResponse, AwsError> {
     let mut validation = Validation::new();
     let name = role_name(call, &mut validation);
     validation.finish()?;
@@ -134,7 +143,10 @@ pub async fn delete_role(state: &AppState, call: &Call) -> Result<RenderedRespon
 }
 
 /// UpdateRole (description and maximum session duration).
-pub async fn update_role(state: &AppState, call: &Call) -> Result<RenderedResponse, AwsError> {
+pub(super) async fn update_role(
+    state: &AppState,
+    call: &Call,
+) -> Result<RenderedResponse, AwsError> {
     let mut validation = Validation::new();
     let name = role_name(call, &mut validation);
     let description = call.params.get("Description");
@@ -165,7 +177,7 @@ pub async fn update_role(state: &AppState, call: &Call) -> Result<RenderedRespon
 }
 
 /// UpdateRoleDescription: returns the updated role.
-pub async fn update_role_description(
+pub(super) async fn update_role_description(
     state: &AppState,
     call: &Call,
 ) -> Result<RenderedResponse, AwsError> {
@@ -192,7 +204,7 @@ pub async fn update_role_description(
 }
 
 /// UpdateAssumeRolePolicy.
-pub async fn update_assume_role_policy(
+pub(super) async fn update_assume_role_policy(
     state: &AppState,
     call: &Call,
 ) -> Result<RenderedResponse, AwsError> {
@@ -220,7 +232,7 @@ pub async fn update_assume_role_policy(
 }
 
 /// TagRole.
-pub async fn tag_role(state: &AppState, call: &Call) -> Result<RenderedResponse, AwsError> {
+pub(super) async fn tag_role(state: &AppState, call: &Call) -> Result<RenderedResponse, AwsError> {
     let mut validation = Validation::new();
     let name = role_name(call, &mut validation);
     let tags = read_tags(&call.params, &mut validation);
@@ -242,7 +254,10 @@ pub async fn tag_role(state: &AppState, call: &Call) -> Result<RenderedResponse,
 }
 
 /// UntagRole.
-pub async fn untag_role(state: &AppState, call: &Call) -> Result<RenderedResponse, AwsError> {
+pub(super) async fn untag_role(
+    state: &AppState,
+    call: &Call,
+) -> Result<RenderedResponse, AwsError> {
     let mut validation = Validation::new();
     let name = role_name(call, &mut validation);
     let keys = call.params.list("TagKeys");
@@ -274,7 +289,10 @@ pub async fn untag_role(state: &AppState, call: &Call) -> Result<RenderedRespons
 }
 
 /// ListRoleTags (sorted by key).
-pub async fn list_role_tags(state: &AppState, call: &Call) -> Result<RenderedResponse, AwsError> {
+pub(super) async fn list_role_tags(
+    state: &AppState,
+    call: &Call,
+) -> Result<RenderedResponse, AwsError> {
     let mut validation = Validation::new();
     let name = role_name(call, &mut validation);
     let page_request = PageRequest::read(&call.params, &mut validation)?;
@@ -289,7 +307,7 @@ pub async fn list_role_tags(state: &AppState, call: &Call) -> Result<RenderedRes
 }
 
 /// PutRolePermissionsBoundary.
-pub async fn put_role_permissions_boundary(
+pub(super) async fn put_role_permissions_boundary(
     state: &AppState,
     call: &Call,
 ) -> Result<RenderedResponse, AwsError> {
@@ -316,7 +334,7 @@ pub async fn put_role_permissions_boundary(
 }
 
 /// DeleteRolePermissionsBoundary.
-pub async fn delete_role_permissions_boundary(
+pub(super) async fn delete_role_permissions_boundary(
     state: &AppState,
     call: &Call,
 ) -> Result<RenderedResponse, AwsError> {

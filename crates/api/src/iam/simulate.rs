@@ -277,7 +277,7 @@ fn render(
 
 /// SimulateCustomPolicy: the given documents only, as the caller (`CallerArn`, default the
 /// account root).
-pub async fn simulate_custom_policy(
+pub(super) async fn simulate_custom_policy(
     state: &AppState,
     call: &Call,
 ) -> Result<RenderedResponse, AwsError> {
@@ -320,7 +320,7 @@ async fn source_role(state: &AppState, arn: &str) -> Result<(Role, PolicySet), A
 
 /// SimulatePrincipalPolicy: a role's inline, attached and boundary policies (plus any given
 /// documents), evaluated as a session of the role.
-pub async fn simulate_principal_policy(
+pub(super) async fn simulate_principal_policy(
     state: &AppState,
     call: &Call,
 ) -> Result<RenderedResponse, AwsError> {

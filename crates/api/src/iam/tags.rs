@@ -5,10 +5,10 @@ use podpass_awsproto::{AwsError, MemberType, QueryParams, Validation};
 use podpass_store::Tag;
 
 /// Most tags an IAM entity (or one request) may carry.
-pub const MAX_TAGS: usize = 50;
+pub(super) const MAX_TAGS: usize = 50;
 
 /// Reads `Tags.member.N.{Key,Value}`, recording violations; `None` when absent.
-pub fn read_tags(params: &QueryParams, validation: &mut Validation) -> Option<Vec<Tag>> {
+pub(super) fn read_tags(params: &QueryParams, validation: &mut Validation) -> Option<Vec<Tag>> {
     let members = params.structs("Tags")?;
     validation.check_list_len("Tags", Some(&members), MAX_TAGS);
     let tags = members
@@ -31,7 +31,7 @@ pub fn read_tags(params: &QueryParams, validation: &mut Validation) -> Option<Ve
 }
 
 /// Rejects a request naming the same key twice (case-insensitively), as IAM.
-pub fn check_unique_keys(tags: &[Tag]) -> Result<(), AwsError> {
+pub(super) fn check_unique_keys(tags: &[Tag]) -> Result<(), AwsError> {
     for (i, tag) in tags.iter().enumerate() {
         if tags[..i]
             .iter()
@@ -48,7 +48,7 @@ pub fn check_unique_keys(tags: &[Tag]) -> Result<(), AwsError> {
 /// `existing` with `added` applied: a key already present (any case) gets the new value and
 /// keeps its position and spelling; new keys are appended. More than [`MAX_TAGS`] is
 /// `LimitExceeded`.
-pub fn merge_tags(existing: &[Tag], added: &[Tag]) -> Result<Vec<Tag>, AwsError> {
+pub(super) fn merge_tags(existing: &[Tag], added: &[Tag]) -> Result<Vec<Tag>, AwsError> {
     let mut merged = existing.to_vec();
     for tag in added {
         match merged
@@ -68,7 +68,7 @@ pub fn merge_tags(existing: &[Tag], added: &[Tag]) -> Result<Vec<Tag>, AwsError>
 }
 
 /// `existing` without the tags whose key matches one of `keys` case-insensitively.
-pub fn remove_tags(existing: &[Tag], keys: &[&str]) -> Vec<Tag> {
+pub(super) fn remove_tags(existing: &[Tag], keys: &[&str]) -> Vec<Tag> {
     existing
         .iter()
         .filter(|t| !keys.iter().any(|k| k.eq_ignore_ascii_case(&t.key)))

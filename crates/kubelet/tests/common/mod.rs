@@ -11,18 +11,18 @@ use podpass_kubelet::{
 };
 use podpass_podmutation::{Jitter, ServiceAccountSettings, StaticResolver};
 
-pub const CA_PEM: &[u8] = b"-----BEGIN CERTIFICATE-----\nfake\n-----END CERTIFICATE-----\n";
-pub const IRSA_ROLE: &str = "arn:aws:iam::111122223333:role/s3-reader";
+pub(crate) const CA_PEM: &[u8] = b"-----BEGIN CERTIFICATE-----\nfake\n-----END CERTIFICATE-----\n";
+pub(crate) const IRSA_ROLE: &str = "arn:aws:iam::111122223333:role/s3-reader";
 
 /// A clock the test moves by hand.
 #[derive(Default)]
-pub struct ManualClock(pub AtomicI64);
+pub(crate) struct ManualClock(pub AtomicI64);
 
 impl ManualClock {
-    pub fn at(now: i64) -> Arc<Self> {
+    pub(crate) fn at(now: i64) -> Arc<Self> {
         Arc::new(Self(AtomicI64::new(now)))
     }
-    pub fn set(&self, now: i64) {
+    pub(crate) fn set(&self, now: i64) {
         self.0.store(now, Ordering::SeqCst);
     }
 }
@@ -34,7 +34,7 @@ impl Clock for ManualClock {
 }
 
 /// Issues `tok-<audience>-<n>` tokens valid for the requested lifetime from the clock's now.
-pub struct FakeTokens {
+pub(crate) struct FakeTokens {
     pub clock: Arc<dyn Clock>,
     pub issued: AtomicUsize,
     pub requests: Mutex<Vec<TokenParams>>,
@@ -42,7 +42,7 @@ pub struct FakeTokens {
 }
 
 impl FakeTokens {
-    pub fn new(clock: Arc<dyn Clock>) -> Arc<Self> {
+    pub(crate) fn new(clock: Arc<dyn Clock>) -> Arc<Self> {
         Arc::new(Self {
             clock,
             issued: AtomicUsize::new(0),
@@ -50,7 +50,7 @@ impl FakeTokens {
             failing: AtomicBool::new(false),
         })
     }
-    pub fn requests(&self) -> Vec<TokenParams> {
+    pub(crate) fn requests(&self) -> Vec<TokenParams> {
         self.requests.lock().unwrap().clone()
     }
 }
@@ -76,7 +76,7 @@ impl TokenSource for FakeTokens {
 }
 
 /// Fixed Pod Identity jitter.
-pub struct FixedJitter;
+pub(crate) struct FixedJitter;
 
 impl Jitter for FixedJitter {
     fn jittered_expiration(&self) -> i64 {
@@ -85,7 +85,7 @@ impl Jitter for FixedJitter {
 }
 
 /// A ServiceAccount table with `default/s3-reader` annotated for IRSA.
-pub fn resolver() -> StaticResolver {
+pub(crate) fn resolver() -> StaticResolver {
     let mut resolver = StaticResolver::default();
     resolver.service_accounts.insert(
         ("default".into(), "s3-reader".into()),
@@ -101,7 +101,7 @@ pub fn resolver() -> StaticResolver {
     resolver
 }
 
-pub fn objects() -> StaticObjects {
+pub(crate) fn objects() -> StaticObjects {
     let mut objects = StaticObjects::default().with_root_ca(CA_PEM, ["default", "team"]);
     objects.config_maps.insert(
         ("default".into(), "settings".into()),
@@ -115,14 +115,14 @@ pub fn objects() -> StaticObjects {
     objects
 }
 
-pub struct Harness {
+pub(crate) struct Harness {
     pub kubelet: Kubelet,
     pub tokens: Arc<FakeTokens>,
     pub clock: Arc<ManualClock>,
     pub dir: tempfile::TempDir,
 }
 
-pub async fn harness(mode: MountMode) -> Harness {
+pub(crate) async fn harness(mode: MountMode) -> Harness {
     let dir = tempfile::tempdir().unwrap();
     let clock = ManualClock::at(1_000_000);
     let tokens = FakeTokens::new(clock.clone());
@@ -149,7 +149,7 @@ pub async fn harness(mode: MountMode) -> Harness {
 }
 
 /// Polls `check` every 20 ms for up to 20 s.
-pub async fn eventually<F, Fut>(what: &str, mut check: F)
+pub(crate) async fn eventually<F, Fut>(what: &str, mut check: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,

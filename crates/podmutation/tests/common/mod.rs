@@ -5,7 +5,7 @@ use podpass_podmutation::Jitter;
 use serde_json::{Map, Value};
 
 /// Jitter pinned to a fixed value (the fixtures expect the low end, 79200).
-pub struct PinnedJitter(pub i64);
+pub(crate) struct PinnedJitter(pub i64);
 
 impl Jitter for PinnedJitter {
     fn jittered_expiration(&self) -> i64 {
@@ -14,7 +14,7 @@ impl Jitter for PinnedJitter {
 }
 
 /// Applies a JSON Patch to a copy of `doc`.
-pub fn apply(doc: &Value, patch: &json_patch::Patch) -> Value {
+pub(crate) fn apply(doc: &Value, patch: &json_patch::Patch) -> Value {
     let mut out = doc.clone();
     json_patch::patch(&mut out, patch).unwrap();
     out
@@ -34,7 +34,7 @@ const VOLUME_MOUNT_FIELDS: [&str; 7] = [
 /// Erases the artefacts of the reference's Go round trip of containers, on either side:
 /// `"resources":{}` everywhere, gRPC `"service":null`, and VolumeMount fields Go does not know
 /// (with the non-omitempty `mountPath` defaulting to "").
-pub fn normalise_go_artefacts(pod: &mut Value) {
+pub(crate) fn normalise_go_artefacts(pod: &mut Value) {
     for list in ["containers", "initContainers"] {
         let Some(Value::Array(containers)) = pod.pointer_mut(&format!("/spec/{list}")) else {
             continue;
@@ -67,6 +67,6 @@ fn normalise_container(container: &mut Map<String, Value>) {
 }
 
 /// The `path` of every op, in order.
-pub fn op_paths(patch: &json_patch::Patch) -> Vec<String> {
+pub(crate) fn op_paths(patch: &json_patch::Patch) -> Vec<String> {
     patch.0.iter().map(|op| op.path().to_string()).collect()
 }

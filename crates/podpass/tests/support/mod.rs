@@ -1,7 +1,7 @@
 //! Drives the real `podpass` binary and the real AWS clients (AWS CLI, boto3) from tests.
 #![allow(dead_code)] // each test file uses a different part of the harness
 
-pub mod postgres;
+pub(crate) mod postgres;
 
 use std::io::Write;
 use std::net::TcpListener;
@@ -10,7 +10,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 /// The Python venv holding the pinned AWS CLI and boto3 (made by `scripts/test`).
-pub fn venv() -> PathBuf {
+pub(crate) fn venv() -> PathBuf {
     let venv = std::env::var_os("PODPASS_TEST_VENV")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv"));
@@ -23,7 +23,7 @@ pub fn venv() -> PathBuf {
 }
 
 /// A running `podpass up` in its own data directory and HOME, stopped on drop.
-pub struct Podpass {
+pub(crate) struct Podpass {
     pub dir: tempfile::TempDir,
     pub port: u16,
     child: Option<Child>,
@@ -36,13 +36,13 @@ pub struct Podpass {
 
 impl Podpass {
     /// Starts a fresh instance on a free loopback port.
-    pub fn start() -> Self {
+    pub(crate) fn start() -> Self {
         Self::start_with(&[], &[])
     }
 
     /// Starts a fresh instance with more `podpass up` arguments, and environment variables for
     /// it and every `podpass` command run on it.
-    pub fn start_with(args: &[&str], env: &[(&str, &str)]) -> Self {
+    pub(crate) fn start_with(args: &[&str], env: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut podpass = Self {
             port: free_port(),
@@ -105,13 +105,13 @@ impl Podpass {
     }
 
     /// Stops the server (SIGTERM) and starts it again on the same port and data.
-    pub fn restart(&mut self) {
+    pub(crate) fn restart(&mut self) {
         self.stop();
         self.launch();
     }
 
     /// Stops the server gracefully and waits for it.
-    pub fn stop(&mut self) {
+    pub(crate) fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = Command::new("kill").arg(child.id().to_string()).status();
             let _ = child.wait();
@@ -119,44 +119,44 @@ impl Podpass {
     }
 
     /// The server's log so far.
-    pub fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("podpass.log")).unwrap_or_default()
     }
 
-    pub fn home(&self) -> PathBuf {
+    pub(crate) fn home(&self) -> PathBuf {
         self.dir.path().join("home")
     }
 
-    pub fn data_dir(&self) -> PathBuf {
+    pub(crate) fn data_dir(&self) -> PathBuf {
         self.dir.path().join("data")
     }
 
-    pub fn endpoint(&self) -> String {
+    pub(crate) fn endpoint(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
 
-    pub fn issuer(&self) -> String {
+    pub(crate) fn issuer(&self) -> String {
         self.instance["issuer_url"]
             .as_str()
             .unwrap_or_default()
             .to_owned()
     }
 
-    pub fn agent_url(&self) -> String {
+    pub(crate) fn agent_url(&self) -> String {
         self.instance["agent_url"]
             .as_str()
             .unwrap_or_default()
             .to_owned()
     }
 
-    pub fn s3_endpoint(&self) -> String {
+    pub(crate) fn s3_endpoint(&self) -> String {
         self.instance["s3_endpoint_url"]
             .as_str()
             .unwrap_or_default()
             .to_owned()
     }
 
-    pub fn account(&self) -> String {
+    pub(crate) fn account(&self) -> String {
         self.instance["account_id"]
             .as_str()
             .unwrap_or_default()
@@ -165,7 +165,7 @@ impl Podpass {
 
     /// `podpass ...` against this instance's data directory. The venv comes first on PATH so
     /// that pods (local processes) find the AWS CLI as a container image would provide it.
-    pub fn command(&self) -> Command {
+    pub(crate) fn command(&self) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_podpass"));
         cmd.arg("--data-dir")
             .arg(self.data_dir())
@@ -178,12 +178,12 @@ impl Podpass {
     }
 
     /// Runs `podpass args...` and returns its output.
-    pub fn podpass(&self, args: &[&str]) -> Output {
+    pub(crate) fn podpass(&self, args: &[&str]) -> Output {
         self.command().args(args).output().expect("run podpass")
     }
 
     /// Runs `podpass args...`, asserting success, and returns stdout.
-    pub fn podpass_ok(&self, args: &[&str]) -> String {
+    pub(crate) fn podpass_ok(&self, args: &[&str]) -> String {
         let out = self.podpass(args);
         assert!(
             out.status.success(),
@@ -195,7 +195,7 @@ impl Podpass {
 
     /// `default/<name>` set up for IRSA with the managed `policy` the eksctl way; returns the
     /// command's output and the role ARN the ServiceAccount is annotated with.
-    pub fn irsa_service_account(&self, name: &str, policy: &str) -> (String, String) {
+    pub(crate) fn irsa_service_account(&self, name: &str, policy: &str) -> (String, String) {
         let out = self.podpass_ok(&[
             "create",
             "iamserviceaccount",
@@ -218,7 +218,7 @@ impl Podpass {
     }
 
     /// A token for `default/<sa>` with `audience`, bound to `pod` if given.
-    pub fn token(&self, sa: &str, audience: &str, pod: Option<&str>) -> String {
+    pub(crate) fn token(&self, sa: &str, audience: &str, pod: Option<&str>) -> String {
         let mut args = vec![
             "token",
             "create",
@@ -235,7 +235,7 @@ impl Podpass {
 
     /// A process environment with only what a pod would have plus the given variables:
     /// no admin profile unless asked for.
-    pub fn client_env(&self, cmd: &mut Command, vars: &[(&str, &str)]) {
+    pub(crate) fn client_env(&self, cmd: &mut Command, vars: &[(&str, &str)]) {
         cmd.env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("HOME", self.home())
@@ -249,19 +249,19 @@ impl Podpass {
     }
 
     /// The unmodified AWS CLI with the given environment.
-    pub fn aws(&self, vars: &[(&str, &str)], args: &[&str]) -> Output {
+    pub(crate) fn aws(&self, vars: &[(&str, &str)], args: &[&str]) -> Output {
         let mut cmd = Command::new(venv().join("bin/aws"));
         self.client_env(&mut cmd, vars);
         cmd.args(args).output().expect("run aws")
     }
 
     /// The AWS CLI as the admin (the profile `podpass up` wrote).
-    pub fn aws_admin(&self, args: &[&str]) -> Output {
+    pub(crate) fn aws_admin(&self, args: &[&str]) -> Output {
         self.aws(&[("AWS_PROFILE", "podpass")], args)
     }
 
     /// Like `aws_admin`, asserting success and parsing the JSON output.
-    pub fn aws_admin_json(&self, args: &[&str]) -> serde_json::Value {
+    pub(crate) fn aws_admin_json(&self, args: &[&str]) -> serde_json::Value {
         let out = self.aws_admin(args);
         assert!(
             out.status.success(),
@@ -275,7 +275,7 @@ impl Podpass {
     }
 
     /// Runs a boto3 script with the given environment; the script prints its result.
-    pub fn python(&self, vars: &[(&str, &str)], script: &str) -> Output {
+    pub(crate) fn python(&self, vars: &[(&str, &str)], script: &str) -> Output {
         let mut cmd = Command::new(venv().join("bin/python"));
         self.client_env(&mut cmd, vars);
         let mut child = cmd
@@ -295,7 +295,7 @@ impl Podpass {
     }
 
     /// Writes a file under the test directory and returns its path.
-    pub fn write(&self, name: &str, contents: &str) -> PathBuf {
+    pub(crate) fn write(&self, name: &str, contents: &str) -> PathBuf {
         let path = self.dir.path().join(name);
         std::fs::write(&path, contents).expect("write file");
         path
@@ -309,7 +309,7 @@ impl Drop for Podpass {
 }
 
 /// The environment of a process using the `Credentials` of an STS answer (AWS CLI JSON).
-pub fn credentials_env(credentials: &serde_json::Value) -> [(&'static str, &str); 3] {
+pub(crate) fn credentials_env(credentials: &serde_json::Value) -> [(&'static str, &str); 3] {
     let field = |name: &str| credentials[name].as_str().expect("STS credentials field");
     [
         ("AWS_ACCESS_KEY_ID", field("AccessKeyId")),
@@ -319,7 +319,7 @@ pub fn credentials_env(credentials: &serde_json::Value) -> [(&'static str, &str)
 }
 
 /// PATH with the venv's bin directory first.
-pub fn path_with_venv() -> std::ffi::OsString {
+pub(crate) fn path_with_venv() -> std::ffi::OsString {
     let mut paths = vec![venv().join("bin")];
     paths.extend(std::env::split_paths(
         &std::env::var_os("PATH").unwrap_or_default(),
@@ -328,12 +328,12 @@ pub fn path_with_venv() -> std::ffi::OsString {
 }
 
 /// Lossy UTF-8 of command output.
-pub fn text(bytes: &[u8]) -> String {
+pub(crate) fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
 /// Asserts the command failed with the AWS error `code` and returns stderr.
-pub fn assert_aws_error(out: &Output, code: &str) -> String {
+pub(crate) fn assert_aws_error(out: &Output, code: &str) -> String {
     let stderr = text(&out.stderr);
     assert!(
         !out.status.success(),
@@ -347,7 +347,7 @@ pub fn assert_aws_error(out: &Output, code: &str) -> String {
     stderr
 }
 
-pub fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())

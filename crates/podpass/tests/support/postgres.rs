@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use super::free_port;
 
-pub struct Postgres {
+pub(crate) struct Postgres {
     bin: PathBuf,
     dir: tempfile::TempDir,
     child: Option<Child>,
@@ -56,7 +56,7 @@ fn command(program: PathBuf) -> Command {
 }
 
 impl Postgres {
-    pub fn start() -> Postgres {
+    pub(crate) fn start() -> Postgres {
         let bin = bin_dir();
         let dir = tempfile::tempdir().expect("temp dir");
         if is_root() {
@@ -112,7 +112,7 @@ impl Postgres {
     }
 
     /// The URL of its `postgres` database.
-    pub fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
     }
 }

@@ -35,7 +35,7 @@ impl From<s3s::dto::Checksum> for Checksums {
 
 impl Checksums {
     /// The checksums a request's headers announce.
-    pub fn announced(
+    pub(super) fn announced(
         crc32: &Option<String>,
         crc32c: &Option<String>,
         sha1: &Option<String>,
@@ -52,7 +52,10 @@ impl Checksums {
     }
 
     /// These, completed by the checksums a streaming body sent as trailers.
-    pub fn with_trailers(mut self, trailers: Option<s3s::TrailingHeaders>) -> S3Result<Checksums> {
+    pub(super) fn with_trailers(
+        mut self,
+        trailers: Option<s3s::TrailingHeaders>,
+    ) -> S3Result<Checksums> {
         let Some(trailers) = trailers.and_then(|t| t.take()) else {
             return Ok(self);
         };
@@ -74,7 +77,7 @@ impl Checksums {
     }
 
     /// `BadDigest` unless every checksum announced equals the one computed.
-    pub fn verify(&self, computed: &Checksums) -> S3Result<()> {
+    pub(super) fn verify(&self, computed: &Checksums) -> S3Result<()> {
         for (name, sent, ours) in [
             ("CRC32", &self.crc32, &computed.crc32),
             ("CRC32C", &self.crc32c, &computed.crc32c),
@@ -158,18 +161,18 @@ pub(crate) struct ObjectAttrs {
 }
 
 impl ObjectAttrs {
-    pub fn to_json(&self) -> String {
+    pub(super) fn to_json(&self) -> String {
         // A struct of strings and maps always serialises.
         serde_json::to_string(self).unwrap_or_else(|_| "{}".to_owned())
     }
 
-    pub fn from_json(text: &str) -> Result<ObjectAttrs, serde_json::Error> {
+    pub(super) fn from_json(text: &str) -> Result<ObjectAttrs, serde_json::Error> {
         serde_json::from_str(text)
     }
 
     /// The checksums a read returns: only when asked for (`x-amz-checksum-mode: ENABLED`)
     /// and only for the whole object, as S3 does.
-    pub fn checksums_for(&self, mode: Option<&ChecksumMode>, whole: bool) -> Checksums {
+    pub(super) fn checksums_for(&self, mode: Option<&ChecksumMode>, whole: bool) -> Checksums {
         let enabled = mode.is_some_and(|m| m.as_str() == ChecksumMode::ENABLED);
         if enabled && whole {
             self.checksums.clone()

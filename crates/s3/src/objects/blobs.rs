@@ -56,7 +56,7 @@ pub(crate) struct StagedBlob {
 
 impl StagedBlob {
     /// Marks the staged file as referenced, so that dropping this leaves it in place.
-    pub fn keep(mut self) -> String {
+    pub(super) fn keep(mut self) -> String {
         self.kept = true;
         std::mem::take(&mut self.name)
     }
@@ -73,7 +73,7 @@ impl Drop for StagedBlob {
 
 impl Blobs {
     /// The blob directories under `root`, created if missing.
-    pub fn at(root: &Path) -> io::Result<Blobs> {
+    pub(super) fn at(root: &Path) -> io::Result<Blobs> {
         let blobs = Blobs {
             staging: root.join("staging"),
             blobs: root.join("blobs"),
@@ -107,7 +107,7 @@ impl Blobs {
 
     /// Writes `body` into a new staged blob, passing every chunk to `inspect` (hashes), and
     /// refusing more than `limit` bytes. Returns the blob and its size.
-    pub async fn write<S>(
+    pub(super) async fn write<S>(
         &self,
         mut body: S,
         limit: u64,
@@ -132,7 +132,7 @@ impl Blobs {
     }
 
     /// Writes the concatenation of the blobs `sources` into a new staged blob.
-    pub async fn concat(&self, sources: &[String]) -> Result<(StagedBlob, u64), WriteError> {
+    pub(super) async fn concat(&self, sources: &[String]) -> Result<(StagedBlob, u64), WriteError> {
         let (staged, mut file) = self.stage().await?;
         let mut size = 0;
         let mut buffer = vec![0_u8; 256 * 1024];
@@ -152,7 +152,7 @@ impl Blobs {
     }
 
     /// Copies the settled blob `source` into a new staged blob.
-    pub async fn copy(&self, source: &str) -> Result<StagedBlob, WriteError> {
+    pub(super) async fn copy(&self, source: &str) -> Result<StagedBlob, WriteError> {
         let name = new_blob_name();
         let path = self.staging_path(&name);
         let staged = StagedBlob {
@@ -166,7 +166,7 @@ impl Blobs {
     }
 
     /// Moves a staged blob, referenced by the catalog now, to its settled place.
-    pub async fn settle(&self, name: &str) -> io::Result<()> {
+    pub(super) async fn settle(&self, name: &str) -> io::Result<()> {
         let to = self.path(name);
         if let Some(dir) = to.parent() {
             tokio::fs::create_dir_all(dir).await?;
@@ -195,7 +195,7 @@ impl Blobs {
 
     /// Opens the blob `name` for reading. `NotFound` when it was deleted meanwhile (the
     /// caller re-reads the catalog).
-    pub async fn open(&self, name: &str) -> io::Result<tokio::fs::File> {
+    pub(super) async fn open(&self, name: &str) -> io::Result<tokio::fs::File> {
         if !is_blob_name(name) {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,
@@ -211,7 +211,7 @@ impl Blobs {
     }
 
     /// Removes the blob `name` wherever it is; a missing one is not an error.
-    pub async fn remove(&self, name: &str) -> io::Result<()> {
+    pub(super) async fn remove(&self, name: &str) -> io::Result<()> {
         if !is_blob_name(name) {
             return Ok(());
         }
@@ -225,7 +225,7 @@ impl Blobs {
     }
 
     /// Names of the blobs left in staging (by a crash or an interrupted write).
-    pub async fn staged(&self) -> io::Result<Vec<String>> {
+    pub(super) async fn staged(&self) -> io::Result<Vec<String>> {
         let mut names = Vec::new();
         let mut entries = tokio::fs::read_dir(&self.staging).await?;
         while let Some(entry) = entries.next_entry().await? {

@@ -178,7 +178,7 @@ impl Catalog {
     /// Opens (creating if needed) the catalog at `path`. WAL, so that readers never wait for
     /// a writer; `synchronous = NORMAL`, durable across a crash of the process (a commit is
     /// atomic either way), like the blobs, which are not fsynced either.
-    pub async fn open(path: &Path) -> Result<Catalog, sqlx::Error> {
+    pub(super) async fn open(path: &Path) -> Result<Catalog, sqlx::Error> {
         let options = SqliteConnectOptions::from_str("sqlite://")?
             .filename(path)
             .create_if_missing(true)
@@ -212,7 +212,7 @@ impl Catalog {
     }
 
     /// Creates `bucket`; `false` if it exists already.
-    pub async fn create_bucket(&self, bucket: &str, now: i64) -> Result<bool, sqlx::Error> {
+    pub(super) async fn create_bucket(&self, bucket: &str, now: i64) -> Result<bool, sqlx::Error> {
         let done = sqlx::query(
             "INSERT INTO buckets (name, created) VALUES ($1, $2) ON CONFLICT DO NOTHING",
         )
@@ -224,7 +224,7 @@ impl Catalog {
     }
 
     /// Whether `bucket` exists.
-    pub async fn has_bucket(&self, bucket: &str) -> Result<bool, sqlx::Error> {
+    pub(super) async fn has_bucket(&self, bucket: &str) -> Result<bool, sqlx::Error> {
         let row = sqlx::query("SELECT 1 FROM buckets WHERE name = $1")
             .bind(bucket)
             .fetch_optional(&self.pool)
@@ -233,14 +233,14 @@ impl Catalog {
     }
 
     /// Every bucket with its creation time, by name.
-    pub async fn buckets(&self) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    pub(super) async fn buckets(&self) -> Result<Vec<(String, i64)>, sqlx::Error> {
         sqlx::query_as("SELECT name, created FROM buckets ORDER BY name")
             .fetch_all(&self.pool)
             .await
     }
 
     /// Deletes `bucket` if it holds no object and no upload in progress.
-    pub async fn delete_bucket(&self, bucket: &str) -> Result<(), DeleteBucketError> {
+    pub(super) async fn delete_bucket(&self, bucket: &str) -> Result<(), DeleteBucketError> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let in_use = sqlx::query(
             "SELECT 1 FROM objects WHERE bucket = $1 UNION ALL SELECT 1 FROM uploads WHERE bucket = $1 LIMIT 1",
@@ -263,7 +263,11 @@ impl Catalog {
     }
 
     /// The object `key` of `bucket`.
-    pub async fn object(&self, bucket: &str, key: &str) -> Result<Option<ObjectRow>, sqlx::Error> {
+    pub(super) async fn object(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> Result<Option<ObjectRow>, sqlx::Error> {
         let row = sqlx::query(concat!(
             "SELECT ",
             object_columns!(),
@@ -278,7 +282,7 @@ impl Catalog {
 
     /// Up to `limit` objects of `bucket` whose key is after `after` and at least `from`, in key
     /// order (UTF-8 byte order, as S3 lists).
-    pub async fn objects_after(
+    pub(super) async fn objects_after(
         &self,
         bucket: &str,
         after: &str,
@@ -301,7 +305,7 @@ impl Catalog {
 
     /// Stores `object` if `precondition` holds, replacing the one under its key, in one
     /// transaction (so conditional writes are decided against what is there at commit).
-    pub async fn put_object(
+    pub(super) async fn put_object(
         &self,
         object: &ObjectRow,
         precondition: Precondition<'_>,
@@ -372,7 +376,7 @@ impl Catalog {
     }
 
     /// Deletes the object `key` of `bucket`; its blob is returned (and noted dead).
-    pub async fn delete_object(
+    pub(super) async fn delete_object(
         &self,
         bucket: &str,
         key: &str,
@@ -392,7 +396,7 @@ impl Catalog {
     }
 
     /// Starts a multipart upload.
-    pub async fn create_upload(&self, upload: &UploadRow) -> Result<(), sqlx::Error> {
+    pub(super) async fn create_upload(&self, upload: &UploadRow) -> Result<(), sqlx::Error> {
         sqlx::query(
             "INSERT INTO uploads (id, bucket, key, initiated, attrs) VALUES ($1, $2, $3, $4, $5)",
         )
@@ -407,7 +411,7 @@ impl Catalog {
     }
 
     /// The upload `id`, if it is in progress for `bucket` and `key`.
-    pub async fn upload(
+    pub(super) async fn upload(
         &self,
         id: &str,
         bucket: &str,
@@ -426,7 +430,7 @@ impl Catalog {
 
     /// Up to `limit` uploads in progress in `bucket` whose key starts at or after `from`, after
     /// (`key`, `id`) = `after`, by key then initiation.
-    pub async fn uploads_after(
+    pub(super) async fn uploads_after(
         &self,
         bucket: &str,
         after: (&str, &str),
@@ -451,7 +455,7 @@ impl Catalog {
     /// Records part `part.number` of upload `upload_id`, replacing an earlier upload of the
     /// same number; the replaced blob is returned (and noted dead). `None` when the upload is
     /// no longer in progress.
-    pub async fn put_part(
+    pub(super) async fn put_part(
         &self,
         upload_id: &str,
         part: &PartRow,
@@ -491,7 +495,7 @@ impl Catalog {
     }
 
     /// Up to `limit` parts of upload `upload_id` numbered above `after`, by number.
-    pub async fn parts_after(
+    pub(super) async fn parts_after(
         &self,
         upload_id: &str,
         after: i32,
@@ -513,7 +517,7 @@ impl Catalog {
     /// holds) and removing the upload with all its parts. Returns every blob that became dead
     /// (the parts', and the replaced object's), or `Err` with why nothing changed: `NoBucket`
     /// when the upload was no longer in progress or its bucket is gone.
-    pub async fn end_upload(
+    pub(super) async fn end_upload(
         &self,
         upload_id: &str,
         object: Option<(&ObjectRow, Precondition<'_>)>,
@@ -545,7 +549,7 @@ impl Catalog {
     }
 
     /// Forgets a dead blob once its file is gone.
-    pub async fn forget_dead(&self, blob: &str) -> Result<(), sqlx::Error> {
+    pub(super) async fn forget_dead(&self, blob: &str) -> Result<(), sqlx::Error> {
         sqlx::query("DELETE FROM dead_blobs WHERE blob = $1")
             .bind(blob)
             .execute(&self.pool)
@@ -554,14 +558,14 @@ impl Catalog {
     }
 
     /// Every blob noted dead and not yet forgotten (after a crash).
-    pub async fn dead_blobs(&self) -> Result<Vec<String>, sqlx::Error> {
+    pub(super) async fn dead_blobs(&self) -> Result<Vec<String>, sqlx::Error> {
         sqlx::query_scalar("SELECT blob FROM dead_blobs")
             .fetch_all(&self.pool)
             .await
     }
 
     /// Whether an object or a part refers to `blob`.
-    pub async fn is_referenced(&self, blob: &str) -> Result<bool, sqlx::Error> {
+    pub(super) async fn is_referenced(&self, blob: &str) -> Result<bool, sqlx::Error> {
         let row = sqlx::query(
             "SELECT 1 FROM objects WHERE blob = $1 UNION ALL SELECT 1 FROM parts WHERE blob = $1 LIMIT 1",
         )

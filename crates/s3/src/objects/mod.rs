@@ -267,7 +267,7 @@ fn max_keys(requested: Option<i32>) -> S3Result<usize> {
 impl ObjectStore {
     /// Opens the store under `root` (objects of `region`), settling what a crash left behind
     /// and importing an earlier podpass's `data/` directory once.
-    pub async fn open(root: &Path, region: &str) -> Result<ObjectStore, OpenError> {
+    pub(crate) async fn open(root: &Path, region: &str) -> Result<ObjectStore, OpenError> {
         std::fs::create_dir_all(root)?;
         let store = ObjectStore {
             catalog: Catalog::open(&root.join("catalog.db")).await?,

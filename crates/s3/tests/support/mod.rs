@@ -12,13 +12,13 @@ use podpass_s3::{S3Options, S3Server};
 use podpass_session::{Credentials, SessionIdentity, SessionKind, SessionTag};
 use podpass_store::{AccessKey, Role, Store};
 
-pub const ACCOUNT: &str = "000000000000";
-pub const ADMIN_KEY: &str = "AKIAPODPASSADMIN0001";
-pub const ADMIN_SECRET: &str = "adminsecretadminsecretadminsecretadminse";
-pub const READ_ONLY: &str = "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess";
+pub(crate) const ACCOUNT: &str = "000000000000";
+pub(crate) const ADMIN_KEY: &str = "AKIAPODPASSADMIN0001";
+pub(crate) const ADMIN_SECRET: &str = "adminsecretadminsecretadminsecretadminse";
+pub(crate) const READ_ONLY: &str = "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess";
 
 /// The Python venv holding the pinned AWS CLI and boto3 (made by `scripts/test`).
-pub fn venv() -> PathBuf {
+pub(crate) fn venv() -> PathBuf {
     let venv = std::env::var_os("PODPASS_TEST_VENV")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv"));
@@ -32,7 +32,7 @@ pub fn venv() -> PathBuf {
 
 /// Static credentials a client process uses.
 #[derive(Clone, Debug)]
-pub struct Creds {
+pub(crate) struct Creds {
     pub access_key_id: String,
     pub secret: String,
     pub token: Option<String>,
@@ -49,7 +49,7 @@ impl From<Credentials> for Creds {
 }
 
 /// A running S3 endpoint with its store, session key ring and data directory; stopped on drop.
-pub struct S3Endpoint {
+pub(crate) struct S3Endpoint {
     pub runtime: tokio::runtime::Runtime,
     pub dir: tempfile::TempDir,
     pub store: Store,
@@ -61,12 +61,12 @@ pub struct S3Endpoint {
 
 impl S3Endpoint {
     /// Starts an endpoint enforcing IAM, with the admin key in the store.
-    pub fn start() -> Self {
+    pub(crate) fn start() -> Self {
         Self::start_with(S3Options::default())
     }
 
     /// Starts an endpoint with `options`.
-    pub fn start_with(options: S3Options) -> Self {
+    pub(crate) fn start_with(options: S3Options) -> Self {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -125,11 +125,11 @@ impl S3Endpoint {
         }
     }
 
-    pub fn endpoint(&self) -> String {
+    pub(crate) fn endpoint(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
 
-    pub fn admin(&self) -> Creds {
+    pub(crate) fn admin(&self) -> Creds {
         Creds {
             access_key_id: ADMIN_KEY.to_owned(),
             secret: ADMIN_SECRET.to_owned(),
@@ -138,7 +138,7 @@ impl S3Endpoint {
     }
 
     /// Creates role `name` with the managed policies `attached` and inline `inline` document.
-    pub fn create_role(&self, name: &str, attached: &[&str], inline: Option<&str>) {
+    pub(crate) fn create_role(&self, name: &str, attached: &[&str], inline: Option<&str>) {
         self.runtime.block_on(async {
             self.store
                 .create_role(&Role {
@@ -168,12 +168,12 @@ impl S3Endpoint {
     }
 
     /// Session credentials for `role`, issued `age` seconds ago and valid for `duration`.
-    pub fn session_issued(&self, role: &str, age: i64, duration: u32) -> Creds {
+    pub(crate) fn session_issued(&self, role: &str, age: i64, duration: u32) -> Creds {
         self.mint(role, age, duration, &[])
     }
 
     /// Fresh one-hour session credentials for `role` carrying session `tags`.
-    pub fn session_tagged(&self, role: &str, tags: &[(&str, &str)]) -> Creds {
+    pub(crate) fn session_tagged(&self, role: &str, tags: &[(&str, &str)]) -> Creds {
         self.mint(role, 0, 3600, tags)
     }
 
@@ -210,7 +210,7 @@ impl S3Endpoint {
     }
 
     /// Fresh one-hour session credentials for `role`.
-    pub fn session(&self, role: &str) -> Creds {
+    pub(crate) fn session(&self, role: &str) -> Creds {
         self.session_issued(role, 0, 3600)
     }
 
@@ -237,14 +237,14 @@ impl S3Endpoint {
     }
 
     /// The unmodified AWS CLI with `creds`.
-    pub fn aws(&self, creds: &Creds, args: &[&str]) -> Output {
+    pub(crate) fn aws(&self, creds: &Creds, args: &[&str]) -> Output {
         let mut cmd = Command::new(venv().join("bin/aws"));
         self.client_env(&mut cmd, Some(creds));
         cmd.args(args).output().unwrap()
     }
 
     /// The AWS CLI, asserting success; returns stdout.
-    pub fn aws_ok(&self, creds: &Creds, args: &[&str]) -> String {
+    pub(crate) fn aws_ok(&self, creds: &Creds, args: &[&str]) -> String {
         let out = self.aws(creds, args);
         assert!(
             out.status.success(),
@@ -256,7 +256,7 @@ impl S3Endpoint {
 
     /// Runs a boto3 script (stdin) with `creds` in the environment (none: no credentials);
     /// the script prints its result.
-    pub fn python(&self, creds: Option<&Creds>, script: &str) -> String {
+    pub(crate) fn python(&self, creds: Option<&Creds>, script: &str) -> String {
         let mut cmd = Command::new(venv().join("bin/python"));
         self.client_env(&mut cmd, creds);
         let mut child = cmd
@@ -282,24 +282,24 @@ impl S3Endpoint {
     }
 
     /// Writes a file under the test directory and returns its path as a string.
-    pub fn write(&self, name: &str, contents: &[u8]) -> String {
+    pub(crate) fn write(&self, name: &str, contents: &[u8]) -> String {
         let path = self.dir.path().join(name);
         std::fs::write(&path, contents).unwrap();
         path.to_string_lossy().into_owned()
     }
 
-    pub fn path(&self, name: &str) -> String {
+    pub(crate) fn path(&self, name: &str) -> String {
         self.dir.path().join(name).to_string_lossy().into_owned()
     }
 
     /// The audit events written so far that pass `filter`.
-    pub fn audit(&self, filter: &AuditFilter) -> Vec<AuditEvent> {
+    pub(crate) fn audit(&self, filter: &AuditFilter) -> Vec<AuditEvent> {
         self.runtime.block_on(self.server.audit().flush());
         audit::read(&self.dir.path().join("audit"), filter).unwrap()
     }
 
     /// The denials recorded so far.
-    pub fn denials(&self) -> Vec<AuditEvent> {
+    pub(crate) fn denials(&self) -> Vec<AuditEvent> {
         self.audit(&AuditFilter {
             denied: true,
             ..AuditFilter::default()
@@ -316,13 +316,13 @@ impl Drop for S3Endpoint {
 }
 
 /// Lossy UTF-8 of command output.
-pub fn text(bytes: &[u8]) -> String {
+pub(crate) fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
 /// Asserts the CLI failed with the S3 error `code` (or, for HEAD requests that carry no body,
 /// with the HTTP status `code`) and returns stderr.
-pub fn assert_aws_error(out: &Output, code: &str) -> String {
+pub(crate) fn assert_aws_error(out: &Output, code: &str) -> String {
     let stderr = text(&out.stderr);
     assert!(
         !out.status.success(),
