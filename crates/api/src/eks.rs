@@ -1,22 +1,23 @@
-//! EKS (rest-json): clusters as read-only views of podpass's clusters, and Pod Identity
-//! associations with the real shapes.
+//! EKS (rest-json): decodes the cluster and Pod Identity association operations, calls the
+//! domain layer (`podpass_control::eks`) and renders EKS's JSON shapes.
 
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::net::SocketAddr;
 
 use axum::Router;
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Path, State};
 use axum::response::Response;
 use axum::routing::{get, post};
 use http::Request;
 use podpass_awsproto::AwsError;
-use podpass_store::{Cluster, PodIdentityAssociation, StoreError};
+use podpass_control::eks::{AssociationChange, AssociationFilter, NewAssociation};
+use podpass_store::{Cluster, PodIdentityAssociation};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::call::authorize;
-use crate::errors::internal;
+use crate::call::Call;
 use crate::rest::{parse_body, serve};
 use crate::{AppState, errors};
 
@@ -38,13 +39,28 @@ pub(crate) fn routes() -> Router<AppState> {
 
 type Peer = ConnectInfo<SocketAddr>;
 
-fn cluster_arn(state: &AppState, name: &str) -> String {
-    state.control.cluster_arn(name)
-}
-
-/// The cluster, or EKS's `ResourceNotFoundException`.
-async fn find_cluster(state: &AppState, name: &str) -> Result<Cluster, AwsError> {
-    state.control.cluster(name).await.map_err(errors::rest)
+/// Runs one EKS operation: `run` gets the state, the call and its body and returns the JSON
+/// answer (status 200) or the domain's error, rendered by the rest-json table.
+async fn operation<F, Fut>(
+    state: AppState,
+    peer: SocketAddr,
+    request: Request<Body>,
+    name: &'static str,
+    run: F,
+) -> Response
+where
+    F: FnOnce(AppState, Call, Bytes) -> Fut,
+    Fut: Future<Output = Result<Value, AwsError>>,
+{
+    serve(
+        state.clone(),
+        peer,
+        request,
+        "eks",
+        name,
+        |call, body| async move { run(state, call, body).await.map(|value| (200, value)) },
+    )
+    .await
 }
 
 fn epoch(seconds: i64) -> Value {
@@ -54,7 +70,7 @@ fn epoch(seconds: i64) -> Value {
 fn cluster_json(state: &AppState, cluster: &Cluster) -> Value {
     json!({
         "name": cluster.name,
-        "arn": cluster_arn(state, &cluster.name),
+        "arn": state.control.cluster_arn(&cluster.name),
         "createdAt": epoch(cluster.created_at),
         "version": "1.33",
         "endpoint": cluster.issuer_url.split("/id/").next().unwrap_or_default(),
@@ -63,59 +79,6 @@ fn cluster_json(state: &AppState, cluster: &Cluster) -> Value {
         "identity": {"oidc": {"issuer": cluster.issuer_url}},
         "tags": {},
     })
-}
-
-async fn list_clusters(
-    State(state): State<AppState>,
-    ConnectInfo(peer): Peer,
-    request: Request<Body>,
-) -> Response {
-    serve(
-        state.clone(),
-        peer,
-        request,
-        "eks",
-        "ListClusters",
-        |call, _| async move {
-            authorize(&state, &call, "eks:ListClusters", "*").await?;
-            let clusters = state
-                .control
-                .store()
-                .list_clusters()
-                .await
-                .map_err(internal)?;
-            let names: Vec<&str> = clusters.iter().map(|c| c.name.as_str()).collect();
-            Ok((200, json!({"clusters": names})))
-        },
-    )
-    .await
-}
-
-async fn describe_cluster(
-    State(state): State<AppState>,
-    ConnectInfo(peer): Peer,
-    Path(name): Path<String>,
-    request: Request<Body>,
-) -> Response {
-    serve(
-        state.clone(),
-        peer,
-        request,
-        "eks",
-        "DescribeCluster",
-        |call, _| async move {
-            authorize(
-                &state,
-                &call,
-                "eks:DescribeCluster",
-                &cluster_arn(&state, &name),
-            )
-            .await?;
-            let cluster = find_cluster(&state, &name).await?;
-            Ok((200, json!({"cluster": cluster_json(&state, &cluster)})))
-        },
-    )
-    .await
 }
 
 fn association_json(a: &PodIdentityAssociation) -> Value {
@@ -144,58 +107,69 @@ fn association_json(a: &PodIdentityAssociation) -> Value {
     value
 }
 
-fn association_arn(state: &AppState, cluster: &str, id: &str) -> String {
-    let s = state.control.settings();
-    podpass_arn::pod_identity_association(&s.region, &s.account_id, cluster, id)
+/// `{"association": ...}`, the answer of every single-association operation.
+fn one_association(association: &PodIdentityAssociation) -> Value {
+    json!({"association": association_json(association)})
 }
 
-/// `a-` + 17 lower-case alphanumerics, as EKS's ids.
-fn association_id() -> Result<String, AwsError> {
-    let id = podpass_control::ids::unique_id("").map_err(internal)?;
-    Ok(format!("a-{}", id.to_ascii_lowercase()))
-}
-
-fn check_role_arn(state: &AppState, member: &str, arn: &str) -> Result<(), AwsError> {
-    let account = state.control.account_id();
-    let is_role = podpass_arn::Arn::parse(arn).is_some_and(|a| {
-        a.partition == podpass_arn::PARTITION
-            && a.service == "iam"
-            && a.region.is_empty()
-            && a.account == account
-            && a.resource
-                .strip_prefix("role/")
-                .is_some_and(|name| !name.is_empty())
+fn summary_json(a: &PodIdentityAssociation) -> Value {
+    let mut value = json!({
+        "clusterName": a.cluster_name,
+        "namespace": a.namespace,
+        "serviceAccount": a.service_account,
+        "associationArn": a.association_arn,
+        "associationId": a.association_id,
     });
-    if is_role {
-        Ok(())
-    } else {
-        Err(AwsError::invalid_parameter_exception(format!(
-            "{member} {arn} is not a role ARN of account {}",
-            state.control.settings().account_id
-        )))
+    if let Some(owner) = &a.owner_arn {
+        value["ownerArn"] = json!(owner);
     }
+    value
 }
 
-/// The association's session policy: STS's session policy limit on the raw text, then the
-/// grammar.
-fn check_policy(policy: Option<&str>) -> Result<(), AwsError> {
-    use podpass_policy::SizedDocument;
-    if let Some(text) = policy {
-        podpass_policy::check_size(SizedDocument::SessionPolicy, [text]).map_err(|e| {
-            AwsError::invalid_parameter_exception(format!(
-                "Invalid policy: the policy exceeds {} characters",
-                e.max
-            ))
-        })?;
-        podpass_policy::Policy::parse(text, podpass_policy::PolicyKind::Session).map_err(|e| {
-            AwsError::invalid_parameter_exception(format!("Invalid policy: {}", e.message()))
-        })?;
-    }
-    Ok(())
+async fn list_clusters(
+    State(state): State<AppState>,
+    ConnectInfo(peer): Peer,
+    request: Request<Body>,
+) -> Response {
+    operation(
+        state,
+        peer,
+        request,
+        "ListClusters",
+        |state, call, _| async move {
+            let clusters = state
+                .control
+                .list_clusters(&call.ctx)
+                .await
+                .map_err(errors::rest)?;
+            let names: Vec<&str> = clusters.iter().map(|c| c.name.as_str()).collect();
+            Ok(json!({"clusters": names}))
+        },
+    )
+    .await
 }
 
-fn external_id_for(target_role_arn: Option<&String>) -> Option<String> {
-    target_role_arn.map(|_| podpass_control::ids::uid())
+async fn describe_cluster(
+    State(state): State<AppState>,
+    ConnectInfo(peer): Peer,
+    Path(name): Path<String>,
+    request: Request<Body>,
+) -> Response {
+    operation(
+        state,
+        peer,
+        request,
+        "DescribeCluster",
+        |state, call, _| async move {
+            let cluster = state
+                .control
+                .describe_cluster(&call.ctx, &name)
+                .await
+                .map_err(errors::rest)?;
+            Ok(json!({"cluster": cluster_json(&state, &cluster)}))
+        },
+    )
+    .await
 }
 
 #[derive(Deserialize)]
@@ -213,112 +187,37 @@ struct CreateBody {
     client_request_token: Option<String>,
 }
 
-fn required(member: &str, value: Option<String>) -> Result<String, AwsError> {
-    value
-        .filter(|v| !v.is_empty())
-        .ok_or_else(|| AwsError::invalid_parameter_exception(format!("{member} is required")))
-}
-
 async fn create_association(
     State(state): State<AppState>,
     ConnectInfo(peer): Peer,
     Path(name): Path<String>,
     request: Request<Body>,
 ) -> Response {
-    serve(
-        state.clone(),
+    operation(
+        state,
         peer,
         request,
-        "eks",
         "CreatePodIdentityAssociation",
-        |call, body| async move {
-            let arn = cluster_arn(&state, &name);
-            authorize(&state, &call, "eks:CreatePodIdentityAssociation", &arn).await?;
+        |state, call, body| async move {
             let input: CreateBody = parse_body(&body)?;
-            let cluster = find_cluster(&state, &name).await?;
-            let namespace = required("namespace", input.namespace)?;
-            let service_account = required("serviceAccount", input.service_account)?;
-            let role_arn = required("roleArn", input.role_arn)?;
-            check_role_arn(&state, "roleArn", &role_arn)?;
-            if let Some(target) = &input.target_role_arn {
-                check_role_arn(&state, "targetRoleArn", target)?;
-            }
-            check_policy(input.policy.as_deref())?;
-            if input.tags.len() > 50 {
-                return Err(AwsError::invalid_parameter_exception(
-                    "A resource can have at most 50 tags",
-                ));
-            }
-            let now = podpass_control::now();
-            let id = association_id()?;
-            let association = PodIdentityAssociation {
-                association_arn: association_arn(&state, &cluster.name, &id),
-                association_id: id,
-                cluster_name: cluster.name.clone(),
-                namespace,
-                service_account,
-                role_arn,
+            let new = NewAssociation {
+                namespace: input.namespace,
+                service_account: input.service_account,
+                role_arn: input.role_arn,
                 tags: input.tags,
-                owner_arn: None,
                 disable_session_tags: input.disable_session_tags.unwrap_or(false),
-                external_id: external_id_for(input.target_role_arn.as_ref()),
                 target_role_arn: input.target_role_arn,
-                session_policy: input.policy,
-                created_at: now,
-                modified_at: now,
+                policy: input.policy,
             };
-            match state.control.store().create_association(&association).await {
-                Ok(()) => {}
-                Err(StoreError::AlreadyExists(_)) => {
-                    let existing = state
-                        .control
-                        .store()
-                        .association_for(
-                            &cluster.name,
-                            &association.namespace,
-                            &association.service_account,
-                        )
-                        .await
-                        .map_err(internal)?
-                        .map(|a| a.association_id)
-                        .unwrap_or_default();
-                    return Err(AwsError::resource_in_use_exception(format!(
-                        "Association already exists: {existing}"
-                    )));
-                }
-                Err(e) => return Err(internal(e)),
-            }
-            tracing::info!(
-                request_id = %call.ctx.request_id,
-                association = %association.association_id,
-                namespace = %association.namespace,
-                service_account = %association.service_account,
-                role = %association.role_arn,
-                "created pod identity association"
-            );
-            Ok((200, json!({"association": association_json(&association)})))
+            let association = state
+                .control
+                .create_association(&call.ctx, &name, new)
+                .await
+                .map_err(errors::rest)?;
+            Ok(one_association(&association))
         },
     )
     .await
-}
-
-async fn find_association(
-    state: &AppState,
-    cluster: &str,
-    id: &str,
-) -> Result<PodIdentityAssociation, AwsError> {
-    find_cluster(state, cluster).await?;
-    state
-        .control
-        .store()
-        .association(cluster, id)
-        .await
-        .map_err(|e| match e {
-            StoreError::NotFound(_) => AwsError::resource_not_found_exception(format!(
-                "No pod identity association found for id: {id}"
-            )),
-            other => internal(other),
-        })
 }
 
 async fn describe_association(
@@ -327,17 +226,17 @@ async fn describe_association(
     Path((name, id)): Path<(String, String)>,
     request: Request<Body>,
 ) -> Response {
-    serve(
-        state.clone(),
+    operation(
+        state,
         peer,
         request,
-        "eks",
         "DescribePodIdentityAssociation",
-        |call, _| async move {
-            let arn = association_arn(&state, &name, &id);
-            authorize(&state, &call, "eks:DescribePodIdentityAssociation", &arn).await?;
-            let association = find_association(&state, &name, &id).await?;
-            Ok((200, json!({"association": association_json(&association)})))
+        |state, call, _| async move {
+            let found = state
+                .control
+                .describe_association(&call.ctx, &name, &id)
+                .await;
+            found.map(|a| one_association(&a)).map_err(errors::rest)
         },
     )
     .await
@@ -349,73 +248,29 @@ async fn list_associations(
     Path(name): Path<String>,
     request: Request<Body>,
 ) -> Response {
-    serve(
-        state.clone(),
+    operation(
+        state,
         peer,
         request,
-        "eks",
         "ListPodIdentityAssociations",
-        |call, _| async move {
-            authorize(
-                &state,
-                &call,
-                "eks:ListPodIdentityAssociations",
-                &cluster_arn(&state, &name),
-            )
-            .await?;
-            find_cluster(&state, &name).await?;
-            let max = call.params.i64("maxResults")?.unwrap_or(100);
-            if !(1..=100).contains(&max) {
-                return Err(AwsError::invalid_parameter_exception(
-                    "maxResults must be between 1 and 100",
-                ));
-            }
-            let all = state
-                .control
-                .store()
-                .list_associations(
-                    &name,
-                    call.params.get("namespace"),
-                    call.params.get("serviceAccount"),
-                )
-                .await
-                .map_err(internal)?;
-            // The next token is the id to resume from: ids are the sort key.
-            let start = call.params.get("nextToken").unwrap_or_default();
-            let page: Vec<&PodIdentityAssociation> = all
-                .iter()
-                .filter(|a| a.association_id.as_str() >= start)
-                .take(max as usize + 1)
-                .collect();
-            let (items, next) = if page.len() > max as usize {
-                (
-                    &page[..max as usize],
-                    Some(page[max as usize].association_id.clone()),
-                )
-            } else {
-                (&page[..], None)
+        |state, call, _| async move {
+            let filter = AssociationFilter {
+                namespace: call.params.get("namespace"),
+                service_account: call.params.get("serviceAccount"),
+                max_results: call.params.i64("maxResults")?,
+                next_token: call.params.get("nextToken"),
             };
-            let summaries: Vec<Value> = items
-                .iter()
-                .map(|a| {
-                    let mut v = json!({
-                        "clusterName": a.cluster_name,
-                        "namespace": a.namespace,
-                        "serviceAccount": a.service_account,
-                        "associationArn": a.association_arn,
-                        "associationId": a.association_id,
-                    });
-                    if let Some(owner) = &a.owner_arn {
-                        v["ownerArn"] = json!(owner);
-                    }
-                    v
-                })
-                .collect();
+            let page = state
+                .control
+                .list_associations(&call.ctx, &name, filter)
+                .await
+                .map_err(errors::rest)?;
+            let summaries: Vec<Value> = page.associations.iter().map(summary_json).collect();
             let mut out = json!({"associations": summaries});
-            if let Some(next) = next {
+            if let Some(next) = page.next_token {
                 out["nextToken"] = json!(next);
             }
-            Ok((200, out))
+            Ok(out)
         },
     )
     .await
@@ -438,49 +293,25 @@ async fn update_association(
     Path((name, id)): Path<(String, String)>,
     request: Request<Body>,
 ) -> Response {
-    serve(
-        state.clone(),
+    operation(
+        state,
         peer,
         request,
-        "eks",
         "UpdatePodIdentityAssociation",
-        |call, body| async move {
-            let arn = association_arn(&state, &name, &id);
-            authorize(&state, &call, "eks:UpdatePodIdentityAssociation", &arn).await?;
+        |state, call, body| async move {
             let input: UpdateBody = parse_body(&body)?;
-            let mut association = find_association(&state, &name, &id).await?;
-            if let Some(role_arn) = input.role_arn {
-                check_role_arn(&state, "roleArn", &role_arn)?;
-                association.role_arn = role_arn;
-            }
-            if let Some(disable) = input.disable_session_tags {
-                association.disable_session_tags = disable;
-            }
-            if let Some(target) = input.target_role_arn {
-                // An empty string removes the target role, as EKS.
-                if target.is_empty() {
-                    association.target_role_arn = None;
-                    association.external_id = None;
-                } else {
-                    check_role_arn(&state, "targetRoleArn", &target)?;
-                    if association.external_id.is_none() {
-                        association.external_id = external_id_for(Some(&target));
-                    }
-                    association.target_role_arn = Some(target);
-                }
-            }
-            if let Some(policy) = input.policy {
-                check_policy(Some(&policy).filter(|p| !p.is_empty()).map(String::as_str))?;
-                association.session_policy = Some(policy).filter(|p| !p.is_empty());
-            }
-            association.modified_at = podpass_control::now();
-            state
+            let change = AssociationChange {
+                role_arn: input.role_arn,
+                disable_session_tags: input.disable_session_tags,
+                target_role_arn: input.target_role_arn,
+                policy: input.policy,
+            };
+            let association = state
                 .control
-                .store()
-                .update_association(&association)
+                .update_association(&call.ctx, &name, &id, change)
                 .await
-                .map_err(internal)?;
-            Ok((200, json!({"association": association_json(&association)})))
+                .map_err(errors::rest)?;
+            Ok(one_association(&association))
         },
     )
     .await
@@ -492,23 +323,17 @@ async fn delete_association(
     Path((name, id)): Path<(String, String)>,
     request: Request<Body>,
 ) -> Response {
-    serve(
-        state.clone(),
+    operation(
+        state,
         peer,
         request,
-        "eks",
         "DeletePodIdentityAssociation",
-        |call, _| async move {
-            let arn = association_arn(&state, &name, &id);
-            authorize(&state, &call, "eks:DeletePodIdentityAssociation", &arn).await?;
-            let association = find_association(&state, &name, &id).await?;
-            state
+        |state, call, _| async move {
+            let deleted = state
                 .control
-                .store()
-                .delete_association(&name, &id)
-                .await
-                .map_err(internal)?;
-            Ok((200, json!({"association": association_json(&association)})))
+                .delete_association(&call.ctx, &name, &id)
+                .await;
+            deleted.map(|a| one_association(&a)).map_err(errors::rest)
         },
     )
     .await

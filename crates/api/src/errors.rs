@@ -17,6 +17,7 @@ pub(crate) fn query(error: Error) -> AwsError {
         Error::CredentialsExpired => AwsError::expired_token(EXPIRED_CLIENT_TOKEN),
         Error::NotAuthorized { why } | Error::Denied { why } => AwsError::access_denied(why),
         Error::NotFound { what } => AwsError::no_such_entity(what),
+        Error::Conflict { why } => AwsError::entity_already_exists(why),
         Error::Invalid { kind, why } => match kind {
             Invalid::Parameter => AwsError::invalid_parameter_value(why),
             Invalid::Validation => AwsError::validation_error(why),
@@ -41,6 +42,7 @@ pub(crate) fn rest(error: Error) -> AwsError {
         Error::NotAuthorized { why } => AwsError::access_denied(why),
         Error::Denied { why } => AwsError::access_denied_exception(why),
         Error::NotFound { what } => AwsError::resource_not_found_exception(what),
+        Error::Conflict { why } => AwsError::resource_in_use_exception(why),
         Error::Invalid { kind, why } => match kind {
             Invalid::Token => AwsError::invalid_token_exception(why),
             Invalid::Parameter

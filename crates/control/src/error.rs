@@ -32,6 +32,12 @@ pub enum Error {
         /// The message for the caller.
         what: String,
     },
+    /// The entity exists already or is in use.
+    #[error("{why}")]
+    Conflict {
+        /// The message for the caller.
+        why: String,
+    },
     /// The request is well formed on the wire but not acceptable.
     #[error("{why}")]
     Invalid {

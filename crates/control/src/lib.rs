@@ -17,6 +17,7 @@ pub mod cache;
 mod caller;
 pub mod clusters;
 pub mod credentials;
+pub mod eks;
 mod error;
 pub mod ids;
 pub mod issuers;

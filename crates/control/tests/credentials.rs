@@ -2,22 +2,20 @@
 //! or the binary: each case names the AWS document it follows, sets up roles, associations
 //! and tokens of one cluster, makes one call and states the session or the error expected.
 
+mod support;
+
 use std::collections::BTreeMap;
-use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
-use podpass_audit::{AuditLog, Rotation};
 use podpass_control::credentials::{AssumeRole, Issued, SessionRequest, WebIdentity};
-use podpass_control::sealing::KeyRing;
-use podpass_control::{Caller, Control, Ctx, Error, Invalid, Settings};
+use podpass_control::{Caller, Control, Error};
 use podpass_session::SessionTag;
-use podpass_store::{Cluster, OidcProvider, PodIdentityAssociation, Role, Store};
-use podpass_token::{KeyAlgorithm, ObjectRef, TokenRequest};
+use podpass_store::{Cluster, OidcProvider, PodIdentityAssociation, Role};
+use podpass_token::{ObjectRef, TokenRequest};
 use serde::Deserialize;
 use serde_json::Value;
+use support::{ACCOUNT, CLUSTER, Instance, ctx, error_name, root};
 
-const ACCOUNT: &str = "111122223333";
-const CLUSTER: &str = "c1";
 const EXTERNAL_ID: &str = "ext-7c1f";
 
 #[derive(Deserialize)]
@@ -100,39 +98,18 @@ struct Expect {
 struct World {
     control: Control,
     cluster: Cluster,
-    _dir: tempfile::TempDir,
+    _instance: Instance,
 }
 
 impl World {
     async fn new(case: &Case) -> World {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open_sqlite_file(&dir.path().join("db"))
-            .await
-            .unwrap();
+        let instance = Instance::new().await;
+        let store = instance.store.clone();
         let now = podpass_control::now();
-        let keys = KeyRing::load(store.clone(), now).await.unwrap();
-        let audit = AuditLog::open(&dir.path().join("audit"), Rotation::default()).unwrap();
-        let settings = Settings {
-            account_id: ACCOUNT.to_owned(),
-            region: "us-east-1".to_owned(),
-            node_role: None,
-            issuer_keys_refresh: std::time::Duration::from_secs(30),
-        };
-        let control = Control::new(settings, store.clone(), Arc::new(keys), audit);
-        let cluster = control
-            .clusters()
-            .ensure(
-                CLUSTER,
-                "https://oidc.podpass.test",
-                KeyAlgorithm::RS256,
-                now,
-            )
-            .await
-            .unwrap();
         let world = World {
-            control,
-            cluster,
-            _dir: dir,
+            control: instance.control.clone(),
+            cluster: instance.cluster.clone(),
+            _instance: instance,
         };
         if !case.no_provider {
             store
@@ -224,21 +201,6 @@ impl World {
             .replace("${EXTERNAL_ID}", EXTERNAL_ID)
     }
 
-    fn ctx(&self, caller: Option<Caller>) -> Ctx {
-        Ctx {
-            request_id: "test".to_owned(),
-            caller,
-            source_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
-        }
-    }
-
-    fn root(&self) -> Caller {
-        Caller::Root {
-            account: ACCOUNT.to_owned(),
-            access_key_id: "AKIATEST".to_owned(),
-        }
-    }
-
     async fn token(&self, spec: &TokenSpec) -> String {
         let now = podpass_control::now();
         let clusters = self.control.clusters();
@@ -274,7 +236,7 @@ impl World {
     async fn caller(&self, spec: Option<&Value>) -> Option<Caller> {
         match spec {
             None => None,
-            Some(Value::String(s)) if s == "root" => Some(self.root()),
+            Some(Value::String(s)) if s == "root" => Some(root()),
             Some(Value::String(s)) if s == "none" => None,
             Some(session) => {
                 let role = session["session"].as_str().expect("session role");
@@ -304,7 +266,7 @@ impl World {
                 };
                 let issued = self
                     .control
-                    .assume_role(&self.ctx(Some(self.root())), &input)
+                    .assume_role(&ctx(Some(root())), &input)
                     .await
                     .expect("the first session");
                 Some(Caller::Session(Arc::new(issued.session)))
@@ -340,10 +302,7 @@ async fn run(world: &World, call: &Call) -> Result<(Issued, Option<String>), Err
                 tags: tags(Some(call.tags.clone())),
                 transitive_tag_keys: call.transitive_tag_keys.clone(),
             };
-            let issued = world
-                .control
-                .assume_role(&world.ctx(caller), &input)
-                .await?;
+            let issued = world.control.assume_role(&ctx(caller), &input).await?;
             Ok((issued, None))
         }
         "AssumeRoleWithWebIdentity" => {
@@ -360,13 +319,13 @@ async fn run(world: &World, call: &Call) -> Result<(Issued, Option<String>), Err
             };
             let web = world
                 .control
-                .assume_role_with_web_identity(&world.ctx(None), &input)
+                .assume_role_with_web_identity(&ctx(None), &input)
                 .await?;
             Ok((web.issued, Some(web.subject)))
         }
         "AssumeRoleForPodIdentity" => {
             let token = world.token(call.token.as_ref().expect("token")).await;
-            let ctx = world.ctx(Some(world.root()));
+            let ctx = ctx(Some(root()));
             let pod = world
                 .control
                 .assume_role_for_pod_identity(&ctx, CLUSTER, Some(&token))
@@ -374,31 +333,6 @@ async fn run(world: &World, call: &Call) -> Result<(Issued, Option<String>), Err
             Ok((pod.issued, None))
         }
         other => panic!("unknown operation {other}"),
-    }
-}
-
-fn error_name(error: &Error) -> String {
-    match error {
-        Error::Unauthenticated => "Unauthenticated".into(),
-        Error::BadCredentials => "BadCredentials".into(),
-        Error::CredentialsExpired => "CredentialsExpired".into(),
-        Error::NotAuthorized { .. } => "NotAuthorized".into(),
-        Error::Denied { .. } => "Denied".into(),
-        Error::NotFound { .. } => "NotFound".into(),
-        Error::Invalid { kind, .. } => format!(
-            "Invalid:{}",
-            match kind {
-                Invalid::Parameter => "Parameter",
-                Invalid::Validation => "Validation",
-                Invalid::Token => "Token",
-                Invalid::PolicyDocument => "PolicyDocument",
-                Invalid::PolicySize => "PolicySize",
-            }
-        ),
-        Error::TokenExpired { .. } => "TokenExpired".into(),
-        Error::Unavailable { .. } => "Unavailable".into(),
-        Error::Throttled { .. } => "Throttled".into(),
-        Error::Internal { .. } => "Internal".into(),
     }
 }
 

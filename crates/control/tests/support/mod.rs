@@ -1,0 +1,101 @@
+//! What the data-driven domain tests share: a `Control` over a fresh store with one cluster.
+#![allow(dead_code)] // each test file uses a different part of the harness
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
+
+use podpass_audit::{AuditLog, Rotation};
+use podpass_control::sealing::KeyRing;
+use podpass_control::{Caller, Control, Ctx, Error, Invalid, Settings};
+use podpass_store::{Cluster, Store};
+use podpass_token::KeyAlgorithm;
+
+pub(crate) const ACCOUNT: &str = "111122223333";
+pub(crate) const CLUSTER: &str = "c1";
+
+/// The domain layer of an instance with one cluster, `c1`.
+pub(crate) struct Instance {
+    pub(crate) control: Control,
+    pub(crate) store: Store,
+    pub(crate) cluster: Cluster,
+    _dir: tempfile::TempDir,
+}
+
+impl Instance {
+    pub(crate) async fn new() -> Instance {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_sqlite_file(&dir.path().join("db"))
+            .await
+            .unwrap();
+        let now = podpass_control::now();
+        let keys = KeyRing::load(store.clone(), now).await.unwrap();
+        let audit = AuditLog::open(&dir.path().join("audit"), Rotation::default()).unwrap();
+        let settings = Settings {
+            account_id: ACCOUNT.to_owned(),
+            region: "us-east-1".to_owned(),
+            node_role: None,
+            issuer_keys_refresh: std::time::Duration::from_secs(30),
+        };
+        let control = Control::new(settings, store.clone(), Arc::new(keys), audit);
+        let cluster = control
+            .clusters()
+            .ensure(
+                CLUSTER,
+                "https://oidc.podpass.test",
+                KeyAlgorithm::RS256,
+                now,
+            )
+            .await
+            .unwrap();
+        Instance {
+            control,
+            store,
+            cluster,
+            _dir: dir,
+        }
+    }
+}
+
+/// A request context for `caller`.
+pub(crate) fn ctx(caller: Option<Caller>) -> Ctx {
+    Ctx {
+        request_id: "test".to_owned(),
+        caller,
+        source_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+    }
+}
+
+/// The account root, signing with an admin key.
+pub(crate) fn root() -> Caller {
+    Caller::Root {
+        account: ACCOUNT.to_owned(),
+        access_key_id: "AKIATEST".to_owned(),
+    }
+}
+
+/// The name a case file gives an error: its variant, and its kind for `Invalid`.
+pub(crate) fn error_name(error: &Error) -> String {
+    match error {
+        Error::Unauthenticated => "Unauthenticated".into(),
+        Error::BadCredentials => "BadCredentials".into(),
+        Error::CredentialsExpired => "CredentialsExpired".into(),
+        Error::NotAuthorized { .. } => "NotAuthorized".into(),
+        Error::Denied { .. } => "Denied".into(),
+        Error::NotFound { .. } => "NotFound".into(),
+        Error::Conflict { .. } => "Conflict".into(),
+        Error::Invalid { kind, .. } => format!(
+            "Invalid:{}",
+            match kind {
+                Invalid::Parameter => "Parameter",
+                Invalid::Validation => "Validation",
+                Invalid::Token => "Token",
+                Invalid::PolicyDocument => "PolicyDocument",
+                Invalid::PolicySize => "PolicySize",
+            }
+        ),
+        Error::TokenExpired { .. } => "TokenExpired".into(),
+        Error::Unavailable { .. } => "Unavailable".into(),
+        Error::Throttled { .. } => "Throttled".into(),
+        Error::Internal { .. } => "Internal".into(),
+    }
+}
