@@ -3,38 +3,75 @@
 //! database read. Checking the signature itself is the protocol adapter's job.
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
 
 use podpass_session::OpenError;
-use podpass_store::{AccessKey, Store};
+use podpass_store::{AccessKey, Store, StoreError};
 
 use crate::{Caller, Control, Error, Result};
 
-/// The long-term keys, cached in memory.
-#[derive(Default)]
-pub(crate) struct AccessKeys {
+/// How often a miss may re-read the store's long-term keys: the access key ids of misses are
+/// the caller's to choose, so an unbounded reload would let anyone make every request a full
+/// read of the keys table.
+const RELOAD_INTERVAL: Duration = Duration::from_secs(1);
+
+/// The account's long-term keys, cached in memory, for every endpoint that checks signatures
+/// (the AWS APIs and S3). A miss re-reads the store, since the CLI or another replica may have
+/// added a key, at most once per [`RELOAD_INTERVAL`].
+pub struct AccessKeys {
+    store: Store,
     keys: RwLock<HashMap<String, AccessKey>>,
+    last_reload: Mutex<Option<Instant>>,
 }
 
 impl AccessKeys {
-    async fn find(&self, store: &Store, access_key_id: &str) -> Result<Option<AccessKey>> {
-        if let Some(key) = self.read().get(access_key_id) {
-            return Ok(Some(key.clone()));
+    /// Keys read from `store` on first use.
+    pub fn new(store: Store) -> Self {
+        AccessKeys {
+            store,
+            keys: RwLock::new(HashMap::new()),
+            last_reload: Mutex::new(None),
         }
-        let all = store.access_keys().await.map_err(Error::internal)?;
+    }
+
+    /// The long-term key `access_key_id`, if the store has it (or had it at the last reload,
+    /// when a reload ran less than [`RELOAD_INTERVAL`] ago).
+    pub async fn find(
+        &self,
+        access_key_id: &str,
+    ) -> std::result::Result<Option<AccessKey>, StoreError> {
+        if let Some(key) = self.cached(access_key_id) {
+            return Ok(Some(key));
+        }
+        {
+            let mut last = self
+                .last_reload
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if last.is_some_and(|at| at.elapsed() < RELOAD_INTERVAL) {
+                return Ok(None);
+            }
+            *last = Some(Instant::now());
+        }
+        let all = self.store.access_keys().await?;
         let mut keys = self
             .keys
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        keys.clear();
-        keys.extend(all.into_iter().map(|k| (k.access_key_id.clone(), k)));
+        *keys = all
+            .into_iter()
+            .map(|key| (key.access_key_id.clone(), key))
+            .collect();
         Ok(keys.get(access_key_id).cloned())
     }
 
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, AccessKey>> {
-        self.keys
+    fn cached(&self, access_key_id: &str) -> Option<AccessKey> {
+        let keys = self
+            .keys
             .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        keys.get(access_key_id).cloned()
     }
 }
 
@@ -77,8 +114,9 @@ impl Control {
         let key = self
             .inner
             .access_keys
-            .find(self.store(), access_key_id)
-            .await?
+            .find(access_key_id)
+            .await
+            .map_err(Error::internal)?
             .ok_or(Error::BadCredentials)?;
         let account = podpass_arn::Arn::parse(&key.principal_arn)
             .map_or(self.account_id(), |arn| arn.account)
@@ -90,5 +128,39 @@ impl Control {
             },
             secret_access_key: key.secret_access_key,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(id: &str) -> AccessKey {
+        AccessKey {
+            access_key_id: id.to_owned(),
+            secret_access_key: "secret".to_owned(),
+            principal_arn: podpass_arn::account_root("111122223333"),
+            created_at: 0,
+        }
+    }
+
+    #[tokio::test]
+    async fn misses_reread_the_store_at_most_once_per_interval() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_sqlite_file(&dir.path().join("db"))
+            .await
+            .unwrap();
+        store.create_access_key(&key("AKIAFIRST")).await.unwrap();
+        let keys = AccessKeys::new(store.clone());
+        assert!(keys.find("AKIAFIRST").await.unwrap().is_some());
+
+        // A flood of unknown ids (the caller's to choose) costs no more than one read a second:
+        // a key added right after a reload is not seen until the interval has passed.
+        assert!(keys.find("AKIAUNKNOWN1").await.unwrap().is_none());
+        store.create_access_key(&key("AKIASECOND")).await.unwrap();
+        assert!(keys.find("AKIASECOND").await.unwrap().is_none());
+        tokio::time::sleep(RELOAD_INTERVAL + Duration::from_millis(100)).await;
+        assert!(keys.find("AKIASECOND").await.unwrap().is_some());
+        assert!(keys.find("AKIAFIRST").await.unwrap().is_some());
     }
 }

@@ -86,9 +86,9 @@ impl Control {
             inner: Arc::new(Inner {
                 settings,
                 clusters: Clusters::new(store.clone()),
+                access_keys: AccessKeys::new(store.clone()),
                 store,
                 keys,
-                access_keys: AccessKeys::default(),
                 issuer_keys,
                 audit,
                 iam_cache: IamCache::new(),

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use podpass_arn::Arn;
 use podpass_control::Caller;
+use podpass_control::authn::AccessKeys;
 use podpass_control::authz::{AuthzError, session_policies, session_principal};
 use podpass_policy::{Decision, PolicySet, Principal, Request, evaluate, evaluate_explained};
 use podpass_session::{ACCESS_KEY_ID_PREFIX, SessionClaims};
@@ -20,7 +21,7 @@ use crate::actions::{self, Target, object_arn};
 use crate::audit::{AuditDecision, AuditEvent, AuditLog};
 use crate::bucket_policy::BucketPolicies;
 use crate::front::RequestInfo;
-use crate::keys::AdminKeys;
+use crate::keys::find_admin_key;
 
 /// How long a session's compiled policies are reused before the store is read again.
 const SESSION_POLICY_TTL: Duration = Duration::from_secs(10);
@@ -46,7 +47,7 @@ pub(crate) struct Authorizer {
     pub store: Store,
     pub account_id: String,
     pub region: String,
-    pub admin: Arc<AdminKeys>,
+    pub admin: Arc<AccessKeys>,
     pub policies: Arc<BucketPolicies>,
     pub audit: AuditLog,
     /// Whether allowed requests are audited (refusals always are).
@@ -73,7 +74,7 @@ impl Authorizer {
         store: Store,
         account_id: String,
         region: String,
-        admin: Arc<AdminKeys>,
+        admin: Arc<AccessKeys>,
         policies: Arc<BucketPolicies>,
         audit: AuditLog,
         audit_allowed: bool,
@@ -114,9 +115,7 @@ impl Authorizer {
                 )),
             };
         }
-        let admin = self
-            .admin
-            .find(key)
+        let admin = find_admin_key(&self.admin, key)
             .await?
             .ok_or_else(|| s3_error!(InvalidAccessKeyId))?;
         let account = Arn::parse(&admin.principal_arn)

@@ -1,17 +1,14 @@
-//! Secret keys for s3s's SigV4 verification: the admin's long-term keys from the store, and
-//! session keys opened from their sealed token by the front layer just before.
+//! Secret keys for s3s's SigV4 verification: the admin's long-term keys (the domain layer's
+//! cache, `podpass_control::authn::AccessKeys`), and session keys opened from their sealed
+//! token by the front layer just before.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
+use podpass_control::authn::AccessKeys;
 use podpass_session::{ACCESS_KEY_ID_PREFIX, SessionClaims};
-use podpass_store::{AccessKey, Store};
 use s3s::auth::{S3Auth, SecretKey};
 use s3s::{S3Result, s3_error};
-
-/// How often a miss may re-read the store's long-term keys (misses are attacker-controlled).
-const RELOAD_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Sessions whose token was opened by the front layer, by access key id. Entries outlive the
 /// request that added them only until the session's expiry.
@@ -46,66 +43,9 @@ impl SessionKeys {
     }
 }
 
-/// The account root's long-term keys, cached; a miss re-reads the store (the CLI may have
-/// added one), at most once per [`RELOAD_INTERVAL`].
-pub(crate) struct AdminKeys {
-    store: Store,
-    keys: RwLock<HashMap<String, AccessKey>>,
-    last_reload: Mutex<Option<Instant>>,
-}
-
-impl AdminKeys {
-    /// Keys read from `store` on first use.
-    pub(crate) fn new(store: Store) -> Self {
-        AdminKeys {
-            store,
-            keys: RwLock::new(HashMap::new()),
-            last_reload: Mutex::new(None),
-        }
-    }
-
-    /// The long-term key `access_key_id`, if the store has it.
-    pub(crate) async fn find(&self, access_key_id: &str) -> S3Result<Option<AccessKey>> {
-        if let Some(key) = self.cached(access_key_id) {
-            return Ok(Some(key));
-        }
-        {
-            let mut last = self
-                .last_reload
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            if last.is_some_and(|at| at.elapsed() < RELOAD_INTERVAL) {
-                return Ok(None);
-            }
-            *last = Some(Instant::now());
-        }
-        let all = self.store.access_keys().await.map_err(|error| {
-            tracing::error!(%error, "reading access keys");
-            s3_error!(InternalError)
-        })?;
-        let mut keys = self
-            .keys
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        *keys = all
-            .into_iter()
-            .map(|key| (key.access_key_id.clone(), key))
-            .collect();
-        Ok(keys.get(access_key_id).cloned())
-    }
-
-    fn cached(&self, access_key_id: &str) -> Option<AccessKey> {
-        let keys = self
-            .keys
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        keys.get(access_key_id).cloned()
-    }
-}
-
 /// The [`S3Auth`] podpass gives s3s.
 pub(crate) struct KeyResolver {
-    pub admin: Arc<AdminKeys>,
+    pub admin: Arc<AccessKeys>,
     pub sessions: SessionKeys,
 }
 
@@ -128,10 +68,20 @@ impl S3Auth for KeyResolver {
                 .map(|claims| SecretKey::from(claims.secret_access_key.as_str()))
                 .ok_or_else(unknown_key);
         }
-        self.admin
-            .find(access_key)
+        find_admin_key(&self.admin, access_key)
             .await?
             .map(|key| SecretKey::from(key.secret_access_key))
             .ok_or_else(unknown_key)
     }
+}
+
+/// The long-term key `access_key_id`, with S3's error when the store fails.
+pub(crate) async fn find_admin_key(
+    keys: &AccessKeys,
+    access_key_id: &str,
+) -> S3Result<Option<podpass_store::AccessKey>> {
+    keys.find(access_key_id).await.map_err(|error| {
+        tracing::error!(%error, "reading access keys");
+        s3_error!(InternalError)
+    })
 }

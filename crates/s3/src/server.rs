@@ -6,6 +6,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use podpass_control::authn::AccessKeys;
 use podpass_control::sealing::KeyRing;
 use podpass_store::Store;
 use s3s::host::{S3Host, VirtualHost};
@@ -17,7 +18,7 @@ use crate::audit::{AuditError, AuditLog, Rotation};
 use crate::backend::WithBucketPolicies;
 use crate::bucket_policy::{BucketPolicies, BucketPolicyError};
 use crate::front::S3Front;
-use crate::keys::{AdminKeys, KeyResolver, SessionKeys};
+use crate::keys::{KeyResolver, SessionKeys};
 use crate::objects::ObjectStore;
 use crate::upstream::Upstream;
 
@@ -175,7 +176,7 @@ impl S3Server {
         }
         let sessions = SessionKeys::new();
         if options.authorize {
-            let admin = Arc::new(AdminKeys::new(store.clone()));
+            let admin = Arc::new(AccessKeys::new(store.clone()));
             builder.set_auth(KeyResolver {
                 admin: admin.clone(),
                 sessions: sessions.clone(),
