@@ -189,4 +189,26 @@ mod tests {
         assert_eq!(s3_object("b", "k/x"), "arn:aws:s3:::b/k/x");
         assert_eq!(account_root("1"), "arn:aws:iam::1:root");
     }
+
+    proptest::proptest! {
+        /// Whatever text arrives (a RoleArn parameter, a policy's principal, a stored key's
+        /// principal), parsing never panics, and what parses prints back byte for byte with
+        /// fields that hold no colon, except the resource.
+        #[test]
+        fn any_text_parses_safely_and_round_trips(text in "(arn:)?[a-z:/*.-]{0,40}|\\PC{0,60}") {
+            if let Some(arn) = Arn::parse(&text) {
+                proptest::prop_assert_eq!(arn.to_string(), text.clone());
+                for field in [arn.partition, arn.service, arn.region, arn.account] {
+                    proptest::prop_assert!(!field.contains(':'));
+                }
+                let (kind, rest) = arn.resource_type();
+                proptest::prop_assert!(arn.resource.starts_with(kind));
+                proptest::prop_assert!(arn.resource.ends_with(rest));
+                if let Some((path, name)) = arn.path_and_name("role") {
+                    proptest::prop_assert!(path.starts_with('/') && path.ends_with('/'));
+                    proptest::prop_assert!(!name.is_empty() && !name.contains('/'));
+                }
+            }
+        }
+    }
 }

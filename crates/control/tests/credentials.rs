@@ -14,7 +14,7 @@ use podpass_store::{Cluster, OidcProvider, PodIdentityAssociation, Role};
 use podpass_token::{ObjectRef, TokenRequest};
 use serde::Deserialize;
 use serde_json::Value;
-use support::{ACCOUNT, CLUSTER, Instance, ctx, error_name, root};
+use support::{ACCOUNT, CLUSTER, Failures, Instance, ctx, error_name, root};
 
 const EXTERNAL_ID: &str = "ext-7c1f";
 
@@ -419,7 +419,7 @@ async fn credential_issuance_follows_the_aws_documents() {
     let cases: Vec<Case> =
         serde_json::from_str(include_str!("credentials.json")).expect("credentials.json");
     assert!(cases.len() >= 25, "the case file lost cases");
-    let mut failures = Vec::new();
+    let mut failures = Failures::default();
     for case in &cases {
         assert!(
             case.doc.starts_with("https://docs.aws.amazon.com/"),
@@ -429,14 +429,7 @@ async fn credential_issuance_follows_the_aws_documents() {
         let world = World::new(case).await;
         let got = run(&world, &case.call).await;
         let wrong = check(&world, &case.expect, got);
-        if !wrong.is_empty() {
-            failures.push(format!(
-                "{} ({}):\n  {}",
-                case.name,
-                case.doc,
-                wrong.join("\n  ")
-            ));
-        }
+        failures.add(&case.name, &case.doc, &wrong);
     }
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    failures.assert_none();
 }

@@ -13,7 +13,7 @@ use podpass_control::{Caller, Error};
 use podpass_store::{PodIdentityAssociation, Role};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use support::{ACCOUNT, CLUSTER, Instance, ctx, error_name, root};
+use support::{ACCOUNT, CLUSTER, Failures, Instance, ctx, error_name, root};
 
 #[derive(Deserialize)]
 struct Case {
@@ -262,7 +262,7 @@ fn check(step: &Step, got: Result<Outcome, Error>, memory: &mut Memory) -> Vec<S
 async fn eks_associations_follow_the_aws_documents() {
     let cases: Vec<Case> = serde_json::from_str(include_str!("eks.json")).expect("eks.json");
     assert!(cases.len() >= 10, "the case file lost cases");
-    let mut failures = Vec::new();
+    let mut failures = Failures::default();
     for case in &cases {
         assert!(
             case.doc.starts_with("https://docs.aws.amazon.com/"),
@@ -274,15 +274,8 @@ async fn eks_associations_follow_the_aws_documents() {
         for step in &case.steps {
             let got = run(&instance, step, &memory).await;
             let wrong = check(step, got, &mut memory);
-            if !wrong.is_empty() {
-                failures.push(format!(
-                    "{} ({}):\n  {}",
-                    case.name,
-                    case.doc,
-                    wrong.join("\n  ")
-                ));
-            }
+            failures.add(&case.name, &case.doc, &wrong);
         }
     }
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    failures.assert_none();
 }

@@ -99,3 +99,22 @@ pub(crate) fn error_name(error: &Error) -> String {
         Error::Internal { .. } => "Internal".into(),
     }
 }
+
+/// Failures of the cases of a case file, each under its name and the AWS document it follows.
+#[derive(Default)]
+pub(crate) struct Failures(Vec<String>);
+
+impl Failures {
+    /// Records what one case (or step) got wrong, if anything.
+    pub(crate) fn add(&mut self, name: &str, doc: &str, wrong: &[String]) {
+        if !wrong.is_empty() {
+            self.0
+                .push(format!("{name} ({doc}):\n  {}", wrong.join("\n  ")));
+        }
+    }
+
+    /// Fails the test with every recorded failure.
+    pub(crate) fn assert_none(&self) {
+        assert!(self.0.is_empty(), "{}", self.0.join("\n"));
+    }
+}
