@@ -17,9 +17,12 @@ pub(crate) fn query(error: Error) -> AwsError {
         Error::CredentialsExpired => AwsError::expired_token(EXPIRED_CLIENT_TOKEN),
         Error::NotAuthorized { why } | Error::Denied { why } => AwsError::access_denied(why),
         Error::NotFound { what } => AwsError::no_such_entity(what),
-        Error::Conflict { why } => AwsError::entity_already_exists(why),
+        Error::AlreadyExists { why } => AwsError::entity_already_exists(why),
+        Error::InUse { why } => AwsError::delete_conflict(why),
+        Error::LimitExceeded { why } => AwsError::limit_exceeded(why),
         Error::Invalid { kind, why } => match kind {
             Invalid::Parameter => AwsError::invalid_parameter_value(why),
+            Invalid::Input => AwsError::invalid_input(why),
             Invalid::Validation => AwsError::validation_error(why),
             Invalid::Token => AwsError::invalid_identity_token(why),
             Invalid::PolicyDocument => AwsError::malformed_policy_document(why),
@@ -42,10 +45,14 @@ pub(crate) fn rest(error: Error) -> AwsError {
         Error::NotAuthorized { why } => AwsError::access_denied(why),
         Error::Denied { why } => AwsError::access_denied_exception(why),
         Error::NotFound { what } => AwsError::resource_not_found_exception(what),
-        Error::Conflict { why } => AwsError::resource_in_use_exception(why),
+        Error::AlreadyExists { why } | Error::InUse { why } => {
+            AwsError::resource_in_use_exception(why)
+        }
+        Error::LimitExceeded { why } => AwsError::resource_limit_exceeded_exception(why),
         Error::Invalid { kind, why } => match kind {
             Invalid::Token => AwsError::invalid_token_exception(why),
             Invalid::Parameter
+            | Invalid::Input
             | Invalid::Validation
             | Invalid::PolicyDocument
             | Invalid::PolicySize => AwsError::invalid_parameter_exception(why),

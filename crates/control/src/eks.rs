@@ -85,7 +85,7 @@ impl Control {
     }
 
     /// Associates a ServiceAccount of `cluster` with a role; one association per
-    /// ServiceAccount ([`Error::Conflict`] names the existing one).
+    /// ServiceAccount ([`Error::AlreadyExists`] names the existing one).
     pub async fn create_association(
         &self,
         ctx: &Ctx,
@@ -142,7 +142,7 @@ impl Control {
                     .map_err(Error::internal)?
                     .map(|a| a.association_id)
                     .unwrap_or_default();
-                return Err(Error::Conflict {
+                return Err(Error::AlreadyExists {
                     why: format!("Association already exists: {existing}"),
                 });
             }

@@ -32,9 +32,21 @@ pub enum Error {
         /// The message for the caller.
         what: String,
     },
-    /// The entity exists already or is in use.
+    /// An entity of that name exists already.
     #[error("{why}")]
-    Conflict {
+    AlreadyExists {
+        /// The message for the caller.
+        why: String,
+    },
+    /// The entity cannot be deleted while others use it.
+    #[error("{why}")]
+    InUse {
+        /// The message for the caller.
+        why: String,
+    },
+    /// The operation would take an entity past one of its quotas.
+    #[error("{why}")]
+    LimitExceeded {
         /// The message for the caller.
         why: String,
     },
@@ -77,6 +89,8 @@ pub enum Error {
 pub enum Invalid {
     /// A parameter's value (STS/IAM `InvalidParameterValue`).
     Parameter,
+    /// A value IAM refuses as input (`InvalidInput`): bad URL, duplicate tag keys, bad marker.
+    Input,
     /// A value outside a limit of the operation (STS/IAM `ValidationError`).
     Validation,
     /// An identity token that does not verify or lacks what the operation needs.
@@ -111,6 +125,11 @@ impl Error {
     /// [`Error::NotFound`].
     pub fn not_found(what: impl Into<String>) -> Self {
         Error::NotFound { what: what.into() }
+    }
+
+    /// [`Error::LimitExceeded`].
+    pub fn limit_exceeded(why: impl Into<String>) -> Self {
+        Error::LimitExceeded { why: why.into() }
     }
 }
 

@@ -19,6 +19,7 @@ pub mod clusters;
 pub mod credentials;
 pub mod eks;
 mod error;
+pub mod iam;
 pub mod ids;
 pub mod issuers;
 pub mod sealing;
@@ -44,6 +45,20 @@ pub fn now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// Whether the authority of `rest` (a URL after its scheme: `host[:port]/...`) is a loopback
+/// host, the one place plain `http://` issuers are accepted.
+pub(crate) fn is_loopback(rest: &str) -> bool {
+    let authority = rest.split('/').next().unwrap_or_default();
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => authority.split(':').next().unwrap_or_default(),
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// Instance-wide settings fixed at start.

@@ -7,7 +7,7 @@ use podpass_policy::{IamUser, PolicySet, Principal, RoleSession};
 use podpass_store::{Role, StoreError};
 
 use crate::authz::role_policies;
-use crate::{Control, Error, Result};
+use crate::{Control, Error, Invalid, Result};
 
 /// Session name of the role session a simulation evaluates a role as.
 pub const SIMULATED_SESSION: &str = "simulated-session";
@@ -106,6 +106,29 @@ pub fn role_session(role: &Role, account: &str) -> Principal {
 }
 
 impl Control {
+    /// The role a simulation's `PolicySourceArn` names, with its policies: [`Error::NotFound`]
+    /// when there is none, [`Invalid::Input`] for anything but a role of this account.
+    pub async fn simulation_source(&self, arn: &str) -> Result<(Role, PolicySet)> {
+        let account = self.account_id();
+        let Some((_, name)) = Arn::parse(arn)
+            .filter(|a| a.service == "iam" && a.account == account)
+            .and_then(|a| a.path_and_name("role"))
+        else {
+            return Err(Error::invalid(
+                Invalid::Input,
+                format!(
+                    "Invalid PolicySourceArn {arn}: only roles of account {account} can be simulated."
+                ),
+            ));
+        };
+        match self.simulation_role(name).await? {
+            (role, policies) if role.arn == arn => Ok((role, policies)),
+            _ => Err(Error::not_found(format!(
+                "The role with name {name} cannot be found."
+            ))),
+        }
+    }
+
     /// A stored role by name with its identity policies and boundary, as a simulation takes
     /// it: [`Error::NotFound`] with IAM's message when there is none.
     pub async fn simulation_role(&self, name: &str) -> Result<(Role, PolicySet)> {

@@ -22,18 +22,6 @@ pub(crate) async fn dispatch(
     action: &str,
     call: &Call,
 ) -> Result<RenderedResponse, AwsError> {
-    let result = run(state, action, call).await;
-    // Writes apply at once to this process's STS and EKS Auth.
-    if !["Get", "List", "Simulate"]
-        .iter()
-        .any(|read| action.starts_with(read))
-    {
-        state.control.iam_cache().clear();
-    }
-    result
-}
-
-async fn run(state: &AppState, action: &str, call: &Call) -> Result<RenderedResponse, AwsError> {
     match action {
         "CreateRole" => roles::create_role(state, call).await,
         "GetRole" => roles::get_role(state, call).await,

@@ -1,7 +1,8 @@
 //! XML shapes IAM responses share: Role, Policy, PolicyVersion, Tags.
 
 use podpass_awsproto::{XmlWriter, encode_policy_document};
-use podpass_store::{Role, Tag};
+use podpass_control::iam::PolicyInfo;
+use podpass_store::{PolicyVersion, Role, Tag};
 
 use super::common::timestamp;
 
@@ -53,31 +54,6 @@ pub(super) fn write_tags(w: &mut XmlWriter, tags: &[Tag]) {
     });
 }
 
-/// A managed policy, AWS or customer managed, as IAM describes it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct PolicyView {
-    /// Policy name.
-    pub name: String,
-    /// `ANPA...` id.
-    pub id: String,
-    /// Policy ARN.
-    pub arn: String,
-    /// Path.
-    pub path: String,
-    /// Default version id.
-    pub default_version_id: String,
-    /// Roles it is attached to.
-    pub attachment_count: i64,
-    /// Description.
-    pub description: Option<String>,
-    /// Creation time, epoch seconds.
-    pub created_at: i64,
-    /// Last default-version change, epoch seconds.
-    pub updated_at: i64,
-    /// Tags.
-    pub tags: Vec<Tag>,
-}
-
 /// Which members of a policy an operation returns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum PolicyDetail {
@@ -90,7 +66,7 @@ pub(super) enum PolicyDetail {
 }
 
 /// Writes the members of a `Policy` structure.
-pub(super) fn write_policy(w: &mut XmlWriter, policy: &PolicyView, detail: PolicyDetail) {
+pub(super) fn write_policy(w: &mut XmlWriter, policy: &PolicyInfo, detail: PolicyDetail) {
     w.elem("PolicyName", &policy.name)
         .elem("PolicyId", &policy.id)
         .elem("Arn", &policy.arn)
@@ -109,18 +85,17 @@ pub(super) fn write_policy(w: &mut XmlWriter, policy: &PolicyView, detail: Polic
     }
 }
 
-/// Writes the members of a `PolicyVersion` structure; `document` only where IAM returns it.
+/// Writes the members of a `PolicyVersion` structure, with its document where IAM returns it.
 pub(super) fn write_policy_version(
     w: &mut XmlWriter,
-    version_id: &str,
-    document: Option<&str>,
+    version: &PolicyVersion,
+    with_document: bool,
     is_default: bool,
-    created_at: i64,
 ) {
-    if let Some(document) = document {
-        w.elem("Document", &encode_policy_document(document));
+    if with_document {
+        w.elem("Document", &encode_policy_document(&version.document));
     }
-    w.elem("VersionId", version_id)
+    w.elem("VersionId", &version.version_id)
         .bool("IsDefaultVersion", is_default)
-        .timestamp("CreateDate", timestamp(created_at));
+        .timestamp("CreateDate", timestamp(version.created_at));
 }

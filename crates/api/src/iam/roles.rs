@@ -1,24 +1,16 @@
 //! Role operations: create, read, list, update, delete, tags and permissions boundary.
 
 use podpass_awsproto::{AwsError, MemberType, RenderedResponse, Validation};
-use podpass_control::ids::unique_id;
-use podpass_store::Role;
+use podpass_control::iam::tags::MAX_TAGS;
+use podpass_control::iam::{MAX_SESSION_RANGE, NewRole};
 
-use super::common::{
-    DocumentUse, account, authorized_role, check_document, lint_trust_policy, require_attachable,
-    response, role_name, store_error,
-};
+use super::common::{response, role_name};
 use super::pagination::PageRequest;
 use super::render::{RoleView, write_role, write_tags};
-use super::tags::{MAX_TAGS, check_unique_keys, merge_tags, read_tags, remove_tags};
+use super::tags::read_tags;
 use crate::AppState;
 use crate::call::Call;
-use crate::call::authorize;
-use crate::errors::internal;
-
-/// Default and bounds of `MaxSessionDuration`.
-const DEFAULT_MAX_SESSION: i64 = 3600;
-const MAX_SESSION_RANGE: (i64, i64) = (3600, 43_200);
+use crate::errors::query;
 
 /// CreateRole.
 pub(super) async fn create_role(
@@ -51,35 +43,20 @@ pub(super) async fn create_role(
         .check("PermissionsBoundary", boundary, MemberType::Arn);
     let tags = read_tags(params, &mut validation).unwrap_or_default();
     validation.finish()?;
-    let path = path.unwrap_or("/");
-    let arn = podpass_arn::role(account(state), path, name);
-    authorize(state, call, "iam:CreateRole", &arn).await?;
-    check_unique_keys(&tags)?;
-    let document = document.unwrap_or_default();
-    let policy = check_document(document, DocumentUse::Trust)?;
-    if let Some(boundary) = boundary {
-        require_attachable(state, boundary).await?;
-    }
-    let role = Role {
-        role_name: name.to_owned(),
-        role_id: unique_id("AROA").map_err(internal)?,
-        path: path.to_owned(),
-        arn,
-        trust_policy: document.to_owned(),
-        description: description.filter(|d| !d.is_empty()).map(str::to_owned),
-        max_session_duration: max_session.unwrap_or(DEFAULT_MAX_SESSION),
-        permissions_boundary: boundary.map(str::to_owned),
+    let new = NewRole {
+        name,
+        path,
+        trust_policy: document.unwrap_or_default(),
+        description,
+        max_session_duration: max_session,
+        permissions_boundary: boundary,
         tags,
-        created_at: podpass_control::now(),
     };
-    state
+    let role = state
         .control
-        .store()
-        .create_role(&role)
+        .create_role(&call.ctx, new)
         .await
-        .map_err(store_error)?;
-    lint_trust_policy(&role.role_name, &policy);
-    tracing::info!(request_id = %call.ctx.request_id, role = %role.arn, "created role");
+        .map_err(query)?;
     Ok(response("CreateRole", call).result(|w| {
         w.nest("Role", |w| write_role(w, &role, RoleView::Created));
     }))
@@ -90,7 +67,11 @@ pub(super) async fn get_role(state: &AppState, call: &Call) -> Result<RenderedRe
     let mut validation = Validation::new();
     let name = role_name(call, &mut validation);
     validation.finish()?;
-    let role = authorized_role(state, call, "iam:GetRole", name).await?;
+    let role = state
+        .control
+        .get_role(&call.ctx, name)
+        .await
+        .map_err(query)?;
     Ok(response("GetRole", call).result(|w| {
         w.nest("Role", |w| write_role(w, &role, RoleView::Full));
     }))
@@ -106,14 +87,11 @@ pub(super) async fn list_roles(
     validation.check("PathPrefix", prefix, MemberType::PathPrefix);
     let page_request = PageRequest::read(&call.params, &mut validation)?;
     validation.finish()?;
-    authorize(state, call, "iam:ListRoles", "*").await?;
-    let mut roles = state
+    let roles = state
         .control
-        .store()
-        .list_roles(prefix.unwrap_or("/"))
+        .list_roles(&call.ctx, prefix.unwrap_or("/"))
         .await
-        .map_err(store_error)?;
-    roles.sort_by_key(|r| r.role_name.to_ascii_lowercase());
+        .map_err(query)?;
     let page = page_request.page(roles, |r| r.role_name.to_ascii_lowercase());
     Ok(response("ListRoles", call).result(|w| {
         w.list("Roles", &page.items, |w, role| {
@@ -131,14 +109,11 @@ pub(super) async fn delete_role(
     let mut validation = Validation::new();
     let name = role_name(call, &mut validation);
     validation.finish()?;
-    let role = authorized_role(state, call, "iam:DeleteRole", name).await?;
     state
         .control
-        .store()
-        .delete_role(&role.role_name)
+        .delete_role(&call.ctx, name)
         .await
-        .map_err(store_error)?;
-    tracing::info!(request_id = %call.ctx.request_id, role = %role.arn, "deleted role");
+        .map_err(query)?;
     Ok(response("DeleteRole", call).empty())
 }
 
@@ -160,19 +135,11 @@ pub(super) async fn update_role(
             MAX_SESSION_RANGE.1,
         );
     validation.finish()?;
-    let mut role = authorized_role(state, call, "iam:UpdateRole", name).await?;
-    if let Some(description) = description {
-        role.description = Some(description.to_owned()).filter(|d| !d.is_empty());
-    }
-    if let Some(max_session) = max_session {
-        role.max_session_duration = max_session;
-    }
     state
         .control
-        .store()
-        .update_role(&role)
+        .update_role(&call.ctx, name, description, max_session)
         .await
-        .map_err(store_error)?;
+        .map_err(query)?;
     Ok(response("UpdateRole", call).result(|_| {}))
 }
 
@@ -190,14 +157,11 @@ pub(super) async fn update_role_description(
         MemberType::RoleDescription,
     );
     validation.finish()?;
-    let mut role = authorized_role(state, call, "iam:UpdateRoleDescription", name).await?;
-    role.description = description.filter(|d| !d.is_empty()).map(str::to_owned);
-    state
+    let role = state
         .control
-        .store()
-        .update_role(&role)
+        .update_role_description(&call.ctx, name, description.unwrap_or_default())
         .await
-        .map_err(store_error)?;
+        .map_err(query)?;
     Ok(response("UpdateRoleDescription", call).result(|w| {
         w.nest("Role", |w| write_role(w, &role, RoleView::Full));
     }))
@@ -217,17 +181,11 @@ pub(super) async fn update_assume_role_policy(
         MemberType::PolicyDocument,
     );
     validation.finish()?;
-    let mut role = authorized_role(state, call, "iam:UpdateAssumeRolePolicy", name).await?;
-    let document = document.unwrap_or_default();
-    let policy = check_document(document, DocumentUse::Trust)?;
-    role.trust_policy = document.to_owned();
     state
         .control
-        .store()
-        .update_role(&role)
+        .update_assume_role_policy(&call.ctx, name, document.unwrap_or_default())
         .await
-        .map_err(store_error)?;
-    lint_trust_policy(&role.role_name, &policy);
+        .map_err(query)?;
     Ok(response("UpdateAssumeRolePolicy", call).empty())
 }
 
@@ -240,16 +198,11 @@ pub(super) async fn tag_role(state: &AppState, call: &Call) -> Result<RenderedRe
         validation.require("Tags", None);
     }
     validation.finish()?;
-    let tags = tags.unwrap_or_default();
-    let mut role = authorized_role(state, call, "iam:TagRole", name).await?;
-    check_unique_keys(&tags)?;
-    role.tags = merge_tags(&role.tags, &tags)?;
     state
         .control
-        .store()
-        .update_role(&role)
+        .tag_role(&call.ctx, name, &tags.unwrap_or_default())
         .await
-        .map_err(store_error)?;
+        .map_err(query)?;
     Ok(response("TagRole", call).empty())
 }
 
@@ -277,14 +230,11 @@ pub(super) async fn untag_role(
         }
     }
     validation.finish()?;
-    let mut role = authorized_role(state, call, "iam:UntagRole", name).await?;
-    role.tags = remove_tags(&role.tags, &keys.unwrap_or_default());
     state
         .control
-        .store()
-        .update_role(&role)
+        .untag_role(&call.ctx, name, &keys.unwrap_or_default())
         .await
-        .map_err(store_error)?;
+        .map_err(query)?;
     Ok(response("UntagRole", call).empty())
 }
 
@@ -297,9 +247,12 @@ pub(super) async fn list_role_tags(
     let name = role_name(call, &mut validation);
     let page_request = PageRequest::read(&call.params, &mut validation)?;
     validation.finish()?;
-    let mut role = authorized_role(state, call, "iam:ListRoleTags", name).await?;
-    role.tags.sort_by_key(|t| t.key.to_ascii_lowercase());
-    let page = page_request.page(role.tags, |t| t.key.to_ascii_lowercase());
+    let tags = state
+        .control
+        .list_role_tags(&call.ctx, name)
+        .await
+        .map_err(query)?;
+    let page = page_request.page(tags, |t| t.key.to_ascii_lowercase());
     Ok(response("ListRoleTags", call).result(|w| {
         write_tags(w, &page.items);
         page.write_truncation(w);
@@ -320,16 +273,11 @@ pub(super) async fn put_role_permissions_boundary(
         MemberType::Arn,
     );
     validation.finish()?;
-    let boundary = boundary.unwrap_or_default();
-    let mut role = authorized_role(state, call, "iam:PutRolePermissionsBoundary", name).await?;
-    require_attachable(state, boundary).await?;
-    role.permissions_boundary = Some(boundary.to_owned());
     state
         .control
-        .store()
-        .update_role(&role)
+        .put_role_permissions_boundary(&call.ctx, name, boundary.unwrap_or_default())
         .await
-        .map_err(store_error)?;
+        .map_err(query)?;
     Ok(response("PutRolePermissionsBoundary", call).empty())
 }
 
@@ -341,13 +289,10 @@ pub(super) async fn delete_role_permissions_boundary(
     let mut validation = Validation::new();
     let name = role_name(call, &mut validation);
     validation.finish()?;
-    let mut role = authorized_role(state, call, "iam:DeleteRolePermissionsBoundary", name).await?;
-    role.permissions_boundary = None;
     state
         .control
-        .store()
-        .update_role(&role)
+        .delete_role_permissions_boundary(&call.ctx, name)
         .await
-        .map_err(store_error)?;
+        .map_err(query)?;
     Ok(response("DeleteRolePermissionsBoundary", call).empty())
 }

@@ -3,16 +3,16 @@
 
 use std::sync::Arc;
 
-use podpass_arn::Arn;
 use podpass_awsproto::{AwsError, MemberType, RenderedResponse, Validation, XmlWriter};
 use podpass_control::simulate::{arn_principal, role_session};
 use podpass_policy::{
     ContextValue, Decision, Explanation, NamedPolicy, PolicyKind, PolicySet, PolicyType, Principal,
     Request, Span, evaluate, evaluate_explained,
 };
-use podpass_store::Role;
 
-use super::common::{DocumentUse, account, check_document, check_max_len, required, response};
+use podpass_control::iam::{DocumentUse, check_document};
+
+use super::common::{check_max_len, required, response};
 use super::context::read_context_entries;
 use super::pagination::PageRequest;
 use crate::call::{Call, authorize};
@@ -52,7 +52,7 @@ fn documents(
         .enumerate()
         .map(|(i, text)| {
             let policy = check_document(text, DocumentUse::Simulated(kind))
-                .map_err(|e| AwsError::invalid_input(e.message))?;
+                .map_err(|e| AwsError::invalid_input(e.to_string()))?;
             Ok(Arc::new(NamedPolicy::new(
                 format!("{member}.{}", i + 1),
                 policy_type,
@@ -131,7 +131,7 @@ fn read_simulation(call: &Call, validation: &mut Validation) -> Result<Simulatio
     let resource = resource_policy
         .map(|text| {
             let policy = check_document(text, DocumentUse::Simulated(PolicyKind::Resource))
-                .map_err(|e| AwsError::invalid_input(e.message))?;
+                .map_err(|e| AwsError::invalid_input(e.to_string()))?;
             Ok::<_, AwsError>(Arc::new(NamedPolicy::new(
                 "ResourcePolicy",
                 PolicyType::Resource,
@@ -291,31 +291,10 @@ pub(super) async fn simulate_custom_policy(
         .caller
         .clone()
         .unwrap_or_else(|| Principal::AccountRoot {
-            account: account(state).to_owned(),
+            account: state.control.account_id().to_owned(),
         });
     let (results, page) = evaluate_all(simulation, principal);
     Ok(render("SimulateCustomPolicy", call, results, &page))
-}
-
-/// The role a `PolicySourceArn` names with its policies, or `NoSuchEntity`; other entities
-/// are `InvalidInput`.
-async fn source_role(state: &AppState, arn: &str) -> Result<(Role, PolicySet), AwsError> {
-    let account = account(state);
-    let Some((_, name)) = Arn::parse(arn)
-        .filter(|a| a.service == "iam" && a.account == account)
-        .and_then(|a| a.path_and_name("role"))
-    else {
-        return Err(AwsError::invalid_input(format!(
-            "Invalid PolicySourceArn {arn}: only roles of account {account} can be simulated."
-        )));
-    };
-    let not_found =
-        || AwsError::no_such_entity(format!("The role with name {name} cannot be found."));
-    match state.control.simulation_role(name).await {
-        Ok((role, policies)) if role.arn == arn => Ok((role, policies)),
-        Ok(_) => Err(not_found()),
-        Err(e) => Err(errors::query(e)),
-    }
 }
 
 /// SimulatePrincipalPolicy: a role's inline, attached and boundary policies (plus any given
@@ -328,7 +307,11 @@ pub(super) async fn simulate_principal_policy(
     let source = required(call, &mut validation, "PolicySourceArn", MemberType::Arn);
     let mut simulation = read_simulation(call, &mut validation)?;
     authorize(state, call, "iam:SimulatePrincipalPolicy", source).await?;
-    let (role, stored) = source_role(state, source).await?;
+    let (role, stored) = state
+        .control
+        .simulation_source(source)
+        .await
+        .map_err(errors::query)?;
     let mut identity = stored.identity;
     identity.append(&mut simulation.identity);
     simulation.identity = identity;
@@ -338,7 +321,7 @@ pub(super) async fn simulate_principal_policy(
     let principal = simulation
         .caller
         .clone()
-        .unwrap_or_else(|| role_session(&role, account(state)));
+        .unwrap_or_else(|| role_session(&role, state.control.account_id()));
     let (results, page) = evaluate_all(simulation, principal);
     Ok(render("SimulatePrincipalPolicy", call, results, &page))
 }

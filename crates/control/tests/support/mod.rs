@@ -82,11 +82,14 @@ pub(crate) fn error_name(error: &Error) -> String {
         Error::NotAuthorized { .. } => "NotAuthorized".into(),
         Error::Denied { .. } => "Denied".into(),
         Error::NotFound { .. } => "NotFound".into(),
-        Error::Conflict { .. } => "Conflict".into(),
+        Error::AlreadyExists { .. } => "AlreadyExists".into(),
+        Error::InUse { .. } => "InUse".into(),
+        Error::LimitExceeded { .. } => "LimitExceeded".into(),
         Error::Invalid { kind, .. } => format!(
             "Invalid:{}",
             match kind {
                 Invalid::Parameter => "Parameter",
+                Invalid::Input => "Input",
                 Invalid::Validation => "Validation",
                 Invalid::Token => "Token",
                 Invalid::PolicyDocument => "PolicyDocument",
@@ -98,6 +101,48 @@ pub(crate) fn error_name(error: &Error) -> String {
         Error::Throttled { .. } => "Throttled".into(),
         Error::Internal { .. } => "Internal".into(),
     }
+}
+
+/// A case of a case file: what it is called and the AWS document it follows.
+pub(crate) trait Documented {
+    fn name(&self) -> &str;
+    fn doc(&self) -> &str;
+}
+
+/// The cases of a case file: at least `min` (so that a file cannot silently lose them), each
+/// naming the AWS document it follows.
+pub(crate) fn load_cases<C: serde::de::DeserializeOwned + Documented>(
+    json: &str,
+    min: usize,
+) -> Vec<C> {
+    let cases: Vec<C> = serde_json::from_str(json).expect("the case file parses");
+    assert!(cases.len() >= min, "the case file lost cases");
+    for case in &cases {
+        assert!(
+            case.doc().starts_with("https://docs.aws.amazon.com/"),
+            "{} names no AWS document",
+            case.name()
+        );
+    }
+    cases
+}
+
+/// What is wrong with a refusal a step expected: its error (`want`, as [`error_name`] names
+/// it) and the text its message must contain.
+pub(crate) fn wrong_refusal(error: &Error, want: &str, message: Option<&str>) -> Vec<String> {
+    let mut wrong = Vec::new();
+    if error_name(error) != want {
+        wrong.push(format!(
+            "error {} ({error}), want {want}",
+            error_name(error)
+        ));
+    }
+    if let Some(message) = message
+        && !error.to_string().contains(message)
+    {
+        wrong.push(format!("message {error:?} lacks {message:?}"));
+    }
+    wrong
 }
 
 /// Failures of the cases of a case file, each under its name and the AWS document it follows.
