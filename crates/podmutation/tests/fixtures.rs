@@ -11,15 +11,17 @@ use podpass_podmutation::{
 };
 use serde_json::Value;
 
-const FIXTURE_DIR: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/conformance/eks-pod-identity-webhook/testdata"
-);
+/// The fixtures, found at run time from the package directory (a test binary reused from
+/// another checkout must not read that one's).
+fn fixture_dir() -> std::path::PathBuf {
+    Path::new(&std::env::var("CARGO_MANIFEST_DIR").unwrap())
+        .join("../../../shared/conformance/eks-pod-identity-webhook/testdata")
+}
 const TESTING: &str = "testing.eks.amazonaws.com/";
 const PREFIX: &str = "eks.amazonaws.com";
 
 fn load_pod(relative: &str) -> Value {
-    let text = std::fs::read_to_string(Path::new(FIXTURE_DIR).join(relative)).unwrap();
+    let text = std::fs::read_to_string(fixture_dir().join(relative)).unwrap();
     // rawPodWithInitContainer repeats `serviceAccountName`; Go's YAML loader keeps the last.
     let options = serde_saphyr::options! {
         duplicate_keys: serde_saphyr::options::DuplicateKeyPolicy::LastWins,
@@ -131,7 +133,7 @@ macro_rules! fixtures {
         fn every_fixture_file_is_replayed() {
             let listed: BTreeSet<String> = [$($file),*].iter().map(|f| f.to_string()).collect();
             let mut found = BTreeSet::new();
-            collect_fixtures(Path::new(FIXTURE_DIR), "", &mut found);
+            collect_fixtures(&fixture_dir(), "", &mut found);
             assert_eq!(found, listed);
             assert_eq!(found.len(), 24);
         }
