@@ -31,41 +31,15 @@ impl fmt::Debug for AwsCredentials {
 /// Why the agent's credentials are unavailable.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CredentialsError {
-    /// A required environment variable is unset or empty.
-    #[error("environment variable {0} is not set")]
-    MissingEnv(&'static str),
+    /// The provider (the AWS SDK's credential chain, say) has none to give.
+    #[error("no credentials: {0}")]
+    Unavailable(String),
 }
 
 /// Supplies the agent's credentials for each EKS Auth call (so rotation is picked up).
 pub trait CredentialsProvider: Send + Sync + fmt::Debug {
     /// Current credentials.
     fn credentials(&self) -> BoxFuture<'_, Result<AwsCredentials, CredentialsError>>;
-}
-
-/// Reads `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and optional `AWS_SESSION_TOKEN` on every call.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct EnvCredentialsProvider;
-
-impl EnvCredentialsProvider {
-    /// Builds credentials from `lookup` (the environment in production); empty values count as unset.
-    fn read(lookup: impl Fn(&str) -> Option<String>) -> Result<AwsCredentials, CredentialsError> {
-        let var = |name: &'static str| lookup(name).filter(|value| !value.is_empty());
-        Ok(AwsCredentials {
-            access_key_id: var("AWS_ACCESS_KEY_ID")
-                .ok_or(CredentialsError::MissingEnv("AWS_ACCESS_KEY_ID"))?,
-            secret_access_key: var("AWS_SECRET_ACCESS_KEY")
-                .ok_or(CredentialsError::MissingEnv("AWS_SECRET_ACCESS_KEY"))?,
-            session_token: var("AWS_SESSION_TOKEN"),
-        })
-    }
-}
-
-impl CredentialsProvider for EnvCredentialsProvider {
-    fn credentials(&self) -> BoxFuture<'_, Result<AwsCredentials, CredentialsError>> {
-        Box::pin(std::future::ready(Self::read(|name| {
-            std::env::var(name).ok()
-        })))
-    }
 }
 
 /// Fixed credentials (local runs and tests).
@@ -93,48 +67,6 @@ mod tests {
         assert!(shown.contains("AKID"));
         assert!(!shown.contains("very-secret"));
         assert!(!shown.contains("tok\""));
-    }
-
-    fn lookup<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
-        move |name| {
-            vars.iter()
-                .find(|(key, _)| *key == name)
-                .map(|(_, value)| (*value).to_owned())
-        }
-    }
-
-    #[test]
-    fn environment_provides_keys_and_optional_session_token() {
-        let full = [
-            ("AWS_ACCESS_KEY_ID", "AKID"),
-            ("AWS_SECRET_ACCESS_KEY", "secret"),
-            ("AWS_SESSION_TOKEN", "session"),
-        ];
-        assert_eq!(
-            EnvCredentialsProvider::read(lookup(&full)),
-            Ok(AwsCredentials {
-                access_key_id: "AKID".into(),
-                secret_access_key: "secret".into(),
-                session_token: Some("session".into()),
-            })
-        );
-        let no_session = [
-            ("AWS_ACCESS_KEY_ID", "AKID"),
-            ("AWS_SECRET_ACCESS_KEY", "secret"),
-            ("AWS_SESSION_TOKEN", ""),
-        ];
-        assert_eq!(
-            EnvCredentialsProvider::read(lookup(&no_session)).map(|c| c.session_token),
-            Ok(None)
-        );
-        assert_eq!(
-            EnvCredentialsProvider::read(lookup(&[("AWS_ACCESS_KEY_ID", "AKID")])),
-            Err(CredentialsError::MissingEnv("AWS_SECRET_ACCESS_KEY"))
-        );
-        assert_eq!(
-            EnvCredentialsProvider::read(lookup(&[("AWS_ACCESS_KEY_ID", "")])),
-            Err(CredentialsError::MissingEnv("AWS_ACCESS_KEY_ID"))
-        );
     }
 
     #[tokio::test]

@@ -211,7 +211,7 @@ impl AgentConfig {
 }
 
 /// An IP address, IPv6 optionally in brackets (`[fd00:ec2::23]`).
-fn parse_bind_host(value: &str) -> Result<IpAddr, String> {
+pub fn parse_bind_host(value: &str) -> Result<IpAddr, String> {
     let bare = value
         .strip_prefix('[')
         .and_then(|v| v.strip_suffix(']'))

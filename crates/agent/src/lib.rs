@@ -9,6 +9,7 @@ pub mod clock;
 pub mod config;
 pub mod eksauth;
 pub mod jwt;
+pub mod link;
 pub mod metrics;
 pub mod server;
 mod time_util;
@@ -18,8 +19,7 @@ mod token_bucket;
 pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
 
 pub use aws_credentials::{
-    AwsCredentials, CredentialsError, CredentialsProvider, EnvCredentialsProvider,
-    StaticCredentialsProvider,
+    AwsCredentials, CredentialsError, CredentialsProvider, StaticCredentialsProvider,
 };
 pub use cache::{CacheSettings, CredentialCache, FetchError};
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -27,6 +27,7 @@ pub use config::{AgentConfig, ConfigError};
 pub use eksauth::{
     EksAuth, EksAuthError, EksAuthSetupError, HttpEksAuth, HttpEksAuthSettings, PodCredentials,
 };
+pub use link::{DEFAULT_LINK_NAME, LinkError, set_up_link};
 pub use metrics::AgentMetrics;
 pub use server::{AgentError, RateLimit, RunningAgent, run, start};
 

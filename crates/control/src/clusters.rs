@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use podpass_store::{Cluster, ServiceAccount, SigningKeyRecord, Store, StoreError};
+use podpass_store::{Cluster, ServiceAccount, SigningKeyRecord, Store, StoreError, TokenKeys};
 use podpass_token::{
     DiscoveryDocument, Jwks, KeyAlgorithm, KeyError, MintError, SigningKey, TokenRequest,
 };
@@ -31,6 +31,17 @@ pub enum ClusterError {
     /// The cluster has no active signing key (never expected: creation installs one).
     #[error("cluster {0} has no active signing key")]
     NoActiveKey(String),
+    /// The cluster's ServiceAccounts and tokens are its own kube-apiserver's, not podpass's.
+    #[error(
+        "cluster {0} is registered: its kube-apiserver keeps its ServiceAccounts and issues its tokens"
+    )]
+    Registered(String),
+    /// The cluster is podpass's own: its issuer and keys are podpass's.
+    #[error("cluster {0} is podpass's own cluster; register another name")]
+    Own(String),
+    /// What a registration gives is not usable.
+    #[error("{0}")]
+    InvalidRegistration(String),
 }
 
 /// Result alias of cluster operations.
@@ -67,6 +78,7 @@ impl Clusters {
             name: name.to_owned(),
             issuer_url: format!("{}/id/{cluster_id}", public_url.trim_end_matches('/')),
             cluster_id,
+            token_keys: TokenKeys::Podpass,
             created_at: now,
         };
         let key = new_key_record(name, algorithm, now)?;
@@ -79,13 +91,69 @@ impl Clusters {
         Ok(self.store.cluster(name).await?)
     }
 
-    /// Reads a cluster by the id in its issuer path.
+    /// Registers the cluster `name` whose ServiceAccount tokens its own kube-apiserver issues
+    /// as `issuer_url`, verified with `keys` (its issuer's OIDC discovery, or a JWKS), or
+    /// updates the registration. podpass's own clusters cannot be registered over.
+    pub async fn register(
+        &self,
+        name: &str,
+        issuer_url: &str,
+        keys: TokenKeys,
+        now: i64,
+    ) -> Result<Cluster> {
+        let issuer_url = issuer_url.trim_end_matches('/');
+        check_registration(issuer_url, &keys)?;
+        match self.store.cluster(name).await {
+            Ok(existing) if existing.token_keys == TokenKeys::Podpass => {
+                Err(ClusterError::Own(name.to_owned()))
+            }
+            Ok(existing) => {
+                let cluster = Cluster {
+                    issuer_url: issuer_url.to_owned(),
+                    token_keys: keys,
+                    ..existing
+                };
+                self.store.update_cluster_keys(&cluster).await?;
+                Ok(cluster)
+            }
+            Err(StoreError::NotFound(_)) => {
+                let cluster = Cluster {
+                    name: name.to_owned(),
+                    cluster_id: ids::cluster_id()?,
+                    issuer_url: issuer_url.to_owned(),
+                    token_keys: keys,
+                    created_at: now,
+                };
+                self.store.register_cluster(&cluster).await?;
+                Ok(cluster)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The cluster whose tokens name `issuer_url`, if any.
+    pub async fn by_issuer(&self, issuer_url: &str) -> Result<Option<Cluster>> {
+        Ok(self.store.cluster_by_issuer(issuer_url).await?)
+    }
+
+    /// One of podpass's own clusters by the id in its issuer path (a registered cluster has
+    /// no issuer here).
     pub async fn by_id(&self, cluster_id: &str) -> Result<Cluster> {
-        Ok(self.store.cluster_by_id(cluster_id).await?)
+        let cluster = self.store.cluster_by_id(cluster_id).await?;
+        if cluster.token_keys != TokenKeys::Podpass {
+            return Err(
+                StoreError::NotFound(format!("No cluster found for id: {cluster_id}.")).into(),
+            );
+        }
+        Ok(cluster)
     }
 
     /// The key that signs new tokens of `cluster`.
     pub async fn active_key(&self, cluster: &str) -> Result<SigningKey> {
+        let record = self.store.cluster(cluster).await?;
+        if record.token_keys != TokenKeys::Podpass {
+            return Err(ClusterError::Registered(cluster.to_owned()));
+        }
         let keys = self.store.signing_keys(cluster).await?;
         let active = keys
             .iter()
@@ -152,7 +220,10 @@ impl Clusters {
         match self.store.service_account(cluster, namespace, name).await {
             Ok(sa) => Ok(sa),
             Err(StoreError::NotFound(_)) => {
-                self.store.cluster(cluster).await?;
+                let record = self.store.cluster(cluster).await?;
+                if record.token_keys != TokenKeys::Podpass {
+                    return Err(ClusterError::Registered(cluster.to_owned()));
+                }
                 let sa = ServiceAccount {
                     cluster_name: cluster.to_owned(),
                     namespace: namespace.to_owned(),
@@ -193,6 +264,33 @@ impl Clusters {
             .record_signed_until(key.kid(), claims.exp)
             .await?;
         Ok((jwt, claims))
+    }
+}
+
+/// A registered issuer must be an `https` URL (or `http` to loopback, for tests and local
+/// issuers) without query or fragment, and a registered JWKS must hold at least one key.
+fn check_registration(issuer_url: &str, keys: &TokenKeys) -> Result<()> {
+    let invalid = |why: String| Err(ClusterError::InvalidRegistration(why));
+    let Some(rest) = issuer_url.strip_prefix("https://").or_else(|| {
+        issuer_url
+            .strip_prefix("http://")
+            .filter(|r| crate::is_loopback(r))
+    }) else {
+        return invalid(format!(
+            "issuer URL {issuer_url} must be https:// (http:// only to a loopback address)"
+        ));
+    };
+    if rest.is_empty() || rest.starts_with('/') || rest.contains(['?', '#']) {
+        return invalid(format!("issuer URL {issuer_url} is not a plain URL"));
+    }
+    match keys {
+        TokenKeys::Podpass => invalid("a registered cluster's keys are not podpass's".to_owned()),
+        TokenKeys::Discovery => Ok(()),
+        TokenKeys::Jwks(text) => match Jwks::from_json(text) {
+            Ok(jwks) if !jwks.keys.is_empty() => Ok(()),
+            Ok(_) => invalid("the JWKS has no keys".to_owned()),
+            Err(e) => invalid(format!("the JWKS does not parse: {e}")),
+        },
     }
 }
 

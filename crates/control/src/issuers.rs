@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-use podpass_store::StoreError;
+use podpass_store::{StoreError, TokenKeys};
 use podpass_token::{Claims, DiscoveryDocument, Jwks, Verifier, VerifyError};
 
 use crate::clusters::Clusters;
@@ -265,6 +265,9 @@ impl IssuerKeys {
         if let Some(jwks) = self.own_keys(issuer).await? {
             return Ok(jwks);
         }
+        if let Some(jwks) = self.registered_keys(issuer).await? {
+            return Ok(jwks);
+        }
         let discovery_url = format!(
             "{}/.well-known/openid-configuration",
             issuer.trim_end_matches('/')
@@ -302,6 +305,23 @@ impl IssuerKeys {
             .await
             .map(Some)
             .map_err(|e| FetchError::Store(e.to_string()))
+    }
+
+    /// The JWKS registered with a cluster of this issuer (`podpass cluster register
+    /// --jwks-file`), for an issuer whose discovery endpoint cannot be reached; `None` when
+    /// the issuer's own discovery is to be asked.
+    async fn registered_keys(&self, issuer: &str) -> Result<Option<Jwks>, FetchError> {
+        let cluster = self
+            .clusters
+            .by_issuer(issuer)
+            .await
+            .map_err(|e| FetchError::Store(e.to_string()))?;
+        let Some(TokenKeys::Jwks(text)) = cluster.map(|c| c.token_keys) else {
+            return Ok(None);
+        };
+        Jwks::from_json(&text)
+            .map(Some)
+            .map_err(|e| FetchError::Invalid(format!("bad registered JWKS: {e}")))
     }
 
     async fn get(&self, url: &str) -> Result<String, FetchError> {

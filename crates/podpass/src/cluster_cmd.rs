@@ -1,6 +1,10 @@
-//! `podpass cluster ...`: the local clusters and their keys.
+//! `podpass cluster ...`: the clusters, podpass's own and registered ones, and their keys.
 
+use std::path::PathBuf;
+
+use anyhow::Context as _;
 use clap::Subcommand;
+use podpass_store::TokenKeys;
 use podpass_token::KeyAlgorithm;
 
 use crate::cli::Global;
@@ -10,8 +14,25 @@ use crate::serve::Algorithm;
 /// Cluster commands.
 #[derive(Debug, Subcommand)]
 pub(crate) enum ClusterCommand {
-    /// List the clusters with their issuer and published signing keys
+    /// List the clusters with their issuer and how their tokens are verified
     List,
+    /// Register a cluster whose ServiceAccount tokens its own kube-apiserver issues (kind, k3s,
+    /// kubeadm, EKS, ...): EKS Auth then verifies its pods' tokens, and IRSA works through an
+    /// IAM OIDC provider for the same issuer. Registering again replaces the issuer and keys
+    #[command(after_help = REGISTER_EXAMPLES)]
+    Register {
+        /// Cluster name, as the node agent names it (`--cluster-name`)
+        name: String,
+        /// The cluster's ServiceAccount issuer: the `iss` of its tokens (`kubectl get --raw
+        /// /.well-known/openid-configuration` shows it)
+        #[arg(long)]
+        issuer_url: String,
+        /// Verify tokens with this JWKS instead of fetching the issuer's (for an issuer whose
+        /// discovery endpoint podpass cannot reach: `kubectl get --raw /openid/v1/jwks`).
+        /// Register again after the cluster rotates its signing key
+        #[arg(long)]
+        jwks_file: Option<PathBuf>,
+    },
     /// Sign new tokens with a fresh key; old keys stay in the JWKS until their last token expires
     RotateKey {
         /// Cluster
@@ -36,6 +57,14 @@ pub(crate) enum ClusterCommand {
     RotateSessionKey,
 }
 
+const REGISTER_EXAMPLES: &str = "Examples:
+  # A cluster whose issuer is public (EKS, or a self-managed issuer published for IRSA)
+  podpass cluster register prod --issuer-url https://oidc.eks.eu-west-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE
+
+  # kind, k3s or kubeadm: the issuer is the apiserver itself; give podpass its keys
+  kubectl get --raw /openid/v1/jwks > kind-jwks.json
+  podpass cluster register kind --issuer-url https://kubernetes.default.svc.cluster.local --jwks-file kind-jwks.json";
+
 pub(crate) async fn run(global: &Global, command: ClusterCommand) -> anyhow::Result<()> {
     let store = global.open_store().await?;
     let now = podpass_control::now();
@@ -43,25 +72,63 @@ pub(crate) async fn run(global: &Global, command: ClusterCommand) -> anyhow::Res
         ClusterCommand::List => {
             let clusters = podpass_control::clusters::Clusters::new(store.clone());
             let mut rows = vec![
-                ["NAME", "ISSUER", "SIGNING KEY", "PUBLISHED KEYS"]
+                ["NAME", "ISSUER", "TOKENS VERIFIED BY", "SIGNING KEY"]
                     .map(String::from)
                     .to_vec(),
             ];
             for cluster in store.list_clusters().await? {
-                let published = clusters.published_keys(&cluster.name, now).await?;
-                let active = clusters.active_key(&cluster.name).await?;
+                let (verified_by, signing_key) = match &cluster.token_keys {
+                    TokenKeys::Podpass => {
+                        let published = clusters.published_keys(&cluster.name, now).await?;
+                        let active = clusters.active_key(&cluster.name).await?;
+                        (
+                            format!("podpass ({} published keys)", published.len()),
+                            format!(
+                                "{} {}",
+                                active.algorithm().jwt_algorithm().as_str(),
+                                active.kid()
+                            ),
+                        )
+                    }
+                    TokenKeys::Discovery => {
+                        ("the issuer's OIDC discovery".to_owned(), "-".to_owned())
+                    }
+                    TokenKeys::Jwks(_) => ("the registered JWKS".to_owned(), "-".to_owned()),
+                };
                 rows.push(vec![
                     cluster.name.clone(),
                     cluster.issuer_url.clone(),
-                    format!(
-                        "{} {}",
-                        active.algorithm().jwt_algorithm().as_str(),
-                        active.kid()
-                    ),
-                    published.len().to_string(),
+                    verified_by,
+                    signing_key,
                 ]);
             }
             print!("{}", table(&rows));
+        }
+        ClusterCommand::Register {
+            name,
+            issuer_url,
+            jwks_file,
+        } => {
+            let keys = match &jwks_file {
+                Some(path) => TokenKeys::Jwks(
+                    std::fs::read_to_string(path)
+                        .with_context(|| format!("reading {}", path.display()))?,
+                ),
+                None => TokenKeys::Discovery,
+            };
+            let clusters = podpass_control::clusters::Clusters::new(store);
+            let cluster = clusters.register(&name, &issuer_url, keys, now).await?;
+            let how = match jwks_file {
+                Some(path) => format!("the keys of {}", path.display()),
+                None => format!(
+                    "the keys {}/.well-known/openid-configuration names",
+                    cluster.issuer_url
+                ),
+            };
+            println!(
+                "cluster/{name} registered: its tokens from {} are verified with {how}",
+                cluster.issuer_url
+            );
         }
         ClusterCommand::RotateKey { cluster, algorithm } => {
             let clusters = podpass_control::clusters::Clusters::new(store);

@@ -1,11 +1,14 @@
 //! `podpass up`: bootstraps the instance on first start and serves every endpoint.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 use anyhow::Context;
-use clap::Args;
+use clap::{ArgAction, Args};
 use podpass_api::AppState;
-use podpass_control::bootstrap::{ensure_account_id, ensure_admin_key, ensure_node_role};
+use podpass_control::bootstrap::{
+    GivenKey, Trustee, ensure_account_id, ensure_admin_key, ensure_node_role, ensure_webhook_role,
+};
 use podpass_control::sealing::KeyRing;
 use podpass_control::{Control, Settings};
 use podpass_store::AccessKey;
@@ -98,6 +101,70 @@ pub(crate) struct UpArgs {
         default_value_t = 100
     )]
     pub audit_anonymous_per_source: usize,
+
+    /// URL clients reach the S3 endpoint at [default: http://<s3 listen address>]
+    #[arg(long, env = "PODPASS_S3_PUBLIC_URL")]
+    pub s3_public_url: Option<String>,
+
+    /// Run a node of the cluster on this machine: the node agent and the kubelet of `podpass
+    /// run`. In a Kubernetes cluster the agent runs on every node instead (`podpass manifests`)
+    /// [default: true; false with --cluster-issuer-url]
+    #[arg(long, env = "PODPASS_LOCAL_NODE", action = ArgAction::Set, value_name = "BOOL")]
+    pub local_node: Option<bool>,
+
+    /// The cluster (--cluster) is a real Kubernetes cluster whose kube-apiserver issues its
+    /// ServiceAccount tokens as this issuer: register it (`podpass cluster register`) instead
+    /// of creating podpass's own
+    #[arg(long, env = "PODPASS_CLUSTER_ISSUER_URL")]
+    pub cluster_issuer_url: Option<String>,
+
+    /// With --cluster-issuer-url: verify the cluster's tokens with this JWKS (`kubectl get
+    /// --raw /openid/v1/jwks`) instead of fetching its issuer's
+    #[arg(
+        long,
+        env = "PODPASS_CLUSTER_JWKS_FILE",
+        requires = "cluster_issuer_url"
+    )]
+    pub cluster_jwks_file: Option<PathBuf>,
+
+    /// With --cluster-issuer-url: the node agent's ServiceAccount (NAMESPACE:NAME), whose
+    /// tokens the node role trusts, so that the agents need no key
+    #[arg(
+        long,
+        env = "PODPASS_NODE_SERVICE_ACCOUNT",
+        requires = "cluster_issuer_url",
+        value_name = "NAMESPACE:NAME"
+    )]
+    pub node_service_account: Option<String>,
+
+    /// With --cluster-issuer-url: the admission webhook's ServiceAccount (NAMESPACE:NAME),
+    /// trusted by the role `podpass-<cluster>-webhook`, which may list the cluster's Pod Identity
+    /// associations (`podpass webhook --pod-identity-cluster`)
+    #[arg(
+        long,
+        env = "PODPASS_WEBHOOK_SERVICE_ACCOUNT",
+        requires = "cluster_issuer_url",
+        value_name = "NAMESPACE:NAME"
+    )]
+    pub webhook_service_account: Option<String>,
+
+    /// The account root's access key id, created at first start instead of a random one (with
+    /// --admin-secret-access-key; from a Secret in a cluster install)
+    #[arg(
+        long,
+        env = "PODPASS_ADMIN_ACCESS_KEY_ID",
+        requires = "admin_secret_access_key"
+    )]
+    pub admin_access_key_id: Option<String>,
+
+    /// The account root's secret access key, with --admin-access-key-id
+    #[arg(
+        long,
+        env = "PODPASS_ADMIN_SECRET_ACCESS_KEY",
+        hide_env_values = true,
+        requires = "admin_access_key_id"
+    )]
+    pub admin_secret_access_key: Option<String>,
 
     #[command(flatten)]
     pub s3_upstream: S3UpstreamArgs,
@@ -277,7 +344,20 @@ pub(crate) async fn up(global: &Global, args: UpArgs) -> anyhow::Result<()> {
     let data_dir = global.data_dir();
     let store = global.open_store().await?;
     let account_id = ensure_account_id(&store, &args.account_id).await?;
-    let admin = ensure_admin_key(&store, &account_id).await?;
+    let given_admin = match (&args.admin_access_key_id, &args.admin_secret_access_key) {
+        (Some(id), Some(secret)) => Some(GivenKey {
+            access_key_id: id.clone(),
+            secret_access_key: secret.clone(),
+        }),
+        _ => None,
+    };
+    let admin = ensure_admin_key(&store, &account_id, given_admin.as_ref()).await?;
+    let local_node = args.local_node.unwrap_or(args.cluster_issuer_url.is_none());
+    if local_node && args.cluster_issuer_url.is_some() {
+        anyhow::bail!(
+            "a registered cluster's pods run in that cluster: --cluster-issuer-url needs --local-node false"
+        );
+    }
 
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -317,7 +397,10 @@ pub(crate) async fn up(global: &Global, args: UpArgs) -> anyhow::Result<()> {
     let s3_listener = tokio::net::TcpListener::bind(args.s3_listen)
         .await
         .with_context(|| format!("binding {}", args.s3_listen))?;
-    let s3_url = format!("http://{}", s3_listener.local_addr()?);
+    let s3_url = match &args.s3_public_url {
+        Some(url) => url.trim_end_matches('/').to_owned(),
+        None => format!("http://{}", s3_listener.local_addr()?),
+    };
     let s3 = podpass_s3::S3Server::new(
         store.clone(),
         keys.clone(),
@@ -343,7 +426,20 @@ pub(crate) async fn up(global: &Global, args: UpArgs) -> anyhow::Result<()> {
             "bucket policies moved from the data directory into the store"
         );
     }
-    let node_role = ensure_node_role(&store, &account_id, &args.cluster).await?;
+    let cluster = register_cluster(&args, &store, now).await?;
+    let node_trustee = service_account_trustee(&args, args.node_service_account.as_deref())?;
+    let node_role = ensure_node_role(
+        &store,
+        &account_id,
+        &args.cluster,
+        node_trustee.unwrap_or(Trustee::Instance),
+    )
+    .await?;
+    if let Some(trustee) = service_account_trustee(&args, args.webhook_service_account.as_deref())?
+    {
+        let cluster_arn = podpass_arn::eks_cluster(&args.region, &account_id, &args.cluster);
+        ensure_webhook_role(&store, &account_id, &args.cluster, &cluster_arn, trustee).await?;
+    }
     let control = Control::new(
         Settings {
             account_id: account_id.clone(),
@@ -355,12 +451,17 @@ pub(crate) async fn up(global: &Global, args: UpArgs) -> anyhow::Result<()> {
         keys,
         audit.clone(),
     );
-    let cluster = control
-        .clusters()
-        .ensure(&args.cluster, &public_url, args.key_algorithm.into(), now)
-        .await
-        .context("creating the local cluster")?;
-    if !cluster.issuer_url.starts_with(&public_url) {
+    let cluster = match cluster {
+        Some(registered) => registered,
+        None => control
+            .clusters()
+            .ensure(&args.cluster, &public_url, args.key_algorithm.into(), now)
+            .await
+            .context("creating the local cluster")?,
+    };
+    if cluster.token_keys == podpass_store::TokenKeys::Podpass
+        && !cluster.issuer_url.starts_with(&public_url)
+    {
         tracing::warn!(
             issuer = %cluster.issuer_url,
             %public_url,
@@ -383,10 +484,14 @@ pub(crate) async fn up(global: &Global, args: UpArgs) -> anyhow::Result<()> {
         Some(args.profile.clone())
     };
     let (stop_agent, agent_stopped) = tokio::sync::watch::channel(false);
-    let agent = start_agent(&args, &cluster.name, &public_url, &admin, agent_stopped).await?;
+    let agent = if local_node {
+        Some(start_agent(&args, &cluster.name, &public_url, &admin, agent_stopped).await?)
+    } else {
+        None
+    };
     let agent_url = agent
-        .credential_addrs()
-        .first()
+        .as_ref()
+        .and_then(|agent| agent.credential_addrs().first().copied())
         .map(|addr| format!("http://{addr}/v1/credentials"))
         .unwrap_or_default();
     let instance = Instance {
@@ -410,7 +515,9 @@ pub(crate) async fn up(global: &Global, args: UpArgs) -> anyhow::Result<()> {
         discovery = %format!("{}/.well-known/openid-configuration", cluster.issuer_url),
         "ServiceAccount issuer ready"
     );
-    tracing::info!(url = %agent_url, "Pod Identity node agent ready");
+    if local_node {
+        tracing::info!(url = %agent_url, "Pod Identity node agent ready");
+    }
     tracing::info!(
         endpoint = %s3_url,
         objects = args.s3_upstream.url.as_deref().unwrap_or("data directory"),
@@ -427,21 +534,29 @@ pub(crate) async fn up(global: &Global, args: UpArgs) -> anyhow::Result<()> {
         s3.serve_with(s3_listener, limits, wait_for(s3_stopped))
             .await
     });
-    let kubelet = start_kubelet(
-        &args,
-        &data_dir,
-        &control,
-        &cluster.name,
-        &public_url,
-        &agent_url,
-        &s3_url,
-    )
-    .await?;
+    let kubelet = if local_node {
+        let kubelet = start_kubelet(
+            &args,
+            &data_dir,
+            &control,
+            &cluster.name,
+            &public_url,
+            &agent_url,
+            &s3_url,
+        )
+        .await?;
+        Some(kubelet)
+    } else {
+        None
+    };
     let state = AppState::new(control);
-    let pods = podpass_kubelet::router(kubelet.clone()).layer(
-        axum::middleware::from_fn_with_state(state.clone(), podpass_api::admin::require_admin),
-    );
-    let app = podpass_api::router(state).merge(pods);
+    let mut app = podpass_api::router(state.clone());
+    if let Some(kubelet) = &kubelet {
+        let pods = podpass_kubelet::router(kubelet.clone()).layer(
+            axum::middleware::from_fn_with_state(state, podpass_api::admin::require_admin),
+        );
+        app = app.merge(pods);
+    }
     // podpass-http sets TCP_NODELAY (small responses must not wait for the client's delayed
     // ACK) and adds the client address (ConnectInfo) the API reads.
     let served = podpass_http::serve(listener, app, limits, async move {
@@ -456,13 +571,60 @@ pub(crate) async fn up(global: &Global, args: UpArgs) -> anyhow::Result<()> {
         Ok(Ok(())) => {}
     }
     audit.flush().await;
-    kubelet.shutdown().await;
-    if let Err(e) = agent.wait().await {
+    if let Some(kubelet) = kubelet {
+        kubelet.shutdown().await;
+    }
+    if let Some(Err(e)) = match agent {
+        Some(agent) => Some(agent.wait().await),
+        None => None,
+    } {
         tracing::warn!(error = %e, "the node agent stopped with an error");
     }
     Instance::remove(&data_dir);
     tracing::info!("podpass stopped");
     served.context("serving")
+}
+
+/// The ServiceAccount `NAMESPACE:NAME` of the registered cluster as a trustee of one of
+/// podpass's own roles.
+fn service_account_trustee<'a>(
+    args: &'a UpArgs,
+    service_account: Option<&'a str>,
+) -> anyhow::Result<Option<Trustee<'a>>> {
+    let (Some(issuer_url), Some(service_account)) = (&args.cluster_issuer_url, service_account)
+    else {
+        return Ok(None);
+    };
+    let (namespace, name) = service_account
+        .split_once(':')
+        .with_context(|| format!("{service_account} is not NAMESPACE:NAME"))?;
+    Ok(Some(Trustee::ServiceAccount {
+        issuer_url,
+        namespace,
+        name,
+    }))
+}
+
+/// Registers the cluster of `--cluster-issuer-url`, if one is given.
+async fn register_cluster(
+    args: &UpArgs,
+    store: &podpass_store::Store,
+    now: i64,
+) -> anyhow::Result<Option<podpass_store::Cluster>> {
+    let Some(issuer_url) = &args.cluster_issuer_url else {
+        return Ok(None);
+    };
+    let keys = match &args.cluster_jwks_file {
+        Some(path) => podpass_store::TokenKeys::Jwks(
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?,
+        ),
+        None => podpass_store::TokenKeys::Discovery,
+    };
+    let cluster = podpass_control::clusters::Clusters::new(store.clone())
+        .register(&args.cluster, issuer_url, keys, now)
+        .await
+        .with_context(|| format!("registering cluster {}", args.cluster))?;
+    Ok(Some(cluster))
 }
 
 /// The local kubelet: pods get tokens from the cluster's issuer, the webhook's mutation with the

@@ -446,10 +446,7 @@ fn key_rotation_keeps_old_tokens_valid_and_signs_new_ones_with_the_new_key() {
     );
     let listed = podpass.podpass_ok(&["cluster", "list"]);
     assert!(listed.contains("ES256"), "{listed}");
-    assert!(
-        listed.lines().nth(1).unwrap().trim_end().ends_with(" 2"),
-        "{listed}"
-    );
+    assert!(listed.contains("podpass (2 published keys)"), "{listed}");
 }
 
 #[test]

@@ -1,8 +1,8 @@
 //! Clusters, their token-signing keys and their ServiceAccounts.
 
 use crate::{
-    Cluster, Result, ServiceAccount, SigningKeyRecord, Store, StoreError, from_json, to_json,
-    unique_violation,
+    Cluster, Result, ServiceAccount, SigningKeyRecord, Store, StoreError, TokenKeys, from_json,
+    to_json, unique_violation,
 };
 
 type KeyRow = (
@@ -29,17 +29,31 @@ fn key_from_row(row: KeyRow) -> SigningKeyRecord {
     }
 }
 
-type ClusterRow = (String, String, String, i64);
+type ClusterRow = (String, String, String, String, Option<String>, i64);
 
-const CLUSTER_COLUMNS: &str = "SELECT name, cluster_id, issuer_url, created_at FROM clusters";
+const CLUSTER_COLUMNS: &str =
+    "SELECT name, cluster_id, issuer_url, token_keys, jwks, created_at FROM clusters";
 
-fn cluster_from_row((name, cluster_id, issuer_url, created_at): ClusterRow) -> Cluster {
-    Cluster {
+fn cluster_from_row(row: ClusterRow) -> Result<Cluster> {
+    let (name, cluster_id, issuer_url, token_keys, jwks, created_at) = row;
+    let token_keys = match (token_keys.as_str(), jwks) {
+        ("podpass", _) => TokenKeys::Podpass,
+        ("discovery", _) => TokenKeys::Discovery,
+        ("jwks", Some(jwks)) => TokenKeys::Jwks(jwks),
+        (other, _) => {
+            return Err(StoreError::UnknownValue {
+                column: "clusters.token_keys",
+                value: other.to_owned(),
+            });
+        }
+    };
+    Ok(Cluster {
         name,
         cluster_id,
         issuer_url,
+        token_keys,
         created_at,
-    }
+    })
 }
 
 type SaRow = (String, String, String, String, String, i64);
@@ -60,19 +74,52 @@ impl Store {
     /// Creates a cluster with its first signing key, atomically.
     pub async fn create_cluster(&self, cluster: &Cluster, key: &SigningKeyRecord) -> Result<()> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "INSERT INTO clusters (name, cluster_id, issuer_url, created_at) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(&cluster.name)
-        .bind(&cluster.cluster_id)
-        .bind(&cluster.issuer_url)
-        .bind(cluster.created_at)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| unique_violation(e, || format!("Cluster {}", cluster.name)))?;
+        insert_cluster(&mut tx, cluster).await?;
         insert_key(&mut tx, key).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Registers a cluster whose tokens another issuer signs (no signing key of podpass's).
+    pub async fn register_cluster(&self, cluster: &Cluster) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        insert_cluster(&mut tx, cluster).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Replaces how a registered cluster's tokens are verified (its issuer and keys).
+    pub async fn update_cluster_keys(&self, cluster: &Cluster) -> Result<()> {
+        let jwks = match &cluster.token_keys {
+            TokenKeys::Jwks(jwks) => Some(jwks.as_str()),
+            _ => None,
+        };
+        let done = sqlx::query(
+            "UPDATE clusters SET issuer_url = $1, token_keys = $2, jwks = $3 WHERE name = $4",
+        )
+        .bind(&cluster.issuer_url)
+        .bind(cluster.token_keys.as_str())
+        .bind(jwks)
+        .bind(&cluster.name)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| {
+            unique_violation(e, || {
+                format!("A cluster with issuer {}", cluster.issuer_url)
+            })
+        })?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!(
+                "No cluster found for name: {}.",
+                cluster.name
+            )));
+        }
+        Ok(())
+    }
+
+    /// The cluster whose tokens name `issuer_url`, if any.
+    pub async fn cluster_by_issuer(&self, issuer_url: &str) -> Result<Option<Cluster>> {
+        self.cluster_where("issuer_url", issuer_url).await
     }
 
     /// Reads a cluster by name.
@@ -96,7 +143,7 @@ impl Store {
         )))
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows.into_iter().map(cluster_from_row).collect())
+        rows.into_iter().map(cluster_from_row).collect()
     }
 
     /// The cluster whose unique `column` (a fixed name, never input) equals `value`.
@@ -107,7 +154,7 @@ impl Store {
         .bind(value)
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.map(cluster_from_row))
+        row.map(cluster_from_row).transpose()
     }
 
     /// Lists a cluster's signing keys, newest first; the first unretired one signs.
@@ -262,6 +309,29 @@ impl Store {
         }
         Ok(())
     }
+}
+
+async fn insert_cluster(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    cluster: &Cluster,
+) -> Result<()> {
+    let jwks = match &cluster.token_keys {
+        TokenKeys::Jwks(jwks) => Some(jwks.as_str()),
+        _ => None,
+    };
+    sqlx::query(
+        "INSERT INTO clusters (name, cluster_id, issuer_url, token_keys, jwks, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(&cluster.name)
+    .bind(&cluster.cluster_id)
+    .bind(&cluster.issuer_url)
+    .bind(cluster.token_keys.as_str())
+    .bind(jwks)
+    .bind(cluster.created_at)
+    .execute(&mut **tx)
+    .await
+    .map_err(|e| unique_violation(e, || format!("Cluster {}", cluster.name)))?;
+    Ok(())
 }
 
 async fn insert_key(

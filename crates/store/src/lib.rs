@@ -41,6 +41,14 @@ pub enum StoreError {
         /// Decoder error.
         source: serde_json::Error,
     },
+    /// A stored column holds a value this version does not know.
+    #[error("unknown stored value in {column}: {value}")]
+    UnknownValue {
+        /// The column.
+        column: &'static str,
+        /// Its value.
+        value: String,
+    },
     /// The database failed.
     #[error("database error: {0}")]
     Db(#[from] sqlx::Error),
@@ -75,6 +83,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         3,
         "bucket policies",
         include_str!("../migrations/0003_bucket_policies.sql"),
+    ),
+    (
+        4,
+        "registered clusters",
+        include_str!("../migrations/0004_registered_clusters.sql"),
     ),
 ];
 

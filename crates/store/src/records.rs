@@ -26,17 +26,43 @@ pub struct AccessKey {
     pub created_at: i64,
 }
 
-/// A cluster podpass issues ServiceAccount tokens for.
+/// A cluster: one podpass issues ServiceAccount tokens for, or a registered one whose
+/// kube-apiserver does.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Cluster {
     /// Cluster name (`demo`).
     pub name: String,
-    /// EKS-style 32-hex id used in the issuer path.
+    /// EKS-style 32-hex id (the issuer path of podpass's own clusters).
     pub cluster_id: String,
     /// Issuer URL written into tokens' `iss`.
     pub issuer_url: String,
+    /// Where the keys that verify its tokens come from.
+    pub token_keys: TokenKeys,
     /// Creation time, epoch seconds.
     pub created_at: i64,
+}
+
+/// Where the keys that verify a cluster's ServiceAccount tokens come from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TokenKeys {
+    /// podpass signs them (its own cluster): the signing keys of the store.
+    Podpass,
+    /// The cluster's kube-apiserver signs them; its issuer publishes the keys (OIDC discovery).
+    Discovery,
+    /// The cluster's kube-apiserver signs them; this JWKS (registered with the cluster, for an
+    /// issuer whose discovery endpoint podpass cannot reach) verifies them.
+    Jwks(String),
+}
+
+impl TokenKeys {
+    /// The stored name of the source.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            TokenKeys::Podpass => "podpass",
+            TokenKeys::Discovery => "discovery",
+            TokenKeys::Jwks(_) => "jwks",
+        }
+    }
 }
 
 /// A token-signing key of a cluster.

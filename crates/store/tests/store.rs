@@ -123,6 +123,7 @@ async fn everything_survives_a_reopen() {
             name: "demo".into(),
             cluster_id: "ABC".into(),
             issuer_url: "http://127.0.0.1:1/id/ABC".into(),
+            token_keys: podpass_store::TokenKeys::Podpass,
             created_at: 1,
         };
         let key = SigningKeyRecord {

@@ -253,8 +253,8 @@ struct NoCredentials;
 
 impl CredentialsProvider for NoCredentials {
     fn credentials(&self) -> crate::BoxFuture<'_, Result<AwsCredentials, CredentialsError>> {
-        Box::pin(std::future::ready(Err(CredentialsError::MissingEnv(
-            "AWS_ACCESS_KEY_ID",
+        Box::pin(std::future::ready(Err(CredentialsError::Unavailable(
+            "no provider in the chain".to_owned(),
         ))))
     }
 }
@@ -268,7 +268,7 @@ async fn missing_agent_credentials_fail_before_calling() {
     assert_eq!(
         result,
         Err(EksAuthError::Signing(
-            "environment variable AWS_ACCESS_KEY_ID is not set".into()
+            "no credentials: no provider in the chain".into()
         ))
     );
     assert!(seen.0.lock().unwrap().is_empty());

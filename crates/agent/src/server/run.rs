@@ -37,6 +37,9 @@ pub enum AgentError {
         /// The OS error.
         source: io::Error,
     },
+    /// None of the credential addresses exists on this node (`podpass agent init` adds them).
+    #[error("none of the addresses {0:?} exists on this node: run `podpass agent init` first")]
+    NoAddress(Vec<std::net::IpAddr>),
     /// The probe HTTP client could not be built.
     #[error("cannot build the probe HTTP client: {0}")]
     ProbeClient(#[source] reqwest::Error),
@@ -125,7 +128,20 @@ pub async fn start(
 
     let mut credential_listeners = Vec::with_capacity(config.bind_hosts.len());
     for host in &config.bind_hosts {
-        credential_listeners.push(bind(SocketAddr::new(*host, config.port)).await?);
+        match bind(SocketAddr::new(*host, config.port)).await {
+            Ok(bound) => credential_listeners.push(bound),
+            // A node without IPv6 (or without the link `agent init` sets up) lacks an address:
+            // serve on the others, as the reference agent, rather than crash-loop.
+            Err(AgentError::Bind { address, source })
+                if source.kind() == io::ErrorKind::AddrNotAvailable =>
+            {
+                tracing::warn!(%address, error = %source, "not serving on an address this node does not have");
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    if credential_listeners.is_empty() {
+        return Err(AgentError::NoAddress(config.bind_hosts.clone()));
     }
     let probe_listener = bind(SocketAddr::new(
         IpAddr::V4(Ipv4Addr::LOCALHOST),

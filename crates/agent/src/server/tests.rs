@@ -445,7 +445,26 @@ async fn start_rejects_invalid_settings_and_busy_ports() {
     let mut clash = local_config();
     clash.port = busy.local_addr().unwrap().port();
     assert!(matches!(
-        start(&clash, eks, std::future::pending()).await,
+        start(&clash, eks.clone(), std::future::pending()).await,
         Err(AgentError::Bind { .. })
+    ));
+    // An address the node lacks (EKS's, here) is skipped while another serves ...
+    let mut partly = local_config();
+    partly.bind_hosts = vec![
+        "169.254.170.23".parse().unwrap(),
+        "127.0.0.1".parse().unwrap(),
+    ];
+    let running = start(&partly, eks.clone(), std::future::ready(()))
+        .await
+        .unwrap();
+    assert_eq!(running.credential_addrs().len(), 1);
+    assert!(running.credential_addrs()[0].ip().is_loopback());
+    running.wait().await.unwrap();
+    // ... but with none of them, the agent does not start.
+    let mut none = local_config();
+    none.bind_hosts = vec!["169.254.170.23".parse().unwrap()];
+    assert!(matches!(
+        start(&none, eks, std::future::pending()).await,
+        Err(AgentError::NoAddress(_))
     ));
 }
