@@ -53,6 +53,33 @@ pub struct WebhookConfig {
     pub container_credentials_token_path: String,
     /// `AWS_CONTAINER_CREDENTIALS_FULL_URI` (`--container-credentials-full-uri`).
     pub container_credentials_full_uri: String,
+    /// AWS endpoints injected with the credentials, where podpass stands in for AWS (podpass's
+    /// `--sts-endpoint-url`, `--endpoint-url`, `--s3-endpoint-url`; none in the reference).
+    pub endpoints: AwsEndpoints,
+}
+
+/// The SDKs' endpoint variables a mutated container gets, each unless it sets it itself.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AwsEndpoints {
+    /// `AWS_ENDPOINT_URL_STS`: where web identity tokens are exchanged.
+    pub sts: Option<String>,
+    /// `AWS_ENDPOINT_URL`: every service.
+    pub all: Option<String>,
+    /// `AWS_ENDPOINT_URL_S3`.
+    pub s3: Option<String>,
+}
+
+impl AwsEndpoints {
+    /// The variables to inject, by name.
+    pub fn env(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        [
+            ("AWS_ENDPOINT_URL_STS", &self.sts),
+            ("AWS_ENDPOINT_URL", &self.all),
+            ("AWS_ENDPOINT_URL_S3", &self.s3),
+        ]
+        .into_iter()
+        .filter_map(|(name, url)| url.as_deref().map(|url| (name, url)))
+    }
 }
 
 impl Default for WebhookConfig {
@@ -71,6 +98,7 @@ impl Default for WebhookConfig {
                 .to_owned(),
             container_credentials_token_path: DEFAULT_CONTAINER_CREDENTIALS_TOKEN_PATH.to_owned(),
             container_credentials_full_uri: DEFAULT_CONTAINER_CREDENTIALS_FULL_URI.to_owned(),
+            endpoints: AwsEndpoints::default(),
         }
     }
 }

@@ -91,7 +91,7 @@ pub fn mutate_view(
     let plan = PatchPlan::resolve(config, service_account, has_pod_identity, pod, jitter)?;
     Some(Mutation {
         method: plan.method(),
-        patch: plan.patch(pod, &config.aws_default_region),
+        patch: plan.patch(pod, config),
     })
 }
 
@@ -176,7 +176,7 @@ impl PatchPlan {
     }
 
     /// Label op, volume op, then the full container lists (getPodSpecPatch upstream).
-    fn patch(&self, pod: &PodView<'_>, region: &str) -> Patch {
+    fn patch(&self, pod: &PodView<'_>, config: &WebhookConfig) -> Patch {
         let mut ops = Vec::new();
         if let Credentials::ContainerCredentials { .. } = self.credentials {
             let (key, value) = POD_IDENTITY_LABEL;
@@ -202,7 +202,7 @@ impl PatchPlan {
         let rewrite = |containers: &[ContainerView<'_>]| -> Value {
             containers
                 .iter()
-                .map(|c| Value::Object(self.container(c, &token_file, region)))
+                .map(|c| Value::Object(self.container(c, &token_file, config)))
                 .collect()
         };
         ops.push(add(&["spec", "containers"], rewrite(&pod.containers)));
@@ -248,8 +248,9 @@ impl PatchPlan {
         &self,
         c: &ContainerView<'_>,
         token_file: &str,
-        region: &str,
+        config: &WebhookConfig,
     ) -> Map<String, Value> {
+        let (region, endpoints) = (config.aws_default_region.as_str(), &config.endpoints);
         let mut out = c.raw.clone();
         if self.containers_to_skip.contains(&c.name) {
             return out;
@@ -268,7 +269,9 @@ impl PatchPlan {
         let pair_defined = has(&pair_keys);
         let region_defined = has(&[ENV_REGION, ENV_DEFAULT_REGION]);
         let sts_defined = has(&[ENV_REGIONAL_STS]);
-        if pair_defined && region_defined && sts_defined {
+        let endpoints: Vec<(&str, &str)> =
+            endpoints.env().filter(|(name, _)| !has(&[name])).collect();
+        if pair_defined && region_defined && sts_defined && endpoints.is_empty() {
             return out;
         }
         let mut env = Vec::new();
@@ -281,6 +284,7 @@ impl PatchPlan {
         if !pair_defined {
             env.extend(pair_keys.into_iter().zip(pair_values));
         }
+        env.extend(endpoints);
         append(
             &mut out,
             "env",

@@ -114,6 +114,15 @@ impl PodIdentityAssociations {
     }
 }
 
+impl FromIterator<(String, String)> for PodIdentityAssociations {
+    /// The associations of these (namespace, ServiceAccount) pairs (an EKS API's list).
+    fn from_iter<I: IntoIterator<Item = (String, String)>>(pairs: I) -> Self {
+        Self {
+            identities: pairs.into_iter().collect(),
+        }
+    }
+}
+
 /// A fixed, in-memory resolver: a ServiceAccount table plus the Pod Identity file.
 #[derive(Debug, Clone, Default)]
 pub struct StaticResolver {

@@ -4,7 +4,7 @@ mod common;
 
 use common::{PinnedJitter, op_paths};
 use podpass_podmutation::{
-    InjectionMethod, Mutation, ServiceAccountSettings, WebhookConfig, mutate_pod,
+    AwsEndpoints, InjectionMethod, Mutation, ServiceAccountSettings, WebhookConfig, mutate_pod,
 };
 use serde_json::{Value, json};
 
@@ -131,6 +131,50 @@ fn irsa_default_expiry_is_not_jittered_and_flags_apply() {
     );
     let default = run(&pod(), &WebhookConfig::default(), Some(&irsa(ROLE)), false).unwrap();
     assert_eq!(expiration(&default), 86400);
+}
+
+#[test]
+fn endpoints_are_injected_with_credentials_unless_the_container_sets_them() {
+    let config = WebhookConfig {
+        endpoints: AwsEndpoints {
+            sts: Some("http://podpass.podpass.svc:7700".into()),
+            all: None,
+            s3: Some("http://podpass.podpass.svc:7702".into()),
+        },
+        ..Default::default()
+    };
+    let mut set_s3 = pod();
+    set_s3["spec"]["containers"][0]["env"] =
+        json!([{"name": "AWS_ENDPOINT_URL_S3", "value": "http://mine"}]);
+    for (pod, pi) in [(pod(), false), (pod(), true), (set_s3.clone(), false)] {
+        let mutation = run(&pod, &config, Some(&irsa(ROLE)), pi).unwrap();
+        let env = env(&mutation, 0);
+        let value = |name: &str| {
+            let found: Vec<&String> = env
+                .iter()
+                .filter(|(n, _)| n == name)
+                .map(|(_, v)| v)
+                .collect();
+            found
+        };
+        assert_eq!(
+            value("AWS_ENDPOINT_URL_STS"),
+            ["http://podpass.podpass.svc:7700"]
+        );
+        assert!(value("AWS_ENDPOINT_URL").is_empty());
+        let s3 = value("AWS_ENDPOINT_URL_S3");
+        assert_eq!(s3.len(), 1, "never twice: {env:?}");
+        if pod == set_s3 {
+            assert_eq!(s3, ["http://mine"], "the container's own value wins");
+        }
+    }
+    // Without endpoint flags, nothing of the kind is injected (the reference's behaviour).
+    let plain = run(&pod(), &WebhookConfig::default(), Some(&irsa(ROLE)), false).unwrap();
+    assert!(
+        env(&plain, 0)
+            .iter()
+            .all(|(n, _)| !n.starts_with("AWS_ENDPOINT_URL"))
+    );
 }
 
 #[test]

@@ -3,10 +3,15 @@
 
 use std::sync::Arc;
 
+use anyhow::Context as _;
+use aws_smithy_types::error::display::DisplayErrorContext;
 use clap::Args;
+use podpass_podmutation::PodIdentityAssociations;
+use podpass_webhook::{AssociationSource, PolledAssociations};
 
 use crate::cli::Global;
 use crate::local_cluster::LocalCluster;
+use crate::output::Duration;
 
 /// Options of `podpass webhook`.
 #[derive(Debug, Args)]
@@ -17,6 +22,18 @@ pub(crate) struct WebhookCommand {
     /// instead of the Kubernetes API (local mode)
     #[arg(long, env = "PODPASS_WEBHOOK_LOCAL_CLUSTER")]
     pub local_cluster: Option<String>,
+    /// Take the Pod Identity associations of this cluster from the EKS API (podpass's, at
+    /// AWS_ENDPOINT_URL_EKS or AWS_ENDPOINT_URL; the webhook's own identity from the AWS SDK's
+    /// credential chain), instead of --watch-container-credentials-config
+    #[arg(long, env = "PODPASS_WEBHOOK_POD_IDENTITY_CLUSTER")]
+    pub pod_identity_cluster: Option<String>,
+    /// How often the associations of --pod-identity-cluster are listed again
+    #[arg(
+        long,
+        env = "PODPASS_WEBHOOK_POD_IDENTITY_RESYNC",
+        default_value = "10s"
+    )]
+    pub pod_identity_resync: Duration,
 }
 
 pub(crate) async fn run(global: &Global, command: WebhookCommand) -> anyhow::Result<()> {
@@ -36,6 +53,87 @@ pub(crate) async fn run(global: &Global, command: WebhookCommand) -> anyhow::Res
             }
             None => None,
         };
-    podpass_webhook::run(command.args, resolver).await?;
+    let associations = match &command.pod_identity_cluster {
+        Some(cluster) => {
+            let resync = u64::try_from(command.pod_identity_resync.seconds())
+                .ok()
+                .filter(|s| *s > 0)
+                .context("--pod-identity-resync must be at least 1s")?;
+            Some(eks_associations(cluster, std::time::Duration::from_secs(resync)).await)
+        }
+        None => None,
+    };
+    podpass_webhook::run(command.args, resolver, associations).await?;
     Ok(())
+}
+
+/// The Pod Identity associations of `cluster`, listed now and then every `resync` from the EKS
+/// API in the background. A failed list keeps the previous set (logged).
+async fn eks_associations(
+    cluster: &str,
+    resync: std::time::Duration,
+) -> Arc<dyn AssociationSource> {
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .load()
+        .await;
+    let client = aws_sdk_eks::Client::new(&config);
+    let polled = Arc::new(PolledAssociations::default());
+    // The first list before serving, so that the first pods are not admitted without it.
+    refresh(&client, cluster, &polled).await;
+    let (client, cluster, background) = (client, cluster.to_owned(), polled.clone());
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(resync).await;
+            refresh(&client, &cluster, &background).await;
+        }
+    });
+    polled
+}
+
+async fn refresh(client: &aws_sdk_eks::Client, cluster: &str, into: &PolledAssociations) {
+    match list_associations(client, cluster).await {
+        Ok(associations) => {
+            if *into.current() != associations {
+                tracing::info!(
+                    cluster,
+                    associations = associations.len(),
+                    "Pod Identity associations updated"
+                );
+            }
+            into.replace(associations);
+        }
+        Err(error) => tracing::warn!(
+            cluster,
+            error = %DisplayErrorContext(&error),
+            "listing Pod Identity associations failed; keeping the previous ones"
+        ),
+    }
+}
+
+async fn list_associations(
+    client: &aws_sdk_eks::Client,
+    cluster: &str,
+) -> Result<
+    PodIdentityAssociations,
+    aws_sdk_eks::error::SdkError<
+        aws_sdk_eks::operation::list_pod_identity_associations::ListPodIdentityAssociationsError,
+    >,
+> {
+    let mut pages = client
+        .list_pod_identity_associations()
+        .cluster_name(cluster)
+        .max_results(100)
+        .into_paginator()
+        .send();
+    let mut pairs = Vec::new();
+    while let Some(page) = pages.next().await {
+        for association in page?.associations() {
+            if let (Some(namespace), Some(service_account)) =
+                (association.namespace(), association.service_account())
+            {
+                pairs.push((namespace.to_owned(), service_account.to_owned()));
+            }
+        }
+    }
+    Ok(pairs.into_iter().collect())
 }

@@ -232,7 +232,7 @@ mod tests {
             .filter_map(|a| a.get_long().map(|long| (long, a)))
             .filter(|(long, _)| *long != "help")
             .collect();
-        assert_eq!(longs.len(), 25);
+        assert_eq!(longs.len(), 28);
         for (long, arg) in longs {
             let env = arg.get_env().and_then(|e| e.to_str()).unwrap_or_default();
             let expected = format!("PODPASS_WEBHOOK_{}", long.to_uppercase().replace('-', "_"));

@@ -20,7 +20,7 @@ use tokio::sync::{Semaphore, watch};
 use crate::config_map::ConfigMapRoles;
 use crate::sa_cache::ServiceAccountCache;
 use crate::stop::stopped;
-use crate::watched::WatchedAssociations;
+use crate::watched::AssociationSource;
 
 /// Longest a direct ServiceAccount GET may take (the reference: 1 s).
 const LOOKUP_TIMEOUT: Duration = Duration::from_secs(1);
@@ -126,7 +126,7 @@ pub struct ClusterResolver {
     cache: Arc<ServiceAccountCache>,
     lookup: Arc<dyn ServiceAccountLookup>,
     grace_period: Duration,
-    pod_identities: Option<Arc<WatchedAssociations>>,
+    pod_identities: Option<Arc<dyn AssociationSource>>,
     config_map: Option<Arc<ConfigMapRoles>>,
     in_flight: Arc<Mutex<HashSet<(String, String)>>>,
     lookup_slots: Arc<Semaphore>,
@@ -135,12 +135,12 @@ pub struct ClusterResolver {
 
 impl ClusterResolver {
     /// A resolver over `cache`; a miss waits up to `grace_period` (zero: never) while `lookup`
-    /// fetches the ServiceAccount. `pod_identities` is the container-credentials file, if any.
+    /// fetches the ServiceAccount. `pod_identities` are the Pod Identity associations, if any.
     pub fn new(
         cache: Arc<ServiceAccountCache>,
         lookup: Arc<dyn ServiceAccountLookup>,
         grace_period: Duration,
-        pod_identities: Option<Arc<WatchedAssociations>>,
+        pod_identities: Option<Arc<dyn AssociationSource>>,
     ) -> Self {
         Self {
             cache,
@@ -288,7 +288,7 @@ impl IdentityResolver for ClusterResolver {
     fn has_pod_identity(&self, namespace: &str, name: &str) -> bool {
         self.pod_identities
             .as_ref()
-            .is_some_and(|file| file.current().contains(namespace, name))
+            .is_some_and(|source| source.current().contains(namespace, name))
     }
 
     fn service_account_eventually<'a>(

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use podpass_podmutation::{
-    DEFAULT_ANNOTATION_PREFIX, DEFAULT_CONTAINER_CREDENTIALS_AUDIENCE,
+    AwsEndpoints, DEFAULT_ANNOTATION_PREFIX, DEFAULT_CONTAINER_CREDENTIALS_AUDIENCE,
     DEFAULT_CONTAINER_CREDENTIALS_FULL_URI, DEFAULT_CONTAINER_CREDENTIALS_MOUNT_PATH,
     DEFAULT_CONTAINER_CREDENTIALS_TOKEN_PATH, DEFAULT_CONTAINER_CREDENTIALS_VOLUME_NAME,
     DEFAULT_TOKEN_AUDIENCE, DEFAULT_TOKEN_EXPIRATION, DEFAULT_TOKEN_MOUNT_PATH, WebhookConfig,
@@ -103,6 +103,20 @@ pub struct MutationArgs {
         default_value = DEFAULT_CONTAINER_CREDENTIALS_FULL_URI
     )]
     pub container_credentials_full_uri: String,
+
+    /// Inject `AWS_ENDPOINT_URL_STS` with this URL into mutated containers that do not set it:
+    /// where podpass stands in for AWS, pods' SDKs exchange their tokens with it (not in the
+    /// reference webhook; leave unset when pods use real AWS)
+    #[arg(long, env = "PODPASS_WEBHOOK_STS_ENDPOINT_URL")]
+    pub sts_endpoint_url: Option<String>,
+
+    /// Inject `AWS_ENDPOINT_URL` (every service) into mutated containers that do not set it
+    #[arg(long, env = "PODPASS_WEBHOOK_ENDPOINT_URL")]
+    pub endpoint_url: Option<String>,
+
+    /// Inject `AWS_ENDPOINT_URL_S3` into mutated containers that do not set it
+    #[arg(long, env = "PODPASS_WEBHOOK_S3_ENDPOINT_URL")]
+    pub s3_endpoint_url: Option<String>,
 }
 
 impl Default for MutationArgs {
@@ -121,6 +135,9 @@ impl Default for MutationArgs {
             container_credentials_token_volume_name: config.container_credentials_token_volume_name,
             container_credentials_token_path: config.container_credentials_token_path,
             container_credentials_full_uri: config.container_credentials_full_uri,
+            sts_endpoint_url: config.endpoints.sts,
+            endpoint_url: config.endpoints.all,
+            s3_endpoint_url: config.endpoints.s3,
             watch_container_credentials_config: None,
         }
     }
@@ -141,6 +158,11 @@ impl From<MutationArgs> for WebhookConfig {
             container_credentials_token_volume_name: args.container_credentials_token_volume_name,
             container_credentials_token_path: args.container_credentials_token_path,
             container_credentials_full_uri: args.container_credentials_full_uri,
+            endpoints: AwsEndpoints {
+                sts: args.sts_endpoint_url,
+                all: args.endpoint_url,
+                s3: args.s3_endpoint_url,
+            },
         }
     }
 }

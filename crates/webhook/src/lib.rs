@@ -33,4 +33,6 @@ pub use server::{
     webhook_router,
 };
 pub use tls::{ReloadingCertResolver, TlsMinVersion};
-pub use watched::{ReloadError, WatchedAssociations};
+pub use watched::{
+    AssociationSource, PolledAssociations, ReloadError, WatchedAssociations, WithAssociations,
+};

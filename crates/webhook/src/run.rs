@@ -16,7 +16,7 @@ use crate::cluster::{ClusterResolver, KubeLookup, watch_service_accounts};
 use crate::config_map::{ConfigMapRoles, watch_config_map};
 use crate::sa_cache::ServiceAccountCache;
 use crate::server::{ServeConfig, ServeError, serve};
-use crate::watched::{WatchedAssociations, WithAssociationsFile};
+use crate::watched::{AssociationSource, WatchedAssociations, WithAssociations};
 
 /// How often the container-credentials file is checked for changes.
 const POD_IDENTITY_POLL_INTERVAL: Duration = Duration::from_secs(5);
@@ -41,28 +41,50 @@ pub enum RunError {
     /// The servers could not start.
     #[error(transparent)]
     Serve(#[from] ServeError),
+    /// Pod Identity associations were given two ways.
+    #[error(
+        "--watch-container-credentials-config and an EKS API source of associations exclude each other"
+    )]
+    TwoAssociationSources,
 }
 
 /// Runs the webhook until SIGTERM or Ctrl-C. With `resolver` (local mode: podpass's own store)
-/// it is used as is, plus the associations of `--watch-container-credentials-config` if given;
-/// with `None` (cluster mode) ServiceAccounts come from the Kubernetes API
-/// and Pod Identity from `--watch-container-credentials-config`.
+/// it is used as is; with `None` (cluster mode) ServiceAccounts come from the Kubernetes API.
+/// Pod Identity associations come from `associations` (podpass's EKS API, listed by the caller)
+/// or from `--watch-container-credentials-config`, not both.
 pub async fn run(
     args: WebhookArgs,
     resolver: Option<Arc<dyn IdentityResolver + Send + Sync>>,
+    associations: Option<Arc<dyn AssociationSource>>,
 ) -> Result<(), RunError> {
     let mut registry = Registry::default();
     let (stop, stopped) = watch::channel(false);
     let mut background = JoinSet::new();
+    let file = args
+        .webhook
+        .watch_container_credentials_config
+        .as_deref()
+        .map(|path| watch_associations(path, &mut background, &stopped));
+    let associations = match (associations, file) {
+        (Some(_), Some(_)) => return Err(RunError::TwoAssociationSources),
+        (Some(source), None) => Some(source),
+        (None, file) => file.map(|file| file as Arc<dyn AssociationSource>),
+    };
     let resolver = match resolver {
-        Some(resolver) => match &args.webhook.watch_container_credentials_config {
+        Some(resolver) => match associations {
             None => resolver,
-            Some(path) => {
-                let file = watch_associations(path, &mut background, &stopped);
-                Arc::new(WithAssociationsFile::new(resolver, file))
-            }
+            Some(source) => Arc::new(WithAssociations::new(resolver, source)),
         },
-        None => cluster_resolver(&args, &mut registry, &mut background, &stopped).await?,
+        None => {
+            cluster_resolver(
+                &args,
+                associations,
+                &mut registry,
+                &mut background,
+                &stopped,
+            )
+            .await?
+        }
     };
     let config = serve_config(args, registry);
     let served = serve(config, resolver, termination()).await;
@@ -84,6 +106,7 @@ pub fn serve_config(args: WebhookArgs, registry: Registry) -> ServeConfig {
 
 async fn cluster_resolver(
     args: &WebhookArgs,
+    pod_identities: Option<Arc<dyn AssociationSource>>,
     registry: &mut Registry,
     background: &mut JoinSet<()>,
     stopped: &watch::Receiver<bool>,
@@ -95,11 +118,6 @@ async fn cluster_resolver(
         cache.clone(),
         stopped.clone(),
     ));
-    let pod_identities = args
-        .webhook
-        .watch_container_credentials_config
-        .as_deref()
-        .map(|path| watch_associations(path, background, stopped));
     let mut resolver = ClusterResolver::new(
         cache,
         Arc::new(KubeLookup::new(client.clone())),

@@ -1,4 +1,6 @@
-//! The reference's container-credentials (Pod Identity) file, re-read when its content changes.
+//! Where the webhook learns which ServiceAccounts have Pod Identity associations: the reference's
+//! container-credentials file, re-read when its content changes, or a set a poller replaces
+//! (podpass's EKS API, listed by `podpass webhook --pod-identity-cluster`).
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -12,6 +14,38 @@ use podpass_podmutation::{
 use tokio::sync::watch;
 
 use crate::filewatch::{ContentPoller, every_until_shutdown};
+
+/// The Pod Identity associations in effect, wherever they come from.
+pub trait AssociationSource: Send + Sync {
+    /// The associations now.
+    fn current(&self) -> Arc<PodIdentityAssociations>;
+}
+
+/// Associations replaced as a whole by whoever lists them (an EKS API poller); empty until the
+/// first list.
+#[derive(Debug, Default)]
+pub struct PolledAssociations {
+    current: ArcSwap<PodIdentityAssociations>,
+}
+
+impl PolledAssociations {
+    /// Puts `associations` in effect.
+    pub fn replace(&self, associations: PodIdentityAssociations) {
+        self.current.store(Arc::new(associations));
+    }
+}
+
+impl AssociationSource for PolledAssociations {
+    fn current(&self) -> Arc<PodIdentityAssociations> {
+        self.current.load_full()
+    }
+}
+
+impl AssociationSource for WatchedAssociations {
+    fn current(&self) -> Arc<PodIdentityAssociations> {
+        WatchedAssociations::current(self)
+    }
+}
 
 /// The Pod Identity associations of a file that is polled for changes. Malformed new content
 /// keeps the previous set; empty content clears it, as upstream.
@@ -103,31 +137,31 @@ impl WatchedAssociations {
     }
 }
 
-/// A resolver that also gives Pod Identity to the ServiceAccounts listed in a watched
-/// container-credentials file (local mode with `--watch-container-credentials-config`).
-pub struct WithAssociationsFile {
+/// A resolver that also gives Pod Identity to the ServiceAccounts of another source of
+/// associations (local mode with `--watch-container-credentials-config`).
+pub struct WithAssociations {
     inner: Arc<dyn IdentityResolver + Send + Sync>,
-    file: Arc<WatchedAssociations>,
+    source: Arc<dyn AssociationSource>,
 }
 
-impl WithAssociationsFile {
-    /// `inner`, plus the associations of `file`.
+impl WithAssociations {
+    /// `inner`, plus the associations of `source`.
     pub fn new(
         inner: Arc<dyn IdentityResolver + Send + Sync>,
-        file: Arc<WatchedAssociations>,
+        source: Arc<dyn AssociationSource>,
     ) -> Self {
-        Self { inner, file }
+        Self { inner, source }
     }
 }
 
-impl IdentityResolver for WithAssociationsFile {
+impl IdentityResolver for WithAssociations {
     fn service_account(&self, namespace: &str, name: &str) -> Option<ServiceAccountSettings> {
         self.inner.service_account(namespace, name)
     }
 
     fn has_pod_identity(&self, namespace: &str, name: &str) -> bool {
         self.inner.has_pod_identity(namespace, name)
-            || self.file.current().contains(namespace, name)
+            || self.source.current().contains(namespace, name)
     }
 
     fn pod_identity_settings(&self, namespace: &str, name: &str) -> Option<ServiceAccountSettings> {
@@ -209,7 +243,7 @@ mod tests {
             .into(),
         };
         let resolver =
-            WithAssociationsFile::new(Arc::new(inner), Arc::new(WatchedAssociations::new(&path)));
+            WithAssociations::new(Arc::new(inner), Arc::new(WatchedAssociations::new(&path)));
         assert!(resolver.has_pod_identity("ns", "sa"));
         assert!(resolver.has_pod_identity("ns", "store"));
         assert!(!resolver.has_pod_identity("ns", "other"));

@@ -13,7 +13,8 @@ use podpass_podmutation::{IdentityResolver, RandomJitter, WebhookConfig};
 use podpass_webhook::cluster::AnnotationsFuture;
 use podpass_webhook::config_map::ConfigMapRoles;
 use podpass_webhook::{
-    ClusterResolver, ServiceAccountCache, ServiceAccountLookup, WatchedAssociations, Webhook,
+    AssociationSource, ClusterResolver, PolledAssociations, ServiceAccountCache,
+    ServiceAccountLookup, WatchedAssociations, Webhook,
 };
 
 const PREFIX: &str = "eks.amazonaws.com";
@@ -164,7 +165,7 @@ async fn pod_identity_does_not_wait_for_the_service_account() {
         cache,
         api.clone(),
         Duration::from_secs(5),
-        Some(Arc::new(WatchedAssociations::new(&path))),
+        Some(Arc::new(WatchedAssociations::new(&path)) as Arc<dyn AssociationSource>),
     );
     assert!(is_mutated(&resolver, "late").await);
     assert_eq!(api.calls.load(Ordering::SeqCst), 0);
@@ -203,7 +204,7 @@ async fn pod_identity_comes_from_the_watched_file() {
         cache,
         FakeApi::new(Duration::ZERO),
         Duration::ZERO,
-        Some(watched.clone()),
+        Some(watched.clone() as Arc<dyn AssociationSource>),
     );
     assert!(resolver.has_pod_identity("ns", "pi"));
     assert!(!resolver.has_pod_identity("ns", "other"));
@@ -218,6 +219,29 @@ async fn pod_identity_comes_from_the_watched_file() {
     watched.reload().unwrap();
     assert!(!resolver.has_pod_identity("ns", "pi"));
     assert!(resolver.has_pod_identity("ns", "other"));
+}
+
+#[tokio::test]
+async fn pod_identity_follows_the_polled_set() {
+    let polled = Arc::new(PolledAssociations::default());
+    let cache = Arc::new(ServiceAccountCache::new(PREFIX));
+    let resolver = ClusterResolver::new(
+        cache,
+        FakeApi::new(Duration::ZERO),
+        Duration::ZERO,
+        Some(polled.clone() as Arc<dyn AssociationSource>),
+    );
+    assert!(
+        !is_mutated(&resolver, "pi").await,
+        "nothing before the first list"
+    );
+    polled.replace([("ns".to_owned(), "pi".to_owned())].into_iter().collect());
+    assert!(is_mutated(&resolver, "pi").await);
+    polled.replace(Default::default());
+    assert!(
+        !is_mutated(&resolver, "pi").await,
+        "a deleted association stops injection"
+    );
 }
 
 fn service_account(name: &str, role: Option<&str>) -> ServiceAccount {
