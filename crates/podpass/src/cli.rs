@@ -89,7 +89,7 @@ impl Global {
 pub(crate) enum Command {
     /// Run podpass on this machine: issuer, STS, IAM, EKS, EKS Auth, S3, node agent and kubelet on
     /// loopback, over an embedded store
-    Up(serve::UpArgs),
+    Up(Box<serve::UpArgs>),
     /// Print the shell exports a client needs for the running instance: eval "$(podpass env)"
     Env,
     /// Run the EKS Pod Identity node agent (container credentials for the node's pods)
@@ -97,6 +97,9 @@ pub(crate) enum Command {
     /// Run the mutating admission webhook (IRSA and Pod Identity injection), a drop-in for the
     /// reference amazon-eks-pod-identity-webhook
     Webhook(Box<webhook_cmd::WebhookCommand>),
+    /// Print the install of podpass into a Kubernetes cluster: kubectl apply -f <(podpass manifests)
+    #[command(after_help = crate::manifests::EXAMPLES)]
+    Manifests(crate::manifests::ManifestsArgs),
     /// Issue and inspect ServiceAccount tokens (what the kubelet asks TokenRequest for)
     #[command(subcommand)]
     Token(tokens::TokenCommand),
@@ -177,10 +180,11 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
 
 async fn run_command(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Up(args) => serve::up(&cli.global, args).await,
+        Command::Up(args) => serve::up(&cli.global, *args).await,
         Command::Env => env(&cli.global).await,
         Command::Agent(args) => agent_cmd::run(args).await,
         Command::Webhook(command) => webhook_cmd::run(&cli.global, *command).await,
+        Command::Manifests(args) => crate::manifests::run(&args),
         Command::Run(args) => pods::run(&cli.global, args).await,
         Command::Audit(args) => audit_cmd::run(&cli.global, args),
         Command::Cluster(command) => cluster_cmd::run(&cli.global, command).await,

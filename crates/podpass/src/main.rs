@@ -11,6 +11,7 @@ mod eksctl;
 mod iam_cmd;
 mod instance;
 mod local_cluster;
+mod manifests;
 mod output;
 mod pods;
 mod profile;

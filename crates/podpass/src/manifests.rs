@@ -1,0 +1,821 @@
+//! `podpass manifests`: the install of podpass into a Kubernetes cluster, as one ordered,
+//! multi-document YAML stream for `kubectl apply -f -`. Every document is built here from the
+//! flags; `deploy/podpass.yaml` is the default rendering, kept equal by a test.
+
+use std::fmt::Write as _;
+
+use anyhow::Context as _;
+use clap::{Args, ValueEnum};
+use serde_json::{Value, json};
+
+/// Options of `podpass manifests`.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct ManifestsArgs {
+    /// Namespace podpass runs in (created by the manifests)
+    #[arg(long, env = "PODPASS_MANIFESTS_NAMESPACE", default_value = "podpass")]
+    pub namespace: String,
+
+    /// Container image of every component
+    #[arg(long, env = "PODPASS_MANIFESTS_IMAGE", default_value = DEFAULT_IMAGE)]
+    pub image: String,
+
+    /// Which components to install: the API (STS, IAM, EKS, EKS Auth, S3, issuer), the
+    /// admission webhook, the node agent
+    #[arg(
+        long,
+        env = "PODPASS_MANIFESTS_COMPONENTS",
+        value_enum,
+        value_delimiter = ',',
+        default_value = "api,webhook,agent"
+    )]
+    pub components: Vec<Component>,
+
+    /// Replicas of the API (more than one needs PostgreSQL) and of the webhook
+    #[arg(long, env = "PODPASS_MANIFESTS_REPLICAS", default_value_t = 2)]
+    pub replicas: u16,
+
+    /// PostgreSQL URL of the API's store, written into a Secret of the install; without it the
+    /// API reads the key `url` of the existing Secret `--database-secret`
+    #[arg(long, env = "PODPASS_MANIFESTS_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+
+    /// Secret holding the store's URL under the key `url`
+    #[arg(
+        long,
+        env = "PODPASS_MANIFESTS_DATABASE_SECRET",
+        default_value = "podpass-database"
+    )]
+    pub database_secret: String,
+
+    /// URL pods and agents reach the API at [default: http://podpass-api.NAMESPACE.svc:7700]
+    #[arg(long, env = "PODPASS_MANIFESTS_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
+    /// Name of the cluster in podpass (EKS's cluster name: ARNs, the agent's EKS Auth calls)
+    #[arg(long, env = "PODPASS_MANIFESTS_CLUSTER", default_value = "podpass")]
+    pub cluster: String,
+
+    /// The cluster's ServiceAccount issuer, the `iss` of its tokens (`kubectl get --raw
+    /// /.well-known/openid-configuration`): podpass verifies the pods' tokens as this issuer's
+    #[arg(
+        long,
+        env = "PODPASS_MANIFESTS_CLUSTER_ISSUER_URL",
+        default_value = "https://kubernetes.default.svc.cluster.local"
+    )]
+    pub cluster_issuer_url: String,
+
+    /// The cluster's ServiceAccount signing keys (`kubectl get --raw /openid/v1/jwks`), put in a
+    /// ConfigMap of the install: needed unless the issuer publishes them where podpass can
+    /// fetch them (EKS, or an issuer published for IRSA). Render again after a key rotation
+    #[arg(long, env = "PODPASS_MANIFESTS_CLUSTER_JWKS_FILE")]
+    pub cluster_jwks_file: Option<std::path::PathBuf>,
+
+    /// AWS region podpass reports
+    #[arg(long, env = "PODPASS_MANIFESTS_REGION", default_value = "us-east-1")]
+    pub region: String,
+
+    /// AWS account id podpass acts as
+    #[arg(
+        long,
+        env = "PODPASS_MANIFESTS_ACCOUNT_ID",
+        default_value = "000000000000"
+    )]
+    pub account_id: String,
+
+    /// What the API server does when the webhook cannot be reached: `ignore` admits the pod
+    /// without credentials (the reference webhook's choice, silent), `fail` refuses it (visible,
+    /// but pod creation outside the excluded namespaces stops while no webhook answers)
+    #[arg(
+        long,
+        env = "PODPASS_MANIFESTS_FAILURE_POLICY",
+        value_enum,
+        default_value = "ignore"
+    )]
+    pub failure_policy: FailurePolicy,
+
+    /// Port of the node agent on EKS's link-local addresses (the SDKs' default is 80; another
+    /// port frees the node's port 80, and the webhook then injects it into pods)
+    #[arg(long, env = "PODPASS_MANIFESTS_AGENT_PORT", default_value_t = 80)]
+    pub agent_port: u16,
+
+    /// Port of the node agent's health probes (on the node's loopback)
+    #[arg(
+        long,
+        env = "PODPASS_MANIFESTS_AGENT_PROBE_PORT",
+        default_value_t = 2703
+    )]
+    pub agent_probe_port: u16,
+
+    /// Port of the node agent's Prometheus metrics
+    #[arg(
+        long,
+        env = "PODPASS_MANIFESTS_AGENT_METRICS_PORT",
+        default_value_t = 2705
+    )]
+    pub agent_metrics_port: u16,
+}
+
+/// `podpass manifests --help` examples.
+pub(crate) const EXAMPLES: &str = "Examples:
+  # Everything, over PostgreSQL, with cert-manager for the webhook's certificate
+  kubectl create namespace podpass
+  kubectl -n podpass create secret generic podpass-database --from-literal=url=postgres://podpass:secret@db/podpass
+  kubectl apply -f <(podpass manifests)
+
+  # A kind cluster: its own issuer's keys, the agent on port 8080 of each node
+  podpass manifests --cluster kind --agent-port 8080 > podpass.yaml
+
+  # Only the webhook and the agent, against an API you run elsewhere
+  podpass manifests --components webhook,agent --public-url https://podpass.example.com
+
+The rendered default is deploy/podpass.yaml in podpass's repository.";
+
+/// The image `podpass manifests` installs by default: this build's version.
+const DEFAULT_IMAGE: &str = concat!("ghcr.io/podpass/podpass:", env!("CARGO_PKG_VERSION"));
+
+/// A component of the install.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Component {
+    /// STS, IAM, EKS, EKS Auth, S3 and the issuer: `podpass up` without a local node.
+    Api,
+    /// The mutating admission webhook.
+    Webhook,
+    /// The node agent, as a DaemonSet on the host network.
+    Agent,
+}
+
+/// `failurePolicy` of the webhook.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum FailurePolicy {
+    /// Admit the pod unmutated.
+    Ignore,
+    /// Refuse the pod.
+    Fail,
+}
+
+/// Ports of the API's container and Service.
+const API_PORT: u16 = 7700;
+const S3_PORT: u16 = 7702;
+/// Ports of the webhook's container.
+const WEBHOOK_PORT: u16 = 9443;
+const WEBHOOK_METRICS_PORT: u16 = 9999;
+/// Where the API keeps its data directory (an emptyDir: the state is in PostgreSQL).
+const DATA_DIR: &str = "/var/lib/podpass";
+/// Where the webhook reads its serving certificate.
+const CERT_DIR: &str = "/etc/podpass/webhook-tls";
+/// Secret cert-manager writes the webhook's certificate to.
+const WEBHOOK_TLS_SECRET: &str = "podpass-webhook-tls";
+/// The optional Secret holding the account root's access key.
+const ADMIN_SECRET: &str = "podpass-admin";
+/// Where the API reads the cluster's JWKS.
+const JWKS_DIR: &str = "/etc/podpass/cluster";
+/// Where a component's own token (its web identity) is mounted.
+const AWS_TOKEN_DIR: &str = "/var/run/secrets/podpass/serviceaccount";
+/// EKS's node agent addresses.
+const AGENT_HOSTS: &str = "169.254.170.23,[fd00:ec2::23]";
+const AGENT_IPV4: &str = "169.254.170.23";
+/// Namespaces the webhook never mutates besides podpass's own: the cluster's system pods must
+/// start even while the webhook cannot (with `--failure-policy fail`).
+const SYSTEM_NAMESPACES: [&str; 3] = ["kube-system", "kube-node-lease", "kube-public"];
+
+/// One document of the install and the comment printed above it.
+struct Document {
+    comment: &'static str,
+    object: Value,
+}
+
+impl ManifestsArgs {
+    fn has(&self, component: Component) -> bool {
+        self.components.contains(&component)
+    }
+
+    fn public_url(&self) -> String {
+        self.public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://podpass-api.{}.svc:{API_PORT}", self.namespace))
+    }
+
+    fn s3_url(&self) -> String {
+        format!("http://podpass-api.{}.svc:{S3_PORT}", self.namespace)
+    }
+
+    fn labels(&self, component: &str) -> Value {
+        json!({
+            "app.kubernetes.io/name": "podpass",
+            "app.kubernetes.io/component": component,
+            "app.kubernetes.io/part-of": "podpass",
+            "app.kubernetes.io/version": env!("CARGO_PKG_VERSION"),
+        })
+    }
+
+    fn selector(component: &str) -> Value {
+        json!({"app.kubernetes.io/name": "podpass", "app.kubernetes.io/component": component})
+    }
+
+    fn metadata(&self, name: &str, component: &str) -> Value {
+        json!({"name": name, "namespace": self.namespace, "labels": self.labels(component)})
+    }
+
+    fn cluster_metadata(&self, name: &str, component: &str) -> Value {
+        json!({"name": name, "labels": self.labels(component)})
+    }
+
+    /// The securityContext of a container that needs nothing from the node.
+    fn restricted() -> Value {
+        json!({
+            "allowPrivilegeEscalation": false,
+            "readOnlyRootFilesystem": true,
+            "runAsNonRoot": true,
+            "capabilities": {"drop": ["ALL"]},
+        })
+    }
+
+    fn pod_security() -> Value {
+        json!({
+            "runAsNonRoot": true,
+            "runAsUser": 65532,
+            "runAsGroup": 65532,
+            "fsGroup": 65532,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        })
+    }
+
+    /// A component's own token for STS (its web identity), which one of podpass's roles trusts.
+    fn aws_token_volume() -> Value {
+        json!({"name": "aws-token", "projected": {"sources": [{"serviceAccountToken": {
+            "audience": "sts.amazonaws.com",
+            "expirationSeconds": 86400,
+            "path": "token",
+        }}]}})
+    }
+
+    fn env(pairs: &[(&str, String)]) -> Value {
+        pairs
+            .iter()
+            .map(|(name, value)| json!({"name": name, "value": value}))
+            .collect()
+    }
+
+    fn namespace(&self) -> Document {
+        // The agent needs the host network and NET_ADMIN; everything else fits `restricted`.
+        let level = if self.has(Component::Agent) {
+            "privileged"
+        } else {
+            "restricted"
+        };
+        Document {
+            comment: "podpass's namespace. The node agent needs the host network, hence its Pod Security level.",
+            object: json!({
+                "apiVersion": "v1",
+                "kind": "Namespace",
+                "metadata": {
+                    "name": self.namespace,
+                    "labels": {
+                        "app.kubernetes.io/part-of": "podpass",
+                        "pod-security.kubernetes.io/enforce": level,
+                    },
+                },
+            }),
+        }
+    }
+
+    fn service_account(&self, component: &str, automount: bool) -> Document {
+        Document {
+            comment: "",
+            object: json!({
+                "apiVersion": "v1",
+                "kind": "ServiceAccount",
+                "metadata": self.metadata(&format!("podpass-{component}"), component),
+                "automountServiceAccountToken": automount,
+            }),
+        }
+    }
+
+    fn database_secret(&self, url: &str) -> Document {
+        Document {
+            comment: "The API's store. Keep this file out of version control, or create the Secret yourself and pass --database-secret.",
+            object: json!({
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "metadata": self.metadata(&self.database_secret, "api"),
+                "type": "Opaque",
+                "stringData": {"url": url},
+            }),
+        }
+    }
+
+    fn api_service(&self) -> Document {
+        Document {
+            comment: "STS, IAM, EKS, EKS Auth and the issuer on 7700; S3 on 7702.",
+            object: json!({
+                "apiVersion": "v1",
+                "kind": "Service",
+                "metadata": self.metadata("podpass-api", "api"),
+                "spec": {
+                    "selector": Self::selector("api"),
+                    "ports": [
+                        {"name": "http", "port": API_PORT, "targetPort": "http", "protocol": "TCP"},
+                        {"name": "s3", "port": S3_PORT, "targetPort": "s3", "protocol": "TCP"},
+                    ],
+                },
+            }),
+        }
+    }
+
+    fn jwks_config_map(&self, jwks: &str) -> Document {
+        Document {
+            comment: "The cluster's ServiceAccount signing keys, which verify its pods' tokens.",
+            object: json!({
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": self.metadata("podpass-cluster-jwks", "api"),
+                "data": {"jwks.json": jwks},
+            }),
+        }
+    }
+
+    fn api_deployment(&self, with_jwks: bool) -> Document {
+        let mut settings = vec![
+            (
+                "PODPASS_CLUSTER_ISSUER_URL",
+                self.cluster_issuer_url.clone(),
+            ),
+            (
+                "PODPASS_NODE_SERVICE_ACCOUNT",
+                format!("{}:podpass-agent", self.namespace),
+            ),
+            (
+                "PODPASS_WEBHOOK_SERVICE_ACCOUNT",
+                format!("{}:podpass-webhook", self.namespace),
+            ),
+        ];
+        if with_jwks {
+            settings.push(("PODPASS_CLUSTER_JWKS_FILE", format!("{JWKS_DIR}/jwks.json")));
+        }
+        let mut mounts = vec![json!({"name": "data", "mountPath": DATA_DIR})];
+        let mut volumes = vec![json!({"name": "data", "emptyDir": {"sizeLimit": "1Gi"}})];
+        if with_jwks {
+            mounts.push(json!({"name": "cluster-jwks", "mountPath": JWKS_DIR, "readOnly": true}));
+            volumes.push(
+                json!({"name": "cluster-jwks", "configMap": {"name": "podpass-cluster-jwks"}}),
+            );
+        }
+        let env = Self::env(&[
+            ("PODPASS_DATA_DIR", DATA_DIR.to_owned()),
+            ("PODPASS_LISTEN", format!("0.0.0.0:{API_PORT}")),
+            ("PODPASS_S3_LISTEN", format!("0.0.0.0:{S3_PORT}")),
+            ("PODPASS_PUBLIC_URL", self.public_url()),
+            ("PODPASS_S3_PUBLIC_URL", self.s3_url()),
+            ("PODPASS_LOCAL_NODE", "false".to_owned()),
+            ("PODPASS_NO_PROFILE", "true".to_owned()),
+            ("PODPASS_ACCOUNT_ID", self.account_id.clone()),
+            ("PODPASS_REGION", self.region.clone()),
+            ("PODPASS_CLUSTER", self.cluster.clone()),
+            ("PODPASS_LOG_FORMAT", "json".to_owned()),
+        ]);
+        let mut env = env.as_array().cloned().unwrap_or_default();
+        env.extend(Self::env(&settings).as_array().cloned().unwrap_or_default());
+        env.insert(
+            0,
+            json!({"name": "PODPASS_DATABASE_URL", "valueFrom": {"secretKeyRef": {"name": self.database_secret, "key": "url"}}}),
+        );
+        // The account root's key at first start, when the operator provides one.
+        for (name, key) in [
+            ("PODPASS_ADMIN_ACCESS_KEY_ID", "access-key-id"),
+            ("PODPASS_ADMIN_SECRET_ACCESS_KEY", "secret-access-key"),
+        ] {
+            env.push(json!({"name": name, "valueFrom": {"secretKeyRef": {"name": ADMIN_SECRET, "key": key, "optional": true}}}));
+        }
+        Document {
+            comment: "The API: `podpass up` without a local node, its state in PostgreSQL, so replicas share it.",
+            object: json!({
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "metadata": self.metadata("podpass-api", "api"),
+                "spec": {
+                    "replicas": self.replicas,
+                    "selector": {"matchLabels": Self::selector("api")},
+                    "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
+                    "template": {
+                        "metadata": {"labels": self.labels("api")},
+                        "spec": {
+                            "serviceAccountName": "podpass-api",
+                            "automountServiceAccountToken": false,
+                            // Kubernetes would put PODPASS_API_PORT=tcp://... into the env.
+                            "enableServiceLinks": false,
+                            "securityContext": Self::pod_security(),
+                            "containers": [{
+                                "name": "api",
+                                "image": self.image,
+                                "args": ["up"],
+                                "env": env,
+                                "ports": [
+                                    {"name": "http", "containerPort": API_PORT, "protocol": "TCP"},
+                                    {"name": "s3", "containerPort": S3_PORT, "protocol": "TCP"},
+                                ],
+                                "readinessProbe": {"httpGet": {"path": "/readyz", "port": "http"}, "periodSeconds": 5},
+                                "livenessProbe": {"httpGet": {"path": "/healthz", "port": "http"}, "initialDelaySeconds": 10, "periodSeconds": 10, "failureThreshold": 6},
+                                "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"memory": "512Mi"}},
+                                "securityContext": Self::restricted(),
+                                "volumeMounts": mounts,
+                            }],
+                            "volumes": volumes,
+                        },
+                    },
+                },
+            }),
+        }
+    }
+
+    fn disruption_budget(&self, component: &str) -> Document {
+        Document {
+            comment: "",
+            object: json!({
+                "apiVersion": "policy/v1",
+                "kind": "PodDisruptionBudget",
+                "metadata": self.metadata(&format!("podpass-{component}"), component),
+                "spec": {"maxUnavailable": 1, "selector": {"matchLabels": Self::selector(component)}},
+            }),
+        }
+    }
+
+    fn webhook_rbac(&self) -> [Document; 2] {
+        [
+            Document {
+                comment: "The webhook reads ServiceAccounts (their role annotations); nothing else.",
+                object: json!({
+                    "apiVersion": "rbac.authorization.k8s.io/v1",
+                    "kind": "ClusterRole",
+                    "metadata": self.cluster_metadata("podpass-webhook", "webhook"),
+                    "rules": [{"apiGroups": [""], "resources": ["serviceaccounts"], "verbs": ["get", "list", "watch"]}],
+                }),
+            },
+            Document {
+                comment: "",
+                object: json!({
+                    "apiVersion": "rbac.authorization.k8s.io/v1",
+                    "kind": "ClusterRoleBinding",
+                    "metadata": self.cluster_metadata("podpass-webhook", "webhook"),
+                    "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "podpass-webhook"},
+                    "subjects": [{"kind": "ServiceAccount", "name": "podpass-webhook", "namespace": self.namespace}],
+                }),
+            },
+        ]
+    }
+
+    fn webhook_certificate(&self) -> [Document; 2] {
+        let service = format!("podpass-webhook.{}.svc", self.namespace);
+        [
+            Document {
+                comment: "The webhook's serving certificate, from cert-manager (which must be installed), which also writes the caBundle below.",
+                object: json!({
+                    "apiVersion": "cert-manager.io/v1",
+                    "kind": "Issuer",
+                    "metadata": self.metadata("podpass-selfsigned", "webhook"),
+                    "spec": {"selfSigned": {}},
+                }),
+            },
+            Document {
+                comment: "",
+                object: json!({
+                    "apiVersion": "cert-manager.io/v1",
+                    "kind": "Certificate",
+                    "metadata": self.metadata("podpass-webhook", "webhook"),
+                    "spec": {
+                        "secretName": WEBHOOK_TLS_SECRET,
+                        "commonName": service,
+                        "dnsNames": [
+                            "podpass-webhook".to_owned(),
+                            format!("podpass-webhook.{}", self.namespace),
+                            service.clone(),
+                            format!("{service}.cluster.local"),
+                        ],
+                        "duration": "2160h",
+                        "renewBefore": "360h",
+                        "privateKey": {"algorithm": "ECDSA", "size": 256, "rotationPolicy": "Always"},
+                        "issuerRef": {"group": "cert-manager.io", "kind": "Issuer", "name": "podpass-selfsigned"},
+                    },
+                }),
+            },
+        ]
+    }
+
+    fn webhook_service(&self) -> Document {
+        Document {
+            comment: "",
+            object: json!({
+                "apiVersion": "v1",
+                "kind": "Service",
+                "metadata": self.metadata("podpass-webhook", "webhook"),
+                "spec": {
+                    "selector": Self::selector("webhook"),
+                    "ports": [{"name": "https", "port": 443, "targetPort": "https", "protocol": "TCP"}],
+                },
+            }),
+        }
+    }
+
+    fn webhook_deployment(&self) -> Document {
+        let mut env = vec![
+            ("PODPASS_WEBHOOK_PORT", WEBHOOK_PORT.to_string()),
+            (
+                "PODPASS_WEBHOOK_METRICS_PORT",
+                WEBHOOK_METRICS_PORT.to_string(),
+            ),
+            ("PODPASS_WEBHOOK_TLS_CERT", format!("{CERT_DIR}/tls.crt")),
+            ("PODPASS_WEBHOOK_TLS_KEY", format!("{CERT_DIR}/tls.key")),
+            ("PODPASS_WEBHOOK_AWS_DEFAULT_REGION", self.region.clone()),
+            ("PODPASS_LOG_FORMAT", "json".to_owned()),
+        ];
+        if self.agent_port != 80 {
+            env.push((
+                "PODPASS_WEBHOOK_CONTAINER_CREDENTIALS_FULL_URI",
+                format!("http://{AGENT_IPV4}:{}/v1/credentials", self.agent_port),
+            ));
+        }
+        if self.has(Component::Api) {
+            // podpass stands in for AWS: pods' SDKs must call it, not AWS.
+            env.push(("PODPASS_WEBHOOK_STS_ENDPOINT_URL", self.public_url()));
+            env.push(("PODPASS_WEBHOOK_S3_ENDPOINT_URL", self.s3_url()));
+        }
+        // Which ServiceAccounts have Pod Identity: the EKS API's associations, listed as the
+        // webhook's own role (its ServiceAccount's token, which that role trusts).
+        env.extend([
+            ("PODPASS_WEBHOOK_POD_IDENTITY_CLUSTER", self.cluster.clone()),
+            (
+                "AWS_ROLE_ARN",
+                format!(
+                    "arn:aws:iam::{}:role/podpass-{}-webhook",
+                    self.account_id, self.cluster
+                ),
+            ),
+            (
+                "AWS_WEB_IDENTITY_TOKEN_FILE",
+                format!("{AWS_TOKEN_DIR}/token"),
+            ),
+            ("AWS_ENDPOINT_URL", self.public_url()),
+            ("AWS_REGION", self.region.clone()),
+        ]);
+        Document {
+            comment: "The admission webhook: injects the IRSA token and env, and the Pod Identity env, into new pods.",
+            object: json!({
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "metadata": self.metadata("podpass-webhook", "webhook"),
+                "spec": {
+                    "replicas": self.replicas,
+                    "selector": {"matchLabels": Self::selector("webhook")},
+                    "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
+                    "template": {
+                        "metadata": {"labels": self.labels("webhook")},
+                        "spec": {
+                            "serviceAccountName": "podpass-webhook",
+                            // Kubernetes would put PODPASS_WEBHOOK_PORT=tcp://... into the env,
+                            // which is the webhook's --port.
+                            "enableServiceLinks": false,
+                            "securityContext": Self::pod_security(),
+                            "containers": [{
+                                "name": "webhook",
+                                "image": self.image,
+                                "args": ["webhook"],
+                                "env": Self::env(&env),
+                                "ports": [
+                                    {"name": "https", "containerPort": WEBHOOK_PORT, "protocol": "TCP"},
+                                    {"name": "metrics", "containerPort": WEBHOOK_METRICS_PORT, "protocol": "TCP"},
+                                ],
+                                "readinessProbe": {"httpGet": {"path": "/healthz", "port": "https", "scheme": "HTTPS"}, "periodSeconds": 5},
+                                "livenessProbe": {"httpGet": {"path": "/healthz", "port": "https", "scheme": "HTTPS"}, "initialDelaySeconds": 5, "periodSeconds": 10, "failureThreshold": 6},
+                                "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}},
+                                "securityContext": Self::restricted(),
+                                "volumeMounts": [
+                                    {"name": "tls", "mountPath": CERT_DIR, "readOnly": true},
+                                    {"name": "aws-token", "mountPath": AWS_TOKEN_DIR, "readOnly": true},
+                                ],
+                            }],
+                            "volumes": [
+                                {"name": "tls", "secret": {"secretName": WEBHOOK_TLS_SECRET}},
+                                Self::aws_token_volume(),
+                            ],
+                        },
+                    },
+                },
+            }),
+        }
+    }
+
+    fn mutating_webhook(&self) -> Document {
+        let failure_policy = match self.failure_policy {
+            FailurePolicy::Ignore => "Ignore",
+            FailurePolicy::Fail => "Fail",
+        };
+        let mut excluded: Vec<&str> = SYSTEM_NAMESPACES.to_vec();
+        excluded.push(&self.namespace);
+        let mut metadata = self.cluster_metadata("podpass-webhook", "webhook");
+        metadata["annotations"] = json!({
+            "cert-manager.io/inject-ca-from": format!("{}/podpass-webhook", self.namespace),
+        });
+        Document {
+            comment: "Pods are mutated on CREATE, but in podpass's own and the system namespaces and those labelled eks.amazonaws.com/skip-pod-identity-webhook, as the reference webhook.",
+            object: json!({
+                "apiVersion": "admissionregistration.k8s.io/v1",
+                "kind": "MutatingWebhookConfiguration",
+                "metadata": metadata,
+                "webhooks": [{
+                    "name": "pod-identity-webhook.podpass.io",
+                    "admissionReviewVersions": ["v1", "v1beta1"],
+                    "clientConfig": {"service": {"name": "podpass-webhook", "namespace": self.namespace, "path": "/mutate", "port": 443}},
+                    "rules": [{"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE"], "resources": ["pods"], "scope": "Namespaced"}],
+                    "failurePolicy": failure_policy,
+                    "matchPolicy": "Equivalent",
+                    "reinvocationPolicy": "IfNeeded",
+                    "sideEffects": "None",
+                    "timeoutSeconds": 10,
+                    "namespaceSelector": {"matchExpressions": [{"key": "kubernetes.io/metadata.name", "operator": "NotIn", "values": excluded}]},
+                    "objectSelector": {"matchExpressions": [{"key": "eks.amazonaws.com/skip-pod-identity-webhook", "operator": "DoesNotExist"}]},
+                }],
+            }),
+        }
+    }
+
+    fn agent_daemonset(&self) -> Document {
+        let env = Self::env(&[
+            ("PODPASS_AGENT_CLUSTER_NAME", self.cluster.clone()),
+            ("PODPASS_AGENT_ENDPOINT", self.public_url()),
+            ("PODPASS_AGENT_REGION", self.region.clone()),
+            ("PODPASS_AGENT_PORT", self.agent_port.to_string()),
+            ("PODPASS_AGENT_BIND_HOSTS", AGENT_HOSTS.to_owned()),
+            (
+                "PODPASS_AGENT_PROBE_PORT",
+                self.agent_probe_port.to_string(),
+            ),
+            (
+                "PODPASS_AGENT_METRICS_PORT",
+                self.agent_metrics_port.to_string(),
+            ),
+            ("PODPASS_LOG_FORMAT", "json".to_owned()),
+            // The agent's own identity: its ServiceAccount's token, which the node role trusts.
+            (
+                "AWS_ROLE_ARN",
+                format!(
+                    "arn:aws:iam::{}:role/podpass-{}-node",
+                    self.account_id, self.cluster
+                ),
+            ),
+            (
+                "AWS_WEB_IDENTITY_TOKEN_FILE",
+                format!("{AWS_TOKEN_DIR}/token"),
+            ),
+            ("AWS_ENDPOINT_URL_STS", self.public_url()),
+            ("AWS_REGION", self.region.clone()),
+        ]);
+        let mut capabilities = json!({"drop": ["ALL"]});
+        if self.agent_port < 1024 {
+            capabilities["add"] = json!(["NET_BIND_SERVICE"]);
+        }
+        Document {
+            comment: "The node agent on every node's host network, at EKS's addresses. Its init container puts them on a dummy link, as the reference agent's.",
+            object: json!({
+                "apiVersion": "apps/v1",
+                "kind": "DaemonSet",
+                "metadata": self.metadata("podpass-agent", "agent"),
+                "spec": {
+                    "selector": {"matchLabels": Self::selector("agent")},
+                    "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "10%"}},
+                    "template": {
+                        "metadata": {"labels": self.labels("agent")},
+                        "spec": {
+                            "serviceAccountName": "podpass-agent",
+                            "automountServiceAccountToken": false,
+                            "enableServiceLinks": false,
+                            "hostNetwork": true,
+                            "dnsPolicy": "ClusterFirstWithHostNet",
+                            "priorityClassName": "system-node-critical",
+                            "tolerations": [{"operator": "Exists"}],
+                            "nodeSelector": {"kubernetes.io/os": "linux"},
+                            "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
+                            "initContainers": [{
+                                "name": "link",
+                                "image": self.image,
+                                "args": ["agent", "init"],
+                                "env": Self::env(&[("PODPASS_AGENT_BIND_HOSTS", AGENT_HOSTS.to_owned())]),
+                                "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}, "limits": {"memory": "64Mi"}},
+                                "securityContext": {
+                                    "allowPrivilegeEscalation": false,
+                                    "readOnlyRootFilesystem": true,
+                                    "runAsUser": 0,
+                                    "capabilities": {"drop": ["ALL"], "add": ["NET_ADMIN"]},
+                                },
+                            }],
+                            "containers": [{
+                                "name": "agent",
+                                "image": self.image,
+                                "args": ["agent"],
+                                "env": env,
+                                "ports": [
+                                    {"name": "credentials", "containerPort": self.agent_port, "protocol": "TCP"},
+                                    {"name": "probes", "containerPort": self.agent_probe_port, "protocol": "TCP"},
+                                    {"name": "metrics", "containerPort": self.agent_metrics_port, "protocol": "TCP"},
+                                ],
+                                // The probe server listens on the node's loopback only.
+                                "readinessProbe": {"httpGet": {"host": "127.0.0.1", "path": "/readyz", "port": "probes"}, "periodSeconds": 5},
+                                "livenessProbe": {"httpGet": {"host": "127.0.0.1", "path": "/healthz", "port": "probes"}, "initialDelaySeconds": 10, "periodSeconds": 10},
+                                "resources": {"requests": {"cpu": "25m", "memory": "32Mi"}, "limits": {"memory": "128Mi"}},
+                                // Root only to bind a port below 1024 on the host network.
+                                "securityContext": {
+                                    "allowPrivilegeEscalation": false,
+                                    "readOnlyRootFilesystem": true,
+                                    "runAsUser": if self.agent_port < 1024 { 0 } else { 65532 },
+                                    "capabilities": capabilities,
+                                },
+                                "volumeMounts": [{"name": "aws-token", "mountPath": AWS_TOKEN_DIR, "readOnly": true}],
+                            }],
+                            "volumes": [Self::aws_token_volume()],
+                        },
+                    },
+                },
+            }),
+        }
+    }
+
+    /// Every document of the install, in the order `kubectl apply` needs them.
+    fn documents(&self, jwks: Option<&str>) -> Vec<Document> {
+        let mut docs = vec![self.namespace()];
+        for component in [Component::Api, Component::Webhook, Component::Agent] {
+            if self.has(component) {
+                let name = component_name(component);
+                docs.push(self.service_account(name, component == Component::Webhook));
+            }
+        }
+        if self.has(Component::Api) {
+            if let Some(url) = &self.database_url {
+                docs.push(self.database_secret(url));
+            }
+            if let Some(jwks) = jwks {
+                docs.push(self.jwks_config_map(jwks));
+            }
+            docs.push(self.api_service());
+            docs.push(self.api_deployment(jwks.is_some()));
+            docs.push(self.disruption_budget("api"));
+        }
+        if self.has(Component::Webhook) {
+            docs.extend(self.webhook_rbac());
+            docs.extend(self.webhook_certificate());
+            docs.push(self.webhook_service());
+            docs.push(self.webhook_deployment());
+            docs.push(self.disruption_budget("webhook"));
+            docs.push(self.mutating_webhook());
+        }
+        if self.has(Component::Agent) {
+            docs.push(self.agent_daemonset());
+        }
+        docs
+    }
+}
+
+fn component_name(component: Component) -> &'static str {
+    match component {
+        Component::Api => "api",
+        Component::Webhook => "webhook",
+        Component::Agent => "agent",
+    }
+}
+
+/// The install as YAML: a header saying how it was made, then each document after `---` with
+/// its comment.
+pub(crate) fn render(args: &ManifestsArgs) -> anyhow::Result<String> {
+    let jwks = match &args.cluster_jwks_file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            podpass_token::Jwks::from_json(&text)
+                .with_context(|| format!("{} is not a JWKS", path.display()))?;
+            Some(text)
+        }
+        None => None,
+    };
+    let mut out = String::new();
+    writeln!(
+        out,
+        "# podpass {} install: `podpass manifests --help` says how to change it.",
+        env!("CARGO_PKG_VERSION")
+    )?;
+    for document in args.documents(jwks.as_deref()) {
+        out.push_str("---\n");
+        if !document.comment.is_empty() {
+            writeln!(out, "# {}", document.comment)?;
+        }
+        out.push_str(&serde_saphyr::to_string(&document.object)?);
+    }
+    Ok(out)
+}
+
+/// `podpass manifests`.
+pub(crate) fn run(args: &ManifestsArgs) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    if args.components.is_empty() {
+        anyhow::bail!("--components names nothing to install");
+    }
+    let text = render(args)?;
+    std::io::stdout().lock().write_all(text.as_bytes())?;
+    Ok(())
+}

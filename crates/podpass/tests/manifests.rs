@@ -1,0 +1,257 @@
+//! `podpass manifests`: the install a cluster operator applies. Every rendering is checked as a
+//! cluster would check it (strict schemas, references between documents: tests/manifests/
+//! check.py), every setting it gives a podpass component is a flag of that component, and the
+//! copy under deploy/ is the command's own output.
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+use support::{text, venv};
+
+fn repo() -> PathBuf {
+    PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap()).join("../..")
+}
+
+fn manifests(args: &[&str]) -> String {
+    let out = podpass(&[&["manifests"], args].concat());
+    assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+    text(&out.stdout)
+}
+
+fn podpass(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_podpass"))
+        .args(args)
+        .env_clear()
+        .output()
+        .expect("run podpass")
+}
+
+fn documents(yaml: &str) -> Vec<Value> {
+    serde_saphyr::from_multiple(yaml).expect("the manifests are YAML")
+}
+
+/// The renderings the tests check: the default and each kind of change a flag makes.
+fn variants(dir: &std::path::Path) -> Vec<(String, String)> {
+    let jwks = dir.join("jwks.json");
+    std::fs::write(
+        &jwks,
+        r#"{"keys":[{"use":"sig","kty":"RSA","kid":"k1","alg":"RS256","n":"sXch","e":"AQAB"}]}"#,
+    )
+    .unwrap();
+    let jwks = jwks.to_str().unwrap().to_owned();
+    [
+        vec![],
+        vec!["--components", "api"],
+        vec![
+            "--components",
+            "webhook,agent",
+            "--public-url",
+            "https://podpass.example.com",
+        ],
+        vec![
+            "--failure-policy",
+            "fail",
+            "--agent-port",
+            "8080",
+            "--replicas",
+            "1",
+        ],
+        vec![
+            "--namespace",
+            "identity",
+            "--cluster",
+            "kind",
+            "--cluster-jwks-file",
+            &jwks,
+        ],
+        vec![
+            "--database-url",
+            "postgres://podpass:secret@db/podpass",
+            "--image",
+            "registry.local/podpass:dev",
+        ],
+    ]
+    .into_iter()
+    .map(|args| (args.join(" "), manifests(&args)))
+    .collect()
+}
+
+#[test]
+fn the_deploy_copy_is_the_default_rendering() {
+    let rendered = manifests(&[]);
+    let copy = std::fs::read_to_string(repo().join("deploy/podpass.yaml")).unwrap_or_default();
+    assert!(
+        copy == rendered,
+        "deploy/podpass.yaml is stale: cargo run --release -- manifests > deploy/podpass.yaml"
+    );
+}
+
+#[test]
+fn every_rendering_passes_the_schemas_and_the_reference_checks() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut files = Vec::new();
+    for (i, (_, yaml)) in variants(dir.path()).iter().enumerate() {
+        let path = dir.path().join(format!("variant-{i}.yaml"));
+        std::fs::write(&path, yaml).unwrap();
+        files.push(path);
+    }
+    let out = Command::new(venv().join("bin/python"))
+        .arg(repo().join("tests/manifests/check.py"))
+        .args(&files)
+        .output()
+        .expect("run check.py");
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    // The checker itself refuses what a cluster refuses.
+    let broken = files[0].with_file_name("broken.yaml");
+    let default = std::fs::read_to_string(&files[0]).unwrap();
+    std::fs::write(
+        &broken,
+        default.replacen("replicas: 2", "replicas: 2\n  replica: 2", 1),
+    )
+    .unwrap();
+    let out = Command::new(venv().join("bin/python"))
+        .arg(repo().join("tests/manifests/check.py"))
+        .arg(&broken)
+        .output()
+        .expect("run check.py");
+    assert!(
+        !out.status.success(),
+        "an unknown field passed:\n{}",
+        text(&out.stdout)
+    );
+}
+
+/// The PODPASS_* variables a container of the manifests sets, with its arguments.
+fn podpass_containers(docs: &[Value]) -> Vec<(Vec<String>, BTreeSet<String>)> {
+    let mut found = Vec::new();
+    for doc in docs {
+        let spec = &doc["spec"]["template"]["spec"];
+        let containers = spec["initContainers"]
+            .as_array()
+            .into_iter()
+            .chain(spec["containers"].as_array())
+            .flatten();
+        for container in containers {
+            let args: Vec<String> = container["args"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|a| a.as_str().map(str::to_owned))
+                .collect();
+            let env: BTreeSet<String> = container["env"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|e| e["name"].as_str())
+                .filter(|name| name.starts_with("PODPASS_"))
+                .map(str::to_owned)
+                .collect();
+            found.push((args, env));
+        }
+    }
+    found
+}
+
+#[test]
+fn every_setting_the_manifests_give_is_a_flag_of_its_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut checked = 0;
+    for (flags, yaml) in variants(dir.path()) {
+        for (args, env) in podpass_containers(&documents(&yaml)) {
+            assert!(
+                !args.is_empty(),
+                "{flags}: a podpass container without a command"
+            );
+            let help = podpass(
+                &[
+                    args.iter().map(String::as_str).collect::<Vec<_>>(),
+                    vec!["--help"],
+                ]
+                .concat(),
+            );
+            assert!(
+                help.status.success(),
+                "{flags}: podpass {args:?} is not a command"
+            );
+            let help = text(&help.stdout);
+            for name in env {
+                // `[env: NAME=value]`, or `[env: NAME]` for a secret's.
+                assert!(
+                    help.contains(&format!("[env: {name}="))
+                        || help.contains(&format!("[env: {name}]")),
+                    "{flags}: podpass {args:?} has no setting {name}"
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 40, "only {checked} settings checked");
+}
+
+#[test]
+fn the_install_has_what_an_operator_needs() {
+    let docs = documents(&manifests(&[]));
+    let kinds: Vec<String> = docs
+        .iter()
+        .map(|d| {
+            format!(
+                "{}/{}",
+                d["kind"].as_str().unwrap(),
+                d["metadata"]["name"].as_str().unwrap()
+            )
+        })
+        .collect();
+    for expected in [
+        "Namespace/podpass",
+        "Deployment/podpass-api",
+        "PodDisruptionBudget/podpass-api",
+        "Service/podpass-api",
+        "Deployment/podpass-webhook",
+        "MutatingWebhookConfiguration/podpass-webhook",
+        "Certificate/podpass-webhook",
+        "DaemonSet/podpass-agent",
+    ] {
+        assert!(
+            kinds.iter().any(|k| k == expected),
+            "{expected} missing from {kinds:?}"
+        );
+    }
+    // The namespace comes first, so that one apply creates everything.
+    assert_eq!(kinds[0], "Namespace/podpass");
+    let by_kind = |kind: &str| docs.iter().find(|d| d["kind"] == kind).unwrap();
+    let webhook = &by_kind("MutatingWebhookConfiguration")["webhooks"][0];
+    assert_eq!(webhook["failurePolicy"], "Ignore");
+    assert_eq!(webhook["sideEffects"], "None");
+    assert_eq!(webhook["rules"][0]["operations"][0], "CREATE");
+    let excluded = webhook["namespaceSelector"]["matchExpressions"][0]["values"].to_string();
+    assert!(
+        excluded.contains("kube-system") && excluded.contains("podpass"),
+        "{excluded}"
+    );
+    let agent = &by_kind("DaemonSet")["spec"]["template"]["spec"];
+    assert_eq!(agent["hostNetwork"], true);
+    assert_eq!(agent["initContainers"][0]["args"][1], "init");
+    // `--failure-policy fail` is what it says.
+    let failing = documents(&manifests(&["--failure-policy", "fail"]));
+    let webhook = failing
+        .iter()
+        .find(|d| d["kind"] == "MutatingWebhookConfiguration")
+        .unwrap();
+    assert_eq!(webhook["webhooks"][0]["failurePolicy"], "Fail");
+    // A JWKS that is not one is refused before anything is printed.
+    let dir = tempfile::tempdir().unwrap();
+    let junk = dir.path().join("junk.json");
+    std::fs::write(&junk, "{").unwrap();
+    let out = podpass(&["manifests", "--cluster-jwks-file", junk.to_str().unwrap()]);
+    assert!(!out.status.success() && out.stdout.is_empty());
+    assert!(!podpass(&["manifests", "--components", ""]).status.success());
+}
