@@ -2,13 +2,11 @@
 //! domain layer (`podpass_control::eks`) and renders EKS's JSON shapes.
 
 use std::collections::BTreeMap;
-use std::future::Future;
 use std::net::SocketAddr;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::{ConnectInfo, Path, State};
-use axum::response::Response;
+use axum::extract::{ConnectInfo, RawPathParams, State};
 use axum::routing::{get, post};
 use http::Request;
 use podpass_awsproto::AwsError;
@@ -21,46 +19,84 @@ use crate::call::Call;
 use crate::rest::{parse_body, serve};
 use crate::{AppState, errors};
 
+/// An axum handler serving the EKS operation `$name` with `$run`, an
+/// `async fn(AppState, Call, Target, Bytes) -> Result<Value, AwsError>`: the request is
+/// authenticated, the answer is `$run`'s JSON (200) or its error through the rest-json table.
+macro_rules! operation {
+    ($name:literal, $run:ident) => {
+        |State(state): State<AppState>,
+         ConnectInfo(peer): ConnectInfo<SocketAddr>,
+         params: RawPathParams,
+         request: Request<Body>| async move {
+            let target = Target::of(&params);
+            serve(
+                state.clone(),
+                peer,
+                request,
+                "eks",
+                $name,
+                |call, body| async move {
+                    $run(state, call, target, body)
+                        .await
+                        .map(|value| (200, value))
+                },
+            )
+            .await
+        }
+    };
+}
+
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
-        .route("/clusters", get(list_clusters))
-        .route("/clusters/{name}", get(describe_cluster))
+        .route("/clusters", get(operation!("ListClusters", list_clusters)))
+        .route(
+            "/clusters/{name}",
+            get(operation!("DescribeCluster", describe_cluster)),
+        )
         .route(
             "/clusters/{name}/pod-identity-associations",
-            post(create_association).get(list_associations),
+            post(operation!(
+                "CreatePodIdentityAssociation",
+                create_association
+            ))
+            .get(operation!("ListPodIdentityAssociations", list_associations)),
         )
         .route(
             "/clusters/{name}/pod-identity-associations/{id}",
-            get(describe_association)
-                .post(update_association)
-                .delete(delete_association),
+            get(operation!(
+                "DescribePodIdentityAssociation",
+                describe_association
+            ))
+            .post(operation!(
+                "UpdatePodIdentityAssociation",
+                update_association
+            ))
+            .delete(operation!(
+                "DeletePodIdentityAssociation",
+                delete_association
+            )),
         )
 }
 
-type Peer = ConnectInfo<SocketAddr>;
+/// What an EKS operation's path names: the cluster, and the association where it has one.
+#[derive(Debug, Default)]
+struct Target {
+    cluster: String,
+    id: String,
+}
 
-/// Runs one EKS operation: `run` gets the state, the call and its body and returns the JSON
-/// answer (status 200) or the domain's error, rendered by the rest-json table.
-async fn operation<F, Fut>(
-    state: AppState,
-    peer: SocketAddr,
-    request: Request<Body>,
-    name: &'static str,
-    run: F,
-) -> Response
-where
-    F: FnOnce(AppState, Call, Bytes) -> Fut,
-    Fut: Future<Output = Result<Value, AwsError>>,
-{
-    serve(
-        state.clone(),
-        peer,
-        request,
-        "eks",
-        name,
-        |call, body| async move { run(state, call, body).await.map(|value| (200, value)) },
-    )
-    .await
+impl Target {
+    fn of(params: &RawPathParams) -> Self {
+        let mut target = Self::default();
+        for (key, value) in params {
+            match key {
+                "name" => value.clone_into(&mut target.cluster),
+                "id" => value.clone_into(&mut target.id),
+                _ => {}
+            }
+        }
+        target
+    }
 }
 
 fn epoch(seconds: i64) -> Value {
@@ -127,49 +163,32 @@ fn summary_json(a: &PodIdentityAssociation) -> Value {
 }
 
 async fn list_clusters(
-    State(state): State<AppState>,
-    ConnectInfo(peer): Peer,
-    request: Request<Body>,
-) -> Response {
-    operation(
-        state,
-        peer,
-        request,
-        "ListClusters",
-        |state, call, _| async move {
-            let clusters = state
-                .control
-                .list_clusters(&call.ctx)
-                .await
-                .map_err(errors::rest)?;
-            let names: Vec<&str> = clusters.iter().map(|c| c.name.as_str()).collect();
-            Ok(json!({"clusters": names}))
-        },
-    )
-    .await
+    state: AppState,
+    call: Call,
+    _: Target,
+    _: Bytes,
+) -> Result<Value, AwsError> {
+    let clusters = state
+        .control
+        .list_clusters(&call.ctx)
+        .await
+        .map_err(errors::rest)?;
+    let names: Vec<&str> = clusters.iter().map(|c| c.name.as_str()).collect();
+    Ok(json!({"clusters": names}))
 }
 
 async fn describe_cluster(
-    State(state): State<AppState>,
-    ConnectInfo(peer): Peer,
-    Path(name): Path<String>,
-    request: Request<Body>,
-) -> Response {
-    operation(
-        state,
-        peer,
-        request,
-        "DescribeCluster",
-        |state, call, _| async move {
-            let cluster = state
-                .control
-                .describe_cluster(&call.ctx, &name)
-                .await
-                .map_err(errors::rest)?;
-            Ok(json!({"cluster": cluster_json(&state, &cluster)}))
-        },
-    )
-    .await
+    state: AppState,
+    call: Call,
+    target: Target,
+    _: Bytes,
+) -> Result<Value, AwsError> {
+    let cluster = state
+        .control
+        .describe_cluster(&call.ctx, &target.cluster)
+        .await
+        .map_err(errors::rest)?;
+    Ok(json!({"cluster": cluster_json(&state, &cluster)}))
 }
 
 #[derive(Deserialize)]
@@ -188,92 +207,66 @@ struct CreateBody {
 }
 
 async fn create_association(
-    State(state): State<AppState>,
-    ConnectInfo(peer): Peer,
-    Path(name): Path<String>,
-    request: Request<Body>,
-) -> Response {
-    operation(
-        state,
-        peer,
-        request,
-        "CreatePodIdentityAssociation",
-        |state, call, body| async move {
-            let input: CreateBody = parse_body(&body)?;
-            let new = NewAssociation {
-                namespace: input.namespace,
-                service_account: input.service_account,
-                role_arn: input.role_arn,
-                tags: input.tags,
-                disable_session_tags: input.disable_session_tags.unwrap_or(false),
-                target_role_arn: input.target_role_arn,
-                policy: input.policy,
-            };
-            let association = state
-                .control
-                .create_association(&call.ctx, &name, new)
-                .await
-                .map_err(errors::rest)?;
-            Ok(one_association(&association))
-        },
-    )
-    .await
+    state: AppState,
+    call: Call,
+    target: Target,
+    body: Bytes,
+) -> Result<Value, AwsError> {
+    let input: CreateBody = parse_body(&body)?;
+    let new = NewAssociation {
+        namespace: input.namespace,
+        service_account: input.service_account,
+        role_arn: input.role_arn,
+        tags: input.tags,
+        disable_session_tags: input.disable_session_tags.unwrap_or(false),
+        target_role_arn: input.target_role_arn,
+        policy: input.policy,
+    };
+    let association = state
+        .control
+        .create_association(&call.ctx, &target.cluster, new)
+        .await
+        .map_err(errors::rest)?;
+    Ok(one_association(&association))
 }
 
 async fn describe_association(
-    State(state): State<AppState>,
-    ConnectInfo(peer): Peer,
-    Path((name, id)): Path<(String, String)>,
-    request: Request<Body>,
-) -> Response {
-    operation(
-        state,
-        peer,
-        request,
-        "DescribePodIdentityAssociation",
-        |state, call, _| async move {
-            let found = state
-                .control
-                .describe_association(&call.ctx, &name, &id)
-                .await;
-            found.map(|a| one_association(&a)).map_err(errors::rest)
-        },
-    )
-    .await
+    state: AppState,
+    call: Call,
+    target: Target,
+    _: Bytes,
+) -> Result<Value, AwsError> {
+    let association = state
+        .control
+        .describe_association(&call.ctx, &target.cluster, &target.id)
+        .await
+        .map_err(errors::rest)?;
+    Ok(one_association(&association))
 }
 
 async fn list_associations(
-    State(state): State<AppState>,
-    ConnectInfo(peer): Peer,
-    Path(name): Path<String>,
-    request: Request<Body>,
-) -> Response {
-    operation(
-        state,
-        peer,
-        request,
-        "ListPodIdentityAssociations",
-        |state, call, _| async move {
-            let filter = AssociationFilter {
-                namespace: call.params.get("namespace"),
-                service_account: call.params.get("serviceAccount"),
-                max_results: call.params.i64("maxResults")?,
-                next_token: call.params.get("nextToken"),
-            };
-            let page = state
-                .control
-                .list_associations(&call.ctx, &name, filter)
-                .await
-                .map_err(errors::rest)?;
-            let summaries: Vec<Value> = page.associations.iter().map(summary_json).collect();
-            let mut out = json!({"associations": summaries});
-            if let Some(next) = page.next_token {
-                out["nextToken"] = json!(next);
-            }
-            Ok(out)
-        },
-    )
-    .await
+    state: AppState,
+    call: Call,
+    target: Target,
+    _: Bytes,
+) -> Result<Value, AwsError> {
+    let filter = AssociationFilter {
+        namespace: call.params.get("namespace"),
+        service_account: call.params.get("serviceAccount"),
+        max_results: call.params.i64("maxResults")?,
+        next_token: call.params.get("nextToken"),
+    };
+    let page = state
+        .control
+        .list_associations(&call.ctx, &target.cluster, filter)
+        .await
+        .map_err(errors::rest)?;
+    let summaries: Vec<Value> = page.associations.iter().map(summary_json).collect();
+    let mut out = json!({"associations": summaries});
+    if let Some(next) = page.next_token {
+        out["nextToken"] = json!(next);
+    }
+    Ok(out)
 }
 
 #[derive(Deserialize)]
@@ -288,53 +281,36 @@ struct UpdateBody {
 }
 
 async fn update_association(
-    State(state): State<AppState>,
-    ConnectInfo(peer): Peer,
-    Path((name, id)): Path<(String, String)>,
-    request: Request<Body>,
-) -> Response {
-    operation(
-        state,
-        peer,
-        request,
-        "UpdatePodIdentityAssociation",
-        |state, call, body| async move {
-            let input: UpdateBody = parse_body(&body)?;
-            let change = AssociationChange {
-                role_arn: input.role_arn,
-                disable_session_tags: input.disable_session_tags,
-                target_role_arn: input.target_role_arn,
-                policy: input.policy,
-            };
-            let association = state
-                .control
-                .update_association(&call.ctx, &name, &id, change)
-                .await
-                .map_err(errors::rest)?;
-            Ok(one_association(&association))
-        },
-    )
-    .await
+    state: AppState,
+    call: Call,
+    target: Target,
+    body: Bytes,
+) -> Result<Value, AwsError> {
+    let input: UpdateBody = parse_body(&body)?;
+    let change = AssociationChange {
+        role_arn: input.role_arn,
+        disable_session_tags: input.disable_session_tags,
+        target_role_arn: input.target_role_arn,
+        policy: input.policy,
+    };
+    let association = state
+        .control
+        .update_association(&call.ctx, &target.cluster, &target.id, change)
+        .await
+        .map_err(errors::rest)?;
+    Ok(one_association(&association))
 }
 
 async fn delete_association(
-    State(state): State<AppState>,
-    ConnectInfo(peer): Peer,
-    Path((name, id)): Path<(String, String)>,
-    request: Request<Body>,
-) -> Response {
-    operation(
-        state,
-        peer,
-        request,
-        "DeletePodIdentityAssociation",
-        |state, call, _| async move {
-            let deleted = state
-                .control
-                .delete_association(&call.ctx, &name, &id)
-                .await;
-            deleted.map(|a| one_association(&a)).map_err(errors::rest)
-        },
-    )
-    .await
+    state: AppState,
+    call: Call,
+    target: Target,
+    _: Bytes,
+) -> Result<Value, AwsError> {
+    let association = state
+        .control
+        .delete_association(&call.ctx, &target.cluster, &target.id)
+        .await
+        .map_err(errors::rest)?;
+    Ok(one_association(&association))
 }
