@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-use podpass_store::{StoreError, TokenKeys};
+use podpass_store::TokenKeys;
 use podpass_token::{Claims, DiscoveryDocument, Jwks, Verifier, VerifyError};
 
 use crate::clusters::Clusters;
@@ -262,10 +262,7 @@ impl IssuerKeys {
     }
 
     async fn fetch(&self, issuer: &str) -> Result<Jwks, FetchError> {
-        if let Some(jwks) = self.own_keys(issuer).await? {
-            return Ok(jwks);
-        }
-        if let Some(jwks) = self.registered_keys(issuer).await? {
+        if let Some(jwks) = self.stored_keys(issuer).await? {
             return Ok(jwks);
         }
         let discovery_url = format!(
@@ -285,43 +282,28 @@ impl IssuerKeys {
         Jwks::from_json(&jwks).map_err(|e| FetchError::Invalid(format!("bad JWKS: {e}")))
     }
 
-    /// The published keys of one of this instance's clusters (`.../id/<cluster id>`), read
-    /// from the store as the issuer serves them; `None` for any other issuer.
-    async fn own_keys(&self, issuer: &str) -> Result<Option<Jwks>, FetchError> {
-        let Some((_, cluster_id)) = issuer.rsplit_once("/id/") else {
-            return Ok(None);
-        };
-        let store_error = |e: crate::clusters::ClusterError| match e {
-            crate::clusters::ClusterError::Store(StoreError::NotFound(_)) => Ok(None),
-            other => Err(FetchError::Store(other.to_string())),
-        };
-        let cluster = match self.clusters.by_id(cluster_id).await {
-            Ok(cluster) if cluster.issuer_url == issuer => cluster,
-            Ok(_) => return Ok(None),
-            Err(e) => return store_error(e),
-        };
-        self.clusters
-            .jwks(&cluster.name, crate::now())
-            .await
-            .map(Some)
-            .map_err(|e| FetchError::Store(e.to_string()))
-    }
-
-    /// The JWKS registered with a cluster of this issuer (`podpass cluster register
-    /// --jwks-file`), for an issuer whose discovery endpoint cannot be reached; `None` when
-    /// the issuer's own discovery is to be asked.
-    async fn registered_keys(&self, issuer: &str) -> Result<Option<Jwks>, FetchError> {
-        let cluster = self
-            .clusters
-            .by_issuer(issuer)
-            .await
-            .map_err(|e| FetchError::Store(e.to_string()))?;
-        let Some(TokenKeys::Jwks(text)) = cluster.map(|c| c.token_keys) else {
-            return Ok(None);
-        };
-        Jwks::from_json(&text)
-            .map(Some)
-            .map_err(|e| FetchError::Invalid(format!("bad registered JWKS: {e}")))
+    /// The keys the store holds for the cluster whose issuer this is: the published keys of
+    /// one of this instance's clusters, as its issuer serves them, or the JWKS registered with
+    /// a cluster (`podpass cluster register --jwks-file`) whose discovery endpoint cannot be
+    /// reached. `None` when the issuer's own discovery is to be asked.
+    async fn stored_keys(&self, issuer: &str) -> Result<Option<Jwks>, FetchError> {
+        let store_error = |e: crate::clusters::ClusterError| FetchError::Store(e.to_string());
+        let cluster = self.clusters.by_issuer(issuer).await.map_err(store_error)?;
+        match cluster {
+            Some(cluster) => match cluster.token_keys {
+                TokenKeys::Podpass => self
+                    .clusters
+                    .jwks(&cluster.name, crate::now())
+                    .await
+                    .map(Some)
+                    .map_err(store_error),
+                TokenKeys::Jwks(text) => Jwks::from_json(&text)
+                    .map(Some)
+                    .map_err(|e| FetchError::Invalid(format!("bad registered JWKS: {e}"))),
+                TokenKeys::Discovery => Ok(None),
+            },
+            None => Ok(None),
+        }
     }
 
     async fn get(&self, url: &str) -> Result<String, FetchError> {
