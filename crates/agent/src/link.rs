@@ -45,9 +45,21 @@ fn refused(what: impl Into<String>) -> impl FnOnce(rtnetlink::Error) -> LinkErro
 }
 
 /// Creates the dummy link `name` if needed, brings it up and puts `addresses` on it (each as
-/// a host address). IPv4 addresses must take; an IPv6 one that cannot (a node without IPv6)
+/// a host address), unless the node has them all already. IPv4 addresses must take; an IPv6 one that cannot (a node without IPv6)
 /// is logged and skipped, as the reference agent does.
 pub async fn set_up_link(name: &str, addresses: &[IpAddr]) -> Result<(), LinkError> {
+    // An address the node already has (loopback, or one an operator configured) is bindable
+    // now: putting it on the link too would only duplicate it.
+    let missing: Vec<IpAddr> = addresses
+        .iter()
+        .copied()
+        .filter(|address| std::net::TcpListener::bind((*address, 0)).is_err())
+        .collect();
+    if missing.is_empty() {
+        tracing::info!(?addresses, "the node has every address already");
+        return Ok(());
+    }
+    let addresses = missing.as_slice();
     let (connection, handle, _) = rtnetlink::new_connection().map_err(LinkError::Socket)?;
     let connection = tokio::spawn(connection);
     let result = configure(&handle, name, addresses).await;

@@ -93,6 +93,24 @@ pub(crate) struct ManifestsArgs {
     )]
     pub failure_policy: FailurePolicy,
 
+    /// Port of the API's STS, IAM, EKS, EKS Auth and issuer listener (container and Service)
+    #[arg(long, env = "PODPASS_MANIFESTS_API_PORT", default_value_t = 7700)]
+    pub api_port: u16,
+
+    /// Port of the API's S3 listener (container and Service)
+    #[arg(long, env = "PODPASS_MANIFESTS_S3_PORT", default_value_t = 7702)]
+    pub s3_port: u16,
+
+    /// Addresses the node agent serves on, put on a link of each node by its init container
+    /// (EKS's by default, which the SDKs know; others are injected into pods by the webhook)
+    #[arg(
+        long,
+        env = "PODPASS_MANIFESTS_AGENT_BIND_HOSTS",
+        value_delimiter = ',',
+        default_value = "169.254.170.23,[fd00:ec2::23]"
+    )]
+    pub agent_bind_hosts: Vec<String>,
+
     /// Port of the node agent on EKS's link-local addresses (the SDKs' default is 80; another
     /// port frees the node's port 80, and the webhook then injects it into pods)
     #[arg(long, env = "PODPASS_MANIFESTS_AGENT_PORT", default_value_t = 80)]
@@ -131,7 +149,8 @@ pub(crate) const EXAMPLES: &str = "Examples:
 The rendered default is deploy/podpass.yaml in podpass's repository.";
 
 /// The image `podpass manifests` installs by default: this build's version.
-const DEFAULT_IMAGE: &str = concat!("ghcr.io/podpass/podpass:", env!("CARGO_PKG_VERSION"));
+pub(crate) const DEFAULT_IMAGE: &str =
+    concat!("ghcr.io/podpass/podpass:", env!("CARGO_PKG_VERSION"));
 
 /// A component of the install.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -153,9 +172,6 @@ pub(crate) enum FailurePolicy {
     Fail,
 }
 
-/// Ports of the API's container and Service.
-const API_PORT: u16 = 7700;
-const S3_PORT: u16 = 7702;
 /// Ports of the webhook's container.
 const WEBHOOK_PORT: u16 = 9443;
 const WEBHOOK_METRICS_PORT: u16 = 9999;
@@ -171,9 +187,8 @@ const ADMIN_SECRET: &str = "podpass-admin";
 const JWKS_DIR: &str = "/etc/podpass/cluster";
 /// Where a component's own token (its web identity) is mounted.
 const AWS_TOKEN_DIR: &str = "/var/run/secrets/podpass/serviceaccount";
-/// EKS's node agent addresses.
-const AGENT_HOSTS: &str = "169.254.170.23,[fd00:ec2::23]";
-const AGENT_IPV4: &str = "169.254.170.23";
+/// EKS's node agent URL, which the SDKs use when nothing else is said.
+const EKS_AGENT_URL: &str = "http://169.254.170.23/v1/credentials";
 /// Namespaces the webhook never mutates besides podpass's own: the cluster's system pods must
 /// start even while the webhook cannot (with `--failure-policy fail`).
 const SYSTEM_NAMESPACES: [&str; 3] = ["kube-system", "kube-node-lease", "kube-public"];
@@ -190,13 +205,25 @@ impl ManifestsArgs {
     }
 
     fn public_url(&self) -> String {
-        self.public_url
-            .clone()
-            .unwrap_or_else(|| format!("http://podpass-api.{}.svc:{API_PORT}", self.namespace))
+        self.public_url.clone().unwrap_or_else(|| {
+            format!(
+                "http://podpass-api.{}.svc:{}",
+                self.namespace, self.api_port
+            )
+        })
+    }
+
+    /// Where pods reach the node agent: its first address.
+    fn agent_url(&self) -> String {
+        let host = self.agent_bind_hosts.first().map_or("", String::as_str);
+        match self.agent_port {
+            80 => format!("http://{host}/v1/credentials"),
+            port => format!("http://{host}:{port}/v1/credentials"),
+        }
     }
 
     fn s3_url(&self) -> String {
-        format!("http://podpass-api.{}.svc:{S3_PORT}", self.namespace)
+        format!("http://podpass-api.{}.svc:{}", self.namespace, self.s3_port)
     }
 
     fn labels(&self, component: &str) -> Value {
@@ -306,7 +333,7 @@ impl ManifestsArgs {
 
     fn api_service(&self) -> Document {
         Document {
-            comment: "STS, IAM, EKS, EKS Auth and the issuer on 7700; S3 on 7702.",
+            comment: "STS, IAM, EKS, EKS Auth and the issuer on the port named http; S3 on the port named s3.",
             object: json!({
                 "apiVersion": "v1",
                 "kind": "Service",
@@ -314,8 +341,8 @@ impl ManifestsArgs {
                 "spec": {
                     "selector": Self::selector("api"),
                     "ports": [
-                        {"name": "http", "port": API_PORT, "targetPort": "http", "protocol": "TCP"},
-                        {"name": "s3", "port": S3_PORT, "targetPort": "s3", "protocol": "TCP"},
+                        {"name": "http", "port": self.api_port, "targetPort": "http", "protocol": "TCP"},
+                        {"name": "s3", "port": self.s3_port, "targetPort": "s3", "protocol": "TCP"},
                     ],
                 },
             }),
@@ -362,8 +389,8 @@ impl ManifestsArgs {
         }
         let env = Self::env(&[
             ("PODPASS_DATA_DIR", DATA_DIR.to_owned()),
-            ("PODPASS_LISTEN", format!("0.0.0.0:{API_PORT}")),
-            ("PODPASS_S3_LISTEN", format!("0.0.0.0:{S3_PORT}")),
+            ("PODPASS_LISTEN", format!("0.0.0.0:{}", self.api_port)),
+            ("PODPASS_S3_LISTEN", format!("0.0.0.0:{}", self.s3_port)),
             ("PODPASS_PUBLIC_URL", self.public_url()),
             ("PODPASS_S3_PUBLIC_URL", self.s3_url()),
             ("PODPASS_LOCAL_NODE", "false".to_owned()),
@@ -410,8 +437,8 @@ impl ManifestsArgs {
                                 "args": ["up"],
                                 "env": env,
                                 "ports": [
-                                    {"name": "http", "containerPort": API_PORT, "protocol": "TCP"},
-                                    {"name": "s3", "containerPort": S3_PORT, "protocol": "TCP"},
+                                    {"name": "http", "containerPort": self.api_port, "protocol": "TCP"},
+                                    {"name": "s3", "containerPort": self.s3_port, "protocol": "TCP"},
                                 ],
                                 "readinessProbe": {"httpGet": {"path": "/readyz", "port": "http"}, "periodSeconds": 5},
                                 "livenessProbe": {"httpGet": {"path": "/healthz", "port": "http"}, "initialDelaySeconds": 10, "periodSeconds": 10, "failureThreshold": 6},
@@ -527,10 +554,10 @@ impl ManifestsArgs {
             ("PODPASS_WEBHOOK_AWS_DEFAULT_REGION", self.region.clone()),
             ("PODPASS_LOG_FORMAT", "json".to_owned()),
         ];
-        if self.agent_port != 80 {
+        if self.agent_url() != EKS_AGENT_URL {
             env.push((
                 "PODPASS_WEBHOOK_CONTAINER_CREDENTIALS_FULL_URI",
-                format!("http://{AGENT_IPV4}:{}/v1/credentials", self.agent_port),
+                self.agent_url(),
             ));
         }
         if self.has(Component::Api) {
@@ -643,7 +670,7 @@ impl ManifestsArgs {
             ("PODPASS_AGENT_ENDPOINT", self.public_url()),
             ("PODPASS_AGENT_REGION", self.region.clone()),
             ("PODPASS_AGENT_PORT", self.agent_port.to_string()),
-            ("PODPASS_AGENT_BIND_HOSTS", AGENT_HOSTS.to_owned()),
+            ("PODPASS_AGENT_BIND_HOSTS", self.agent_bind_hosts.join(",")),
             (
                 "PODPASS_AGENT_PROBE_PORT",
                 self.agent_probe_port.to_string(),
@@ -697,7 +724,7 @@ impl ManifestsArgs {
                                 "name": "link",
                                 "image": self.image,
                                 "args": ["agent", "init"],
-                                "env": Self::env(&[("PODPASS_AGENT_BIND_HOSTS", AGENT_HOSTS.to_owned())]),
+                                "env": Self::env(&[("PODPASS_AGENT_BIND_HOSTS", self.agent_bind_hosts.join(","))]),
                                 "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}, "limits": {"memory": "64Mi"}},
                                 "securityContext": {
                                     "allowPrivilegeEscalation": false,
