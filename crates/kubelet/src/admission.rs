@@ -6,6 +6,7 @@ use podpass_podmutation::{IdentityResolver, Jitter, WebhookConfig, mutate_pod};
 use serde_json::{Map, Value, json};
 
 use crate::error::KubeletError;
+use crate::images::Images;
 use crate::manifest::Pod;
 use crate::names::random_suffix;
 
@@ -27,6 +28,8 @@ pub struct Admission<'a> {
     pub identities: &'a dyn IdentityResolver,
     /// Pod Identity token lifetime jitter.
     pub jitter: &'a dyn Jitter,
+    /// What images run when a container has no `command`.
+    pub images: &'a Images,
 }
 
 impl Admission<'_> {
@@ -71,7 +74,8 @@ impl Admission<'_> {
         );
         self.run_webhook(&mut pod, &namespace, &service_account)?;
         // As the API server, validate what admission produced.
-        let typed = Pod::from_value(&pod)?;
+        let mut typed = Pod::from_value(&pod)?;
+        self.images.resolve(&mut typed)?;
         Ok((pod, typed))
     }
 

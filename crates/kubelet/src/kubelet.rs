@@ -14,6 +14,7 @@ use tokio::io::AsyncReadExt;
 
 use crate::admission::Admission;
 use crate::error::KubeletError;
+use crate::images::Images;
 use crate::manifest::parse_document;
 use crate::process::MountMode;
 use crate::runner::{ExecOutput, PodHandle, RunnerSettings, VOLUMES_DIR};
@@ -41,6 +42,8 @@ pub struct KubeletConfig {
     /// Variables the node gives every container, under the container's own env (e.g. podpass's
     /// endpoint URLs, which on EKS are AWS's defaults and need no variable).
     pub node_env: Vec<(String, String)>,
+    /// What images run when a container has no `command`.
+    pub images: Images,
 }
 
 impl KubeletConfig {
@@ -55,6 +58,7 @@ impl KubeletConfig {
             rotation_check_interval: Duration::from_secs(1),
             max_refresh_jitter: Duration::from_secs(10),
             node_env: Vec::new(),
+            images: Images::default(),
         }
     }
 }
@@ -142,6 +146,7 @@ impl Kubelet {
             webhook: &self.inner.config.webhook,
             identities: deps.identities.as_ref(),
             jitter: deps.jitter.as_ref(),
+            images: &self.inner.config.images,
         }
         .admit(manifest, namespace)?;
         let key = (pod.namespace.clone(), pod.name.clone());

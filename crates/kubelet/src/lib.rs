@@ -1,7 +1,8 @@
 //! podpass-kubelet: the kubelet's part on one machine. It admits a Pod manifest as the API
 //! server would (ServiceAccount defaulting, the `kube-api-access-*` volume, the pod-identity
 //! webhook), materialises its volumes with the kubelet's atomic `..data` layout, runs its
-//! containers as local processes (no images: `command` + `args` are host binaries) and rotates
+//! containers as local processes (no images: `command` + `args` are host binaries, and
+//! [`Images`] says what an image's entrypoint stands for on this host) and rotates
 //! its projected tokens at 80% of their lifetime.
 //!
 //! State lives under `<base>/pods/<namespace>/<name>/`: `pod.json` (the admitted Pod),
@@ -23,9 +24,11 @@
 
 pub mod admission;
 pub mod atomic_writer;
+pub mod documents;
 pub mod env;
 pub mod error;
 pub mod fields;
+pub mod images;
 pub mod kubelet;
 pub mod manifest;
 mod names;
@@ -38,9 +41,11 @@ pub mod status;
 pub mod volumes;
 
 pub use admission::Admission;
+pub use documents::{ConfigKind, ConfigObject, Document};
 pub use error::KubeletError;
+pub use images::{ImageCommand, Images};
 pub use kubelet::{Kubelet, KubeletConfig, KubeletDeps};
-pub use manifest::{Pod, parse_document};
+pub use manifest::{Pod, parse_document, parse_documents};
 pub use process::MountMode;
 pub use router::router;
 pub use runner::ExecOutput;

@@ -16,23 +16,43 @@ pub const DEFAULT_FILE_MODE: u32 = 0o644;
 /// Default `terminationGracePeriodSeconds`.
 pub const DEFAULT_GRACE_PERIOD_SECONDS: i64 = 30;
 
-/// Parses a manifest written as JSON or YAML into raw JSON.
+/// Parses a manifest of one document, written as JSON or YAML, into raw JSON.
 pub fn parse_document(text: &str) -> Result<Value, KubeletError> {
-    let value: Value = if text.trim_start().starts_with('{') {
-        serde_json::from_str(text).map_err(|e| KubeletError::Manifest(format!("JSON: {e}")))?
+    let mut documents = parse_documents(text)?;
+    match documents.len() {
+        1 => Ok(documents.remove(0)),
+        0 => Err(KubeletError::Manifest("the manifest is empty".into())),
+        n => Err(KubeletError::Manifest(format!(
+            "the manifest has {n} documents where one is expected"
+        ))),
+    }
+}
+
+/// Parses a manifest of any number of documents (YAML separated by `---`, or one JSON object)
+/// into raw JSON objects; empty documents are skipped.
+pub fn parse_documents(text: &str) -> Result<Vec<Value>, KubeletError> {
+    let documents: Vec<Value> = if text.trim_start().starts_with('{') {
+        vec![serde_json::from_str(text).map_err(|e| KubeletError::Manifest(format!("JSON: {e}")))?]
     } else {
         // kubectl reads YAML 1.1, where `defaultMode: 0644` is octal.
         let mut options = serde_saphyr::Options::default();
         options.legacy_octal_numbers = true;
-        serde_saphyr::from_str_with_options(text, options)
+        serde_saphyr::from_multiple_with_options(text, options)
             .map_err(|e| KubeletError::Manifest(format!("YAML: {e}")))?
     };
-    if !value.is_object() {
-        return Err(KubeletError::Manifest(
-            "the document is not an object".into(),
-        ));
-    }
-    Ok(value)
+    documents
+        .into_iter()
+        .filter(|d| !d.is_null())
+        .map(|d| {
+            if d.is_object() {
+                Ok(d)
+            } else {
+                Err(KubeletError::Manifest(
+                    "the document is not an object".into(),
+                ))
+            }
+        })
+        .collect()
 }
 
 /// What the container does when it exits.
@@ -83,7 +103,9 @@ pub struct Pod {
 pub struct Container {
     /// `name`.
     pub name: String,
-    /// `command`.
+    /// `image`.
+    pub image: Option<String>,
+    /// `command` (after admission: the whole argv, see [`crate::images`]).
     pub command: Vec<String>,
     /// `args`.
     pub args: Vec<String>,
@@ -299,6 +321,8 @@ struct RawSecurityContext {
 #[serde(rename_all = "camelCase")]
 struct RawContainer {
     name: String,
+    #[serde(default)]
+    image: Option<String>,
     #[serde(default)]
     command: Option<Vec<String>>,
     #[serde(default)]
@@ -547,18 +571,11 @@ fn container(
             names::check_relative_path("subPath", sub).map_err(invalid)?;
         }
     }
-    let command = raw.command.unwrap_or_default();
-    let args = raw.args.unwrap_or_default();
-    if command.is_empty() && args.is_empty() {
-        return Err(invalid(format!(
-            "container {:?}: command is required (podpass runs host binaries, not images)",
-            raw.name
-        )));
-    }
     Ok(Container {
         name: raw.name,
-        command,
-        args,
+        image: raw.image.filter(|i| !i.is_empty()),
+        command: raw.command.unwrap_or_default(),
+        args: raw.args.unwrap_or_default(),
         working_dir: raw.working_dir,
         env,
         volume_mounts,

@@ -41,7 +41,7 @@ pub fn router(kubelet: Kubelet) -> Router {
 }
 
 /// A [`KubeletError`] as a Kubernetes `Status` object.
-struct ApiError(KubeletError);
+pub struct ApiError(pub KubeletError);
 
 impl From<KubeletError> for ApiError {
     fn from(e: KubeletError) -> Self {

@@ -3,7 +3,7 @@ mod common;
 use common::{FixedJitter, IRSA_ROLE, resolver};
 use podpass_kubelet::admission::{KUBE_API_ACCESS_PREFIX, SERVICE_ACCOUNT_MOUNT_PATH};
 use podpass_kubelet::manifest::{EnvSource, ProjectedSource, VolumeSource};
-use podpass_kubelet::{Admission, KubeletError, Pod, parse_document};
+use podpass_kubelet::{Admission, ImageCommand, Images, KubeletError, Pod, parse_document};
 use podpass_podmutation::WebhookConfig;
 use serde_json::{Value, json};
 
@@ -14,6 +14,7 @@ fn admit(yaml: &str, namespace: Option<&str>) -> Result<Value, KubeletError> {
         webhook: &config,
         identities: &resolver,
         jitter: &FixedJitter,
+        images: &Images::default(),
     }
     .admit(parse_document(yaml)?, namespace)
     .map(|(object, _)| object)
@@ -167,6 +168,10 @@ fn invalid_manifests_are_reported_with_context() {
             "invalid Pod manifest: container \"c\": command is required",
         ),
         (
+            "metadata: {name: p}\nspec: {containers: [{name: c, image: example.com/team/tool:v2, args: [run]}]}",
+            "invalid Pod manifest: container \"c\": podpass runs host commands and does not know what image \"example.com/team/tool:v2\" runs: set the container's `command`, annotate the pod with `podpass.dev/entrypoint.c: <host command>`, or map the image with `podpass up --image-entrypoint 'example.com/team/tool=<host command>'`",
+        ),
+        (
             "metadata: {name: p}\nspec: {containers: [{name: c, command: [x], volumeMounts: [{name: v, mountPath: /v}]}]}",
             "invalid Pod manifest: container \"c\": volumeMounts.name \"v\" not found",
         ),
@@ -201,5 +206,82 @@ fn json_and_yaml_read_the_same() {
     assert_eq!(
         a.containers[0].env[0].source,
         EnvSource::FieldRef("metadata.name".into())
+    );
+}
+
+/// The argv each container of `yaml` runs once admitted with `images`.
+fn admitted_argv(yaml: &str, images: &Images) -> Vec<Vec<String>> {
+    let config = WebhookConfig::default();
+    let resolver = resolver();
+    let (_, pod) = Admission {
+        webhook: &config,
+        identities: &resolver,
+        jitter: &FixedJitter,
+        images,
+    }
+    .admit(parse_document(yaml).unwrap(), None)
+    .unwrap();
+    pod.all_containers()
+        .map(|c| [c.command.clone(), c.args.clone()].concat())
+        .collect()
+}
+
+#[test]
+fn images_give_containers_their_entrypoint_as_a_runtime_would() {
+    let images = Images::default();
+    let cases: &[(&str, &[&str])] = &[
+        // The usual way to run the AWS CLI image: its entrypoint is `aws`.
+        (
+            "{name: c, image: 'amazon/aws-cli:2.17.0', args: [s3, ls]}",
+            &["aws", "s3", "ls"],
+        ),
+        (
+            "{name: c, image: public.ecr.aws/aws-cli/aws-cli, args: [sts, get-caller-identity]}",
+            &["aws", "sts", "get-caller-identity"],
+        ),
+        // `command` replaces the entrypoint.
+        (
+            "{name: c, image: amazon/aws-cli, command: [sh, -c], args: [echo]}",
+            &["sh", "-c", "echo"],
+        ),
+        // An image without an entrypoint runs its CMD, which `args` replaces.
+        ("{name: c, image: 'python:3.12-slim'}", &["python3"]),
+        (
+            "{name: c, image: python, args: [python3, -c, 'print(1)']}",
+            &["python3", "-c", "print(1)"],
+        ),
+        ("{name: c, image: docker.io/library/busybox}", &["sh"]),
+        // Without an image the container runs what it says.
+        ("{name: c, args: ['true']}", &["true"]),
+    ];
+    for (container, expected) in cases {
+        let yaml = format!("metadata: {{name: p}}\nspec: {{containers: [{container}]}}");
+        assert_eq!(
+            admitted_argv(&yaml, &images),
+            vec![expected.to_vec()],
+            "{container}"
+        );
+    }
+}
+
+#[test]
+fn entrypoints_are_added_by_flag_and_by_annotation() {
+    let mut images = Images::default();
+    images.insert(
+        "registry.local:5000/team/tool:v1",
+        ImageCommand::entrypoint(&["/opt/tool"]),
+    );
+    let yaml = "metadata:
+  name: p
+  annotations: {podpass.dev/entrypoint.second: /usr/bin/env FOO=1}
+spec:
+  initContainers: [{name: first, image: 'registry.local:5000/team/tool:v9', args: [init]}]
+  containers: [{name: second, image: unknown/image, args: [printenv, FOO]}]";
+    assert_eq!(
+        admitted_argv(yaml, &images),
+        vec![
+            vec!["/opt/tool", "init"],
+            vec!["/usr/bin/env", "FOO=1", "printenv", "FOO"]
+        ]
     );
 }

@@ -1,15 +1,16 @@
 //! The local cluster behind `podpass up`'s kubelet and webhook: tokens from the cluster's
-//! issuer, ServiceAccounts and Pod Identity associations from the store.
+//! issuer, ServiceAccounts, Secrets, ConfigMaps and Pod Identity associations from the store.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use podpass_control::clusters::Clusters;
 use podpass_kubelet::{
-    BoxFuture, IssuedToken, ObjectData, ObjectSource, SourceError, TokenParams, TokenSource,
+    BoxFuture, ConfigKind, ConfigObject, IssuedToken, ObjectData, ObjectSource, SourceError,
+    TokenParams, TokenSource,
 };
 use podpass_podmutation::{IdentityResolver, ServiceAccountSettings};
-use podpass_store::Store;
+use podpass_store::{ClusterObject, ObjectKind, Store};
 use podpass_token::{ObjectRef, TokenRequest};
 
 /// The ServiceAccount every namespace has.
@@ -99,23 +100,94 @@ impl TokenSource for LocalCluster {
 const ROOT_CA: &[u8] =
     b"# podpass's local cluster has no Kubernetes API server, hence no CA certificate.\n";
 
+impl LocalCluster {
+    /// Creates or replaces a Secret or ConfigMap in `namespace`; returns whether it was created.
+    pub(crate) async fn apply_object(
+        &self,
+        namespace: &str,
+        object: ConfigObject,
+    ) -> Result<bool, SourceError> {
+        let kind = match object.kind {
+            ConfigKind::Secret => ObjectKind::Secret,
+            ConfigKind::ConfigMap => ObjectKind::ConfigMap,
+        };
+        self.store
+            .put_object(&ClusterObject {
+                cluster_name: self.cluster.clone(),
+                namespace: namespace.to_owned(),
+                kind,
+                name: object.name,
+                data: object.data,
+                created_at: podpass_control::now(),
+            })
+            .await
+            .map_err(Into::into)
+    }
+
+    /// Creates a ServiceAccount or replaces its annotations (its UID stays, as tokens carry
+    /// it); returns whether it was created.
+    pub(crate) async fn apply_service_account(
+        &self,
+        namespace: &str,
+        name: &str,
+        annotations: BTreeMap<String, String>,
+    ) -> Result<bool, SourceError> {
+        let created = match self
+            .store
+            .service_account(&self.cluster, namespace, name)
+            .await
+        {
+            Ok(_) => false,
+            Err(podpass_store::StoreError::NotFound(_)) => true,
+            Err(e) => return Err(e.into()),
+        };
+        let mut sa = self
+            .clusters
+            .ensure_service_account(&self.cluster, namespace, name, podpass_control::now())
+            .await?;
+        sa.annotations = annotations;
+        self.store.put_service_account(&sa).await?;
+        Ok(created)
+    }
+
+    async fn stored_object(
+        &self,
+        namespace: &str,
+        kind: ObjectKind,
+        name: &str,
+    ) -> Result<Option<ObjectData>, SourceError> {
+        let object = self
+            .store
+            .object(&self.cluster, namespace, kind, name)
+            .await?;
+        Ok(object.map(|o| o.data))
+    }
+}
+
 impl ObjectSource for LocalCluster {
     fn config_map<'a>(
         &'a self,
-        _namespace: &'a str,
+        namespace: &'a str,
         name: &'a str,
     ) -> BoxFuture<'a, Result<Option<ObjectData>, SourceError>> {
-        let found = (name == podpass_kubelet::admission::ROOT_CA_CONFIG_MAP)
-            .then(|| ObjectData::from([("ca.crt".to_owned(), ROOT_CA.to_vec())]));
-        Box::pin(async move { Ok(found) })
+        Box::pin(async move {
+            if name == podpass_kubelet::admission::ROOT_CA_CONFIG_MAP {
+                return Ok(Some(ObjectData::from([(
+                    "ca.crt".to_owned(),
+                    ROOT_CA.to_vec(),
+                )])));
+            }
+            self.stored_object(namespace, ObjectKind::ConfigMap, name)
+                .await
+        })
     }
 
     fn secret<'a>(
         &'a self,
-        _namespace: &'a str,
-        _name: &'a str,
+        namespace: &'a str,
+        name: &'a str,
     ) -> BoxFuture<'a, Result<Option<ObjectData>, SourceError>> {
-        Box::pin(async { Ok(None) })
+        Box::pin(self.stored_object(namespace, ObjectKind::Secret, name))
     }
 }
 

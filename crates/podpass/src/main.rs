@@ -6,6 +6,7 @@ mod audit_cmd;
 mod aws_client;
 mod cli;
 mod cluster_cmd;
+mod cluster_objects;
 mod demo;
 mod eksctl;
 mod iam_cmd;

@@ -12,11 +12,13 @@ use crate::aws_client::AwsClient;
 use crate::cli::Global;
 use crate::output::{kube_age, table};
 use crate::sa::Format;
+use podpass_kubelet::Document;
 
 /// Options of `podpass run`.
 #[derive(Debug, Args)]
 pub(crate) struct RunArgs {
-    /// Pod manifest (YAML or JSON); `-` reads stdin
+    /// Manifest (YAML or JSON; `-` reads stdin): Pods; Deployments, DaemonSets, StatefulSets,
+    /// ReplicaSets and Jobs, each run as one pod of its template; Secrets and ConfigMaps
     #[arg(long, short = 'f')]
     pub filename: String,
     /// Namespace [default: the manifest's, else `default`]
@@ -25,6 +27,9 @@ pub(crate) struct RunArgs {
     /// Wait for the pod to finish, streaming its output, and exit with its outcome
     #[arg(long)]
     pub attach: bool,
+    /// Delete a pod of the same name first, if there is one
+    #[arg(long)]
+    pub replace: bool,
 }
 
 /// Options naming one pod.
@@ -104,7 +109,7 @@ async fn answer(response: reqwest::Response) -> anyhow::Result<Value> {
 }
 
 pub(crate) async fn run(global: &Global, args: RunArgs) -> anyhow::Result<()> {
-    let manifest = if args.filename == "-" {
+    let text = if args.filename == "-" {
         let mut text = String::new();
         std::io::stdin().read_to_string(&mut text)?;
         text
@@ -112,36 +117,108 @@ pub(crate) async fn run(global: &Global, args: RunArgs) -> anyhow::Result<()> {
         std::fs::read_to_string(&args.filename)
             .with_context(|| format!("reading {}", args.filename))?
     };
-    let parsed: Value =
-        serde_saphyr::from_str(&manifest).context("the manifest is not YAML or JSON")?;
-    let namespace = args
-        .namespace
-        .clone()
-        .or_else(|| parsed["metadata"]["namespace"].as_str().map(str::to_owned))
-        .unwrap_or_else(|| "default".to_owned());
-    let client = AwsClient::connect(global).await?;
-    let created = answer(
-        client
-            .admin(
-                Method::POST,
-                &format!("/podpass/v1/namespaces/{namespace}/pods"),
-                Some(("application/yaml", manifest)),
-            )
-            .await?,
-    )
-    .await?;
-    let name = created["metadata"]["name"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    if !args.attach {
-        println!("pod/{name} created");
-        return Ok(());
+    let mut objects = Vec::new();
+    let mut pods = Vec::new();
+    for document in podpass_kubelet::parse_documents(&text)? {
+        match podpass_kubelet::documents::classify(document)? {
+            Document::Pod { pod, owner } => pods.push((pod, owner)),
+            Document::Other { kind, name } => {
+                eprintln!("{kind}/{name} skipped: nothing in podpass's one-node cluster acts on it")
+            }
+            object => objects.push(object),
+        }
     }
-    stream_logs(&client, &namespace, &name, None).await?;
+    if args.attach && pods.len() != 1 {
+        bail!(
+            "--attach needs exactly one pod in the manifest, found {}",
+            pods.len()
+        );
+    }
+    let namespace_of = |written: Option<&str>| {
+        args.namespace
+            .clone()
+            .or_else(|| written.map(str::to_owned))
+            .unwrap_or_else(|| "default".to_owned())
+    };
+    let client = AwsClient::connect(global).await?;
+    // ServiceAccounts, Secrets and ConfigMaps first: the pods use them as they start.
+    for object in objects {
+        let (name, written_namespace, body) = match &object {
+            Document::ServiceAccount {
+                name,
+                namespace,
+                annotations,
+            } => {
+                let body = serde_json::json!({
+                    "apiVersion": "v1",
+                    "kind": "ServiceAccount",
+                    "metadata": {"name": name, "annotations": annotations},
+                });
+                (name, namespace, body)
+            }
+            Document::Config(config) => (&config.name, &config.namespace, config.to_document()),
+            Document::Pod { .. } | Document::Other { .. } => continue,
+        };
+        let Some(resource) = crate::cluster_objects::resource_of(&object) else {
+            continue;
+        };
+        let namespace = namespace_of(written_namespace.as_deref());
+        let response = client
+            .admin(
+                Method::PUT,
+                &format!("/podpass/v1/namespaces/{namespace}/{resource}/{name}"),
+                Some(("application/json", body.to_string())),
+            )
+            .await?;
+        let created = response.status() == reqwest::StatusCode::CREATED;
+        answer(response).await?;
+        let kind = resource.trim_end_matches('s');
+        let verb = if created { "created" } else { "configured" };
+        println!("{kind}/{name} {verb}");
+    }
+    for (pod, owner) in pods {
+        let namespace = namespace_of(pod["metadata"]["namespace"].as_str());
+        if args.replace
+            && let Some(name) = pod["metadata"]["name"].as_str()
+        {
+            let response = client
+                .admin(Method::DELETE, &pod_path(&namespace, name), None)
+                .await?;
+            if response.status() != reqwest::StatusCode::NOT_FOUND {
+                answer(response).await?;
+            }
+        }
+        let created = answer(
+            client
+                .admin(
+                    Method::POST,
+                    &format!("/podpass/v1/namespaces/{namespace}/pods"),
+                    Some(("application/json", pod.to_string())),
+                )
+                .await?,
+        )
+        .await?;
+        let name = created["metadata"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        if args.attach {
+            return attach(&client, &namespace, &name).await;
+        }
+        match owner {
+            Some(owner) => println!("pod/{name} created (one pod of {owner})"),
+            None => println!("pod/{name} created"),
+        }
+    }
+    Ok(())
+}
+
+/// Streams the pod's output until it ends and fails unless it succeeded.
+async fn attach(client: &AwsClient, namespace: &str, name: &str) -> anyhow::Result<()> {
+    stream_logs(client, namespace, name, None).await?;
     let pod = answer(
         client
-            .admin(Method::GET, &pod_path(&namespace, &name), None)
+            .admin(Method::GET, &pod_path(namespace, name), None)
             .await?,
     )
     .await?;

@@ -166,6 +166,18 @@ pub(crate) struct UpArgs {
     )]
     pub admin_secret_access_key: Option<String>,
 
+    /// What an image runs in the local kubelet's pods when a container has no `command`
+    /// (IMAGE=HOST COMMAND, repeatable). podpass runs host commands, not images; common images
+    /// (amazon/aws-cli, python, busybox, alpine, debian, ...) and podpass's own are known
+    #[arg(
+        long = "image-entrypoint",
+        env = "PODPASS_IMAGE_ENTRYPOINTS",
+        value_delimiter = ',',
+        value_name = "IMAGE=COMMAND",
+        value_parser = parse_image_entrypoint
+    )]
+    pub image_entrypoints: Vec<(String, podpass_kubelet::ImageCommand)>,
+
     #[command(flatten)]
     pub s3_upstream: S3UpstreamArgs,
 
@@ -534,8 +546,8 @@ pub(crate) async fn up(global: &Global, args: UpArgs) -> anyhow::Result<()> {
         s3.serve_with(s3_listener, limits, wait_for(s3_stopped))
             .await
     });
-    let kubelet = if local_node {
-        let kubelet = start_kubelet(
+    let node = if local_node {
+        let node = start_kubelet(
             &args,
             &data_dir,
             &control,
@@ -545,18 +557,25 @@ pub(crate) async fn up(global: &Global, args: UpArgs) -> anyhow::Result<()> {
             &s3_url,
         )
         .await?;
-        Some(kubelet)
+        Some(node)
     } else {
         None
     };
     let state = AppState::new(control);
     let mut app = podpass_api::router(state.clone());
-    if let Some(kubelet) = &kubelet {
-        let pods = podpass_kubelet::router(kubelet.clone()).layer(
-            axum::middleware::from_fn_with_state(state, podpass_api::admin::require_admin),
-        );
-        app = app.merge(pods);
-    }
+    let kubelet = match node {
+        Some((kubelet, local)) => {
+            let node_api = podpass_kubelet::router(kubelet.clone())
+                .merge(crate::cluster_objects::router(local))
+                .layer(axum::middleware::from_fn_with_state(
+                    state,
+                    podpass_api::admin::require_admin,
+                ));
+            app = app.merge(node_api);
+            Some(kubelet)
+        }
+        None => None,
+    };
     // podpass-http sets TCP_NODELAY (small responses must not wait for the client's delayed
     // ACK) and adds the client address (ConnectInfo) the API reads.
     let served = podpass_http::serve(listener, app, limits, async move {
@@ -627,6 +646,24 @@ async fn register_cluster(
     Ok(Some(cluster))
 }
 
+/// Reads `IMAGE=HOST COMMAND` of `--image-entrypoint`.
+fn parse_image_entrypoint(text: &str) -> Result<(String, podpass_kubelet::ImageCommand), String> {
+    let (image, command) = text
+        .split_once('=')
+        .ok_or("expected IMAGE=HOST COMMAND, e.g. amazon/aws-cli=aws")?;
+    let entrypoint = podpass_kubelet::images::split_words(command);
+    if image.trim().is_empty() || entrypoint.is_empty() {
+        return Err("expected IMAGE=HOST COMMAND, e.g. amazon/aws-cli=aws".into());
+    }
+    Ok((
+        image.trim().to_owned(),
+        podpass_kubelet::ImageCommand {
+            entrypoint,
+            cmd: Vec::new(),
+        },
+    ))
+}
+
 /// The local kubelet: pods get tokens from the cluster's issuer, the webhook's mutation with the
 /// store's ServiceAccounts and associations, and podpass's endpoints in their environment.
 async fn start_kubelet(
@@ -637,7 +674,10 @@ async fn start_kubelet(
     public_url: &str,
     agent_url: &str,
     s3_url: &str,
-) -> anyhow::Result<podpass_kubelet::Kubelet> {
+) -> anyhow::Result<(
+    podpass_kubelet::Kubelet,
+    std::sync::Arc<crate::local_cluster::LocalCluster>,
+)> {
     let mut config = podpass_kubelet::KubeletConfig::new(data_dir.join("kubelet"));
     config.webhook.aws_default_region = args.region.clone();
     config.webhook.container_credentials_full_uri = agent_url.to_owned();
@@ -650,6 +690,16 @@ async fn start_kubelet(
             format!("{public_url}/"),
         ),
     ];
+    // podpass's own image runs this very binary, so that `podpass run -f` of the install
+    // manifests runs them as a cluster would.
+    let this = std::env::current_exe().context("locating podpass's own binary")?;
+    config.images.insert(
+        crate::manifests::DEFAULT_IMAGE,
+        podpass_kubelet::ImageCommand::entrypoint(&[&this.to_string_lossy()]),
+    );
+    for (image, command) in &args.image_entrypoints {
+        config.images.insert(image, command.clone());
+    }
     let local = crate::local_cluster::LocalCluster::new(
         control.store().clone(),
         cluster,
@@ -658,13 +708,14 @@ async fn start_kubelet(
     let deps = podpass_kubelet::KubeletDeps {
         tokens: local.clone(),
         objects: local.clone(),
-        identities: local,
+        identities: local.clone(),
         jitter: std::sync::Arc::new(podpass_podmutation::RandomJitter),
         clock: std::sync::Arc::new(podpass_kubelet::SystemClock),
     };
-    podpass_kubelet::Kubelet::start(config, deps)
+    let kubelet = podpass_kubelet::Kubelet::start(config, deps)
         .await
-        .context("starting the local kubelet")
+        .context("starting the local kubelet")?;
+    Ok((kubelet, local))
 }
 
 /// Runs a node agent for the local cluster on loopback, signing EKS Auth calls with the admin

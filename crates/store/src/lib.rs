@@ -1,5 +1,5 @@
-//! podpass's persistent store: roles, policies, OIDC providers, clusters, ServiceAccounts, keys
-//! and S3 bucket policies.
+//! podpass's persistent store: roles, policies, OIDC providers, clusters, ServiceAccounts,
+//! Secrets and ConfigMaps, keys and S3 bucket policies.
 //!
 //! One code path over sqlx's `Any` driver with a portable schema (TEXT, BIGINT epoch seconds, BLOB),
 //! SQLite embedded by default, PostgreSQL for replicated deployments.
@@ -9,6 +9,7 @@ mod eks;
 mod iam;
 mod iam_extra;
 mod keys;
+mod objects;
 mod records;
 mod s3;
 
@@ -88,6 +89,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         4,
         "registered clusters",
         include_str!("../migrations/0004_registered_clusters.sql"),
+    ),
+    (
+        5,
+        "cluster objects",
+        include_str!("../migrations/0005_cluster_objects.sql"),
     ),
 ];
 

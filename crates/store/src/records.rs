@@ -101,6 +101,42 @@ pub struct ServiceAccount {
     pub created_at: i64,
 }
 
+/// What a [`ClusterObject`] is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ObjectKind {
+    /// A Secret.
+    Secret,
+    /// A ConfigMap.
+    ConfigMap,
+}
+
+impl ObjectKind {
+    /// The Kubernetes kind, as stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Secret => "Secret",
+            Self::ConfigMap => "ConfigMap",
+        }
+    }
+}
+
+/// A Secret or ConfigMap of a podpass cluster: keys and their bytes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClusterObject {
+    /// Owning cluster.
+    pub cluster_name: String,
+    /// Namespace.
+    pub namespace: String,
+    /// Secret or ConfigMap.
+    pub kind: ObjectKind,
+    /// Name.
+    pub name: String,
+    /// Keys and their values.
+    pub data: std::collections::BTreeMap<String, Vec<u8>>,
+    /// Creation time, epoch seconds.
+    pub created_at: i64,
+}
+
 /// An IAM role.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Role {

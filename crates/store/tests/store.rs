@@ -26,6 +26,28 @@ fn role(name: &str) -> Role {
     }
 }
 
+/// The cluster `demo` with its signing key `k1`.
+async fn demo_cluster(store: &Store) -> SigningKeyRecord {
+    let cluster = Cluster {
+        name: "demo".into(),
+        cluster_id: "ABC".into(),
+        issuer_url: "http://127.0.0.1:1/id/ABC".into(),
+        token_keys: podpass_store::TokenKeys::Podpass,
+        created_at: 1,
+    };
+    let key = SigningKeyRecord {
+        kid: "k1".into(),
+        cluster_name: "demo".into(),
+        algorithm: "RS256".into(),
+        private_key_pem: "pem".into(),
+        created_at: 1,
+        retired_at: None,
+        publish_until: None,
+    };
+    store.create_cluster(&cluster, &key).await.unwrap();
+    key
+}
+
 #[tokio::test]
 async fn roles_round_trip_and_names_are_case_insensitive() {
     let dir = tempfile::tempdir().unwrap();
@@ -119,23 +141,7 @@ async fn everything_survives_a_reopen() {
     {
         let store = open(&dir).await;
         store.create_role(&role("r")).await.unwrap();
-        let cluster = Cluster {
-            name: "demo".into(),
-            cluster_id: "ABC".into(),
-            issuer_url: "http://127.0.0.1:1/id/ABC".into(),
-            token_keys: podpass_store::TokenKeys::Podpass,
-            created_at: 1,
-        };
-        let key = SigningKeyRecord {
-            kid: "k1".into(),
-            cluster_name: "demo".into(),
-            algorithm: "RS256".into(),
-            private_key_pem: "pem".into(),
-            created_at: 1,
-            retired_at: None,
-            publish_until: None,
-        };
-        store.create_cluster(&cluster, &key).await.unwrap();
+        let key = demo_cluster(&store).await;
         store.record_signed_until("k1", 100).await.unwrap();
         store.record_signed_until("k1", 50).await.unwrap();
         let k2 = SigningKeyRecord {
@@ -212,4 +218,43 @@ async fn a_fresh_sqlite_store_runs_in_wal_mode_with_full_sync() {
         .await
         .unwrap();
     assert_eq!(mode.to_ascii_lowercase(), "wal");
+}
+
+#[tokio::test]
+async fn secrets_and_config_maps_keep_their_bytes_and_are_replaced_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir).await;
+    demo_cluster(&store).await;
+    let secret = ClusterObject {
+        cluster_name: "demo".into(),
+        namespace: "podpass".into(),
+        kind: ObjectKind::Secret,
+        name: "tls".into(),
+        data: BTreeMap::from([
+            ("tls.key".into(), vec![0, 159, 146, 150, 255]),
+            ("tls.crt".into(), b"-----BEGIN".to_vec()),
+        ]),
+        created_at: 5,
+    };
+    assert!(store.put_object(&secret).await.unwrap(), "created");
+    let read = |kind| store.object("demo", "podpass", kind, "tls");
+    assert_eq!(
+        read(ObjectKind::Secret).await.unwrap(),
+        Some(secret.clone())
+    );
+    // A ConfigMap of the same name is another object.
+    assert_eq!(read(ObjectKind::ConfigMap).await.unwrap(), None);
+    let replaced = ClusterObject {
+        data: BTreeMap::from([("tls.crt".into(), b"new".to_vec())]),
+        created_at: 9,
+        ..secret.clone()
+    };
+    assert!(!store.put_object(&replaced).await.unwrap(), "updated");
+    assert_eq!(
+        read(ObjectKind::Secret).await.unwrap(),
+        Some(ClusterObject {
+            created_at: 5,
+            ..replaced
+        })
+    );
 }
