@@ -32,6 +32,7 @@ pub mod images;
 pub mod kubelet;
 pub mod manifest;
 mod names;
+pub mod probes;
 pub mod process;
 pub mod rotation;
 pub mod router;

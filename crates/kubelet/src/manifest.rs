@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use crate::error::KubeletError;
 use crate::names;
+use crate::probes::{ContainerPort, Probe, Probes};
 
 /// Default `expirationSeconds` of a projected serviceAccountToken source.
 pub const DEFAULT_TOKEN_EXPIRATION_SECONDS: i64 = 3600;
@@ -117,6 +118,10 @@ pub struct Container {
     pub volume_mounts: Vec<VolumeMount>,
     /// `securityContext.runAsUser`, falling back to the pod's.
     pub run_as_user: Option<i64>,
+    /// `ports`, which probes may name.
+    pub ports: Vec<ContainerPort>,
+    /// `startupProbe`, `readinessProbe` and `livenessProbe`.
+    pub probes: Probes,
 }
 
 /// One `env` entry.
@@ -335,6 +340,14 @@ struct RawContainer {
     volume_mounts: Option<Vec<VolumeMount>>,
     #[serde(default)]
     security_context: Option<RawSecurityContext>,
+    #[serde(default)]
+    ports: Option<Vec<ContainerPort>>,
+    #[serde(default)]
+    startup_probe: Option<Probe>,
+    #[serde(default)]
+    readiness_probe: Option<Probe>,
+    #[serde(default)]
+    liveness_probe: Option<Probe>,
 }
 
 #[derive(Deserialize)]
@@ -571,7 +584,25 @@ fn container(
             names::check_relative_path("subPath", sub).map_err(invalid)?;
         }
     }
+    let probes = Probes {
+        startup: raw.startup_probe,
+        readiness: raw.readiness_probe,
+        liveness: raw.liveness_probe,
+    };
+    for (kind, probe) in [
+        ("startupProbe", &probes.startup),
+        ("readinessProbe", &probes.readiness),
+        ("livenessProbe", &probes.liveness),
+    ] {
+        if let Some(probe) = probe {
+            probe
+                .validate(&format!("container {:?}: {kind}", raw.name))
+                .map_err(invalid)?;
+        }
+    }
     Ok(Container {
+        ports: raw.ports.unwrap_or_default(),
+        probes,
         name: raw.name,
         image: raw.image.filter(|i| !i.is_empty()),
         command: raw.command.unwrap_or_default(),

@@ -17,6 +17,7 @@ use tokio::task::JoinHandle;
 use crate::env::{argv, resolve_env};
 use crate::error::KubeletError;
 use crate::manifest::{Container, Pod, RestartPolicy};
+use crate::probes::ProbeTarget;
 use crate::process::{GroupReaper, LaunchSpec, Mount, MountMode, log_file, signal_group};
 use crate::rotation::rotate_tokens;
 use crate::sources::ObjectSource;
@@ -425,15 +426,27 @@ async fn supervise(handle: Arc<PodHandle>, init: bool, index: usize, container: 
                     c.state = ContainerState::Running {
                         started_at: now_rfc3339(),
                     };
+                    c.ready = !init && container.probes.ready_at_start();
                 });
                 // Dropped after the wait, or with the task at runtime shutdown.
                 let _reaper = child.id().map(GroupReaper);
+                let target = ProbeTarget {
+                    ports: container.ports.clone(),
+                    spec: spec.clone(),
+                    mode: handle.settings.mount_mode,
+                };
+                let set_ready = |ready| handle.set_container(init, index, |c| c.ready = ready);
                 let status = tokio::select! {
                     status = child.wait() => status,
                     () = stopped(&mut shutdown) => terminate(&mut child, grace(&handle)).await,
+                    failed = container.probes.watch(&target, set_ready), if !init => {
+                        tracing::warn!(pod = %handle.pod.name, container = %container.name, %failed, "restarting the container");
+                        terminate(&mut child, grace(&handle)).await
+                    }
                 };
                 let code = status.map(exit_code).unwrap_or(128);
                 handle.set_container(init, index, |c| {
+                    c.ready = false;
                     c.state = ContainerState::Terminated {
                         exit_code: code,
                         reason: if code == 0 { "Completed" } else { "Error" }.into(),

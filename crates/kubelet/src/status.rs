@@ -65,6 +65,9 @@ pub struct ContainerStatus {
     pub state: ContainerState,
     /// Times the container was restarted.
     pub restart_count: u32,
+    /// Whether it is running and passes its readiness probe.
+    #[serde(default)]
+    pub ready: bool,
 }
 
 impl ContainerStatus {
@@ -76,6 +79,7 @@ impl ContainerStatus {
                 reason: reason.to_owned(),
             },
             restart_count: 0,
+            ready: false,
         }
     }
 

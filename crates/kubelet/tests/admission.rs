@@ -168,6 +168,18 @@ fn invalid_manifests_are_reported_with_context() {
             "invalid Pod manifest: container \"c\": command is required",
         ),
         (
+            "metadata: {name: p}\nspec: {containers: [{name: c, command: [x], readinessProbe: {exec: {command: [x]}, tcpSocket: {port: 1}}}]}",
+            "invalid Pod manifest: container \"c\": readinessProbe: Forbidden: may not specify more than 1 handler type",
+        ),
+        (
+            "metadata: {name: p}\nspec: {containers: [{name: c, command: [x], livenessProbe: {periodSeconds: 1}}]}",
+            "invalid Pod manifest: container \"c\": livenessProbe: Required value: must specify a handler type",
+        ),
+        (
+            "metadata: {name: p}\nspec: {containers: [{name: c, command: [x], startupProbe: {exec: {command: [x]}, failureThreshold: 0}}]}",
+            "invalid Pod manifest: container \"c\": startupProbe.failureThreshold: Invalid value: 0: must be greater than 0",
+        ),
+        (
             "metadata: {name: p}\nspec: {containers: [{name: c, image: example.com/team/tool:v2, args: [run]}]}",
             "invalid Pod manifest: container \"c\": podpass runs host commands and does not know what image \"example.com/team/tool:v2\" runs: set the container's `command`, annotate the pod with `podpass.dev/entrypoint.c: <host command>`, or map the image with `podpass up --image-entrypoint 'example.com/team/tool=<host command>'`",
         ),

@@ -435,3 +435,81 @@ async fn env_from_config_maps_and_missing_keys() {
         Some("container \"app\": couldn't find key absent in configmap \"settings\"")
     );
 }
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap()
+}
+
+async fn ready(h: &Harness, name: &str) -> Vec<bool> {
+    let record = h.kubelet.get("default", name).await.unwrap();
+    record
+        .status
+        .container_statuses
+        .iter()
+        .map(|c| c.ready)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_probes_decide_when_containers_are_ready() {
+    let h = harness(MountMode::Rewrite).await;
+    let port = free_port();
+    let manifest = pod(
+        "web",
+        &format!(
+            "  containers:
+  - name: file
+    command: [sh, -c, 'sleep 1; touch ready-now; sleep 600']
+    readinessProbe: {{exec: {{command: [test, -e, ready-now]}}, periodSeconds: 1}}
+  - name: http
+    command: [python3, -m, http.server, '{port}', --bind, 127.0.0.1]
+    ports: [{{name: web, containerPort: {port}}}]
+    readinessProbe: {{httpGet: {{path: /, port: web}}, periodSeconds: 1}}
+  - name: plain
+    command: [sleep, '600']
+"
+        ),
+    );
+    h.kubelet.run(&manifest, None).await.unwrap();
+    // A container without probes is ready as it runs; the others once their probe passes.
+    eventually("the plain container running", || async {
+        ready(&h, "web").await[2]
+    })
+    .await;
+    assert_eq!(ready(&h, "web").await[..2], [false, false]);
+    eventually("every container ready", || async {
+        ready(&h, "web").await == [true, true, true]
+    })
+    .await;
+    h.kubelet.delete("default", "web").await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_liveness_probe_restarts_the_container_and_it_is_never_ready() {
+    let h = harness(MountMode::Rewrite).await;
+    // Nothing listens on the named port: the probes fail as they would in a cluster.
+    let manifest = pod(
+        "stuck",
+        &format!(
+            "  containers:
+  - name: c
+    command: [sleep, '600']
+    ports: [{{name: http, containerPort: {}}}]
+    readinessProbe: {{tcpSocket: {{port: http}}, periodSeconds: 1}}
+    livenessProbe: {{httpGet: {{path: /healthz, port: missing}}, periodSeconds: 1, failureThreshold: 2}}
+",
+            free_port()
+        ),
+    );
+    h.kubelet.run(&manifest, None).await.unwrap();
+    eventually("a restart by the liveness probe", || async {
+        let record = h.kubelet.get("default", "stuck").await.unwrap();
+        record.status.container_statuses[0].restart_count >= 1
+    })
+    .await;
+    assert_eq!(ready(&h, "stuck").await, [false]);
+    h.kubelet.delete("default", "stuck").await.unwrap();
+}

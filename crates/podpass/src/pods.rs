@@ -377,9 +377,9 @@ fn print_pods(
             .as_array()
             .cloned()
             .unwrap_or_default();
-        let running = statuses
+        let ready = statuses
             .iter()
-            .filter(|c| c["state"].get("running").is_some())
+            .filter(|c| c["ready"].as_bool() == Some(true))
             .count();
         let restarts: u64 = statuses
             .iter()
@@ -407,7 +407,7 @@ fn print_pods(
                 .as_str()
                 .unwrap_or_default()
                 .to_owned(),
-            format!("{running}/{}", statuses.len()),
+            format!("{ready}/{}", statuses.len()),
             status.to_owned(),
             restarts.to_string(),
             kube_age(now - started),
