@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use aws_smithy_types::error::display::DisplayErrorContext;
-use clap::Args;
+use clap::{Args, Subcommand};
 use podpass_podmutation::PodIdentityAssociations;
 use podpass_webhook::{AssociationSource, PolledAssociations};
 
@@ -15,7 +15,10 @@ use crate::output::Duration;
 
 /// Options of `podpass webhook`.
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub(crate) struct WebhookCommand {
+    #[command(subcommand)]
+    pub command: Option<WebhookSubcommand>,
     #[command(flatten)]
     pub args: podpass_webhook::WebhookArgs,
     /// Resolve ServiceAccounts and Pod Identity associations from this podpass cluster's store
@@ -36,7 +39,118 @@ pub(crate) struct WebhookCommand {
     pub pod_identity_resync: Duration,
 }
 
+/// `podpass webhook ...` besides running the webhook.
+#[derive(Debug, Subcommand)]
+pub(crate) enum WebhookSubcommand {
+    /// Keep the webhook's serving certificate in a Secret and its CA in the webhook
+    /// configuration's caBundle, without cert-manager (the install's Job runs it; idempotent)
+    #[command(after_help = CERTIFICATE_EXAMPLES)]
+    Certificate(CertificateArgs),
+}
+
+/// Options of `podpass webhook certificate`.
+#[derive(Debug, Args)]
+pub(crate) struct CertificateArgs {
+    /// Namespace of the webhook's Service and of the Secret
+    #[arg(
+        long,
+        env = "PODPASS_WEBHOOK_CERTIFICATE_NAMESPACE",
+        default_value = "podpass"
+    )]
+    pub namespace: String,
+    /// The webhook's Service, which the certificate names
+    #[arg(
+        long,
+        env = "PODPASS_WEBHOOK_CERTIFICATE_SERVICE",
+        default_value = "podpass-webhook"
+    )]
+    pub service: String,
+    /// The `kubernetes.io/tls` Secret holding ca.crt, tls.crt and tls.key
+    #[arg(
+        long,
+        env = "PODPASS_WEBHOOK_CERTIFICATE_SECRET",
+        default_value = "podpass-webhook-tls"
+    )]
+    pub secret: String,
+    /// The MutatingWebhookConfiguration whose webhooks calling the Service get the CA
+    #[arg(
+        long,
+        env = "PODPASS_WEBHOOK_CERTIFICATE_CONFIGURATION",
+        default_value = "podpass-webhook"
+    )]
+    pub webhook_configuration: String,
+    /// How long a new certificate is valid
+    #[arg(
+        long,
+        env = "PODPASS_WEBHOOK_CERTIFICATE_VALIDITY",
+        default_value = "365d"
+    )]
+    pub validity: Duration,
+    /// Issue a new certificate when the stored one expires within this
+    #[arg(
+        long,
+        env = "PODPASS_WEBHOOK_CERTIFICATE_RENEW_BEFORE",
+        default_value = "30d"
+    )]
+    pub renew_before: Duration,
+    /// Kubernetes API server URL (default: in-cluster, else ~/.kube/config)
+    #[arg(long, env = "PODPASS_WEBHOOK_CERTIFICATE_KUBE_API")]
+    pub kube_api: Option<String>,
+    /// Kubeconfig file for running outside the cluster
+    #[arg(long, env = "PODPASS_WEBHOOK_CERTIFICATE_KUBECONFIG")]
+    pub kubeconfig: Option<std::path::PathBuf>,
+}
+
+/// `podpass webhook certificate --help` examples.
+pub(crate) const CERTIFICATE_EXAMPLES: &str = "Examples:
+  # What the install's Job runs (podpass manifests --certificates self-signed)
+  podpass webhook certificate --namespace podpass
+
+  # From a workstation, against the current kubectl context
+  podpass webhook certificate --kubeconfig ~/.kube/config";
+
+async fn certificate(args: CertificateArgs) -> anyhow::Result<()> {
+    let seconds = |d: Duration, flag: &str| {
+        u64::try_from(d.seconds())
+            .ok()
+            .filter(|s| *s > 0)
+            .map(std::time::Duration::from_secs)
+            .with_context(|| format!("{flag} must be positive"))
+    };
+    let settings = podpass_webhook::certificate::CertificateSettings {
+        namespace: args.namespace,
+        service: args.service,
+        secret: args.secret,
+        webhook_configuration: args.webhook_configuration,
+        validity: seconds(args.validity, "--validity")?,
+        renew_before: seconds(args.renew_before, "--renew-before")?,
+    };
+    if settings.renew_before >= settings.validity {
+        anyhow::bail!("--renew-before must be shorter than --validity");
+    }
+    let client =
+        podpass_webhook::run::kube_client(args.kube_api.as_deref(), args.kubeconfig.as_deref())
+            .await?;
+    let outcome = podpass_webhook::certificate::ensure_certificate(
+        client,
+        &settings,
+        std::time::SystemTime::now(),
+    )
+    .await?;
+    tracing::info!(
+        secret = %format!("{}/{}", settings.namespace, settings.secret),
+        issued = outcome.issued,
+        reason = %outcome.reason,
+        ca_bundle_set_on = ?outcome.patched,
+        "the webhook's certificate is in place"
+    );
+    Ok(())
+}
+
 pub(crate) async fn run(global: &Global, command: WebhookCommand) -> anyhow::Result<()> {
+    if let Some(WebhookSubcommand::Certificate(args)) = command.command {
+        return certificate(args).await;
+    }
     let resolver: Option<Arc<dyn podpass_podmutation::IdentityResolver + Send + Sync>> =
         match &command.local_cluster {
             Some(cluster) => {

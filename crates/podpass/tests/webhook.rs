@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use serde_json::{Value, json};
-use support::{Podpass, free_port, text};
+use support::{Podpass, text};
 
 /// A kube-apiserver with no ServiceAccounts: lists are empty, watches stay open and quiet, reads
 /// are 404 (all the webhook asks of it).
@@ -107,20 +107,8 @@ fn start_webhook(podpass: &Podpass) -> Webhook {
         .output()
         .expect("openssl");
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let port = free_port();
-    let child = podpass
-        .command()
-        .args([
-            "webhook",
-            "--port",
-            &port.to_string(),
-            "--metrics-port",
-            "0",
-        ])
-        .arg("--tls-cert")
-        .arg(&cert)
-        .arg("--tls-key")
-        .arg(&key)
+    let (mut webhook, port) = support::webhook_serving(podpass.command(), &cert, &key);
+    let child = webhook
         .args([
             "--kube-api",
             &format!("http://127.0.0.1:{}", start_apiserver()),

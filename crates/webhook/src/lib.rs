@@ -8,6 +8,7 @@
 //! [`IdentityResolver`](podpass_podmutation::IdentityResolver) (local mode).
 
 pub mod args;
+pub mod certificate;
 pub mod cluster;
 pub mod config;
 pub mod config_map;

@@ -111,7 +111,7 @@ async fn cluster_resolver(
     background: &mut JoinSet<()>,
     stopped: &watch::Receiver<bool>,
 ) -> Result<Arc<dyn IdentityResolver + Send + Sync>, RunError> {
-    let client = kube_client(args).await?;
+    let client = kube_client(args.kube_api.as_deref(), args.kubeconfig.as_deref()).await?;
     let cache = Arc::new(ServiceAccountCache::new(&args.webhook.annotation_prefix));
     background.spawn(watch_service_accounts(
         client.clone(),
@@ -153,24 +153,27 @@ fn watch_associations(
     watched
 }
 
-/// A Kubernetes client configured by [`kube_config`].
-async fn kube_client(args: &WebhookArgs) -> Result<Client, RunError> {
-    Ok(Client::try_from(kube_config(args).await?)?)
+/// A Kubernetes client: `kubeconfig` when given, else in-cluster, else `~/.kube/config`
+/// (kube's inference), with the server replaced by `kube_api`; `kube_api` alone is an
+/// unauthenticated client, as with client-go's `BuildConfigFromFlags`.
+pub async fn kube_client(
+    kube_api: Option<&str>,
+    kubeconfig: Option<&Path>,
+) -> Result<Client, RunError> {
+    Ok(Client::try_from(kube_config(kube_api, kubeconfig).await?)?)
 }
 
-/// `--kubeconfig` when given, else in-cluster, else `~/.kube/config` (kube's inference), with
-/// the server replaced by `--kube-api`; `--kube-api` alone is an unauthenticated client, as with
-/// client-go's `BuildConfigFromFlags`.
-async fn kube_config(args: &WebhookArgs) -> Result<Config, RunError> {
-    let kube_api = args
-        .kube_api
-        .as_deref()
+async fn kube_config(
+    kube_api: Option<&str>,
+    kubeconfig: Option<&Path>,
+) -> Result<Config, RunError> {
+    let kube_api = kube_api
         .map(|url| {
             url.parse::<http::Uri>()
                 .map_err(|error| RunError::KubeConfig(format!("--kube-api {url:?}: {error}")))
         })
         .transpose()?;
-    let mut config = match (&args.kubeconfig, &kube_api) {
+    let mut config = match (kubeconfig, &kube_api) {
         (None, Some(url)) => Config::new(url.clone()),
         (Some(path), _) => {
             let kubeconfig =
@@ -215,24 +218,23 @@ async fn termination() {
 mod tests {
     use super::*;
 
-    fn args(kube_api: Option<&str>, kubeconfig: Option<&str>) -> WebhookArgs {
-        WebhookArgs {
-            kube_api: kube_api.map(str::to_owned),
-            kubeconfig: kubeconfig.map(std::path::PathBuf::from),
-            ..WebhookArgs::default()
-        }
+    async fn kube_config(
+        kube_api: Option<&str>,
+        kubeconfig: Option<&str>,
+    ) -> Result<Config, RunError> {
+        super::kube_config(kube_api, kubeconfig.map(Path::new)).await
     }
 
     #[tokio::test]
     async fn kube_api_alone_gives_a_client() {
-        let config = kube_config(&args(Some("https://10.0.0.1:6443"), None)).await;
+        let config = kube_config(Some("https://10.0.0.1:6443"), None).await;
         assert_eq!(
             config.unwrap().cluster_url.to_string(),
             "https://10.0.0.1:6443/"
         );
         // And the client builds from it.
         assert!(
-            kube_client(&args(Some("https://10.0.0.1:6443"), None))
+            kube_client(Some("https://10.0.0.1:6443"), None)
                 .await
                 .is_ok()
         );
@@ -248,12 +250,12 @@ mod tests {
         )
         .unwrap();
         let path = path.to_str().unwrap();
-        let from_file = kube_config(&args(None, Some(path))).await.unwrap();
+        let from_file = kube_config(None, Some(path)).await.unwrap();
         assert_eq!(
             from_file.cluster_url.to_string(),
             "https://kube.example:6443/"
         );
-        let overridden = kube_config(&args(Some("https://10.0.0.2"), Some(path)))
+        let overridden = kube_config(Some("https://10.0.0.2"), Some(path))
             .await
             .unwrap();
         assert_eq!(overridden.cluster_url.to_string(), "https://10.0.0.2/");
@@ -261,15 +263,12 @@ mod tests {
 
     #[tokio::test]
     async fn bad_client_settings_are_errors() {
-        let err = kube_config(&args(None, Some("/nonexistent/kubeconfig")))
+        let err = kube_config(None, Some("/nonexistent/kubeconfig"))
             .await
             .err()
             .unwrap();
         assert!(matches!(err, RunError::Kubeconfig { .. }), "{err}");
-        let err = kube_config(&args(Some("not a url"), None))
-            .await
-            .err()
-            .unwrap();
+        let err = kube_config(Some("not a url"), None).await.err().unwrap();
         assert!(
             err.to_string()
                 .starts_with("configuring the Kubernetes client: --kube-api"),
