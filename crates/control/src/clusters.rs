@@ -79,6 +79,7 @@ impl Clusters {
             issuer_url: format!("{}/id/{cluster_id}", public_url.trim_end_matches('/')),
             cluster_id,
             token_keys: TokenKeys::Podpass,
+            token_review: false,
             created_at: now,
         };
         let key = new_key_record(name, algorithm, now)?;
@@ -92,13 +93,15 @@ impl Clusters {
     }
 
     /// Registers the cluster `name` whose ServiceAccount tokens its own kube-apiserver issues
-    /// as `issuer_url`, verified with `keys` (its issuer's OIDC discovery, or a JWKS), or
-    /// updates the registration. podpass's own clusters cannot be registered over.
+    /// as `issuer_url`, verified with `keys` (its issuer's OIDC discovery, or a JWKS) and, with
+    /// `token_review`, by its kube-apiserver too; or updates the registration. podpass's own
+    /// clusters cannot be registered over.
     pub async fn register(
         &self,
         name: &str,
         issuer_url: &str,
         keys: TokenKeys,
+        token_review: bool,
         now: i64,
     ) -> Result<Cluster> {
         let issuer_url = issuer_url.trim_end_matches('/');
@@ -111,6 +114,7 @@ impl Clusters {
                 let cluster = Cluster {
                     issuer_url: issuer_url.to_owned(),
                     token_keys: keys,
+                    token_review,
                     ..existing
                 };
                 self.store.update_cluster_keys(&cluster).await?;
@@ -122,6 +126,7 @@ impl Clusters {
                     cluster_id: ids::cluster_id()?,
                     issuer_url: issuer_url.to_owned(),
                     token_keys: keys,
+                    token_review,
                     created_at: now,
                 };
                 self.store.register_cluster(&cluster).await?;

@@ -47,12 +47,37 @@ pub enum FetchError {
 /// Why a token of an issuer was not accepted.
 #[derive(Debug, thiserror::Error)]
 pub enum VerifyFailure {
-    /// The issuer's keys could not be had.
+    /// The issuer's keys (or its kube-apiserver's review) could not be had.
     #[error(transparent)]
     Keys(#[from] FetchError),
     /// The token does not verify against them.
     #[error(transparent)]
     Token(#[from] VerifyError),
+    /// The cluster's kube-apiserver refused the token (its pod or ServiceAccount is gone).
+    #[error("the cluster's kube-apiserver refused the token: {0}")]
+    Refused(String),
+}
+
+/// A kube-apiserver's answer to a TokenReview.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenReview {
+    /// Whether it authenticated the token.
+    pub authenticated: bool,
+    /// Who the token is (`system:serviceaccount:NAMESPACE:NAME`).
+    pub username: String,
+    /// Why it did not, when it did not.
+    pub error: Option<String>,
+}
+
+/// The future a [`TokenReviewer`] returns.
+pub type ReviewFuture<'a> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<TokenReview, String>> + Send + 'a>>;
+
+/// Asks the kube-apiserver of the cluster podpass runs in about a token (TokenReview), for the
+/// registered clusters whose tokens it must review.
+pub trait TokenReviewer: Send + Sync + std::fmt::Debug {
+    /// Reviews `token` for `audiences`; `Err` when the apiserver could not be asked.
+    fn review<'a>(&'a self, token: &'a str, audiences: &'a [String]) -> ReviewFuture<'a>;
 }
 
 struct Entry {
@@ -80,6 +105,9 @@ enum Plan {
 pub struct IssuerKeys {
     http: reqwest::Client,
     clusters: Clusters,
+    reviewer: Option<Arc<dyn TokenReviewer>>,
+    /// Issuers whose tokens their kube-apiserver reviews too, learned with their keys.
+    reviewed: RwLock<HashMap<String, bool>>,
     refresh: Duration,
     entries: RwLock<HashMap<String, Entry>>,
     fetches: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
@@ -87,8 +115,12 @@ pub struct IssuerKeys {
 
 impl IssuerKeys {
     /// Keys of any issuer, podpass's own `clusters` read from the store; sets are revalidated
-    /// after `refresh`.
-    pub(crate) fn new(clusters: Clusters, refresh: Duration) -> Self {
+    /// after `refresh`. `reviewer` asks the kube-apiserver of clusters registered for review.
+    pub(crate) fn new(
+        clusters: Clusters,
+        refresh: Duration,
+        reviewer: Option<Arc<dyn TokenReviewer>>,
+    ) -> Self {
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(2))
             .timeout(Duration::from_secs(5))
@@ -98,6 +130,8 @@ impl IssuerKeys {
         Self {
             http,
             clusters,
+            reviewer,
+            reviewed: RwLock::new(HashMap::new()),
             refresh,
             entries: RwLock::new(HashMap::new()),
             fetches: Mutex::new(HashMap::new()),
@@ -114,13 +148,61 @@ impl IssuerKeys {
         now: i64,
     ) -> Result<Claims, VerifyFailure> {
         let verifier = self.verifier(issuer, audiences, false).await?;
-        match verifier.verify(token, now) {
+        let claims = match verifier.verify(token, now) {
             Err(VerifyError::UnknownKeyId(_)) => {
                 let fresh = self.verifier(issuer, audiences, true).await?;
-                Ok(fresh.verify(token, now)?)
+                fresh.verify(token, now)?
             }
-            other => Ok(other?),
+            other => other?,
+        };
+        if self.is_reviewed(issuer) {
+            self.review(token, audiences, &claims).await?;
         }
+        Ok(claims)
+    }
+
+    fn is_reviewed(&self, issuer: &str) -> bool {
+        self.reviewed
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(issuer)
+            .copied()
+            .unwrap_or(false)
+    }
+
+    /// The kube-apiserver's word on a token that verified: it must still authenticate it, as
+    /// the ServiceAccount the token names.
+    async fn review(
+        &self,
+        token: &str,
+        audiences: &[String],
+        claims: &Claims,
+    ) -> Result<(), VerifyFailure> {
+        let reviewer = self.reviewer.as_ref().ok_or_else(|| {
+            FetchError::Http(
+                "the cluster's tokens are reviewed by its kube-apiserver, and podpass has no \
+                 Kubernetes API to ask (run it in the cluster, or give --kube-api or --kubeconfig)"
+                    .to_owned(),
+            )
+        })?;
+        let review = reviewer
+            .review(token, audiences)
+            .await
+            .map_err(|e| FetchError::Http(format!("TokenReview: {e}")))?;
+        if !review.authenticated {
+            return Err(VerifyFailure::Refused(
+                review
+                    .error
+                    .unwrap_or_else(|| "not authenticated".to_owned()),
+            ));
+        }
+        if review.username != claims.sub {
+            return Err(VerifyFailure::Refused(format!(
+                "it authenticates {} and the token names {}",
+                review.username, claims.sub
+            )));
+        }
+        Ok(())
     }
 
     /// How long a set is used without revalidation.
@@ -289,6 +371,13 @@ impl IssuerKeys {
     async fn stored_keys(&self, issuer: &str) -> Result<Option<Jwks>, FetchError> {
         let store_error = |e: crate::clusters::ClusterError| FetchError::Store(e.to_string());
         let cluster = self.clusters.by_issuer(issuer).await.map_err(store_error)?;
+        self.reviewed
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(
+                issuer.to_owned(),
+                cluster.as_ref().is_some_and(|c| c.token_review),
+            );
         match cluster {
             Some(cluster) => match cluster.token_keys {
                 TokenKeys::Podpass => self
@@ -401,7 +490,7 @@ mod tests {
         let store = podpass_store::Store::open_sqlite_file(&dir.path().join("db"))
             .await
             .unwrap();
-        (IssuerKeys::new(Clusters::new(store), refresh), dir)
+        (IssuerKeys::new(Clusters::new(store), refresh, None), dir)
     }
 
     /// Whether `keys` accepts `token` now (`Err` when no key set is usable).

@@ -73,6 +73,9 @@ pub struct Settings {
     /// How long an issuer's key set is used before it is revalidated: the longest a key the
     /// issuer stopped publishing keeps verifying (see [`issuers`]).
     pub issuer_keys_refresh: Duration,
+    /// The kube-apiserver that reviews the tokens of clusters registered for it, if podpass
+    /// can reach one.
+    pub token_reviewer: Option<Arc<dyn issuers::TokenReviewer>>,
 }
 
 /// The domain layer: cheap to clone, shared by every handler and command.
@@ -95,8 +98,11 @@ struct Inner {
 impl Control {
     /// The domain layer over an opened store, the session key ring and the audit trail.
     pub fn new(settings: Settings, store: Store, keys: Arc<KeyRing>, audit: AuditLog) -> Self {
-        let issuer_keys =
-            IssuerKeys::new(Clusters::new(store.clone()), settings.issuer_keys_refresh);
+        let issuer_keys = IssuerKeys::new(
+            Clusters::new(store.clone()),
+            settings.issuer_keys_refresh,
+            settings.token_reviewer.clone(),
+        );
         Self {
             inner: Arc::new(Inner {
                 settings,

@@ -32,6 +32,11 @@ pub(crate) enum ClusterCommand {
         /// Register again after the cluster rotates its signing key
         #[arg(long)]
         jwks_file: Option<PathBuf>,
+        /// Also ask the cluster's kube-apiserver about each token (TokenReview), which refuses
+        /// tokens of deleted pods and ServiceAccounts (`podpass up` then needs the Kubernetes
+        /// API: in-cluster, --kube-api or --kubeconfig)
+        #[arg(long)]
+        tokenreview: bool,
     },
     /// Sign new tokens with a fresh key; old keys stay in the JWKS until their last token expires
     RotateKey {
@@ -95,6 +100,11 @@ pub(crate) async fn run(global: &Global, command: ClusterCommand) -> anyhow::Res
                     }
                     TokenKeys::Jwks(_) => ("the registered JWKS".to_owned(), "-".to_owned()),
                 };
+                let verified_by = if cluster.token_review {
+                    format!("{verified_by}, then its kube-apiserver (TokenReview)")
+                } else {
+                    verified_by
+                };
                 rows.push(vec![
                     cluster.name.clone(),
                     cluster.issuer_url.clone(),
@@ -108,6 +118,7 @@ pub(crate) async fn run(global: &Global, command: ClusterCommand) -> anyhow::Res
             name,
             issuer_url,
             jwks_file,
+            tokenreview,
         } => {
             let keys = match &jwks_file {
                 Some(path) => TokenKeys::Jwks(
@@ -117,14 +128,19 @@ pub(crate) async fn run(global: &Global, command: ClusterCommand) -> anyhow::Res
                 None => TokenKeys::Discovery,
             };
             let clusters = podpass_control::clusters::Clusters::new(store);
-            let cluster = clusters.register(&name, &issuer_url, keys, now).await?;
-            let how = match jwks_file {
+            let cluster = clusters
+                .register(&name, &issuer_url, keys, tokenreview, now)
+                .await?;
+            let mut how = match jwks_file {
                 Some(path) => format!("the keys of {}", path.display()),
                 None => format!(
                     "the keys {}/.well-known/openid-configuration names",
                     cluster.issuer_url
                 ),
             };
+            if tokenreview {
+                how.push_str(", then reviewed by its kube-apiserver");
+            }
             println!(
                 "cluster/{name} registered: its tokens from {} are verified with {how}",
                 cluster.issuer_url

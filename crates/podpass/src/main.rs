@@ -18,6 +18,7 @@ mod pods;
 mod profile;
 mod sa;
 mod serve;
+mod token_review;
 mod tokens;
 mod webhook_cmd;
 

@@ -89,18 +89,41 @@ impl Apiserver {
     }
 }
 
-/// `podpass cluster register kind` with the JWKS of `signers`, written to `file`; its output.
-fn register_kind(podpass: &Podpass, file: &str, signers: &[&Apiserver]) -> String {
+/// `podpass cluster register kind` with the JWKS of `signers`, written to `file`, and `more`
+/// arguments; its output.
+fn register_kind(podpass: &Podpass, file: &str, signers: &[&Apiserver], more: &[&str]) -> String {
     let jwks = podpass.write(file, &Apiserver::jwks(signers));
-    podpass.podpass_ok(&[
-        "cluster",
-        "register",
-        "kind",
-        "--issuer-url",
-        ISSUER,
-        "--jwks-file",
-        jwks.to_str().unwrap(),
-    ])
+    let args = [
+        &[
+            "cluster",
+            "register",
+            "kind",
+            "--issuer-url",
+            ISSUER,
+            "--jwks-file",
+            jwks.to_str().unwrap(),
+        ],
+        more,
+    ]
+    .concat();
+    podpass.podpass_ok(&args)
+}
+
+/// A live pod's token of `apps/reader` as `apiserver` signs it for EKS Auth.
+fn reader_token(apiserver: &Apiserver, pod: &str) -> String {
+    apiserver.token("pods.eks.amazonaws.com", "apps", "reader", Some(pod), 600)
+}
+
+/// EKS Auth's credentials for `token`, which must be granted.
+fn eks_auth_ok(podpass: &Podpass, cluster: &str, token: &str) -> Value {
+    let out = eks_auth(podpass, cluster, token);
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        text(&out.stderr),
+        podpass.log()
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
 }
 
 /// A role `name` trusted by `trust`.
@@ -152,7 +175,7 @@ fn eks_auth(podpass: &Podpass, cluster: &str, token: &str) -> std::process::Outp
 fn a_registered_clusters_own_tokens_get_pod_identity_and_irsa() {
     let podpass = Podpass::start_with(&["--issuer-keys-refresh", "1"], &[]);
     let apiserver = Apiserver::new("k8s-key-1");
-    let registered = register_kind(&podpass, "jwks.json", &[&apiserver]);
+    let registered = register_kind(&podpass, "jwks.json", &[&apiserver], &[]);
     assert!(
         registered.contains("cluster/kind registered"),
         "{registered}"
@@ -170,21 +193,8 @@ fn a_registered_clusters_own_tokens_get_pod_identity_and_irsa() {
     // Pod Identity: the cluster's pod token, through EKS Auth.
     let reader = role(&podpass, "kind-reader", &pod_identity_trust());
     associate(&podpass, "kind", "apps", "reader", &reader);
-    let token = apiserver.token(
-        "pods.eks.amazonaws.com",
-        "apps",
-        "reader",
-        Some("reader-1"),
-        600,
-    );
-    let out = eks_auth(&podpass, "kind", &token);
-    assert!(
-        out.status.success(),
-        "{}\n{}",
-        text(&out.stderr),
-        podpass.log()
-    );
-    let answer: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let token = reader_token(&apiserver, "reader-1");
+    let answer = eks_auth_ok(&podpass, "kind", &token);
     assert!(
         answer["assumedRoleUser"]["arn"]
             .as_str()
@@ -297,7 +307,7 @@ fn a_registered_clusters_own_tokens_get_pod_identity_and_irsa() {
     // The cluster rotates its key and the operator registers the new JWKS: the old key's
     // tokens stop verifying once running instances revalidate (1 s here).
     let rotated = Apiserver::new("k8s-key-2");
-    register_kind(&podpass, "jwks-2.json", &[&rotated]);
+    register_kind(&podpass, "jwks-2.json", &[&rotated], &[]);
     let fresh = rotated.token(
         "pods.eks.amazonaws.com",
         "apps",
@@ -376,7 +386,7 @@ fn registration_refuses_what_it_cannot_verify_with() {
     }
     // A registered cluster's tokens are its apiserver's: podpass issues none.
     let apiserver = Apiserver::new("k");
-    register_kind(&podpass, "jwks.json", &[&apiserver]);
+    register_kind(&podpass, "jwks.json", &[&apiserver], &[]);
     for args in [
         &["sa", "create", "--cluster", "kind", "app"][..],
         &[
@@ -605,4 +615,92 @@ fn the_cluster_install_topology_issues_a_pods_credentials() {
         &podpass.aws(&webhook, &["iam", "list-roles"]),
         "AccessDenied",
     );
+}
+
+/// What the stand-in kube-apiserver's TokenReview saw and refuses.
+#[derive(Default)]
+struct Reviews {
+    /// Tokens of pods deleted since they were issued: the apiserver no longer authenticates them.
+    deleted: Vec<String>,
+    /// The audiences of each review asked.
+    asked: Vec<Value>,
+}
+
+/// `POST /apis/authentication.k8s.io/v1/tokenreviews`, as the kube-apiserver answers it.
+async fn token_review(
+    axum::extract::State(reviews): axum::extract::State<std::sync::Arc<std::sync::Mutex<Reviews>>>,
+    axum::Json(review): axum::Json<Value>,
+) -> axum::Json<Value> {
+    let token = review["spec"]["token"].as_str().unwrap_or_default();
+    let mut reviews = reviews.lock().unwrap();
+    reviews.asked.push(review["spec"]["audiences"].clone());
+    let status = if reviews.deleted.iter().any(|t| t == token) {
+        json!({"authenticated": false, "error": "pod \"reader-gone\" not found"})
+    } else {
+        let payload = token.split('.').nth(1).unwrap_or_default();
+        let claims: Value =
+            base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, payload)
+                .ok()
+                .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+                .unwrap_or_default();
+        json!({"authenticated": true, "user": {"username": claims["sub"]}, "audiences": review["spec"]["audiences"]})
+    };
+    axum::Json(json!({
+        "apiVersion": "authentication.k8s.io/v1",
+        "kind": "TokenReview",
+        "spec": review["spec"],
+        "status": status,
+    }))
+}
+
+#[test]
+fn a_cluster_registered_for_token_review_refuses_tokens_of_deleted_pods() {
+    let reviews = std::sync::Arc::new(std::sync::Mutex::new(Reviews::default()));
+    let kube_api = support::serve(
+        axum::Router::new()
+            .route(
+                "/apis/authentication.k8s.io/v1/tokenreviews",
+                axum::routing::post(token_review),
+            )
+            .with_state(reviews.clone()),
+    );
+    let podpass = Podpass::start_with(&["--kube-api", &kube_api], &[]);
+    let apiserver = Apiserver::new("k8s-key-1");
+    let registered = register_kind(&podpass, "jwks.json", &[&apiserver], &["--tokenreview"]);
+    assert!(
+        registered.contains("then reviewed by its kube-apiserver"),
+        "{registered}"
+    );
+    let listed = podpass.podpass_ok(&["cluster", "list"]);
+    assert!(listed.contains("(TokenReview)"), "{listed}");
+    let reader = role(&podpass, "kind-reader", &pod_identity_trust());
+    associate(&podpass, "kind", "apps", "reader", &reader);
+
+    let live = reader_token(&apiserver, "reader-1");
+    eks_auth_ok(&podpass, "kind", &live);
+    assert_eq!(
+        reviews.lock().unwrap().asked,
+        [json!(["pods.eks.amazonaws.com"])],
+        "one review, for EKS Auth's audience"
+    );
+
+    // Well signed and unexpired, but its pod is gone: the apiserver says no, so does EKS Auth.
+    let gone = reader_token(&apiserver, "reader-gone");
+    reviews.lock().unwrap().deleted.push(gone.clone());
+    let out = eks_auth(&podpass, "kind", &gone);
+    assert_aws_error(&out, "InvalidTokenException");
+    assert!(
+        podpass.log().contains("pod \\\"reader-gone\\\" not found")
+            || podpass.log().contains("pod \"reader-gone\" not found"),
+        "the reason is logged:\n{}",
+        podpass.log()
+    );
+
+    // A podpass that cannot ask the apiserver does not skip the review: it is unavailable.
+    let blind = Podpass::start();
+    register_kind(&blind, "jwks.json", &[&apiserver], &["--tokenreview"]);
+    let reader = role(&blind, "kind-reader", &pod_identity_trust());
+    associate(&blind, "kind", "apps", "reader", &reader);
+    let out = eks_auth(&blind, "kind", &live);
+    assert_aws_error(&out, "ServiceUnavailableException");
 }

@@ -29,13 +29,13 @@ fn key_from_row(row: KeyRow) -> SigningKeyRecord {
     }
 }
 
-type ClusterRow = (String, String, String, String, Option<String>, i64);
+type ClusterRow = (String, String, String, String, Option<String>, i64, i64);
 
 const CLUSTER_COLUMNS: &str =
-    "SELECT name, cluster_id, issuer_url, token_keys, jwks, created_at FROM clusters";
+    "SELECT name, cluster_id, issuer_url, token_keys, jwks, token_review, created_at FROM clusters";
 
 fn cluster_from_row(row: ClusterRow) -> Result<Cluster> {
-    let (name, cluster_id, issuer_url, token_keys, jwks, created_at) = row;
+    let (name, cluster_id, issuer_url, token_keys, jwks, token_review, created_at) = row;
     let token_keys = match (token_keys.as_str(), jwks) {
         ("podpass", _) => TokenKeys::Podpass,
         ("discovery", _) => TokenKeys::Discovery,
@@ -52,6 +52,7 @@ fn cluster_from_row(row: ClusterRow) -> Result<Cluster> {
         cluster_id,
         issuer_url,
         token_keys,
+        token_review: token_review != 0,
         created_at,
     })
 }
@@ -95,11 +96,13 @@ impl Store {
             _ => None,
         };
         let done = sqlx::query(
-            "UPDATE clusters SET issuer_url = $1, token_keys = $2, jwks = $3 WHERE name = $4",
+            "UPDATE clusters SET issuer_url = $1, token_keys = $2, jwks = $3, token_review = $4 \
+             WHERE name = $5",
         )
         .bind(&cluster.issuer_url)
         .bind(cluster.token_keys.as_str())
         .bind(jwks)
+        .bind(i64::from(cluster.token_review))
         .bind(&cluster.name)
         .execute(&self.pool)
         .await
@@ -320,13 +323,15 @@ async fn insert_cluster(
         _ => None,
     };
     sqlx::query(
-        "INSERT INTO clusters (name, cluster_id, issuer_url, token_keys, jwks, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO clusters (name, cluster_id, issuer_url, token_keys, jwks, token_review, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(&cluster.name)
     .bind(&cluster.cluster_id)
     .bind(&cluster.issuer_url)
     .bind(cluster.token_keys.as_str())
     .bind(jwks)
+    .bind(i64::from(cluster.token_review))
     .bind(cluster.created_at)
     .execute(&mut **tx)
     .await

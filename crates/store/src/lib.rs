@@ -95,6 +95,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "cluster objects",
         include_str!("../migrations/0005_cluster_objects.sql"),
     ),
+    (
+        6,
+        "token review",
+        include_str!("../migrations/0006_token_review.sql"),
+    ),
 ];
 
 /// The databases the store runs on.

@@ -38,6 +38,9 @@ pub struct Cluster {
     pub issuer_url: String,
     /// Where the keys that verify its tokens come from.
     pub token_keys: TokenKeys,
+    /// Whether its kube-apiserver also reviews each token (TokenReview), refusing those of
+    /// deleted pods and ServiceAccounts.
+    pub token_review: bool,
     /// Creation time, epoch seconds.
     pub created_at: i64,
 }

@@ -33,6 +33,7 @@ async fn demo_cluster(store: &Store) -> SigningKeyRecord {
         cluster_id: "ABC".into(),
         issuer_url: "http://127.0.0.1:1/id/ABC".into(),
         token_keys: podpass_store::TokenKeys::Podpass,
+        token_review: false,
         created_at: 1,
     };
     let key = SigningKeyRecord {

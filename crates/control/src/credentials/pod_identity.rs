@@ -136,6 +136,10 @@ impl Control {
                     why: "The cluster's token issuer is unavailable.".to_owned(),
                 }
             }
+            VerifyFailure::Refused(why) => {
+                tracing::info!(cluster = %cluster.name, %why, "pod identity token refused by its cluster");
+                Error::invalid(Invalid::Token, "The token is invalid: the cluster no longer authenticates it.".to_owned())
+            }
             VerifyFailure::Token(e) => {
                 tracing::info!(cluster = %cluster.name, error = %e, "pod identity token rejected");
                 match e {

@@ -169,6 +169,10 @@ fn web_identity_error(issuer: &str, failure: VerifyFailure) -> Error {
             };
         }
         VerifyFailure::Token(e) => e,
+        VerifyFailure::Refused(why) => {
+            tracing::info!(%issuer, %why, "web identity token refused by its cluster");
+            return Error::invalid(Invalid::Token, INVALID_TOKEN.to_owned());
+        }
     };
     tracing::info!(%issuer, error = %token_error, "web identity token rejected");
     let invalid = |why: String| Error::invalid(Invalid::Token, why);

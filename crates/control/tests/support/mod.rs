@@ -35,6 +35,7 @@ impl Instance {
             region: "us-east-1".to_owned(),
             node_role: None,
             issuer_keys_refresh: std::time::Duration::from_secs(30),
+            token_reviewer: None,
         };
         let control = Control::new(settings, store.clone(), Arc::new(keys), audit);
         let cluster = control
