@@ -94,7 +94,11 @@ def reference_errors(docs):
     def has(kind, namespace, name):
         return (kind, namespace, name) in by
 
-    workloads = [d for d in docs if (d.get("spec") or {}).get("template")]
+    def pod_template(doc):
+        spec = doc.get("spec") or {}
+        return spec.get("template") or ((spec.get("jobTemplate") or {}).get("spec") or {}).get("template")
+
+    workloads = [d for d in docs if pod_template(d)]
     for doc in docs:
         meta = doc["metadata"]
         name = f"{doc['kind']}/{meta['name']}"
@@ -104,7 +108,7 @@ def reference_errors(docs):
                 errors.append(f"{name}: label {key}={value!r} is not a label value")
         if namespace and not has("Namespace", None, namespace):
             errors.append(f"{name}: namespace {namespace} is not created")
-        template = (doc.get("spec") or {}).get("template")
+        template = pod_template(doc)
         if template:
             selector = doc["spec"].get("selector", {}).get("matchLabels", {})
             labels = template["metadata"]["labels"]
@@ -148,7 +152,7 @@ def reference_errors(docs):
                 for w in workloads
                 if w["metadata"].get("namespace") == namespace
                 and all(
-                    w["spec"]["template"]["metadata"]["labels"].get(k) == v
+                    pod_template(w)["metadata"]["labels"].get(k) == v
                     for k, v in doc["spec"]["selector"].items()
                 )
             ]
@@ -159,7 +163,7 @@ def reference_errors(docs):
                 named = {
                     p.get("name")
                     for w in selected
-                    for c in w["spec"]["template"]["spec"]["containers"]
+                    for c in pod_template(w)["spec"]["containers"]
                     for p in c.get("ports", [])
                 }
                 if isinstance(target, str) and target not in named:

@@ -30,11 +30,12 @@ pub(crate) enum AgentCommand {
 /// Options of `podpass agent init`.
 #[derive(Debug, Args)]
 pub(crate) struct InitArgs {
-    /// The addresses the agent serves on (IPv4 must take; IPv6 is skipped on a node without it)
+    /// The addresses the agent serves on (IPv4 must take; IPv6 is skipped on a node without
+    /// it). A flag only: the agent's own PODPASS_AGENT_* variables in the environment would make
+    /// `podpass agent` itself (which needs its cluster name) the command being run
     #[arg(
         long,
         short = 'b',
-        env = "PODPASS_AGENT_BIND_HOSTS",
         value_delimiter = ',',
         value_parser = podpass_agent::config::parse_bind_host,
         default_values = ["169.254.170.23", "[fd00:ec2::23]"],

@@ -70,6 +70,12 @@ pub(crate) struct ManifestsArgs {
     #[arg(long, env = "PODPASS_MANIFESTS_CLUSTER_JWKS_FILE")]
     pub cluster_jwks_file: Option<std::path::PathBuf>,
 
+    /// Also ask the cluster's kube-apiserver about each token (TokenReview), which refuses
+    /// tokens of deleted pods and ServiceAccounts: the API gets its ServiceAccount token and
+    /// the right to create TokenReviews, nothing more
+    #[arg(long, env = "PODPASS_MANIFESTS_CLUSTER_TOKENREVIEW")]
+    pub cluster_tokenreview: bool,
+
     /// AWS region podpass reports
     #[arg(long, env = "PODPASS_MANIFESTS_REGION", default_value = "us-east-1")]
     pub region: String,
@@ -81,6 +87,16 @@ pub(crate) struct ManifestsArgs {
         default_value = "000000000000"
     )]
     pub account_id: String,
+
+    /// Where the webhook's serving certificate comes from: cert-manager (which must be
+    /// installed), or podpass's own Job and daily CronJob (`podpass webhook certificate`)
+    #[arg(
+        long,
+        env = "PODPASS_MANIFESTS_CERTIFICATES",
+        value_enum,
+        default_value = "cert-manager"
+    )]
+    pub certificates: Certificates,
 
     /// What the API server does when the webhook cannot be reached: `ignore` admits the pod
     /// without credentials (the reference webhook's choice, silent), `fail` refuses it (visible,
@@ -161,6 +177,15 @@ pub(crate) enum Component {
     Webhook,
     /// The node agent, as a DaemonSet on the host network.
     Agent,
+}
+
+/// Who issues the webhook's certificate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Certificates {
+    /// A cert-manager Issuer and Certificate; cert-manager injects the caBundle.
+    CertManager,
+    /// A Job (and a daily CronJob renewing it) running `podpass webhook certificate`.
+    SelfSigned,
 }
 
 /// `failurePolicy` of the webhook.
@@ -312,7 +337,7 @@ impl ManifestsArgs {
             object: json!({
                 "apiVersion": "v1",
                 "kind": "ServiceAccount",
-                "metadata": self.metadata(&format!("podpass-{component}"), component),
+                "metadata": self.metadata(&component_account(component), component),
                 "automountServiceAccountToken": automount,
             }),
         }
@@ -349,6 +374,58 @@ impl ManifestsArgs {
         }
     }
 
+    /// A role with `rules` and its binding to the ServiceAccount `podpass-<name>`'s namesake:
+    /// a Role in podpass's namespace, or a ClusterRole.
+    fn grant(
+        &self,
+        scope: Scope,
+        name: &str,
+        component: &str,
+        comment: &'static str,
+        rules: Value,
+    ) -> [Document; 2] {
+        let (role, binding, metadata) = match scope {
+            Scope::Namespace => ("Role", "RoleBinding", self.metadata(name, component)),
+            Scope::Cluster => (
+                "ClusterRole",
+                "ClusterRoleBinding",
+                self.cluster_metadata(name, component),
+            ),
+        };
+        [
+            Document {
+                comment,
+                object: json!({
+                    "apiVersion": "rbac.authorization.k8s.io/v1",
+                    "kind": role,
+                    "metadata": metadata,
+                    "rules": rules,
+                }),
+            },
+            Document {
+                comment: "",
+                object: json!({
+                    "apiVersion": "rbac.authorization.k8s.io/v1",
+                    "kind": binding,
+                    "metadata": metadata,
+                    "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": role, "name": name},
+                    "subjects": [{"kind": "ServiceAccount", "name": component_account(component), "namespace": self.namespace}],
+                }),
+            },
+        ]
+    }
+
+    /// The API's right to ask the apiserver about tokens, and no other.
+    fn api_tokenreview_rbac(&self) -> [Document; 2] {
+        self.grant(
+            Scope::Cluster,
+            "podpass-api-tokenreview",
+            "api",
+            "The API reviews the cluster's tokens (--cluster-tokenreview): TokenReview only.",
+            json!([{"apiGroups": ["authentication.k8s.io"], "resources": ["tokenreviews"], "verbs": ["create"]}]),
+        )
+    }
+
     fn jwks_config_map(&self, jwks: &str) -> Document {
         Document {
             comment: "The cluster's ServiceAccount signing keys, which verify its pods' tokens.",
@@ -378,6 +455,9 @@ impl ManifestsArgs {
         ];
         if with_jwks {
             settings.push(("PODPASS_CLUSTER_JWKS_FILE", format!("{JWKS_DIR}/jwks.json")));
+        }
+        if self.cluster_tokenreview {
+            settings.push(("PODPASS_CLUSTER_TOKENREVIEW", "true".to_owned()));
         }
         let mut mounts = vec![json!({"name": "data", "mountPath": DATA_DIR})];
         let mut volumes = vec![json!({"name": "data", "emptyDir": {"sizeLimit": "1Gi"}})];
@@ -427,7 +507,8 @@ impl ManifestsArgs {
                         "metadata": {"labels": self.labels("api")},
                         "spec": {
                             "serviceAccountName": "podpass-api",
-                            "automountServiceAccountToken": false,
+                            // Its own token only to call TokenReview.
+                            "automountServiceAccountToken": self.cluster_tokenreview,
                             // Kubernetes would put PODPASS_API_PORT=tcp://... into the env.
                             "enableServiceLinks": false,
                             "securityContext": Self::pod_security(),
@@ -467,27 +548,13 @@ impl ManifestsArgs {
     }
 
     fn webhook_rbac(&self) -> [Document; 2] {
-        [
-            Document {
-                comment: "The webhook reads ServiceAccounts (their role annotations); nothing else.",
-                object: json!({
-                    "apiVersion": "rbac.authorization.k8s.io/v1",
-                    "kind": "ClusterRole",
-                    "metadata": self.cluster_metadata("podpass-webhook", "webhook"),
-                    "rules": [{"apiGroups": [""], "resources": ["serviceaccounts"], "verbs": ["get", "list", "watch"]}],
-                }),
-            },
-            Document {
-                comment: "",
-                object: json!({
-                    "apiVersion": "rbac.authorization.k8s.io/v1",
-                    "kind": "ClusterRoleBinding",
-                    "metadata": self.cluster_metadata("podpass-webhook", "webhook"),
-                    "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "podpass-webhook"},
-                    "subjects": [{"kind": "ServiceAccount", "name": "podpass-webhook", "namespace": self.namespace}],
-                }),
-            },
-        ]
+        self.grant(
+            Scope::Cluster,
+            "podpass-webhook",
+            "webhook",
+            "The webhook reads ServiceAccounts (their role annotations); nothing else.",
+            json!([{"apiGroups": [""], "resources": ["serviceaccounts"], "verbs": ["get", "list", "watch"]}]),
+        )
     }
 
     fn webhook_certificate(&self) -> [Document; 2] {
@@ -521,6 +588,79 @@ impl ManifestsArgs {
                         "renewBefore": "360h",
                         "privateKey": {"algorithm": "ECDSA", "size": 256, "rotationPolicy": "Always"},
                         "issuerRef": {"group": "cert-manager.io", "kind": "Issuer", "name": "podpass-selfsigned"},
+                    },
+                }),
+            },
+        ]
+    }
+
+    /// `podpass webhook certificate` as a Job at install and a daily CronJob that renews the
+    /// certificate 30 days before it expires, with only the access they need.
+    fn certificate_jobs(&self) -> [Document; 7] {
+        const NAME: &str = "podpass-webhook-certificate";
+        let pod = json!({
+            "metadata": {"labels": self.labels("webhook-certificate")},
+            "spec": {
+                "serviceAccountName": NAME,
+                "enableServiceLinks": false,
+                "restartPolicy": "OnFailure",
+                "securityContext": Self::pod_security(),
+                "containers": [{
+                    "name": "certificate",
+                    "image": self.image,
+                    "args": ["webhook", "certificate"],
+                    "env": Self::env(&[
+                        ("PODPASS_WEBHOOK_CERTIFICATE_NAMESPACE", self.namespace.clone()),
+                        ("PODPASS_LOG_FORMAT", "json".to_owned()),
+                    ]),
+                    "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}, "limits": {"memory": "64Mi"}},
+                    "securityContext": Self::restricted(),
+                }],
+            },
+        });
+        let job_spec = json!({"backoffLimit": 6, "ttlSecondsAfterFinished": 3600, "template": pod});
+        let [secrets, secrets_binding] = self.grant(
+            Scope::Namespace,
+            NAME,
+            "webhook-certificate",
+            "The certificate Job writes the webhook's Secret (a Secret's create cannot be limited to one name).",
+            json!([
+                {"apiGroups": [""], "resources": ["secrets"], "verbs": ["create"]},
+                {"apiGroups": [""], "resources": ["secrets"], "resourceNames": [WEBHOOK_TLS_SECRET], "verbs": ["get", "update"]},
+            ]),
+        );
+        let [configuration, configuration_binding] = self.grant(
+            Scope::Cluster,
+            NAME,
+            "webhook-certificate",
+            "And sets the caBundle of podpass's webhook configuration, and of no other.",
+            json!([{"apiGroups": ["admissionregistration.k8s.io"], "resources": ["mutatingwebhookconfigurations"], "resourceNames": ["podpass-webhook"], "verbs": ["get", "patch"]}]),
+        );
+        [
+            self.service_account("webhook-certificate", true),
+            secrets,
+            secrets_binding,
+            configuration,
+            configuration_binding,
+            Document {
+                comment: "The webhook's certificate at install; the webhook starts once its Secret exists.",
+                object: json!({
+                    "apiVersion": "batch/v1",
+                    "kind": "Job",
+                    "metadata": self.metadata(NAME, "webhook-certificate"),
+                    "spec": job_spec,
+                }),
+            },
+            Document {
+                comment: "Renewed 30 days before it expires; the webhook reloads it from its Secret.",
+                object: json!({
+                    "apiVersion": "batch/v1",
+                    "kind": "CronJob",
+                    "metadata": self.metadata(&format!("{NAME}-renewal"), "webhook-certificate"),
+                    "spec": {
+                        "schedule": "17 3 * * *",
+                        "concurrencyPolicy": "Forbid",
+                        "jobTemplate": {"spec": job_spec},
                     },
                 }),
             },
@@ -638,9 +778,11 @@ impl ManifestsArgs {
         let mut excluded: Vec<&str> = SYSTEM_NAMESPACES.to_vec();
         excluded.push(&self.namespace);
         let mut metadata = self.cluster_metadata("podpass-webhook", "webhook");
-        metadata["annotations"] = json!({
-            "cert-manager.io/inject-ca-from": format!("{}/podpass-webhook", self.namespace),
-        });
+        if self.certificates == Certificates::CertManager {
+            metadata["annotations"] = json!({
+                "cert-manager.io/inject-ca-from": format!("{}/podpass-webhook", self.namespace),
+            });
+        }
         Document {
             comment: "Pods are mutated on CREATE, but in podpass's own and the system namespaces and those labelled eks.amazonaws.com/skip-pod-identity-webhook, as the reference webhook.",
             object: json!({
@@ -723,8 +865,7 @@ impl ManifestsArgs {
                             "initContainers": [{
                                 "name": "link",
                                 "image": self.image,
-                                "args": ["agent", "init"],
-                                "env": Self::env(&[("PODPASS_AGENT_BIND_HOSTS", self.agent_bind_hosts.join(","))]),
+                                "args": ["agent", "init", "--bind-hosts", self.agent_bind_hosts.join(",")],
                                 "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}, "limits": {"memory": "64Mi"}},
                                 "securityContext": {
                                     "allowPrivilegeEscalation": false,
@@ -780,23 +921,46 @@ impl ManifestsArgs {
             if let Some(jwks) = jwks {
                 docs.push(self.jwks_config_map(jwks));
             }
+            if self.cluster_tokenreview {
+                docs.extend(self.api_tokenreview_rbac());
+            }
             docs.push(self.api_service());
             docs.push(self.api_deployment(jwks.is_some()));
             docs.push(self.disruption_budget("api"));
         }
         if self.has(Component::Webhook) {
             docs.extend(self.webhook_rbac());
-            docs.extend(self.webhook_certificate());
+            if self.certificates == Certificates::CertManager {
+                docs.extend(self.webhook_certificate());
+            }
             docs.push(self.webhook_service());
             docs.push(self.webhook_deployment());
             docs.push(self.disruption_budget("webhook"));
             docs.push(self.mutating_webhook());
+            if self.certificates == Certificates::SelfSigned {
+                // After the configuration, whose caBundle the Job sets.
+                docs.extend(self.certificate_jobs());
+            }
         }
         if self.has(Component::Agent) {
             docs.push(self.agent_daemonset());
         }
         docs
     }
+}
+
+/// Where a role applies.
+#[derive(Clone, Copy)]
+enum Scope {
+    /// podpass's namespace.
+    Namespace,
+    /// The cluster.
+    Cluster,
+}
+
+/// The ServiceAccount of a component: `podpass-<component>`.
+fn component_account(component: &str) -> String {
+    format!("podpass-{component}")
 }
 
 fn component_name(component: Component) -> &'static str {

@@ -127,6 +127,30 @@ pub(crate) struct UpArgs {
     )]
     pub cluster_jwks_file: Option<PathBuf>,
 
+    /// With --cluster-issuer-url: also ask the cluster's kube-apiserver about each token
+    /// (TokenReview), which refuses tokens of deleted pods and ServiceAccounts. podpass reaches
+    /// the apiserver in-cluster, or with --kube-api / --kubeconfig
+    #[arg(
+        long,
+        env = "PODPASS_CLUSTER_TOKENREVIEW",
+        requires = "cluster_issuer_url",
+        action = ArgAction::Set,
+        num_args = 0..=1,
+        default_missing_value = "true",
+        default_value_t = false,
+        value_name = "BOOL"
+    )]
+    pub cluster_tokenreview: bool,
+
+    /// Kubernetes API server for TokenReview, when podpass runs outside the cluster (without
+    /// --kubeconfig, requests carry no credentials) [default: in-cluster, else ~/.kube/config]
+    #[arg(long, env = "PODPASS_KUBE_API")]
+    pub kube_api: Option<String>,
+
+    /// Kubeconfig for TokenReview, when podpass runs outside the cluster
+    #[arg(long, env = "PODPASS_KUBECONFIG")]
+    pub kubeconfig: Option<PathBuf>,
+
     /// With --cluster-issuer-url: the node agent's ServiceAccount (NAMESPACE:NAME), whose
     /// tokens the node role trusts, so that the agents need no key
     #[arg(
@@ -458,6 +482,7 @@ pub(crate) async fn up(global: &Global, args: UpArgs) -> anyhow::Result<()> {
             region: args.region.clone(),
             node_role: Some(node_role),
             issuer_keys_refresh: std::time::Duration::from_secs(args.issuer_keys_refresh),
+            token_reviewer: token_reviewer(&args).await?,
         },
         store,
         keys,
@@ -624,6 +649,22 @@ fn service_account_trustee<'a>(
     }))
 }
 
+/// The Kubernetes API that reviews tokens, when one is configured or asked for.
+async fn token_reviewer(
+    args: &UpArgs,
+) -> anyhow::Result<Option<std::sync::Arc<dyn podpass_control::issuers::TokenReviewer>>> {
+    if !args.cluster_tokenreview && args.kube_api.is_none() && args.kubeconfig.is_none() {
+        return Ok(None);
+    }
+    let client =
+        podpass_webhook::run::kube_client(args.kube_api.as_deref(), args.kubeconfig.as_deref())
+            .await
+            .context("the Kubernetes API for TokenReview")?;
+    Ok(Some(std::sync::Arc::new(
+        crate::token_review::KubeTokenReviewer::new(client),
+    )))
+}
+
 /// Registers the cluster of `--cluster-issuer-url`, if one is given.
 async fn register_cluster(
     args: &UpArgs,
@@ -640,7 +681,13 @@ async fn register_cluster(
         None => podpass_store::TokenKeys::Discovery,
     };
     let cluster = podpass_control::clusters::Clusters::new(store.clone())
-        .register(&args.cluster, issuer_url, keys, now)
+        .register(
+            &args.cluster,
+            issuer_url,
+            keys,
+            args.cluster_tokenreview,
+            now,
+        )
         .await
         .with_context(|| format!("registering cluster {}", args.cluster))?;
     Ok(Some(cluster))
@@ -691,12 +738,23 @@ async fn start_kubelet(
         ),
     ];
     // podpass's own image runs this very binary, so that `podpass run -f` of the install
-    // manifests runs them as a cluster would.
-    let this = std::env::current_exe().context("locating podpass's own binary")?;
-    config.images.insert(
-        crate::manifests::DEFAULT_IMAGE,
-        podpass_kubelet::ImageCommand::entrypoint(&[&this.to_string_lossy()]),
-    );
+    // manifests runs them as a cluster would. Without /proc (a bare chroot) the path it was
+    // started by serves, when absolute.
+    let this = std::env::current_exe().ok().or_else(|| {
+        std::env::args_os()
+            .next()
+            .map(PathBuf::from)
+            .filter(|path| path.is_absolute())
+    });
+    match this {
+        Some(this) => config.images.insert(
+            crate::manifests::DEFAULT_IMAGE,
+            podpass_kubelet::ImageCommand::entrypoint(&[&this.to_string_lossy()]),
+        ),
+        None => tracing::warn!(
+            "podpass cannot locate its own binary: pods of its image need --image-entrypoint"
+        ),
+    }
     for (image, command) in &args.image_entrypoints {
         config.images.insert(image, command.clone());
     }

@@ -6,7 +6,7 @@ mod support;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use support::{Podpass, assert_aws_error, text};
+use support::{Podpass, assert_aws_error, http_get, text};
 
 const READ_ONLY: &str = "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess";
 
@@ -501,18 +501,6 @@ fn a_retired_key_stops_verifying_within_the_issuer_keys_refresh() {
     assert_ne!(kid(&new), old_kid);
     let out = web_identity(&podpass, &role_arn, &new, &[]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-}
-
-/// The body of a GET.
-fn http_get(url: &str) -> String {
-    tokio::runtime::Runtime::new().unwrap().block_on(async {
-        reqwest::get(url)
-            .await
-            .expect("GET")
-            .text()
-            .await
-            .expect("body")
-    })
 }
 
 #[test]

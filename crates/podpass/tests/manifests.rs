@@ -52,6 +52,7 @@ fn variants(dir: &std::path::Path) -> Vec<(String, String)> {
             "--public-url",
             "https://podpass.example.com",
         ],
+        vec!["--certificates", "self-signed", "--cluster-tokenreview"],
         vec![
             "--failure-policy",
             "fail",

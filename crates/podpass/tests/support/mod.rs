@@ -356,3 +356,47 @@ pub(crate) fn free_port() -> u16 {
         .map(|a| a.port())
         .expect("free port")
 }
+
+/// The body of a GET, which must answer.
+pub(crate) fn http_get(url: &str) -> String {
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        reqwest::get(url)
+            .await
+            .expect("GET")
+            .text()
+            .await
+            .expect("body")
+    })
+}
+
+/// Serves `router` on a free loopback port from a thread of its own; returns its URL.
+pub(crate) fn serve(router: axum::Router) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("address"));
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Runtime::new().expect("runtime");
+        runtime.block_on(async move {
+            listener.set_nonblocking(true).expect("nonblocking");
+            let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
+            axum::serve(listener, router).await.expect("serve");
+        });
+    });
+    url
+}
+
+/// `cmd` made `podpass webhook` serving `cert` and `key` on a free port, which it returns.
+pub(crate) fn webhook_serving(mut cmd: Command, cert: &Path, key: &Path) -> (Command, u16) {
+    let port = free_port();
+    cmd.args([
+        "webhook",
+        "--port",
+        &port.to_string(),
+        "--metrics-port",
+        "0",
+    ])
+    .arg("--tls-cert")
+    .arg(cert)
+    .arg("--tls-key")
+    .arg(key);
+    (cmd, port)
+}

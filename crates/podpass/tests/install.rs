@@ -1,0 +1,333 @@
+//! The install manifests, run as a cluster would run them. A sandbox `podpass up` plays the
+//! Kubernetes cluster (its issuer is the kube-apiserver's, its kubelet runs the pods); the
+//! output of `podpass manifests` is applied to it with `podpass run -f`, so the API and the node
+//! agent run from their rendered pod templates, with the rendered env, args, Secrets, ConfigMaps
+//! and projected tokens. Pods of the cluster then get credentials from that install, IRSA and
+//! Pod Identity, through the unmodified AWS CLI.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use support::{Podpass, free_port, text};
+
+/// The account root's key of the installed API, given through the optional Secret
+/// `podpass-admin` as an operator would.
+const ADMIN_KEY_ID: &str = "AKIAINSTALLTEST00001";
+const ADMIN_SECRET: &str = "installtestsecretinstalltestsecret000001";
+
+/// Ports of the install, free on this machine.
+struct Ports {
+    api: u16,
+    s3: u16,
+    agent: u16,
+    agent_probes: u16,
+    agent_metrics: u16,
+}
+
+impl Ports {
+    fn api_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.api)
+    }
+
+    fn s3_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.s3)
+    }
+
+    fn agent_url(&self) -> String {
+        format!("http://127.0.0.1:{}/v1/credentials", self.agent)
+    }
+}
+
+/// Renders the install for the sandbox's cluster and applies it; returns the ports.
+fn install(cluster: &Podpass) -> Ports {
+    let ports = Ports {
+        api: free_port(),
+        s3: free_port(),
+        agent: free_port(),
+        agent_probes: free_port(),
+        agent_metrics: free_port(),
+    };
+    // What `kubectl get --raw /openid/v1/jwks` prints on the cluster.
+    let jwks = support::http_get(&format!("{}/openid/v1/jwks", cluster.issuer()));
+    let jwks_file = cluster.write("cluster-jwks.json", &jwks);
+    // The store lives outside the pod, as PostgreSQL would.
+    let database = cluster.dir.path().join("installed-api.db");
+    let port = |p: u16| p.to_string();
+    let rendered = cluster.podpass_ok(&[
+        "manifests",
+        "--components",
+        "api,agent",
+        "--replicas",
+        "1",
+        "--cluster",
+        "onprem",
+        "--cluster-issuer-url",
+        &cluster.issuer(),
+        "--cluster-jwks-file",
+        jwks_file.to_str().unwrap(),
+        "--public-url",
+        &ports.api_url(),
+        "--api-port",
+        &port(ports.api),
+        "--s3-port",
+        &port(ports.s3),
+        "--agent-port",
+        &port(ports.agent),
+        "--agent-bind-hosts",
+        "127.0.0.1",
+        "--agent-probe-port",
+        &port(ports.agent_probes),
+        "--agent-metrics-port",
+        &port(ports.agent_metrics),
+        "--database-url",
+        &format!("sqlite://{}?mode=rwc", database.display()),
+    ]);
+    let admin_secret = format!(
+        "---\napiVersion: v1\nkind: Secret\nmetadata: {{name: podpass-admin, namespace: podpass}}\n\
+         stringData: {{access-key-id: {ADMIN_KEY_ID}, secret-access-key: {ADMIN_SECRET}}}\n"
+    );
+    let file = cluster.write("podpass.yaml", &(rendered + &admin_secret));
+    let out = cluster.podpass(&["run", "-f", file.to_str().unwrap()]);
+    let applied = text(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{applied}\n{}\n{}",
+        text(&out.stderr),
+        cluster.log()
+    );
+    for line in [
+        "serviceaccount/podpass-api created",
+        "serviceaccount/podpass-agent created",
+        "secret/podpass-database created",
+        "configmap/podpass-cluster-jwks created",
+        "secret/podpass-admin created",
+        "pod/podpass-api-0 created (one pod of Deployment/podpass-api)",
+        "pod/podpass-agent-0 created (one pod of DaemonSet/podpass-agent)",
+    ] {
+        assert!(applied.contains(line), "{line} not in:\n{applied}");
+    }
+    let skipped = text(&out.stderr);
+    assert!(skipped.contains("Service/podpass-api skipped"), "{skipped}");
+    // Ready as the rendered readiness probes see them.
+    wait_ready(cluster, "podpass-api-0");
+    wait_ready(cluster, "podpass-agent-0");
+    ports
+}
+
+/// Waits until every container of the pod passes its readiness probe.
+fn wait_ready(cluster: &Podpass, pod: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let status: serde_json::Value = serde_json::from_str(
+            &cluster.podpass_ok(&["get", "pod", pod, "-n", "podpass", "-o", "json"]),
+        )
+        .expect("pod JSON");
+        let containers = status["status"]["containerStatuses"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        if !containers.is_empty() && containers.iter().all(|c| c["ready"] == true) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{pod} is not ready: {}\n{}",
+            status["status"],
+            text(&cluster.podpass(&["logs", pod, "-n", "podpass"]).stdout)
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// The AWS CLI as the installed API's account root.
+fn installed_admin(cluster: &Podpass, ports: &Ports, args: &[&str]) -> serde_json::Value {
+    let out = cluster.aws(
+        &[
+            ("AWS_ACCESS_KEY_ID", ADMIN_KEY_ID),
+            ("AWS_SECRET_ACCESS_KEY", ADMIN_SECRET),
+            ("AWS_ENDPOINT_URL", &ports.api_url()),
+            ("AWS_ENDPOINT_URL_S3", &ports.s3_url()),
+        ],
+        args,
+    );
+    assert!(out.status.success(), "aws {args:?}: {}", text(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null)
+}
+
+/// Runs a pod of the cluster to completion and returns its output.
+fn run_pod(cluster: &Podpass, name: &str, manifest: &str) -> String {
+    let file = cluster.write(&format!("{name}.yaml"), manifest);
+    let out = cluster.podpass(&["run", "-f", file.to_str().unwrap(), "--attach"]);
+    assert!(
+        out.status.success(),
+        "pod {name}:\n{}\n{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    text(&out.stdout)
+}
+
+#[test]
+fn the_installed_api_and_agent_give_the_clusters_pods_their_roles() {
+    let cluster = Podpass::start();
+    let ports = install(&cluster);
+    let account = "000000000000";
+
+    // The install made its node role and the OIDC provider of the cluster's issuer.
+    let providers = installed_admin(&cluster, &ports, &["iam", "list-open-id-connect-providers"]);
+    let provider_arn = providers["OpenIDConnectProviderList"][0]["Arn"]
+        .as_str()
+        .expect("the cluster's OIDC provider")
+        .to_owned();
+    let issuer_path = cluster.issuer().trim_start_matches("http://").to_owned();
+    assert!(provider_arn.ends_with(&issuer_path), "{provider_arn}");
+
+    // A bucket and two roles that may list it: one for Pod Identity, one for IRSA.
+    installed_admin(&cluster, &ports, &["s3", "mb", "s3://reports"]);
+    let object = cluster.write("q3.csv", "region,total\n");
+    installed_admin(
+        &cluster,
+        &ports,
+        &["s3", "cp", object.to_str().unwrap(), "s3://reports/q3.csv"],
+    );
+    let list_policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:ListBucket","s3:GetObject"],"Resource":["arn:aws:s3:::reports","arn:aws:s3:::reports/*"]}]}"#;
+    let pod_identity_trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"pods.eks.amazonaws.com"},"Action":["sts:AssumeRole","sts:TagSession"]}]}"#;
+    let irsa_trust = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"Federated":"{provider_arn}"}},"Action":"sts:AssumeRoleWithWebIdentity","Condition":{{"StringEquals":{{"{issuer_path}:sub":"system:serviceaccount:reports:reader","{issuer_path}:aud":"sts.amazonaws.com"}}}}}}]}}"#
+    );
+    for (role, trust) in [
+        ("reports-pod-identity", pod_identity_trust),
+        ("reports-irsa", irsa_trust.as_str()),
+    ] {
+        installed_admin(
+            &cluster,
+            &ports,
+            &[
+                "iam",
+                "create-role",
+                "--role-name",
+                role,
+                "--assume-role-policy-document",
+                trust,
+            ],
+        );
+        installed_admin(
+            &cluster,
+            &ports,
+            &[
+                "iam",
+                "put-role-policy",
+                "--role-name",
+                role,
+                "--policy-name",
+                "list",
+                "--policy-document",
+                list_policy,
+            ],
+        );
+    }
+    installed_admin(
+        &cluster,
+        &ports,
+        &[
+            "eks",
+            "create-pod-identity-association",
+            "--cluster-name",
+            "onprem",
+            "--namespace",
+            "reports",
+            "--service-account",
+            "reader",
+            "--role-arn",
+            &format!("arn:aws:iam::{account}:role/reports-pod-identity"),
+        ],
+    );
+
+    // What the webhook injects in a cluster, written out: the pod's own token for the agent,
+    // and the installed API as the AWS endpoint. The image's entrypoint is `aws`.
+    let pod_identity_pod = format!(
+        "apiVersion: v1
+kind: Pod
+metadata: {{name: pod-identity, namespace: reports}}
+spec:
+  serviceAccountName: reader
+  restartPolicy: Never
+  containers:
+  - name: aws
+    image: public.ecr.aws/aws-cli/aws-cli:2.17.0
+    args: [s3, ls, s3://reports]
+    env:
+    - {{name: AWS_CONTAINER_CREDENTIALS_FULL_URI, value: '{agent}'}}
+    - {{name: AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE, value: /var/run/secrets/pods.eks.amazonaws.com/serviceaccount/eks-pod-identity-token}}
+    - {{name: AWS_ENDPOINT_URL, value: '{api}'}}
+    - {{name: AWS_ENDPOINT_URL_S3, value: '{s3}'}}
+    - {{name: AWS_REGION, value: us-east-1}}
+    - {{name: AWS_DEFAULT_REGION, value: us-east-1}}
+    volumeMounts:
+    - {{name: eks-pod-identity-token, mountPath: /var/run/secrets/pods.eks.amazonaws.com/serviceaccount, readOnly: true}}
+  volumes:
+  - name: eks-pod-identity-token
+    projected:
+      sources:
+      - serviceAccountToken: {{audience: pods.eks.amazonaws.com, expirationSeconds: 86400, path: eks-pod-identity-token}}
+",
+        agent = ports.agent_url(),
+        api = ports.api_url(),
+        s3 = ports.s3_url(),
+    );
+    let irsa_pod = format!(
+        "apiVersion: v1
+kind: Pod
+metadata: {{name: irsa, namespace: reports}}
+spec:
+  serviceAccountName: reader
+  restartPolicy: Never
+  containers:
+  - name: aws
+    image: amazon/aws-cli
+    args: [sts, get-caller-identity, --query, Arn, --output, text]
+    env:
+    - {{name: AWS_ROLE_ARN, value: 'arn:aws:iam::{account}:role/reports-irsa'}}
+    - {{name: AWS_WEB_IDENTITY_TOKEN_FILE, value: /var/run/secrets/eks.amazonaws.com/serviceaccount/token}}
+    - {{name: AWS_ENDPOINT_URL, value: '{api}'}}
+    - {{name: AWS_REGION, value: us-east-1}}
+    - {{name: AWS_DEFAULT_REGION, value: us-east-1}}
+    volumeMounts:
+    - {{name: aws-iam-token, mountPath: /var/run/secrets/eks.amazonaws.com/serviceaccount, readOnly: true}}
+  volumes:
+  - name: aws-iam-token
+    projected:
+      sources:
+      - serviceAccountToken: {{audience: sts.amazonaws.com, expirationSeconds: 86400, path: token}}
+",
+        api = ports.api_url(),
+    );
+    let sa = cluster.write(
+        "reader.yaml",
+        "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: reader, namespace: reports}\n",
+    );
+    assert_eq!(
+        cluster.podpass_ok(&["run", "-f", sa.to_str().unwrap()]),
+        "serviceaccount/reader created\n"
+    );
+
+    let listing = run_pod(&cluster, "pod-identity", &pod_identity_pod);
+    assert!(listing.contains("q3.csv"), "{listing}");
+    let arn = run_pod(&cluster, "irsa", &irsa_pod);
+    assert!(
+        arn.trim().starts_with(&format!(
+            "arn:aws:sts::{account}:assumed-role/reports-irsa/"
+        )),
+        "{arn}"
+    );
+
+    // The rendered agent served the pod: its metrics, on the rendered port, count it.
+    let metrics = support::http_get(&format!("http://127.0.0.1:{}/metrics", ports.agent_metrics));
+    let served: f64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("pod_identity_http_response_total{code=\"200\"} "))
+        .and_then(|count| count.parse().ok())
+        .unwrap_or_default();
+    assert!(served >= 1.0, "{metrics}");
+}
