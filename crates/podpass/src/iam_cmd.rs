@@ -20,10 +20,12 @@ use crate::cli::Global;
 pub(crate) enum IamCommand {
     /// Flag trust and permission policies that let the wrong workload in (e.g. a web-identity
     /// trust without a `sub` condition: any pod of the cluster can take the role)
+    #[command(after_help = crate::examples::IAM_LINT)]
     Lint(LintArgs),
     /// Decide a request with podpass's engine and explain why: identity, session, boundary,
     /// resource and trust policies, from files or stored roles; covers what AWS's simulator
     /// cannot (session policies, trust policies for web-identity and service callers)
+    #[command(after_help = crate::examples::EXPLAIN)]
     Simulate(Box<SimulateArgs>),
 }
 
@@ -84,6 +86,9 @@ pub(crate) struct LintArgs {
     /// Lint a stored role: its trust policy and its inline policies
     #[arg(long, conflicts_with = "file")]
     pub role: Option<String>,
+    /// Lint every stored role (exits non-zero when any has an error: a CI check)
+    #[arg(long, conflicts_with_all = ["file", "role"])]
+    pub all: bool,
     /// A policy document to lint (`-` reads stdin); a document with `Principal` is linted as a
     /// trust policy
     pub file: Option<String>,
@@ -101,29 +106,25 @@ pub(crate) async fn run(global: &Global, command: IamCommand) -> anyhow::Result<
 
 async fn lint_command(global: &Global, args: LintArgs) -> anyhow::Result<()> {
     let documents = match (&args.role, &args.file) {
+        _ if args.all => {
+            let store = global.open_store().await?;
+            let mut docs = Vec::new();
+            for role in store.list_roles("/").await? {
+                docs.extend(role_documents(&store, role).await?);
+            }
+            docs
+        }
         (Some(role), _) => {
             let store = global.open_store().await?;
             let role = store.role(role).await.map_err(|e| anyhow::anyhow!("{e}"))?;
-            let mut docs = vec![(
-                format!("role {} trust policy", role.role_name),
-                role.trust_policy.clone(),
-                PolicyKind::Trust,
-            )];
-            for (name, document) in store.role_policies(&role.role_name).await? {
-                docs.push((
-                    format!("role {} inline policy {name}", role.role_name),
-                    document,
-                    PolicyKind::Identity,
-                ));
-            }
-            docs
+            role_documents(&store, role).await?
         }
         (None, Some(file)) => {
             let text = read_input(file)?;
             let kind = guess_kind(&text);
             vec![(file.clone(), text, kind)]
         }
-        (None, None) => bail!("give a policy FILE (or - for stdin) or --role NAME"),
+        (None, None) => bail!("give a policy FILE (or - for stdin), --role NAME or --all"),
     };
     let mut worst: Option<Severity> = None;
     for (label, text, kind) in documents {
@@ -143,6 +144,26 @@ async fn lint_command(global: &Global, args: LintArgs) -> anyhow::Result<()> {
         Some(Severity::Warning) if args.strict => bail!("lint found warnings (--strict)"),
         _ => Ok(()),
     }
+}
+
+/// A stored role's trust policy and inline policies, labelled for the report.
+async fn role_documents(
+    store: &podpass_store::Store,
+    role: podpass_store::Role,
+) -> anyhow::Result<Vec<(String, String, PolicyKind)>> {
+    let mut docs = vec![(
+        format!("role {} trust policy", role.role_name),
+        role.trust_policy,
+        PolicyKind::Trust,
+    )];
+    for (name, document) in store.role_policies(&role.role_name).await? {
+        docs.push((
+            format!("role {} inline policy {name}", role.role_name),
+            document,
+            PolicyKind::Identity,
+        ));
+    }
+    Ok(docs)
 }
 
 /// The lint report of a stored role (trust policy and inline policies), as `iam lint --role`
@@ -328,10 +349,8 @@ async fn simulate(global: &Global, args: SimulateArgs) -> anyhow::Result<()> {
 }
 
 fn explanation_json(e: &Explanation) -> serde_json::Value {
-    let statements: Vec<serde_json::Value> = e
-        .statements
-        .iter()
-        .map(|s| {
+    let statements = |list: &[podpass_policy::MatchedStatement]| -> Vec<serde_json::Value> {
+        list.iter().map(|s| {
             serde_json::json!({
                 "policy": s.policy_name,
                 "policyArn": s.policy_arn,
@@ -350,13 +369,15 @@ fn explanation_json(e: &Explanation) -> serde_json::Value {
                 })).collect::<Vec<_>>(),
             })
         })
-        .collect();
+        .collect()
+    };
     serde_json::json!({
         "decision": e.decision.as_simulator_str(),
         "implicitDenyIn": e.implicit_deny_in.map(|k| format!("{k:?}")),
         "action": e.action,
         "resource": e.resource,
-        "statements": statements,
+        "statements": statements(&e.statements),
+        "unmetStatements": statements(&e.unmet),
         "missingContextKeys": e.missing_keys,
         "explanation": e.to_string(),
     })

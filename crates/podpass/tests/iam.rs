@@ -1098,6 +1098,24 @@ fn trust_policy_lint_findings_are_logged() {
         .unwrap_or_else(|| panic!("no lint finding in:\n{log}"));
     assert!(finding.contains("any-pod"), "{finding}");
     assert!(finding.contains("oidc.example.com/id/ABC:sub"), "{finding}");
+
+    // `iam lint --all`, the CI check: every role, failing on the one any pod can take.
+    let out = podpass.podpass(&["iam", "lint", "--all"]);
+    assert!(!out.status.success());
+    let report = text(&out.stdout);
+    assert!(
+        report.contains("role any-pod trust policy: error[trust-missing-sub]"),
+        "{report}"
+    );
+    assert!(text(&out.stderr).contains("lint found errors"));
+    podpass.aws_admin_json(&["iam", "delete-role", "--role-name", "any-pod"]);
+    let out = podpass.podpass(&["iam", "lint", "--all"]);
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
 }
 
 /// A document of `chars` non-whitespace characters that is not a policy at all: refused for

@@ -471,7 +471,11 @@ fn a_retired_key_stops_verifying_within_the_issuer_keys_refresh() {
     // The active key cannot be retired: it signs the new tokens.
     let refused = podpass.podpass(&["cluster", "retire-key", "--kid", &old_kid]);
     assert!(!refused.status.success());
-    assert!(text(&refused.stderr).contains("rotate the key first"));
+    assert!(
+        text(&refused.stderr).contains("rotate the key first"),
+        "{}",
+        text(&refused.stderr)
+    );
     podpass.podpass_ok(&["cluster", "rotate-key"]);
     let out = podpass.podpass_ok(&["cluster", "retire-key", "--kid", &old_kid]);
     assert!(
@@ -501,6 +505,22 @@ fn a_retired_key_stops_verifying_within_the_issuer_keys_refresh() {
     assert_ne!(kid(&new), old_kid);
     let out = web_identity(&podpass, &role_arn, &new, &[]);
     assert!(out.status.success(), "{}", text(&out.stderr));
+}
+
+#[test]
+fn iamserviceaccounts_are_deleted_from_the_default_namespace_as_eksctl_does() {
+    let (podpass, role_arn) = irsa_instance();
+    let role = role_arn.rsplit('/').next().unwrap().to_owned();
+    let out = podpass.podpass_ok(&["delete", "iamserviceaccount", "--name", "reader"]);
+    assert!(
+        out.contains("deleted serviceaccount \"default/reader\""),
+        "{out}"
+    );
+    assert!(!podpass.podpass(&["sa", "get", "reader"]).status.success());
+    assert_aws_error(
+        &podpass.aws_admin(&["iam", "get-role", "--role-name", &role]),
+        "NoSuchEntity",
+    );
 }
 
 #[test]
@@ -539,6 +559,25 @@ fn iam_simulate_explains_trust_and_permission_decisions_offline() {
     );
     let denied: serde_json::Value = serde_json::from_str(&simulate("intruder")).unwrap();
     assert_eq!(denied["decision"], "implicitDeny");
+    // Why: the statement that names the ServiceAccount, and the `sub` it saw instead.
+    let sub = denied["unmetStatements"][0]["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["key"].as_str().is_some_and(|k| k.ends_with(":sub")))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(sub["held"], false, "{denied}");
+    assert_eq!(
+        sub["requestValues"],
+        serde_json::json!(["system:serviceaccount:default:intruder"]),
+        "{denied}"
+    );
+    assert_eq!(
+        sub["policyValues"],
+        serde_json::json!(["system:serviceaccount:default:reader"]),
+        "{denied}"
+    );
 
     let text_out = podpass.podpass_ok(&[
         "iam",

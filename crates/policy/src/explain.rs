@@ -56,6 +56,9 @@ pub struct Explanation {
     pub implicit_deny_in: Option<PolicyKind>,
     /// The statements that decided: the denies for an explicit deny, the allows for an allow.
     pub statements: Vec<MatchedStatement>,
+    /// For an implicit deny: the Allow statements that cover the action, resource and caller
+    /// but whose conditions failed, each condition with the values it saw (the near misses).
+    pub unmet: Vec<MatchedStatement>,
     /// Context keys referenced by conditions or variables of relevant statements but absent.
     pub missing_keys: Vec<String>,
     /// The action evaluated (lowercased).
@@ -103,29 +106,61 @@ fn explain(policies: Policies<'_>, request: &Request) -> Explanation {
         .matched
         .iter()
         .filter(|(_, _, statement)| Some(statement.effect) == deciding_effect)
-        .map(|(kind, policy, statement)| MatchedStatement {
-            policy_name: policy.name.clone(),
-            policy_arn: policy.arn.clone(),
-            policy_type: policy.policy_type,
-            kind: *kind,
-            effect: statement.effect,
-            sid: statement.sid.clone(),
-            index: statement.index,
-            span: statement.span,
-            conditions: statement
-                .conditions
-                .iter()
-                .map(|clause| trace(clause, request))
-                .collect(),
-        })
+        .map(|(kind, policy, statement)| traced(*kind, policy, statement, request))
         .collect();
+    let unmet = if outcome.decision == Decision::ImplicitDeny {
+        policies
+            .all()
+            .flat_map(|(kind, policy)| {
+                policy
+                    .policy
+                    .statements()
+                    .iter()
+                    .map(move |statement| (kind, policy, statement))
+            })
+            .filter(|(_, _, statement)| {
+                statement.effect == Effect::Allow
+                    && statement.covers_action(request.action())
+                    && statement.covers_resource(request.resource(), request)
+                    && statement.principal_match(request).is_some()
+                    && !statement.conditions_hold(request)
+            })
+            .map(|(kind, policy, statement)| traced(kind, policy, statement, request))
+            .collect()
+    } else {
+        Vec::new()
+    };
     Explanation {
         decision: outcome.decision,
         implicit_deny_in: outcome.lacking,
         statements,
+        unmet,
         missing_keys: missing_keys(policies, request),
         action: request.action().to_owned(),
         resource: request.resource().to_owned(),
+    }
+}
+
+fn traced(
+    kind: PolicyKind,
+    policy: &NamedPolicy,
+    statement: &Statement,
+    request: &Request,
+) -> MatchedStatement {
+    MatchedStatement {
+        policy_name: policy.name.clone(),
+        policy_arn: policy.arn.clone(),
+        policy_type: policy.policy_type,
+        kind,
+        effect: statement.effect,
+        sid: statement.sid.clone(),
+        index: statement.index,
+        span: statement.span,
+        conditions: statement
+            .conditions
+            .iter()
+            .map(|clause| trace(clause, request))
+            .collect(),
     }
 }
 
@@ -233,6 +268,9 @@ impl fmt::Display for Explanation {
                 write!(f, " and ")?;
             }
             write!(f, "{statement}")?;
+        }
+        for statement in &self.unmet {
+            write!(f, "; its condition failed in {statement}")?;
         }
         if !self.missing_keys.is_empty() {
             write!(

@@ -235,11 +235,25 @@ fn trust_explanation() {
     let explanation = evaluate_trust_explained(&trust, &PolicySet::default(), &denied);
     assert_eq!(explanation.decision, Decision::ImplicitDeny);
     assert_eq!(explanation.implicit_deny_in, Some(PolicyKind::Trust));
+    // The near miss: the statement that would have let it in, and the `sub` it saw instead.
+    let text = explanation.to_string();
     assert!(
-        explanation
-            .to_string()
-            .ends_with("the trust policy does not allow it")
+        text.ends_with(
+            "the trust policy does not allow it; its condition failed in statement \"Irsa\" of trust \
+             (trust, trust policy) at line 1; StringEquals issuer.example/id/1:sub \
+             [\"system:serviceaccount:apps:web\"] saw [\"system:serviceaccount:apps:other\"] -> false"
+        ),
+        "{text}"
     );
+    assert_eq!(explanation.unmet.len(), 1);
+    assert!(explanation.statements.is_empty());
+    // A caller the statement does not name is no near miss: nothing is said about it.
+    let stranger = Principal::WebIdentity {
+        provider_arn: "arn:aws:iam::111122223333:oidc-provider/other.example".into(),
+    };
+    let unrelated = Request::new(stranger, "sts:AssumeRoleWithWebIdentity", role);
+    let explanation = evaluate_trust_explained(&trust, &PolicySet::default(), &unrelated);
+    assert!(explanation.unmet.is_empty(), "{explanation}");
 
     let allowed = Request::new(caller, "sts:AssumeRoleWithWebIdentity", role)
         .with("issuer.example/id/1:sub", "system:serviceaccount:apps:web");
