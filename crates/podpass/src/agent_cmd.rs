@@ -24,6 +24,7 @@ pub(crate) struct AgentArgs {
 pub(crate) enum AgentCommand {
     /// Put EKS's link-local addresses on a dummy link of this node (needs NET_ADMIN; the
     /// DaemonSet's init container runs it), so that pods reach the agent on the host network
+    #[command(after_help = crate::examples::AGENT_INIT)]
     Init(InitArgs),
 }
 

@@ -89,13 +89,17 @@ impl Global {
 pub(crate) enum Command {
     /// Run podpass on this machine: issuer, STS, IAM, EKS, EKS Auth, S3, node agent and kubelet on
     /// loopback, over an embedded store
+    #[command(after_help = crate::examples::UP)]
     Up(Box<serve::UpArgs>),
     /// Print the shell exports a client needs for the running instance: eval "$(podpass env)"
+    #[command(after_help = crate::examples::ENV)]
     Env,
     /// Run the EKS Pod Identity node agent (container credentials for the node's pods)
+    #[command(after_help = crate::examples::AGENT)]
     Agent(agent_cmd::AgentArgs),
     /// Run the mutating admission webhook (IRSA and Pod Identity injection), a drop-in for the
     /// reference amazon-eks-pod-identity-webhook
+    #[command(after_help = crate::examples::WEBHOOK)]
     Webhook(Box<webhook_cmd::WebhookCommand>),
     /// Print the install of podpass into a Kubernetes cluster: kubectl apply -f <(podpass manifests)
     #[command(after_help = crate::manifests::EXAMPLES)]
@@ -110,16 +114,24 @@ pub(crate) enum Command {
     #[command(subcommand, name = "sa", alias = "serviceaccount")]
     Sa(sa::SaCommand),
     /// Run a Pod manifest on this machine, as the kubelet would (through the webhook's mutation)
+    #[command(after_help = crate::examples::RUN)]
     Run(pods::RunArgs),
     /// Print a pod's container output
+    #[command(after_help = crate::examples::LOGS)]
     Logs(pods::LogsArgs),
     /// Run a command in a pod's container (its env and volumes)
+    #[command(after_help = crate::examples::EXEC)]
     Exec(pods::ExecArgs),
-    /// Run the seed's four labs and its warning against the running instance, step by step
+    /// Show, with five pods on this machine, how a pod gets AWS credentials on EKS and when it
+    /// is refused: no token, only the default token, IRSA, Pod Identity, and a role any pod
+    /// can take because its trust policy forgets the ServiceAccount
+    #[command(after_help = crate::examples::DEMO)]
     Demo(demo::DemoArgs),
     /// Read the audit trail: credential issuances and S3 decisions, with the reason of each refusal
+    #[command(after_help = crate::examples::AUDIT)]
     Audit(audit_cmd::AuditArgs),
     /// Explain a decision of the policy engine (the same as `podpass iam simulate`)
+    #[command(after_help = crate::examples::EXPLAIN)]
     Explain(Box<iam_cmd::SimulateArgs>),
     /// IAM tools AWS lacks: lint and simulate (explain) trust and permission policies
     #[command(subcommand)]
@@ -139,8 +151,10 @@ pub(crate) enum Command {
 #[derive(Debug, Subcommand)]
 pub(crate) enum CreateCommand {
     /// A role trusted only by one ServiceAccount, its policies, and the annotated ServiceAccount
+    #[command(after_help = crate::examples::CREATE_IAMSERVICEACCOUNT)]
     Iamserviceaccount(eksctl::CreateIamServiceAccount),
     /// An EKS Pod Identity association (creating a role trusting pods.eks.amazonaws.com if asked)
+    #[command(after_help = crate::examples::CREATE_PODIDENTITYASSOCIATION)]
     Podidentityassociation(eksctl::CreatePodIdentityAssociation),
 }
 
@@ -148,12 +162,16 @@ pub(crate) enum CreateCommand {
 #[derive(Debug, Subcommand)]
 pub(crate) enum GetCommand {
     /// ServiceAccounts annotated with a role
+    #[command(after_help = crate::examples::GET_IAMSERVICEACCOUNT)]
     Iamserviceaccount(eksctl::SelectIamServiceAccount),
     /// Pod Identity associations
+    #[command(after_help = crate::examples::GET_PODIDENTITYASSOCIATION)]
     Podidentityassociation(eksctl::SelectPodIdentityAssociation),
     /// The pods of a namespace (or all, -A)
+    #[command(after_help = crate::examples::GET_PODS)]
     Pods(pods::ListArgs),
     /// One pod (-o yaml shows it as admitted, the webhook's mutation included)
+    #[command(after_help = crate::examples::GET_POD)]
     Pod(pods::GetArgs),
 }
 
@@ -161,10 +179,13 @@ pub(crate) enum GetCommand {
 #[derive(Debug, Subcommand)]
 pub(crate) enum DeleteCommand {
     /// The role (policies detached) and the ServiceAccount
+    #[command(after_help = crate::examples::DELETE_IAMSERVICEACCOUNT)]
     Iamserviceaccount(eksctl::SelectIamServiceAccount),
     /// A Pod Identity association
+    #[command(after_help = crate::examples::DELETE_PODIDENTITYASSOCIATION)]
     Podidentityassociation(eksctl::SelectPodIdentityAssociation),
     /// A pod: its processes are stopped and its volumes removed
+    #[command(after_help = crate::examples::DELETE_POD)]
     Pod(pods::PodArgs),
 }
 
@@ -236,6 +257,7 @@ async fn env(global: &Global) -> anyhow::Result<()> {
 
 /// Installs the tracing subscriber for the chosen format and filter.
 const QUIET_POSTGRES_NOTICES: &str = "sqlx::postgres::notice=warn";
+const QUIET_S3S_ERRORS: &str = "s3s::ops=off";
 
 pub(crate) fn init_logging(global: &Global) {
     let mut filter = tracing_subscriber::EnvFilter::try_new(&global.log)
@@ -245,8 +267,18 @@ pub(crate) fn init_logging(global: &Global) {
     if let Ok(quiet) = QUIET_POSTGRES_NOTICES.parse() {
         filter = filter.add_directive(quiet);
     }
+    // s3s logs every S3 error answer, a refusal included, at ERROR, which reads as a server
+    // fault; podpass logs each refusal once (info, with its reason) and its own failures itself.
+    // Asked for by name (`--log s3s=debug`), s3s says it all again.
+    if !global.log.contains("s3s")
+        && let Ok(quiet) = QUIET_S3S_ERRORS.parse()
+    {
+        filter = filter.add_directive(quiet);
+    }
+    // Colour only for a person at a terminal: not in files, pipes or a cluster's log store.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     match global.log_format {
         LogFormat::Text => builder.init(),

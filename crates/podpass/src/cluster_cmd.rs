@@ -15,6 +15,7 @@ use crate::serve::Algorithm;
 #[derive(Debug, Subcommand)]
 pub(crate) enum ClusterCommand {
     /// List the clusters with their issuer and how their tokens are verified
+    #[command(after_help = crate::examples::CLUSTER_LIST)]
     List,
     /// Register a cluster whose ServiceAccount tokens its own kube-apiserver issues (kind, k3s,
     /// kubeadm, EKS, ...): EKS Auth then verifies its pods' tokens, and IRSA works through an
@@ -39,6 +40,7 @@ pub(crate) enum ClusterCommand {
         tokenreview: bool,
     },
     /// Sign new tokens with a fresh key; old keys stay in the JWKS until their last token expires
+    #[command(after_help = crate::examples::ROTATE_KEY)]
     RotateKey {
         /// Cluster
         #[arg(long, env = "PODPASS_CLUSTER", default_value = "demo")]
@@ -49,6 +51,7 @@ pub(crate) enum ClusterCommand {
     },
     /// Remove a retired signing key from the JWKS now, before its tokens expire (a leaked
     /// key): running instances refuse its tokens within their --issuer-keys-refresh
+    #[command(after_help = crate::examples::RETIRE_KEY)]
     RetireKey {
         /// Cluster
         #[arg(long, env = "PODPASS_CLUSTER", default_value = "demo")]
@@ -59,6 +62,7 @@ pub(crate) enum ClusterCommand {
     },
     /// Seal new STS sessions with a fresh key; sessions sealed before keep working (running
     /// instances seal with it within 30 s, and open its sessions at once)
+    #[command(after_help = crate::examples::ROTATE_SESSION_KEY)]
     RotateSessionKey,
 }
 

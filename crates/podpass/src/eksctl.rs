@@ -50,7 +50,7 @@ pub(crate) struct SelectIamServiceAccount {
     /// Cluster
     #[arg(long, env = "PODPASS_CLUSTER", default_value = "demo")]
     pub cluster: String,
-    /// Namespace (all when absent, for get)
+    /// Namespace (get: all when absent; delete: `default` when absent)
     #[arg(long)]
     pub namespace: Option<String>,
     /// ServiceAccount name
@@ -282,8 +282,10 @@ pub(crate) async fn get(global: &Global, args: SelectIamServiceAccount) -> anyho
 }
 
 pub(crate) async fn delete(global: &Global, args: SelectIamServiceAccount) -> anyhow::Result<()> {
-    let (Some(namespace), Some(name)) = (args.namespace.as_deref(), args.name.as_deref()) else {
-        bail!("--namespace and --name are required");
+    // As eksctl: the namespace defaults, as it does on create.
+    let namespace = args.namespace.as_deref().unwrap_or("default");
+    let Some(name) = args.name.as_deref() else {
+        bail!("--name is required");
     };
     let client = AwsClient::connect(global).await?;
     let store = global.open_store().await?;

@@ -9,6 +9,7 @@ mod cluster_cmd;
 mod cluster_objects;
 mod demo;
 mod eksctl;
+mod examples;
 mod iam_cmd;
 mod instance;
 mod local_cluster;
@@ -25,6 +26,7 @@ mod webhook_cmd;
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {
+    quiet_on_closed_pipe();
     let cli = cli::Cli::parse();
     cli::init_logging(&cli.global);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -44,4 +46,23 @@ fn main() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// `podpass ... | head` closes the pipe before podpass is done writing; Rust ignores SIGPIPE, so
+/// the next `print!` panics. A reader that stopped wanting the output is not an error: the
+/// command ends there, quietly, with success (other panics keep the default report).
+fn quiet_on_closed_pipe() {
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(0);
+        }
+        report(info);
+    }));
 }

@@ -343,8 +343,8 @@ pub(crate) async fn list(global: &Global, args: ListArgs) -> anyhow::Result<()> 
         return Ok(());
     }
     match args.output {
-        Format::Table => print_pods(&items, args.all_namespaces, Format::Table, None),
-        _ => print_document(&list, args.output),
+        Format::Json | Format::Yaml => print_document(&list, args.output),
+        format => print_pods(&items, args.all_namespaces, format, None),
     }
 }
 
@@ -365,11 +365,24 @@ fn print_pods(
     if let (Some(()), Format::Yaml | Format::Json, Some(pod)) = (single, format, pods.first()) {
         return print_document(pod, format);
     }
+    if let Format::Name = format {
+        for pod in pods {
+            println!(
+                "pod/{}",
+                pod["metadata"]["name"].as_str().unwrap_or_default()
+            );
+        }
+        return Ok(());
+    }
+    let wide = matches!(format, Format::Wide);
     let now = podpass_control::now();
     let mut rows = vec![];
     let mut header = vec!["NAME", "READY", "STATUS", "RESTARTS", "AGE"];
     if all_namespaces {
         header.insert(0, "NAMESPACE");
+    }
+    if wide {
+        header.extend(["IP", "NODE"]);
     }
     rows.push(header.into_iter().map(String::from).collect::<Vec<_>>());
     for pod in pods {
@@ -412,6 +425,13 @@ fn print_pods(
             restarts.to_string(),
             kube_age(now - started),
         ]);
+        if wide {
+            // Pods share the node's network: their IP is the node's loopback.
+            row.extend([
+                "127.0.0.1".to_owned(),
+                crate::local_cluster::NODE_NAME.to_owned(),
+            ]);
+        }
         rows.push(row);
     }
     print!("{}", table(&rows));

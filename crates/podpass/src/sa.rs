@@ -26,6 +26,10 @@ pub(crate) struct Scope {
 pub(crate) enum Format {
     /// A table
     Table,
+    /// A table with more columns
+    Wide,
+    /// `kind/name`, one per line
+    Name,
     /// The object(s) as YAML
     Yaml,
     /// The object(s) as JSON
@@ -36,6 +40,7 @@ pub(crate) enum Format {
 #[derive(Debug, Subcommand)]
 pub(crate) enum SaCommand {
     /// Create a ServiceAccount
+    #[command(after_help = crate::examples::SA_CREATE)]
     Create {
         /// Name
         name: String,
@@ -43,6 +48,7 @@ pub(crate) enum SaCommand {
         scope: Scope,
     },
     /// List ServiceAccounts, or show one
+    #[command(after_help = crate::examples::SA_GET)]
     Get {
         /// Name (all of the namespace when absent)
         name: Option<String>,
@@ -56,6 +62,7 @@ pub(crate) enum SaCommand {
         output: Format,
     },
     /// Set (key=value) or remove (key-) annotations
+    #[command(after_help = crate::examples::SA_ANNOTATE)]
     Annotate {
         /// Name
         name: String,
@@ -69,6 +76,7 @@ pub(crate) enum SaCommand {
         overwrite: bool,
     },
     /// Delete a ServiceAccount
+    #[command(after_help = crate::examples::SA_DELETE)]
     Delete {
         /// Name
         name: String,
@@ -217,7 +225,12 @@ fn print_accounts(
     match format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&document)?),
         Format::Yaml => print!("{}", serde_saphyr::to_string(&document)?),
-        Format::Table => {
+        Format::Name => {
+            for sa in accounts {
+                println!("serviceaccount/{}", sa.name);
+            }
+        }
+        Format::Table | Format::Wide => {
             if accounts.is_empty() {
                 eprintln!("No resources found.");
                 return Ok(());

@@ -14,6 +14,7 @@ use crate::output::{Duration, describe_time};
 #[derive(Debug, Subcommand)]
 pub(crate) enum TokenCommand {
     /// Issue a token for a ServiceAccount, as `kubectl create token` does (printed on stdout)
+    #[command(after_help = crate::examples::TOKEN_CREATE)]
     Create {
         /// Cluster that issues the token
         #[arg(long, env = "PODPASS_CLUSTER", default_value = "demo")]
@@ -45,9 +46,11 @@ pub(crate) enum TokenCommand {
         output: Option<std::path::PathBuf>,
     },
     /// Show a token's header and claims, and verify its signature against its issuer's keys
+    #[command(after_help = crate::examples::TOKEN_DECODE)]
     Decode {
-        /// The token, or `-` (the default) to read it from stdin
-        #[arg(default_value = "-")]
+        /// The token, a file holding it (a projected token's path), or `-` (the default) to
+        /// read it from stdin
+        #[arg(default_value = "-", value_name = "TOKEN|FILE|-")]
         token: String,
     },
 }
@@ -112,11 +115,14 @@ async fn decode(global: &Global, token: &str) -> anyhow::Result<()> {
             .read_to_string(&mut text)
             .context("reading the token from stdin")?;
         text
+    } else if std::path::Path::new(token).is_file() {
+        std::fs::read_to_string(token).with_context(|| format!("reading {token}"))?
     } else {
         token.to_owned()
     };
     let token = token.trim();
-    let (header, claims) = podpass_token::decode_unverified(token).context("not a JWT")?;
+    let (header, claims) =
+        podpass_token::decode_unverified(token).context("not a JWT, nor a file holding one")?;
     println!("Header:\n{}", serde_json::to_string_pretty(&header)?);
     println!("Claims:\n{}", serde_json::to_string_pretty(&claims)?);
     let now = podpass_control::now();

@@ -2,6 +2,8 @@
 
 mod support;
 
+use std::process::Command;
+
 use support::{Podpass, text};
 
 #[test]
@@ -118,6 +120,32 @@ fn tokens_are_issued_for_existing_service_accounts_and_decoded_honestly() {
     let decoded = podpass.podpass_ok(&["token", "decode", &forged]);
     assert!(decoded.contains("Signature: INVALID"), "{decoded}");
 
+    // A projected token's file decodes as the token does.
+    let file = podpass.write("token", token.trim());
+    let from_file = podpass.podpass_ok(&["token", "decode", file.to_str().unwrap()]);
+    assert!(from_file.contains("Signature: VALID"), "{from_file}");
+    let missing = podpass.podpass(&["token", "decode", "/no/such/token"]);
+    assert!(
+        text(&missing.stderr).contains("not a JWT, nor a file holding one"),
+        "{}",
+        text(&missing.stderr)
+    );
+
+    // A reader that stops early (head) ends the command quietly, not with a panic.
+    let piped = Command::new("bash")
+        .args([
+            "-c",
+            &format!(
+                "set -o pipefail; {} manifests | head -1",
+                env!("CARGO_BIN_EXE_podpass")
+            ),
+        ])
+        .output()
+        .unwrap();
+    assert!(piped.status.success(), "{}", text(&piped.stderr));
+    assert_eq!(text(&piped.stderr), "");
+    assert_eq!(text(&piped.stdout).lines().count(), 1);
+
     let short = podpass.podpass(&[
         "token",
         "create",
@@ -151,6 +179,12 @@ fn service_accounts_read_like_kubectl() {
         table.starts_with("NAME     SECRETS   AGE\nreader   0         "),
         "{table}"
     );
+    assert_eq!(
+        podpass.podpass_ok(&["sa", "get", "-o", "name"]),
+        "serviceaccount/reader\n"
+    );
+    // Logs go to a file here: no terminal colour codes in them.
+    assert!(!podpass.log().contains('\u{1b}'), "{}", podpass.log());
     assert_eq!(
         podpass.podpass_ok(&["sa", "delete", "reader"]),
         "serviceaccount \"reader\" deleted\n"
@@ -190,4 +224,105 @@ fn explain_shows_the_deciding_statement_and_condition() {
     );
     let allowed = explain("true");
     assert!(allowed.starts_with("allowed s3:getobject"), "{allowed}");
+}
+
+/// `podpass ARGS --help`.
+fn help(args: &[String]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_podpass"))
+        .args(args)
+        .arg("--help")
+        .env_clear()
+        .output()
+        .expect("podpass --help")
+}
+
+/// The subcommands a help text lists under `Commands:`.
+fn subcommands(help: &str) -> Vec<String> {
+    help.lines()
+        .skip_while(|l| *l != "Commands:")
+        .skip(1)
+        .take_while(|l| !l.is_empty())
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|name| *name != "help")
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The `podpass ...` invocations of a help text's examples, continuation lines joined and
+/// pipelines split.
+fn example_invocations(help: &str) -> Vec<Vec<String>> {
+    let mut joined = Vec::new();
+    let mut current = String::new();
+    for line in help.lines().skip_while(|l| *l != "Examples:").skip(1) {
+        let line = line.trim();
+        if line.starts_with('#') || line.is_empty() {
+            continue;
+        }
+        current.push_str(line.trim_end_matches('\\'));
+        current.push(' ');
+        if !line.ends_with('\\') {
+            joined.push(std::mem::take(&mut current));
+        }
+    }
+    joined
+        .iter()
+        .flat_map(|line| line.split(['|', '&']))
+        .map(|segment| {
+            segment
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        })
+        .filter(|words| words.first().map(String::as_str) == Some("podpass"))
+        // Up to a redirection, which is the shell's.
+        .map(|words| {
+            words[1..]
+                .iter()
+                .take_while(|w| !w.starts_with(['>', '<']))
+                .cloned()
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn every_command_has_examples_that_parse_as_written() {
+    let mut pending = vec![Vec::<String>::new()];
+    let mut checked = 0;
+    while let Some(path) = pending.pop() {
+        let out = help(&path);
+        assert!(out.status.success(), "podpass {path:?} --help");
+        let page = text(&out.stdout);
+        for sub in subcommands(&page) {
+            pending.push([path.clone(), vec![sub]].concat());
+        }
+        // A command that only groups others (`<COMMAND>` required) shows its subcommands.
+        let usage = page.lines().find(|l| l.starts_with("Usage:")).unwrap_or("");
+        if path.is_empty() || usage.ends_with("<COMMAND>") {
+            continue;
+        }
+        assert!(
+            page.contains("\nExamples:\n"),
+            "podpass {path:?} has no examples"
+        );
+        let examples = example_invocations(&page);
+        assert!(
+            !examples.is_empty(),
+            "podpass {path:?}: no podpass command in its examples"
+        );
+        for mut words in examples {
+            // Parsed up to the arguments a command runs (after `--`), then help instead of running.
+            let at = words.iter().position(|w| w == "--").unwrap_or(words.len());
+            words.truncate(at);
+            let out = help(&words);
+            assert!(
+                out.status.success(),
+                "the example `podpass {}` of podpass {path:?} does not parse: {}",
+                words.join(" "),
+                text(&out.stderr)
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked > 40, "only {checked} examples checked");
 }

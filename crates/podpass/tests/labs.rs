@@ -45,6 +45,16 @@ fn the_seeds_labs_behave_as_in_eks() {
         "{stdout}"
     );
     assert!(stdout.contains("error[trust-missing-sub]"), "{stdout}");
+    // Each S3 refusal is one line at info with its reason, not a server error.
+    let log = podpass.log();
+    assert!(!log.contains("ERROR"), "{log}");
+    let refusals: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("s3 access denied"))
+        .collect();
+    assert!(!refusals.is_empty(), "{log}");
+    assert!(refusals.iter().all(|l| l.contains("INFO")), "{log}");
+    assert!(!log.contains("s3s::ops"), "{log}");
 
     // kubectl's view: the IRSA pod as admitted carries the webhook's mutation.
     let yaml = podpass.podpass_ok(&["get", "pod", "eks-iam-test3", "-o", "yaml"]);
@@ -115,6 +125,19 @@ fn pods_run_exec_and_are_deleted_like_kubectl() {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
     assert!(running.contains("sleeper   1/1     Running"), "{running}");
+    let wide = podpass.podpass_ok(&["get", "pods", "-o", "wide"]);
+    assert!(
+        wide.lines()
+            .next()
+            .unwrap_or_default()
+            .ends_with("IP          NODE")
+            && wide.contains("127.0.0.1   podpass-node"),
+        "{wide}"
+    );
+    assert_eq!(
+        podpass.podpass_ok(&["get", "pods", "-o", "name"]),
+        "pod/sleeper\n"
+    );
     let ns = podpass
         .command()
         .args([
