@@ -35,9 +35,17 @@ pub(crate) struct Metrics {
 
 impl Default for Metrics {
     fn default() -> Self {
-        let mut registry = Registry::with_prefix("podpass");
+        Self::new(Registry::default())
+    }
+}
+
+impl Metrics {
+    /// The API's metrics, added (under `podpass_`) to `registry`, which may already hold other
+    /// components' metrics: `/metrics` then serves them all.
+    pub(crate) fn new(mut registry: Registry) -> Self {
+        let api = registry.sub_registry_with_prefix("podpass");
         let calls = Family::<CallLabels, Counter>::default();
-        registry.register(
+        api.register(
             "api_calls",
             "API calls by service, operation and outcome",
             calls.clone(),
@@ -46,7 +54,7 @@ impl Default for Metrics {
             // 50 µs .. ~0.8 s
             Histogram::new(exponential_buckets(0.000_05, 2.0, 15))
         });
-        registry.register(
+        api.register(
             "api_call_duration_seconds",
             "Time to answer an API call",
             latency.clone(),
@@ -57,9 +65,7 @@ impl Default for Metrics {
             latency,
         }
     }
-}
 
-impl Metrics {
     /// Records one answered call.
     pub(crate) fn record(&self, service: &str, operation: &str, outcome: &str, seconds: f64) {
         self.calls

@@ -19,4 +19,13 @@ impl AppState {
             metrics: std::sync::Arc::default(),
         }
     }
+
+    /// The API over the domain layer, its `/metrics` also serving what other components
+    /// registered in `registry`.
+    pub fn with_metrics(control: Control, registry: prometheus_client::registry::Registry) -> Self {
+        Self {
+            control,
+            metrics: std::sync::Arc::new(Metrics::new(registry)),
+        }
+    }
 }

@@ -2,7 +2,7 @@
 //! ServiceAccount defaulting, the ServiceAccount admission plugin's `kube-api-access-*` volume,
 //! a UID, then the pod-identity mutating webhook.
 
-use podpass_podmutation::{IdentityResolver, Jitter, WebhookConfig, mutate_pod};
+use podpass_podmutation::{IdentityResolver, InjectionMethod, Jitter, WebhookConfig, mutate_pod};
 use serde_json::{Map, Value, json};
 
 use crate::error::KubeletError;
@@ -32,15 +32,25 @@ pub struct Admission<'a> {
     pub images: &'a Images,
 }
 
+/// A pod as admission leaves it.
+#[derive(Debug)]
+pub struct Admitted {
+    /// The stored object, which `get pod -o yaml` shows.
+    pub object: Value,
+    /// Its validated typed view.
+    pub pod: Pod,
+    /// What credentials the webhook injected, if any.
+    pub injected: Option<InjectionMethod>,
+}
+
 impl Admission<'_> {
     /// Admits a raw Pod created in `request_namespace` (`None`: take the manifest's or
-    /// `default`). Returns the stored object, which `get pod -o yaml` shows, and its validated
-    /// typed view.
+    /// `default`).
     pub fn admit(
         &self,
         mut pod: Value,
         request_namespace: Option<&str>,
-    ) -> Result<(Value, Pod), KubeletError> {
+    ) -> Result<Admitted, KubeletError> {
         let root = pod
             .as_object_mut()
             .ok_or_else(|| KubeletError::Manifest("the document is not an object".into()))?;
@@ -72,11 +82,15 @@ impl Admission<'_> {
             "creationTimestamp".into(),
             json!(crate::status::now_rfc3339()),
         );
-        self.run_webhook(&mut pod, &namespace, &service_account)?;
+        let injected = self.run_webhook(&mut pod, &namespace, &service_account)?;
         // As the API server, validate what admission produced.
         let mut typed = Pod::from_value(&pod)?;
         self.images.resolve(&mut typed)?;
-        Ok((pod, typed))
+        Ok(Admitted {
+            object: pod,
+            pod: typed,
+            injected,
+        })
     }
 
     fn run_webhook(
@@ -84,7 +98,7 @@ impl Admission<'_> {
         pod: &mut Value,
         namespace: &str,
         service_account: &str,
-    ) -> Result<(), KubeletError> {
+    ) -> Result<Option<InjectionMethod>, KubeletError> {
         let settings = self.identities.service_account(namespace, service_account);
         let has_pod_identity = self.identities.has_pod_identity(namespace, service_account);
         let mutation = mutate_pod(
@@ -95,11 +109,12 @@ impl Admission<'_> {
             self.jitter,
         )
         .map_err(|e| KubeletError::Admission(e.to_string()))?;
-        if let Some(mutation) = mutation {
-            json_patch::patch(pod, &mutation.patch)
-                .map_err(|e| KubeletError::Admission(format!("applying the patch: {e}")))?;
-        }
-        Ok(())
+        let Some(mutation) = mutation else {
+            return Ok(None);
+        };
+        json_patch::patch(pod, &mutation.patch)
+            .map_err(|e| KubeletError::Admission(format!("applying the patch: {e}")))?;
+        Ok(Some(mutation.method))
     }
 }
 

@@ -12,10 +12,11 @@ use podpass_podmutation::{IdentityResolver, Jitter, WebhookConfig};
 use serde_json::Value;
 use tokio::io::AsyncReadExt;
 
-use crate::admission::Admission;
+use crate::admission::{Admission, Admitted};
 use crate::error::KubeletError;
 use crate::images::Images;
 use crate::manifest::parse_document;
+use crate::metrics::KubeletMetrics;
 use crate::process::MountMode;
 use crate::runner::{ExecOutput, PodHandle, RunnerSettings, VOLUMES_DIR};
 use crate::sources::{Clock, ObjectSource, TokenSource};
@@ -102,6 +103,7 @@ impl Kubelet {
             None => MountMode::detect().await,
         };
         let settings = RunnerSettings {
+            metrics: KubeletMetrics::default(),
             mount_mode,
             restart_backoff: config.restart_backoff,
             max_restart_backoff: config.max_restart_backoff,
@@ -117,6 +119,11 @@ impl Kubelet {
                 pods: tokio::sync::Mutex::new(pods),
             }),
         })
+    }
+
+    /// The kubelet's metrics, to add to a registry that `/metrics` serves.
+    pub fn metrics(&self) -> &KubeletMetrics {
+        &self.inner.settings.metrics
     }
 
     /// How volumes reach their `mountPath` on this machine.
@@ -141,14 +148,24 @@ impl Kubelet {
         namespace: Option<&str>,
     ) -> Result<PodRecord, KubeletError> {
         let deps = &self.inner.deps;
+        let metrics = &self.inner.settings.metrics;
         // Name and namespace are checked here, before anything touches the disk.
-        let (object, pod) = Admission {
+        let admitted = Admission {
             webhook: &self.inner.config.webhook,
             identities: deps.identities.as_ref(),
             jitter: deps.jitter.as_ref(),
             images: &self.inner.config.images,
         }
-        .admit(manifest, namespace)?;
+        .admit(manifest, namespace);
+        metrics.admission(admitted.is_ok());
+        let Admitted {
+            object,
+            pod,
+            injected,
+        } = admitted?;
+        if let Some(method) = injected {
+            metrics.mutation(method.metric_label());
+        }
         let key = (pod.namespace.clone(), pod.name.clone());
         let handle = {
             let mut pods = self.inner.pods.lock().await;
@@ -171,6 +188,7 @@ impl Kubelet {
                 objects: deps.objects.clone(),
                 clock: deps.clock.clone(),
                 max_refresh_jitter: self.inner.config.max_refresh_jitter,
+                metrics: metrics.clone(),
             },
         );
         handle.start(volumes, deps.objects.clone()).await;

@@ -17,6 +17,7 @@ use tokio::task::JoinHandle;
 use crate::env::{argv, resolve_env};
 use crate::error::KubeletError;
 use crate::manifest::{Container, Pod, RestartPolicy};
+use crate::metrics::{KubeletMetrics, RestartReason};
 use crate::probes::ProbeTarget;
 use crate::process::{GroupReaper, LaunchSpec, Mount, MountMode, log_file, signal_group};
 use crate::rotation::rotate_tokens;
@@ -36,6 +37,8 @@ pub const VOLUMES_DIR: &str = "volumes";
 /// Process settings shared by every pod.
 #[derive(Debug, Clone)]
 pub struct RunnerSettings {
+    /// Where starts and restarts are counted.
+    pub metrics: KubeletMetrics,
     /// How volumes reach their `mountPath`.
     pub mount_mode: MountMode,
     /// First restart delay; doubles per restart (the kubelet: 10 s).
@@ -409,6 +412,7 @@ async fn supervise(handle: Arc<PodHandle>, init: bool, index: usize, container: 
         .join(format!("{}.log", container.name));
     let mut restarts: u32 = 0;
     loop {
+        let mut probe_failed = false;
         let code = match spawn(&spec, &env_argv, &log_path, handle.settings.mount_mode) {
             Err(message) => {
                 handle.set_container(init, index, |c| {
@@ -422,6 +426,7 @@ async fn supervise(handle: Arc<PodHandle>, init: bool, index: usize, container: 
                 128
             }
             Ok(mut child) => {
+                handle.settings.metrics.container_started();
                 handle.set_container(init, index, |c| {
                     c.state = ContainerState::Running {
                         started_at: now_rfc3339(),
@@ -441,6 +446,7 @@ async fn supervise(handle: Arc<PodHandle>, init: bool, index: usize, container: 
                     () = stopped(&mut shutdown) => terminate(&mut child, grace(&handle)).await,
                     failed = container.probes.watch(&target, set_ready), if !init => {
                         tracing::warn!(pod = %handle.pod.name, container = %container.name, %failed, "restarting the container");
+                        probe_failed = true;
                         terminate(&mut child, grace(&handle)).await
                     }
                 };
@@ -466,6 +472,14 @@ async fn supervise(handle: Arc<PodHandle>, init: bool, index: usize, container: 
             () = stopped(&mut shutdown) => return code,
         }
         restarts += 1;
+        handle
+            .settings
+            .metrics
+            .container_restarted(if probe_failed {
+                RestartReason::ProbeFailed
+            } else {
+                RestartReason::Exited
+            });
         handle.set_container(init, index, |c| c.restart_count = restarts);
     }
 }
@@ -555,6 +569,7 @@ mod tests {
     #[test]
     fn backoff_doubles_up_to_the_cap() {
         let settings = RunnerSettings {
+            metrics: KubeletMetrics::default(),
             mount_mode: MountMode::Rewrite,
             restart_backoff: Duration::from_secs(10),
             max_restart_backoff: Duration::from_secs(300),

@@ -15,6 +15,7 @@ use crate::fields::field_value;
 use crate::manifest::{
     DownwardItem, ObjectProjection, Pod, ProjectedSource, TokenProjection, Volume, VolumeSource,
 };
+use crate::metrics::KubeletMetrics;
 use crate::sources::{Clock, ObjectSource, TokenParams, TokenSource};
 
 /// The collaborators volumes are built from.
@@ -28,6 +29,8 @@ pub struct VolumeDeps {
     pub clock: Arc<dyn Clock>,
     /// Upper bound (exclusive) of the refresh jitter; the kubelet uses 10 s.
     pub max_refresh_jitter: Duration,
+    /// Where token requests are counted.
+    pub metrics: KubeletMetrics,
 }
 
 /// A token held for one (audience, lifetime) pair of the pod.
@@ -201,7 +204,9 @@ impl PodVolumes {
                 uid: self.pod.uid.clone(),
             },
         };
-        match self.deps.tokens.request(&params).await {
+        let issued = self.deps.tokens.request(&params).await;
+        self.deps.metrics.token_request(issued.is_ok());
+        match issued {
             Ok(issued) => {
                 // The refresh rule runs on the lifetime we observed: the issuer may have
                 // shortened the requested one.

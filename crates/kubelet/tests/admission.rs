@@ -17,7 +17,7 @@ fn admit(yaml: &str, namespace: Option<&str>) -> Result<Value, KubeletError> {
         images: &Images::default(),
     }
     .admit(parse_document(yaml)?, namespace)
-    .map(|(object, _)| object)
+    .map(|admitted| admitted.object)
 }
 
 const PLAIN: &str = r#"
@@ -225,14 +225,15 @@ fn json_and_yaml_read_the_same() {
 fn admitted_argv(yaml: &str, images: &Images) -> Vec<Vec<String>> {
     let config = WebhookConfig::default();
     let resolver = resolver();
-    let (_, pod) = Admission {
+    let pod = Admission {
         webhook: &config,
         identities: &resolver,
         jitter: &FixedJitter,
         images,
     }
     .admit(parse_document(yaml).unwrap(), None)
-    .unwrap();
+    .unwrap()
+    .pod;
     pod.all_containers()
         .map(|c| [c.command.clone(), c.args.clone()].concat())
         .collect()

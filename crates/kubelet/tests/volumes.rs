@@ -175,6 +175,7 @@ fn volumes_for(
             objects: Arc::new(objects()),
             clock,
             max_refresh_jitter: Duration::ZERO,
+            metrics: podpass_kubelet::KubeletMetrics::default(),
         },
     )
 }
@@ -364,6 +365,7 @@ spec:
         objects: Arc::new(objects),
         clock: clock.clone(),
         max_refresh_jitter: Duration::ZERO,
+        metrics: podpass_kubelet::KubeletMetrics::default(),
     };
     let mut volumes = PodVolumes::new(pod(yaml), tmp.path().to_path_buf(), deps(objects.clone()));
     volumes.set_up().await.unwrap();

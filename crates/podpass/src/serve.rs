@@ -566,6 +566,7 @@ pub(crate) async fn up(global: &Global, args: UpArgs) -> anyhow::Result<()> {
         "admin credentials ready: eval \"$(podpass env)\""
     );
 
+    let s3_metrics = s3.metrics().clone();
     let (stop_s3, s3_stopped) = tokio::sync::watch::channel(false);
     let s3_task = tokio::spawn(async move {
         s3.serve_with(s3_listener, limits, wait_for(s3_stopped))
@@ -586,7 +587,17 @@ pub(crate) async fn up(global: &Global, args: UpArgs) -> anyhow::Result<()> {
     } else {
         None
     };
-    let state = AppState::new(control);
+    // One `/metrics` for everything this process runs: the API's own, S3, the node agent's
+    // (under the reference agent's names), the kubelet and its in-process webhook.
+    let mut registry = prometheus_client::registry::Registry::default();
+    s3_metrics.register(&mut registry);
+    if let Some(agent) = &agent {
+        agent.metrics().register(&mut registry);
+    }
+    if let Some((kubelet, _)) = &node {
+        kubelet.metrics().register(&mut registry);
+    }
+    let state = AppState::with_metrics(control, registry);
     let mut app = podpass_api::router(state.clone());
     let kubelet = match node {
         Some((kubelet, local)) => {

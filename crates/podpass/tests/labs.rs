@@ -97,6 +97,29 @@ fn the_seeds_labs_behave_as_in_eks() {
     ]);
     assert!(all.contains("ALLOW AssumeRoleForPodIdentity"), "{all}");
 
+    // One `/metrics` covers what the labs went through: the API, S3 (the denial and the
+    // listings), the node agent, the kubelet and its webhook.
+    let metrics = support::http_get(&format!("{}/metrics", podpass.endpoint()));
+    for expected in [
+        r#"podpass_api_calls_total{service="sts",operation="AssumeRoleWithWebIdentity",outcome="OK"}"#,
+        r#"podpass_s3_requests_total{operation="ListObjectsV2",status="200"} 3"#,
+        r#"podpass_s3_requests_total{operation="ListObjectsV2",status="403"} 2"#,
+        r#"podpass_s3_authorization_decisions_total{decision="deny"} 2"#,
+        r#"podpass_s3_request_duration_seconds_count{operation="ListObjectsV2"} 5"#,
+        r#"pod_identity_cache_state_total{state="miss"} 1"#,
+        r#"pod_identity_http_response_total{code="200"} 1"#,
+        r#"pod_identity_webhook_pod_count_total{method="sts_web_identity"}"#,
+        r#"pod_identity_webhook_pod_count_total{method="container_credentials"} 1"#,
+        r#"podpass_kubelet_pod_admissions_total{result="admitted"}"#,
+        r#"podpass_kubelet_token_requests_total{result="issued"}"#,
+        "podpass_kubelet_container_starts_total",
+    ] {
+        assert!(
+            metrics.contains(expected),
+            "{expected} missing from\n{metrics}"
+        );
+    }
+
     // Running it again replaces the pods and reuses the setup.
     let again = podpass.podpass(&["demo"]);
     assert!(

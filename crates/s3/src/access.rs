@@ -22,6 +22,7 @@ use crate::audit::{AuditDecision, AuditEvent, AuditLog};
 use crate::bucket_policy::BucketPolicies;
 use crate::front::RequestInfo;
 use crate::keys::find_admin_key;
+use crate::metrics::S3Metrics;
 
 /// How long a session's compiled policies are reused before the store is read again.
 const SESSION_POLICY_TTL: Duration = Duration::from_secs(10);
@@ -52,6 +53,8 @@ pub(crate) struct Authorizer {
     pub audit: AuditLog,
     /// Whether allowed requests are audited (refusals always are).
     pub audit_allowed: bool,
+    /// Where decisions are counted.
+    pub metrics: S3Metrics,
     sessions: moka::future::Cache<String, Arc<SessionAuthz>>,
 }
 
@@ -87,6 +90,7 @@ impl Authorizer {
             policies,
             audit,
             audit_allowed,
+            metrics: S3Metrics::default(),
             sessions: moka::future::Cache::builder()
                 .max_capacity(10_000)
                 .time_to_live(SESSION_POLICY_TTL)
@@ -210,8 +214,9 @@ impl Authorizer {
             Some(Caller::Root { .. }) => decision != Decision::ExplicitDeny,
             Some(Caller::Session(_)) | None => decision == Decision::Allow,
         };
+        self.metrics.decision(allowed);
         // Settled either way: a later error response of an allowed request is not a refusal.
-        info.audited.store(true, Ordering::Release);
+        info.trace.audited.store(true, Ordering::Release);
         if allowed && !self.audit_allowed {
             return Ok(());
         }
@@ -272,7 +277,7 @@ impl Authorizer {
             reason: format!("operation {operation} is not authorized by podpass"),
             request_id: info.request_id.clone(),
         });
-        info.audited.store(true, Ordering::Release);
+        info.trace.audited.store(true, Ordering::Release);
         access_denied(&info.request_id)
     }
 }
@@ -291,6 +296,8 @@ impl S3Access for Authorizer {
         let info = request_info(cx.extensions_mut())?;
         let caller = self.caller(cx.credentials(), &info).await?;
         let operation = cx.s3_op().name();
+        // Unset only if s3s resolved the operation twice, which it does not.
+        let _ = info.trace.operation.set(operation.to_owned());
         if operation == "DeleteObjects" {
             // Authorized key by key once the body is parsed (`delete_objects` below).
             return Ok(());

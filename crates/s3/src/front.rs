@@ -4,8 +4,8 @@
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 
 use http::{HeaderMap, HeaderValue, Request, Response, StatusCode, Uri};
@@ -19,6 +19,7 @@ use std::pin::Pin;
 use crate::actions::query_value;
 use crate::audit::{AuditDecision, AuditEvent, AuditLog};
 use crate::keys::SessionKeys;
+use crate::metrics::{S3Metrics, UNKNOWN_OPERATION};
 
 /// Per-request facts the authorizer needs, carried in the request's extensions.
 #[derive(Clone, Debug)]
@@ -33,8 +34,17 @@ pub(crate) struct RequestInfo {
     pub session: Option<Arc<SessionClaims>>,
     /// The access key id the request claims to be signed with.
     pub access_key_id: Option<String>,
+    /// What the authorizer learns of the request, for the layer to read back.
+    pub trace: Arc<RequestTrace>,
+}
+
+/// Facts the authorizer records on a request while s3s handles it.
+#[derive(Debug, Default)]
+pub(crate) struct RequestTrace {
     /// Set once the authorizer has audited its decision on this request.
-    pub audited: Arc<AtomicBool>,
+    pub audited: AtomicBool,
+    /// The S3 operation s3s resolved, once it has.
+    pub operation: OnceLock<String>,
 }
 
 /// The tower service the lead serves: this layer around s3s's service.
@@ -46,6 +56,7 @@ pub struct S3Front {
     pub(crate) audit: AuditLog,
     pub(crate) authorize: bool,
     pub(crate) secure: bool,
+    pub(crate) metrics: S3Metrics,
 }
 
 /// A request id in AWS's format: 16 upper-case hex digits.
@@ -269,7 +280,27 @@ impl S3Front {
         });
     }
 
-    async fn handle(self, mut request: Request<Body>) -> Response<Body> {
+    async fn handle(self, request: Request<Body>) -> Response<Body> {
+        let started = std::time::Instant::now();
+        let trace = Arc::new(RequestTrace::default());
+        let response = self.respond(request, trace.clone()).await;
+        let operation = trace
+            .operation
+            .get()
+            .map_or(UNKNOWN_OPERATION, String::as_str);
+        self.metrics.request(
+            operation,
+            response.status().as_u16(),
+            started.elapsed().as_secs_f64(),
+        );
+        response
+    }
+
+    async fn respond(
+        &self,
+        mut request: Request<Body>,
+        trace: Arc<RequestTrace>,
+    ) -> Response<Body> {
         let source_ip = request
             .extensions()
             .get::<axum::extract::ConnectInfo<SocketAddr>>()
@@ -281,7 +312,7 @@ impl S3Front {
             secure: self.secure,
             session: None,
             access_key_id: claimed_access_key_id(request.headers(), request.uri()),
-            audited: Arc::new(AtomicBool::new(false)),
+            trace,
         };
         promote_v2_query_headers(&mut request);
         let method = request.method().clone();
@@ -306,7 +337,7 @@ impl S3Front {
             }
         };
         let refused = response.status().is_client_error() || response.status().is_server_error();
-        if self.authorize && refused && !info.audited.load(Ordering::Acquire) {
+        if self.authorize && refused && !info.trace.audited.load(Ordering::Acquire) {
             let body = response.body().bytes().unwrap_or_default();
             let body = String::from_utf8_lossy(&body);
             let status = response.status();

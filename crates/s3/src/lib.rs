@@ -10,12 +10,14 @@ mod backend;
 mod bucket_policy;
 mod front;
 mod keys;
+mod metrics;
 mod objects;
 mod server;
 mod upstream;
 
 pub use bucket_policy::BucketPolicyError;
 pub use front::S3Front;
+pub use metrics::S3Metrics;
 pub use objects::OpenError as ObjectStoreError;
 pub use server::{S3Options, S3Server, S3ServerError, Storage};
 pub use upstream::Upstream;

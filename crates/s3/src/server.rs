@@ -19,6 +19,7 @@ use crate::backend::WithBucketPolicies;
 use crate::bucket_policy::{BucketPolicies, BucketPolicyError};
 use crate::front::S3Front;
 use crate::keys::{KeyResolver, SessionKeys};
+use crate::metrics::S3Metrics;
 use crate::objects::ObjectStore;
 use crate::upstream::Upstream;
 
@@ -175,13 +176,14 @@ impl S3Server {
             builder.set_host(BaseDomain(domain));
         }
         let sessions = SessionKeys::new();
+        let metrics = S3Metrics::default();
         if options.authorize {
             let admin = Arc::new(AccessKeys::new(store.clone()));
             builder.set_auth(KeyResolver {
                 admin: admin.clone(),
                 sessions: sessions.clone(),
             });
-            builder.set_access(Authorizer::new(
+            let mut authorizer = Authorizer::new(
                 store,
                 account_id.to_owned(),
                 region.to_owned(),
@@ -189,7 +191,9 @@ impl S3Server {
                 policies.clone(),
                 audit.clone(),
                 options.audit_allowed,
-            ));
+            );
+            authorizer.metrics = metrics.clone();
+            builder.set_access(authorizer);
         }
         let front = S3Front {
             inner: builder.build(),
@@ -198,6 +202,7 @@ impl S3Server {
             audit: audit.clone(),
             authorize: options.authorize,
             secure: options.secure_transport,
+            metrics,
         };
         Ok(S3Server {
             front,
@@ -222,6 +227,11 @@ impl S3Server {
     /// store (once; the files are renamed `*.imported`). Returns how many were imported.
     pub async fn import_bucket_policy_files(&self) -> Result<usize, BucketPolicyError> {
         self.policies.import_files(&self.policy_files).await
+    }
+
+    /// The endpoint's metrics, to add to a registry that `/metrics` serves.
+    pub fn metrics(&self) -> &S3Metrics {
+        &self.front.metrics
     }
 
     /// The audit log the endpoint writes to (share it for STS/EKS Auth issuances).

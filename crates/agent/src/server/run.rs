@@ -62,11 +62,17 @@ pub struct RunningAgent {
     credential_addrs: Vec<SocketAddr>,
     probe_addr: SocketAddr,
     metrics_addr: SocketAddr,
+    metrics: AgentMetrics,
     servers: Vec<(SocketAddr, JoinHandle<io::Result<()>>)>,
     background: Vec<JoinHandle<()>>,
 }
 
 impl RunningAgent {
+    /// The agent's counters, to serve them from another registry as well (`podpass up`).
+    pub fn metrics(&self) -> &AgentMetrics {
+        &self.metrics
+    }
+
     /// Bound credentials servers, one per bind host, in `--bind-hosts` order.
     pub fn credential_addrs(&self) -> &[SocketAddr] {
         &self.credential_addrs
@@ -198,6 +204,7 @@ pub async fn start(
         credential_addrs,
         probe_addr,
         metrics_addr,
+        metrics,
         servers,
         background,
     })
