@@ -39,7 +39,7 @@ bench_up() {
   port="$(bench_free_port)"
   bench_endpoint="http://127.0.0.1:$port"
   timeout 300 "$bench_bin" up --data-dir "$data" --listen "127.0.0.1:$port" \
-    --s3-listen 127.0.0.1:0 --agent-port 0 --no-profile --log warn \
+    --s3-listen 127.0.0.1:0 --https-listen 127.0.0.1:0 --agent-port 0 --no-profile --log warn \
     >"$bench_work/up.log" 2>&1 &
   bench_servers+=("$!")
   bench_wait_for "$bench_endpoint/" "$bench_work/up.log"

@@ -22,6 +22,10 @@
 //! - `TCP_NODELAY` on every connection, and axum's `ConnectInfo<SocketAddr>` in every request;
 //! - **graceful shutdown**: stop accepting, let in-flight requests finish for up to
 //!   [`ServeOptions::shutdown_timeout`], then close what is left.
+//!
+//! [`serve_tls`] is the same loop over TLS: each connection's handshake runs in its own task
+//! and must complete within the header-read timeout, so a client that stalls mid-handshake
+//! holds nothing but its own slot until then.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -102,6 +106,34 @@ pub async fn serve<F>(
 where
     F: Future<Output = ()> + Send,
 {
+    accept_loop(listener, None, router, options, shutdown).await
+}
+
+/// [`serve`] over TLS with `tls` (its ALPN protocols choose between HTTP/1.1 and h2).
+pub async fn serve_tls<F>(
+    listener: TcpListener,
+    tls: Arc<rustls::ServerConfig>,
+    router: Router,
+    options: ServeOptions,
+    shutdown: F,
+) -> io::Result<()>
+where
+    F: Future<Output = ()> + Send,
+{
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+    accept_loop(listener, Some(acceptor), router, options, shutdown).await
+}
+
+async fn accept_loop<F>(
+    listener: TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    router: Router,
+    options: ServeOptions,
+    shutdown: F,
+) -> io::Result<()>
+where
+    F: Future<Output = ()> + Send,
+{
     let mut builder = auto::Builder::new(TokioExecutor::new());
     // The timer is per connection (see `HeaderTimer`); the timeout is the same for all.
     builder
@@ -142,6 +174,7 @@ where
                     connections.spawn(serve_connection(
                         tcp,
                         peer,
+                        tls.clone(),
                         builder.clone(),
                         router.clone(),
                         options,
@@ -174,10 +207,12 @@ where
     Ok(())
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn serve_connection(
     tcp: TcpStream,
     peer: SocketAddr,
-    mut builder: auto::Builder<TokioExecutor>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    builder: auto::Builder<TokioExecutor>,
     router: Router,
     options: ServeOptions,
     mut stopped: watch::Receiver<bool>,
@@ -188,13 +223,43 @@ async fn serve_connection(
         tracing::warn!(%error, "cannot set TCP_NODELAY");
     }
     let activity = Arc::new(Activity::new());
+    let tracked = Tracked {
+        io: tcp,
+        activity: activity.clone(),
+    };
+    let Some(acceptor) = tls else {
+        return serve_http(tracked, peer, activity, builder, router, options, stopped).await;
+    };
+    let handshake = tokio::time::timeout(options.header_read_timeout, acceptor.accept(tracked));
+    let handshake = tokio::select! {
+        handshake = handshake => handshake,
+        // Nothing was requested yet: a connection still in its handshake is simply dropped.
+        _ = stopped.wait_for(|stop| *stop) => return,
+    };
+    match handshake {
+        Ok(Ok(tls)) => serve_http(tls, peer, activity, builder, router, options, stopped).await,
+        Ok(Err(error)) => tracing::debug!(%peer, %error, "TLS handshake failed"),
+        Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+    }
+}
+
+/// Serves HTTP/1.1 or h2 on `io` (the connection, or TLS over it) under the idle and
+/// header-read timeouts.
+async fn serve_http<I>(
+    io: I,
+    peer: SocketAddr,
+    activity: Arc<Activity>,
+    mut builder: auto::Builder<TokioExecutor>,
+    router: Router,
+    options: ServeOptions,
+    mut stopped: watch::Receiver<bool>,
+) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     builder.http1().timer(HeaderTimer {
         activity: activity.clone(),
     });
-    let io = TokioIo::new(Tracked {
-        io: tcp,
-        activity: activity.clone(),
-    });
+    let io = TokioIo::new(io);
     let service = hyper::service::service_fn({
         let activity = activity.clone();
         move |request: Request<Incoming>| {

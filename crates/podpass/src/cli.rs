@@ -116,6 +116,10 @@ pub(crate) enum Command {
     /// Run a Pod manifest on this machine, as the kubelet would (through the webhook's mutation)
     #[command(after_help = crate::examples::RUN)]
     Run(pods::RunArgs),
+    /// Create what a manifest describes, or bring it up to date, as kubectl apply does: an
+    /// unchanged pod is left alone, a workload whose template changed gets a new pod
+    #[command(after_help = crate::examples::APPLY)]
+    Apply(pods::ApplyArgs),
     /// Print a pod's container output
     #[command(after_help = crate::examples::LOGS)]
     Logs(pods::LogsArgs),
@@ -207,6 +211,7 @@ async fn run_command(cli: Cli) -> anyhow::Result<()> {
         Command::Webhook(command) => webhook_cmd::run(&cli.global, *command).await,
         Command::Manifests(args) => crate::manifests::run(&args),
         Command::Run(args) => pods::run(&cli.global, args).await,
+        Command::Apply(args) => pods::apply(&cli.global, args).await,
         Command::Audit(args) => audit_cmd::run(&cli.global, args),
         Command::Cluster(command) => cluster_cmd::run(&cli.global, command).await,
         Command::Demo(args) => demo::run(&cli.global, args).await,

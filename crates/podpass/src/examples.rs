@@ -89,6 +89,16 @@ pub(crate) const RUN: &str = "Examples:
   # Again, over the pod of the same name
   podpass run -f pod.yaml --replace";
 
+pub(crate) const APPLY: &str = "Examples:
+  # Create what the file describes; run it again and what did not change is left alone
+  podpass apply -f app.yaml
+
+  # After editing a Deployment's template: its pod is replaced by one of the new template
+  podpass apply -f app.yaml
+
+  # A bare Pod whose spec changed: delete and re-create it
+  podpass apply -f pod.yaml --force";
+
 pub(crate) const LOGS: &str = "Examples:
   podpass logs eks-iam-test3
   podpass logs podpass-agent-0 -n podpass -c link

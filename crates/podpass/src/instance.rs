@@ -39,6 +39,13 @@ pub(crate) struct Instance {
     pub agent_url: String,
     /// The S3 endpoint (`AWS_ENDPOINT_URL_S3`).
     pub s3_endpoint_url: String,
+    /// The API's HTTPS endpoint, whose certificate the cluster CA signs (none without a
+    /// local node or with `--https-listen off`).
+    #[serde(default)]
+    pub https_endpoint_url: Option<String>,
+    /// The cluster CA's certificate file, every local pod's `ca.crt`.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
 }
 
 const INSTANCE_FILE: &str = "instance.json";

@@ -27,17 +27,26 @@ pub(crate) struct LocalCluster {
     cluster: String,
     annotation_prefix: String,
     node_uid: String,
+    /// The cluster CA's certificate, every pod's `ca.crt` (`None`: the view serves no pods).
+    root_ca: Option<Vec<u8>>,
 }
 
 impl LocalCluster {
-    /// The cluster `cluster` of `store`; ServiceAccount annotations carry `annotation_prefix`.
-    pub(crate) fn new(store: Store, cluster: &str, annotation_prefix: &str) -> Arc<Self> {
+    /// The cluster `cluster` of `store`, whose CA certificate is `root_ca` (needed only to
+    /// serve pods); ServiceAccount annotations carry `annotation_prefix`.
+    pub(crate) fn new(
+        store: Store,
+        cluster: &str,
+        annotation_prefix: &str,
+        root_ca: Option<&str>,
+    ) -> Arc<Self> {
         Arc::new(Self {
             clusters: Clusters::new(store.clone()),
             store,
             cluster: cluster.to_owned(),
             annotation_prefix: annotation_prefix.to_owned(),
             node_uid: podpass_control::ids::uid(),
+            root_ca: root_ca.map(|pem| pem.as_bytes().to_vec()),
         })
     }
 
@@ -95,10 +104,6 @@ impl TokenSource for LocalCluster {
         })
     }
 }
-
-/// The CA bundle of `kube-root-ca.crt`: the local cluster has no API server, so no CA.
-const ROOT_CA: &[u8] =
-    b"# podpass's local cluster has no Kubernetes API server, hence no CA certificate.\n";
 
 impl LocalCluster {
     /// Creates or replaces a Secret or ConfigMap in `namespace`; returns whether it was created.
@@ -172,10 +177,10 @@ impl ObjectSource for LocalCluster {
     ) -> BoxFuture<'a, Result<Option<ObjectData>, SourceError>> {
         Box::pin(async move {
             if name == podpass_kubelet::admission::ROOT_CA_CONFIG_MAP {
-                return Ok(Some(ObjectData::from([(
-                    "ca.crt".to_owned(),
-                    ROOT_CA.to_vec(),
-                )])));
+                return Ok(self
+                    .root_ca
+                    .clone()
+                    .map(|ca| ObjectData::from([("ca.crt".to_owned(), ca)])));
             }
             self.stored_object(namespace, ObjectKind::ConfigMap, name)
                 .await

@@ -1,4 +1,5 @@
-//! Small formatting helpers shared by commands: durations and human times.
+//! Small formatting helpers shared by commands: durations, human times, and kubectl's output
+//! formats.
 
 use std::str::FromStr;
 
@@ -168,5 +169,61 @@ mod table_tests {
             vec!["default".to_owned(), "5s".to_owned()],
         ];
         assert_eq!(table(&rows), "NAME      AGE\ndefault   5s\n");
+    }
+}
+
+/// Output formats, as kubectl's `-o`.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Format {
+    /// A table
+    Table,
+    /// A table with more columns
+    Wide,
+    /// `kind/name`, one per line
+    Name,
+    /// The object(s) as YAML
+    Yaml,
+    /// The object(s) as JSON
+    Json,
+    /// kubectl's `jsonpath=TEMPLATE` over the object (or the List)
+    JsonPath(crate::jsonpath::Template),
+}
+
+/// The help of every `-o`.
+pub(crate) const FORMAT_HELP: &str = "Output format: table, wide, name, yaml, json, or \
+    jsonpath=TEMPLATE (kubectl's, e.g. jsonpath='{.items[*].metadata.name}')";
+
+impl FromStr for Format {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        if let Some(template) = text.strip_prefix("jsonpath=") {
+            return crate::jsonpath::Template::parse(template).map(Format::JsonPath);
+        }
+        match text {
+            "table" => Ok(Format::Table),
+            "wide" => Ok(Format::Wide),
+            "name" => Ok(Format::Name),
+            "yaml" => Ok(Format::Yaml),
+            "json" => Ok(Format::Json),
+            _ => Err(format!(
+                "unknown output format {text:?}: expected table, wide, name, yaml, json or jsonpath=TEMPLATE"
+            )),
+        }
+    }
+}
+
+impl Format {
+    /// Prints `value` whole, if this format prints documents (YAML, JSON, a JSONPath
+    /// template); `Ok(false)` for the formats a command lays out itself.
+    pub(crate) fn print_document(&self, value: &serde_json::Value) -> anyhow::Result<bool> {
+        match self {
+            Format::Json => println!("{}", serde_json::to_string_pretty(value)?),
+            Format::Yaml => print!("{}", serde_saphyr::to_string(value)?),
+            // As kubectl, without a newline of its own.
+            Format::JsonPath(template) => print!("{}", template.render(value)),
+            Format::Table | Format::Wide | Format::Name => return Ok(false),
+        }
+        Ok(true)
     }
 }

@@ -10,8 +10,8 @@ use serde_json::Value;
 
 use crate::aws_client::AwsClient;
 use crate::cli::Global;
+use crate::output::Format;
 use crate::output::{kube_age, table};
-use crate::sa::Format;
 use podpass_kubelet::Document;
 
 /// Options of `podpass run`.
@@ -30,6 +30,20 @@ pub(crate) struct RunArgs {
     /// Delete a pod of the same name first, if there is one
     #[arg(long)]
     pub replace: bool,
+}
+
+/// Options of `podpass apply`.
+#[derive(Debug, Args)]
+pub(crate) struct ApplyArgs {
+    /// Manifest (YAML or JSON; `-` reads stdin), as `podpass run -f` takes it
+    #[arg(long, short = 'f')]
+    pub filename: String,
+    /// Namespace [default: the manifest's, else `default`]
+    #[arg(long, short = 'n')]
+    pub namespace: Option<String>,
+    /// Delete and re-create a Pod whose spec changed, which the API server cannot update
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// Options naming one pod.
@@ -51,8 +65,7 @@ pub(crate) struct ListArgs {
     /// Every namespace
     #[arg(long, short = 'A')]
     pub all_namespaces: bool,
-    /// Output format
-    #[arg(long, short = 'o', value_enum, default_value_t = Format::Table)]
+    #[arg(long, short = 'o', default_value = "table", help = crate::output::FORMAT_HELP)]
     pub output: Format,
 }
 
@@ -61,8 +74,9 @@ pub(crate) struct ListArgs {
 pub(crate) struct GetArgs {
     #[command(flatten)]
     pub pod: PodArgs,
-    /// Output format (`-o yaml` shows the pod as admitted: the webhook's mutation included)
-    #[arg(long, short = 'o', value_enum, default_value_t = Format::Table)]
+    /// Output format: table, wide, name, yaml, json, or jsonpath=TEMPLATE (`-o yaml` shows the
+    /// pod as admitted: the webhook's mutation included)
+    #[arg(long, short = 'o', default_value = "table")]
     pub output: Format,
 }
 
@@ -108,100 +122,142 @@ async fn answer(response: reqwest::Response) -> anyhow::Result<Value> {
     Ok(value)
 }
 
-pub(crate) async fn run(global: &Global, args: RunArgs) -> anyhow::Result<()> {
-    let text = if args.filename == "-" {
-        let mut text = String::new();
-        std::io::stdin().read_to_string(&mut text)?;
-        text
-    } else {
-        std::fs::read_to_string(&args.filename)
-            .with_context(|| format!("reading {}", args.filename))?
-    };
-    let mut objects = Vec::new();
-    let mut pods = Vec::new();
-    for document in podpass_kubelet::parse_documents(&text)? {
-        match podpass_kubelet::documents::classify(document)? {
-            Document::Pod { pod, owner } => pods.push((pod, owner)),
-            Document::Other { kind, name } => {
-                eprintln!("{kind}/{name} skipped: nothing in podpass's one-node cluster acts on it")
+/// What a manifest file holds, sorted the way `run -f` and `apply -f` use it.
+struct Manifest {
+    /// ServiceAccounts, Secrets and ConfigMaps, stored before the pods start.
+    objects: Vec<Document>,
+    /// Pods to run, each with the workload it stands for, if any.
+    pods: Vec<(Value, Option<String>)>,
+}
+
+impl Manifest {
+    fn read(filename: &str) -> anyhow::Result<Self> {
+        let text = if filename == "-" {
+            let mut text = String::new();
+            std::io::stdin().read_to_string(&mut text)?;
+            text
+        } else {
+            std::fs::read_to_string(filename).with_context(|| format!("reading {filename}"))?
+        };
+        let mut manifest = Manifest {
+            objects: Vec::new(),
+            pods: Vec::new(),
+        };
+        for document in podpass_kubelet::parse_documents(&text)? {
+            match podpass_kubelet::documents::classify(document)? {
+                Document::Pod { pod, owner } => manifest.pods.push((pod, owner)),
+                Document::Other { kind, name } => {
+                    eprintln!(
+                        "{kind}/{name} skipped: nothing in podpass's one-node cluster acts on it"
+                    )
+                }
+                object => manifest.objects.push(object),
             }
-            object => objects.push(object),
         }
+        Ok(manifest)
     }
-    if args.attach && pods.len() != 1 {
+
+    /// Creates or replaces the ServiceAccounts, Secrets and ConfigMaps, printing each outcome.
+    async fn store_objects(
+        &self,
+        client: &AwsClient,
+        namespace_flag: Option<&str>,
+    ) -> anyhow::Result<()> {
+        for object in &self.objects {
+            let (name, written_namespace, body) = match object {
+                Document::ServiceAccount {
+                    name,
+                    namespace,
+                    annotations,
+                } => {
+                    let body = serde_json::json!({
+                        "apiVersion": "v1",
+                        "kind": "ServiceAccount",
+                        "metadata": {"name": name, "annotations": annotations},
+                    });
+                    (name, namespace, body)
+                }
+                Document::Config(config) => (&config.name, &config.namespace, config.to_document()),
+                Document::Pod { .. } | Document::Other { .. } => continue,
+            };
+            let Some(resource) = crate::cluster_objects::resource_of(object) else {
+                continue;
+            };
+            let namespace = namespace_of(namespace_flag, written_namespace.as_deref());
+            let response = client
+                .admin(
+                    Method::PUT,
+                    &format!("/podpass/v1/namespaces/{namespace}/{resource}/{name}"),
+                    Some(("application/json", body.to_string())),
+                )
+                .await?;
+            let created = response.status() == reqwest::StatusCode::CREATED;
+            answer(response).await?;
+            let kind = resource.trim_end_matches('s');
+            let verb = if created { "created" } else { "configured" };
+            println!("{kind}/{name} {verb}");
+        }
+        Ok(())
+    }
+}
+
+/// The namespace of an object: the flag's, else the manifest's, else `default`.
+fn namespace_of(flag: Option<&str>, written: Option<&str>) -> String {
+    flag.or(written).unwrap_or("default").to_owned()
+}
+
+async fn create_pod(client: &AwsClient, namespace: &str, pod: &Value) -> anyhow::Result<String> {
+    let created = answer(
+        client
+            .admin(
+                Method::POST,
+                &format!("/podpass/v1/namespaces/{namespace}/pods"),
+                Some(("application/json", pod.to_string())),
+            )
+            .await?,
+    )
+    .await?;
+    Ok(created["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned())
+}
+
+/// Deletes the pod, if there is one.
+async fn delete_pod(client: &AwsClient, namespace: &str, name: &str) -> anyhow::Result<()> {
+    let response = client
+        .admin(Method::DELETE, &pod_path(namespace, name), None)
+        .await?;
+    if response.status() != reqwest::StatusCode::NOT_FOUND {
+        answer(response).await?;
+    }
+    Ok(())
+}
+
+pub(crate) async fn run(global: &Global, args: RunArgs) -> anyhow::Result<()> {
+    let manifest = Manifest::read(&args.filename)?;
+    if args.attach && manifest.pods.len() != 1 {
         bail!(
             "--attach needs exactly one pod in the manifest, found {}",
-            pods.len()
+            manifest.pods.len()
         );
     }
-    let namespace_of = |written: Option<&str>| {
-        args.namespace
-            .clone()
-            .or_else(|| written.map(str::to_owned))
-            .unwrap_or_else(|| "default".to_owned())
-    };
     let client = AwsClient::connect(global).await?;
     // ServiceAccounts, Secrets and ConfigMaps first: the pods use them as they start.
-    for object in objects {
-        let (name, written_namespace, body) = match &object {
-            Document::ServiceAccount {
-                name,
-                namespace,
-                annotations,
-            } => {
-                let body = serde_json::json!({
-                    "apiVersion": "v1",
-                    "kind": "ServiceAccount",
-                    "metadata": {"name": name, "annotations": annotations},
-                });
-                (name, namespace, body)
-            }
-            Document::Config(config) => (&config.name, &config.namespace, config.to_document()),
-            Document::Pod { .. } | Document::Other { .. } => continue,
-        };
-        let Some(resource) = crate::cluster_objects::resource_of(&object) else {
-            continue;
-        };
-        let namespace = namespace_of(written_namespace.as_deref());
-        let response = client
-            .admin(
-                Method::PUT,
-                &format!("/podpass/v1/namespaces/{namespace}/{resource}/{name}"),
-                Some(("application/json", body.to_string())),
-            )
-            .await?;
-        let created = response.status() == reqwest::StatusCode::CREATED;
-        answer(response).await?;
-        let kind = resource.trim_end_matches('s');
-        let verb = if created { "created" } else { "configured" };
-        println!("{kind}/{name} {verb}");
-    }
-    for (pod, owner) in pods {
-        let namespace = namespace_of(pod["metadata"]["namespace"].as_str());
+    manifest
+        .store_objects(&client, args.namespace.as_deref())
+        .await?;
+    for (pod, owner) in &manifest.pods {
+        let namespace = namespace_of(
+            args.namespace.as_deref(),
+            pod["metadata"]["namespace"].as_str(),
+        );
         if args.replace
             && let Some(name) = pod["metadata"]["name"].as_str()
         {
-            let response = client
-                .admin(Method::DELETE, &pod_path(&namespace, name), None)
-                .await?;
-            if response.status() != reqwest::StatusCode::NOT_FOUND {
-                answer(response).await?;
-            }
+            delete_pod(&client, &namespace, name).await?;
         }
-        let created = answer(
-            client
-                .admin(
-                    Method::POST,
-                    &format!("/podpass/v1/namespaces/{namespace}/pods"),
-                    Some(("application/json", pod.to_string())),
-                )
-                .await?,
-        )
-        .await?;
-        let name = created["metadata"]["name"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned();
+        let name = create_pod(&client, &namespace, pod).await?;
         if args.attach {
             return attach(&client, &namespace, &name).await;
         }
@@ -209,6 +265,72 @@ pub(crate) async fn run(global: &Global, args: RunArgs) -> anyhow::Result<()> {
             Some(owner) => println!("pod/{name} created (one pod of {owner})"),
             None => println!("pod/{name} created"),
         }
+    }
+    Ok(())
+}
+
+/// The annotation kubectl keeps the applied manifest in, to tell what changed next time.
+const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
+/// `podpass apply -f`: what kubectl apply does on a one-node cluster. A pod whose manifest is
+/// the one last applied is left alone; a workload whose template changed is rolled out (its pod
+/// replaced); a bare Pod whose spec changed is refused as the API server refuses it, unless
+/// `--force` replaces it.
+pub(crate) async fn apply(global: &Global, args: ApplyArgs) -> anyhow::Result<()> {
+    let manifest = Manifest::read(&args.filename)?;
+    let client = AwsClient::connect(global).await?;
+    manifest
+        .store_objects(&client, args.namespace.as_deref())
+        .await?;
+    let mut refused = 0;
+    for (pod, owner) in manifest.pods {
+        let namespace = namespace_of(
+            args.namespace.as_deref(),
+            pod["metadata"]["namespace"].as_str(),
+        );
+        let Some(name) = pod["metadata"]["name"].as_str().map(str::to_owned) else {
+            bail!("error: resource name may not be empty (apply needs metadata.name)");
+        };
+        let applied = serde_json::to_string(&pod)?;
+        let mut annotated = pod;
+        annotated["metadata"]["annotations"][LAST_APPLIED] = Value::String(applied.clone());
+        let response = client
+            .admin(Method::GET, &pod_path(&namespace, &name), None)
+            .await?;
+        let verb = if response.status() == reqwest::StatusCode::NOT_FOUND {
+            create_pod(&client, &namespace, &annotated).await?;
+            "created"
+        } else {
+            let existing = answer(response).await?;
+            if existing["metadata"]["annotations"][LAST_APPLIED].as_str() == Some(&applied) {
+                "unchanged"
+            } else if owner.is_some() || args.force {
+                delete_pod(&client, &namespace, &name).await?;
+                create_pod(&client, &namespace, &annotated).await?;
+                if owner.is_some() {
+                    "configured"
+                } else {
+                    "replaced"
+                }
+            } else {
+                eprintln!(
+                    "Error from server (Invalid): error when applying patch to pod/{name} in \
+                     namespace {namespace}: The Pod \"{name}\" is invalid: spec: Forbidden: pod \
+                     updates may not change fields other than `spec.containers[*].image`, \
+                     `spec.activeDeadlineSeconds`, `spec.tolerations` or \
+                     `spec.terminationGracePeriodSeconds` (apply --force deletes and re-creates it)"
+                );
+                refused += 1;
+                continue;
+            }
+        };
+        match &owner {
+            Some(owner) => println!("pod/{name} {verb} (one pod of {owner})"),
+            None => println!("pod/{name} {verb}"),
+        }
+    }
+    if refused > 0 {
+        bail!("{refused} pod(s) could not be updated in place");
     }
     Ok(())
 }
@@ -326,7 +448,10 @@ pub(crate) async fn get(global: &Global, args: GetArgs) -> anyhow::Result<()> {
             .await?,
     )
     .await?;
-    print_pods(&[pod], false, args.output, Some(()))
+    if args.output.print_document(&pod)? {
+        return Ok(());
+    }
+    print_pods(&[pod], false, &args.output)
 }
 
 pub(crate) async fn list(global: &Global, args: ListArgs) -> anyhow::Result<()> {
@@ -338,33 +463,18 @@ pub(crate) async fn list(global: &Global, args: ListArgs) -> anyhow::Result<()> 
     };
     let list = answer(client.admin(Method::GET, &path, None).await?).await?;
     let items = list["items"].as_array().cloned().unwrap_or_default();
-    if items.is_empty() && matches!(args.output, Format::Table) {
+    if items.is_empty() && args.output == Format::Table {
         eprintln!("No resources found.");
         return Ok(());
     }
-    match args.output {
-        Format::Json | Format::Yaml => print_document(&list, args.output),
-        format => print_pods(&items, args.all_namespaces, format, None),
+    if args.output.print_document(&list)? {
+        return Ok(());
     }
+    print_pods(&items, args.all_namespaces, &args.output)
 }
 
-fn print_document(value: &Value, format: Format) -> anyhow::Result<()> {
-    match format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(value)?),
-        _ => print!("{}", serde_saphyr::to_string(value)?),
-    }
-    Ok(())
-}
-
-fn print_pods(
-    pods: &[Value],
-    all_namespaces: bool,
-    format: Format,
-    single: Option<()>,
-) -> anyhow::Result<()> {
-    if let (Some(()), Format::Yaml | Format::Json, Some(pod)) = (single, format, pods.first()) {
-        return print_document(pod, format);
-    }
+/// Pods as a table or as names.
+fn print_pods(pods: &[Value], all_namespaces: bool, format: &Format) -> anyhow::Result<()> {
     if let Format::Name = format {
         for pod in pods {
             println!(
@@ -374,7 +484,7 @@ fn print_pods(
         }
         return Ok(());
     }
-    let wide = matches!(format, Format::Wide);
+    let wide = *format == Format::Wide;
     let now = podpass_control::now();
     let mut rows = vec![];
     let mut header = vec!["NAME", "READY", "STATUS", "RESTARTS", "AGE"];

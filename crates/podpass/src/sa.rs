@@ -3,12 +3,12 @@
 use std::collections::BTreeMap;
 
 use anyhow::{Context, bail};
-use clap::{Args, Subcommand, ValueEnum};
+use clap::{Args, Subcommand};
 use podpass_store::{ServiceAccount, Store, StoreError};
 use serde_json::json;
 
 use crate::cli::Global;
-use crate::output::kube_age;
+use crate::output::{Format, kube_age};
 
 /// Where a ServiceAccount lives.
 #[derive(Debug, Args)]
@@ -19,21 +19,6 @@ pub(crate) struct Scope {
     /// Namespace
     #[arg(long, short = 'n', default_value = "default")]
     pub namespace: String,
-}
-
-/// Output formats, as kubectl's `-o`.
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub(crate) enum Format {
-    /// A table
-    Table,
-    /// A table with more columns
-    Wide,
-    /// `kind/name`, one per line
-    Name,
-    /// The object(s) as YAML
-    Yaml,
-    /// The object(s) as JSON
-    Json,
 }
 
 /// ServiceAccount commands.
@@ -57,8 +42,7 @@ pub(crate) enum SaCommand {
         /// List every namespace
         #[arg(long, short = 'A')]
         all_namespaces: bool,
-        /// Output format
-        #[arg(long, short = 'o', value_enum, default_value_t = Format::Table)]
+        #[arg(long, short = 'o', default_value = "table", help = crate::output::FORMAT_HELP)]
         output: Format,
     },
     /// Set (key=value) or remove (key-) annotations
@@ -222,9 +206,11 @@ fn print_accounts(
             "metadata": {"resourceVersion": ""},
         })
     };
+    if format.print_document(&document)? {
+        return Ok(());
+    }
     match format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(&document)?),
-        Format::Yaml => print!("{}", serde_saphyr::to_string(&document)?),
+        Format::Json | Format::Yaml | Format::JsonPath(_) => {}
         Format::Name => {
             for sa in accounts {
                 println!("serviceaccount/{}", sa.name);

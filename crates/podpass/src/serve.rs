@@ -60,6 +60,19 @@ pub(crate) struct UpArgs {
     #[arg(long, env = "PODPASS_S3_LISTEN", default_value = "127.0.0.1:7702")]
     pub s3_listen: SocketAddr,
 
+    /// Address of the API's HTTPS listener with a local node (`off`: none): the same endpoints
+    /// as --listen, with a certificate the local cluster's CA signs (the CA every pod gets as
+    /// `ca.crt`, kept in <data dir>/pki/ca.crt). Pods reach it as the Kubernetes API, through
+    /// KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT
+    #[arg(
+        long,
+        env = "PODPASS_HTTPS_LISTEN",
+        default_value = "127.0.0.1:7703",
+        value_name = "ADDRESS|off",
+        value_parser = parse_optional_listen
+    )]
+    pub https_listen: OptionalListen,
+
     /// Port of the Pod Identity node agent on 127.0.0.1 (0 picks a free port); the SDKs accept
     /// plain HTTP to loopback for AWS_CONTAINER_CREDENTIALS_FULL_URI
     #[arg(long, env = "PODPASS_AGENT_PORT", default_value_t = 7701)]
@@ -207,6 +220,19 @@ pub(crate) struct UpArgs {
 
     #[command(flatten)]
     pub listeners: ListenerArgs,
+}
+
+/// A listener address, or `off`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct OptionalListen(pub Option<SocketAddr>);
+
+fn parse_optional_listen(text: &str) -> Result<OptionalListen, String> {
+    if text.eq_ignore_ascii_case("off") {
+        return Ok(OptionalListen(None));
+    }
+    text.parse()
+        .map(|address| OptionalListen(Some(address)))
+        .map_err(|_| format!("expected an address like 127.0.0.1:7703, or off; got {text:?}"))
 }
 
 /// Limits of every HTTP listener of `podpass up` (AWS endpoint, S3, node agent), each applied
@@ -520,6 +546,11 @@ pub(crate) async fn up(global: &Global, args: UpArgs) -> anyhow::Result<()> {
             .context("writing the AWS CLI profile")?;
         Some(args.profile.clone())
     };
+    let node_api = if local_node {
+        Some(NodeApi::start(&args, &data_dir, &cluster.name, &public_url).await?)
+    } else {
+        None
+    };
     let (stop_agent, agent_stopped) = tokio::sync::watch::channel(false);
     let agent = if local_node {
         Some(start_agent(&args, &cluster.name, &public_url, &admin, agent_stopped).await?)
@@ -542,6 +573,13 @@ pub(crate) async fn up(global: &Global, args: UpArgs) -> anyhow::Result<()> {
         issuer_url: cluster.issuer_url.clone(),
         agent_url: agent_url.clone(),
         s3_endpoint_url: s3_url.clone(),
+        https_endpoint_url: node_api
+            .as_ref()
+            .and_then(NodeApi::https_address)
+            .map(|address| format!("https://{address}")),
+        ca_file: node_api
+            .as_ref()
+            .map(|_| crate::pki::ca_dir(&data_dir).join("ca.crt")),
     };
     instance.write(&data_dir)?;
 
@@ -554,6 +592,9 @@ pub(crate) async fn up(global: &Global, args: UpArgs) -> anyhow::Result<()> {
     );
     if local_node {
         tracing::info!(url = %agent_url, "Pod Identity node agent ready");
+    }
+    if let (Some(url), Some(ca)) = (&instance.https_endpoint_url, &instance.ca_file) {
+        tracing::info!(endpoint = %url, ca = %ca.display(), "HTTPS endpoint ready (the cluster CA signs it)");
     }
     tracing::info!(
         endpoint = %s3_url,
@@ -572,20 +613,21 @@ pub(crate) async fn up(global: &Global, args: UpArgs) -> anyhow::Result<()> {
         s3.serve_with(s3_listener, limits, wait_for(s3_stopped))
             .await
     });
-    let node = if local_node {
-        let node = start_kubelet(
-            &args,
-            &data_dir,
-            &control,
-            &cluster.name,
-            &public_url,
-            &agent_url,
-            &s3_url,
-        )
-        .await?;
-        Some(node)
-    } else {
-        None
+    let node = match &node_api {
+        Some(node_api) => Some(
+            start_kubelet(
+                &args,
+                &data_dir,
+                &control,
+                node_api,
+                &cluster.name,
+                &public_url,
+                &agent_url,
+                &s3_url,
+            )
+            .await?,
+        ),
+        None => None,
     };
     // One `/metrics` for everything this process runs: the API's own, S3, the node agent's
     // (under the reference agent's names), the kubelet and its in-process webhook.
@@ -612,14 +654,34 @@ pub(crate) async fn up(global: &Global, args: UpArgs) -> anyhow::Result<()> {
         }
         None => None,
     };
+    let (stop_https, https_stopped) = tokio::sync::watch::channel(false);
+    let https_task = node_api.and_then(|node_api| {
+        let (listener, tls) = node_api.https?;
+        let app = app.clone();
+        Some(tokio::spawn(podpass_http::serve_tls(
+            listener,
+            tls,
+            app,
+            limits,
+            wait_for(https_stopped),
+        )))
+    });
     // podpass-http sets TCP_NODELAY (small responses must not wait for the client's delayed
     // ACK) and adds the client address (ConnectInfo) the API reads.
     let served = podpass_http::serve(listener, app, limits, async move {
         shutdown_signal().await;
         let _ = stop_agent.send(true);
         let _ = stop_s3.send(true);
+        let _ = stop_https.send(true);
     })
     .await;
+    if let Some(https_task) = https_task {
+        match https_task.await {
+            Ok(Err(e)) => tracing::warn!(error = %e, "the HTTPS listener stopped with an error"),
+            Err(e) => tracing::warn!(error = %e, "the HTTPS listener task failed"),
+            Ok(Ok(())) => {}
+        }
+    }
     match s3_task.await {
         Ok(Err(e)) => tracing::warn!(error = %e, "the S3 endpoint stopped with an error"),
         Err(e) => tracing::warn!(error = %e, "the S3 endpoint task failed"),
@@ -722,12 +784,63 @@ fn parse_image_entrypoint(text: &str) -> Result<(String, podpass_kubelet::ImageC
     ))
 }
 
+/// What a local node's pods see of the cluster's API: the cluster CA, and the API's HTTPS
+/// listener (bound, not yet serving) with a certificate that CA signs.
+struct NodeApi {
+    ca: crate::pki::ClusterCa,
+    https: Option<(
+        tokio::net::TcpListener,
+        std::sync::Arc<rustls::ServerConfig>,
+    )>,
+}
+
+impl NodeApi {
+    async fn start(
+        args: &UpArgs,
+        data_dir: &std::path::Path,
+        cluster: &str,
+        public_url: &str,
+    ) -> anyhow::Result<Self> {
+        let ca = crate::pki::ClusterCa::load_or_create(&crate::pki::ca_dir(data_dir), cluster)
+            .context("loading the cluster CA")?;
+        let https = match args.https_listen.0 {
+            None => None,
+            Some(address) => {
+                let listener = tokio::net::TcpListener::bind(address)
+                    .await
+                    .with_context(|| format!("binding {address} (--https-listen)"))?;
+                // The public URL's host too, so clients that reach the API by that name verify.
+                let hosts: Vec<String> = reqwest::Url::parse(public_url)
+                    .ok()
+                    .and_then(|url| {
+                        url.host_str()
+                            .map(|h| h.trim_matches(['[', ']']).to_owned())
+                    })
+                    .into_iter()
+                    .collect();
+                let tls = ca.serving_config(&hosts)?;
+                Some((listener, tls))
+            }
+        };
+        Ok(Self { ca, https })
+    }
+
+    /// The HTTPS listener's address.
+    fn https_address(&self) -> Option<SocketAddr> {
+        self.https
+            .as_ref()
+            .and_then(|(listener, _)| listener.local_addr().ok())
+    }
+}
+
 /// The local kubelet: pods get tokens from the cluster's issuer, the webhook's mutation with the
 /// store's ServiceAccounts and associations, and podpass's endpoints in their environment.
+#[allow(clippy::too_many_arguments)]
 async fn start_kubelet(
     args: &UpArgs,
     data_dir: &std::path::Path,
     control: &Control,
+    node_api: &NodeApi,
     cluster: &str,
     public_url: &str,
     agent_url: &str,
@@ -748,6 +861,15 @@ async fn start_kubelet(
             format!("{public_url}/"),
         ),
     ];
+    // As the kubelet gives every pod the `kubernetes` Service's address.
+    if let Some(address) = node_api.https_address() {
+        let (host, port) = (address.ip().to_string(), address.port().to_string());
+        config.node_env.extend([
+            ("KUBERNETES_SERVICE_HOST".to_owned(), host),
+            ("KUBERNETES_SERVICE_PORT".to_owned(), port.clone()),
+            ("KUBERNETES_SERVICE_PORT_HTTPS".to_owned(), port),
+        ]);
+    }
     // podpass's own image runs this very binary, so that `podpass run -f` of the install
     // manifests runs them as a cluster would. Without /proc (a bare chroot) the path it was
     // started by serves, when absolute.
@@ -773,6 +895,7 @@ async fn start_kubelet(
         control.store().clone(),
         cluster,
         &config.webhook.annotation_prefix,
+        Some(node_api.ca.certificate_pem()),
     );
     let deps = podpass_kubelet::KubeletDeps {
         tokens: local.clone(),

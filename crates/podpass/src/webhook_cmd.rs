@@ -163,6 +163,7 @@ pub(crate) async fn run(global: &Global, command: WebhookCommand) -> anyhow::Res
                     store,
                     cluster,
                     &command.args.webhook.annotation_prefix,
+                    None,
                 ))
             }
             None => None,

@@ -189,3 +189,84 @@ fn pods_run_exec_and_are_deleted_like_kubectl() {
     let out = podpass.podpass(&["get", "pod", "sleeper"]);
     assert!(!out.status.success());
 }
+
+#[test]
+fn apply_creates_leaves_alone_and_rolls_out_like_kubectl() {
+    let podpass = Podpass::start();
+    let deployment = |greeting: &str| {
+        format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: settings}}\ndata: {{greeting: {greeting}}}\n---\n\
+             apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: web}}\nspec:\n  selector: {{matchLabels: {{app: web}}}}\n  template:\n    metadata: {{labels: {{app: web}}}}\n    spec:\n      containers:\n      - name: main\n        command: [sh, -c, 'echo {greeting}; sleep 600']\n"
+        )
+    };
+    let file = podpass.write("app.yaml", &deployment("hello"));
+    let file = file.to_str().unwrap();
+    assert_eq!(
+        podpass.podpass_ok(&["apply", "-f", file]),
+        "configmap/settings created\npod/web-0 created (one pod of Deployment/web)\n"
+    );
+    let uid = |podpass: &Podpass| {
+        podpass.podpass_ok(&["get", "pod", "web-0", "-o", "jsonpath={.metadata.uid}"])
+    };
+    let first = uid(&podpass);
+    assert_eq!(first.len(), 36, "{first}");
+
+    // The same file again: the pod is left alone.
+    assert_eq!(
+        podpass.podpass_ok(&["apply", "-f", file]),
+        "configmap/settings configured\npod/web-0 unchanged (one pod of Deployment/web)\n"
+    );
+    assert_eq!(uid(&podpass), first);
+
+    // A changed template rolls out: a new pod of the new template.
+    podpass.write("app.yaml", &deployment("bonjour"));
+    assert_eq!(
+        podpass.podpass_ok(&["apply", "-f", file]),
+        "configmap/settings configured\npod/web-0 configured (one pod of Deployment/web)\n"
+    );
+    assert_ne!(uid(&podpass), first);
+    let names = podpass.podpass_ok(&[
+        "get",
+        "pods",
+        "-o",
+        r#"jsonpath={range .items[*]}{.metadata.name}={.metadata.annotations.kubectl\.kubernetes\.io/last-applied-configuration}{"\n"}{end}"#,
+    ]);
+    assert!(names.starts_with("web-0={"), "{names}");
+    assert!(names.contains("bonjour"), "{names}");
+
+    // A bare Pod whose spec changed is refused as the API server refuses it, unless --force.
+    let pod = |command: &str| {
+        format!(
+            "apiVersion: v1\nkind: Pod\nmetadata: {{name: single}}\nspec:\n  containers:\n  - name: main\n    command: [sh, -c, '{command}']\n"
+        )
+    };
+    let pod_file = podpass.write("pod.yaml", &pod("sleep 600"));
+    let pod_file = pod_file.to_str().unwrap();
+    assert_eq!(
+        podpass.podpass_ok(&["apply", "-f", pod_file]),
+        "pod/single created\n"
+    );
+    podpass.write("pod.yaml", &pod("sleep 601"));
+    let refused = podpass.podpass(&["apply", "-f", pod_file]);
+    assert!(!refused.status.success());
+    let stderr = text(&refused.stderr);
+    assert!(
+        stderr.contains(
+            "The Pod \"single\" is invalid: spec: Forbidden: pod updates may not change fields"
+        ),
+        "{stderr}"
+    );
+    assert_eq!(
+        podpass.podpass_ok(&["apply", "-f", pod_file, "--force"]),
+        "pod/single replaced\n"
+    );
+
+    // A template kubectl would refuse is refused before anything is asked of the server.
+    let bad = podpass.podpass(&["get", "pods", "-o", "jsonpath={.items[}"]);
+    assert!(!bad.status.success());
+    assert!(
+        text(&bad.stderr).contains("bad JSONPath"),
+        "{}",
+        text(&bad.stderr)
+    );
+}

@@ -14,7 +14,6 @@ pub mod config;
 pub mod config_map;
 mod duration;
 pub mod filewatch;
-pub mod https;
 pub mod review;
 pub mod run;
 pub mod sa_cache;

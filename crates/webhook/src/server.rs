@@ -22,7 +22,6 @@ use prometheus_client::registry::Registry;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::https::{HttpsTimeouts, serve_https};
 use crate::review::Webhook;
 use crate::stop::stopped;
 use crate::tls::{ReloadingCertResolver, TlsError, TlsMinVersion};
@@ -242,7 +241,7 @@ pub struct BoundServer {
     app: Router,
     metrics_app: Router,
     cert_poll_interval: Duration,
-    timeouts: HttpsTimeouts,
+    listener: podpass_http::ServeOptions,
 }
 
 /// Loads the certificate, binds both ports and builds the routers.
@@ -268,9 +267,12 @@ pub async fn bind(
         app: webhook_router(webhook, resolver, metrics),
         metrics_app: metrics_router(Arc::new(registry)),
         cert_poll_interval: config.cert_poll_interval,
-        timeouts: HttpsTimeouts {
-            handshake: config.handshake_timeout,
-            drain: config.shutdown_grace,
+        // podpass's hardened listener (idle timeout, connection cap); a TLS handshake must
+        // complete within the header-read timeout.
+        listener: podpass_http::ServeOptions {
+            header_read_timeout: config.handshake_timeout,
+            shutdown_timeout: config.shutdown_grace,
+            ..podpass_http::ServeOptions::default()
         },
     })
 }
@@ -309,37 +311,33 @@ impl BoundServer {
                 .clone()
                 .watch(self.cert_poll_interval, stop_rx.clone()),
         );
-        let mut metrics_stop = stop_rx.clone();
-        let metrics = tokio::spawn(
-            axum::serve(self.metrics, self.metrics_app)
-                .with_graceful_shutdown(async move { stopped(&mut metrics_stop).await })
-                .into_future(),
-        );
-        let https = tokio::spawn(serve_https(
+        let until_stopped =
+            |mut stop: watch::Receiver<bool>| async move { stopped(&mut stop).await };
+        let metrics = tokio::spawn(podpass_http::serve(
+            self.metrics,
+            self.metrics_app,
+            self.listener,
+            until_stopped(stop_rx.clone()),
+        ));
+        let https = tokio::spawn(podpass_http::serve_tls(
             self.https,
             self.tls,
             self.app,
-            self.timeouts,
-            stop_rx,
+            self.listener,
+            until_stopped(stop_rx.clone()),
         ));
         shutdown.await;
         tracing::info!("shutting down");
         stop.send_replace(true);
-        let metrics_abort = metrics.abort_handle();
-        let drain = tokio::time::timeout(self.timeouts.drain, metrics);
-        let (https, metrics, cert_watch) = tokio::join!(https, drain, cert_watch);
-        metrics_abort.abort();
+        let (https, metrics, cert_watch) = tokio::join!(https, metrics, cert_watch);
+        let failure = |served: Result<std::io::Result<()>, tokio::task::JoinError>| match served {
+            Ok(Ok(())) => None,
+            Ok(Err(error)) => Some(error.to_string()),
+            Err(error) => Some(error.to_string()),
+        };
         for (name, failed) in [
-            ("https", https.err().map(|e| e.to_string())),
-            (
-                "metrics",
-                match metrics {
-                    Ok(Ok(Ok(()))) => None,
-                    Ok(Ok(Err(error))) => Some(error.to_string()),
-                    Ok(Err(error)) => Some(error.to_string()),
-                    Err(_) => Some("still open after the shutdown grace period".to_owned()),
-                },
-            ),
+            ("https", failure(https)),
+            ("metrics", failure(metrics)),
             ("certificate watch", cert_watch.err().map(|e| e.to_string())),
         ] {
             if let Some(error) = failed {

@@ -74,6 +74,8 @@ impl Podpass {
                 "0",
                 "--s3-listen",
                 "127.0.0.1:0",
+                "--https-listen",
+                "127.0.0.1:0",
             ])
             .args(&self.up_args)
             .stdout(Stdio::null())

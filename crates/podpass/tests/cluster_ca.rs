@@ -1,0 +1,101 @@
+//! The local cluster's CA: every pod's `ca.crt` is a real CA certificate, and it verifies the
+//! API's HTTPS listener, from the host and from a pod, through the unmodified AWS CLI.
+
+mod support;
+
+use std::os::unix::fs::PermissionsExt as _;
+
+use support::{Podpass, text};
+
+#[test]
+fn pods_verify_the_api_over_https_with_their_ca_crt() {
+    let mut podpass = Podpass::start();
+    let https = podpass.instance["https_endpoint_url"]
+        .as_str()
+        .expect("an HTTPS endpoint")
+        .to_owned();
+    assert!(https.starts_with("https://127.0.0.1:"), "{https}");
+    let ca_file = podpass.instance["ca_file"]
+        .as_str()
+        .expect("the CA file")
+        .to_owned();
+    let ca = std::fs::read_to_string(&ca_file).unwrap();
+    assert!(ca.starts_with("-----BEGIN CERTIFICATE-----"), "{ca}");
+    let key = std::path::Path::new(&ca_file).with_file_name("ca.key");
+    let mode = std::fs::metadata(&key).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600, "the CA key is its owner's only");
+
+    // From the host: the AWS CLI trusts the endpoint with the CA, and refuses it without.
+    let admin = |vars: &[(&str, &str)]| {
+        let mut cmd = std::process::Command::new(support::venv().join("bin/aws"));
+        podpass.client_env(&mut cmd, vars);
+        cmd.env("AWS_PROFILE", "podpass")
+            .env("AWS_ENDPOINT_URL", &https)
+            .args(["sts", "get-caller-identity", "--output", "json"])
+            .output()
+            .expect("run aws")
+    };
+    let trusted = admin(&[("AWS_CA_BUNDLE", &ca_file)]);
+    assert!(
+        trusted.status.success(),
+        "{}{}",
+        text(&trusted.stdout),
+        text(&trusted.stderr)
+    );
+    assert!(
+        text(&trusted.stdout).contains(":root"),
+        "{}",
+        text(&trusted.stdout)
+    );
+    let untrusted = admin(&[]);
+    assert!(!untrusted.status.success());
+    assert!(
+        text(&untrusted.stderr).contains("CERTIFICATE_VERIFY_FAILED"),
+        "{}",
+        text(&untrusted.stderr)
+    );
+
+    // From a pod: its projected ca.crt is that CA, KUBERNETES_SERVICE_* name the listener, and
+    // an IRSA pod assumes its role over HTTPS, verifying the API with ca.crt.
+    podpass.irsa_service_account("https-reader", "arn:aws:iam::aws:policy/ReadOnlyAccess");
+    let pod = podpass.write(
+        "pod.yaml",
+        &format!(
+            r#"apiVersion: v1
+kind: Pod
+metadata: {{name: https-reader}}
+spec:
+  serviceAccountName: https-reader
+  restartPolicy: Never
+  containers:
+  - name: aws
+    command:
+    - sh
+    - -c
+    - |
+      cmp /var/run/secrets/kubernetes.io/serviceaccount/ca.crt "$CLUSTER_CA" && echo "ca.crt is the cluster CA"
+      aws --endpoint-url "https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT" sts get-caller-identity --query Arn --output text
+    env:
+    - {{name: AWS_CA_BUNDLE, value: /var/run/secrets/kubernetes.io/serviceaccount/ca.crt}}
+    - {{name: CLUSTER_CA, value: {ca_file}}}
+"#
+        ),
+    );
+    let out = podpass.podpass(&["run", "-f", pod.to_str().unwrap(), "--attach"]);
+    let stdout = text(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}\n{}",
+        text(&out.stderr),
+        podpass.log()
+    );
+    assert!(stdout.contains("ca.crt is the cluster CA"), "{stdout}");
+    assert!(
+        stdout.contains(":assumed-role/") && stdout.contains("https-reader"),
+        "{stdout}"
+    );
+
+    // The CA is the cluster's for good: a restart keeps it, with a fresh serving certificate.
+    podpass.restart();
+    assert_eq!(std::fs::read_to_string(&ca_file).unwrap(), ca);
+}
