@@ -47,7 +47,7 @@ async fn assume_role_for_pod_identity(
                 .assume_role_for_pod_identity(&call.ctx, &name, input.token.as_deref())
                 .await
                 .map_err(errors::rest)?;
-            let (credentials, session) = (&pod.issued.credentials, &pod.issued.session);
+            let credentials = pod.credentials.credentials();
             Ok((
                 200,
                 json!({
@@ -58,8 +58,8 @@ async fn assume_role_for_pod_identity(
                         "associationId": pod.association.association_id,
                     },
                     "assumedRoleUser": {
-                        "arn": session.assumed_role_arn(),
-                        "assumeRoleId": session.assumed_role_id(),
+                        "arn": pod.credentials.assumed_role_arn(),
+                        "assumeRoleId": pod.credentials.assumed_role_id(),
                     },
                     "credentials": {
                         "sessionToken": credentials.session_token,

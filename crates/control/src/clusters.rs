@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 
 use podpass_store::{Cluster, ServiceAccount, SigningKeyRecord, Store, StoreError, TokenKeys};
 use podpass_token::{
-    DiscoveryDocument, Jwks, KeyAlgorithm, KeyError, MintError, SigningKey, TokenRequest,
+    DiscoveryDocument, Jwks, JwtAlgorithm, KeyAlgorithm, KeyError, MintError, SigningKey,
+    TokenRequest,
 };
 
 use crate::ids::{self, RandomError};
@@ -74,9 +75,42 @@ impl Clusters {
             Err(e) => return Err(e.into()),
         }
         let cluster_id = ids::cluster_id()?;
+        let issuer_url = format!("{}/id/{cluster_id}", public_url.trim_end_matches('/'));
+        self.create_with_id(name, cluster_id, &issuer_url, algorithm, now)
+            .await
+    }
+
+    /// Creates a cluster podpass signs the tokens of, as `issuer_url`: where its discovery
+    /// document and JWKS are published for others (AWS IAM) to read (`issuer publish`), while
+    /// podpass's own endpoints verify them with the store's keys. Fails if the name exists.
+    pub async fn create(
+        &self,
+        name: &str,
+        issuer_url: &str,
+        algorithm: KeyAlgorithm,
+        now: i64,
+    ) -> Result<Cluster> {
+        let issuer_url = issuer_url.trim_end_matches('/');
+        if !(issuer_url.starts_with("https://") || issuer_url.starts_with("http://")) {
+            return Err(ClusterError::InvalidRegistration(format!(
+                "the issuer URL {issuer_url} is not an http(s) URL"
+            )));
+        }
+        self.create_with_id(name, ids::cluster_id()?, issuer_url, algorithm, now)
+            .await
+    }
+
+    async fn create_with_id(
+        &self,
+        name: &str,
+        cluster_id: String,
+        issuer_url: &str,
+        algorithm: KeyAlgorithm,
+        now: i64,
+    ) -> Result<Cluster> {
         let cluster = Cluster {
             name: name.to_owned(),
-            issuer_url: format!("{}/id/{cluster_id}", public_url.trim_end_matches('/')),
+            issuer_url: issuer_url.to_owned(),
             cluster_id,
             token_keys: TokenKeys::Podpass,
             token_review: false,
@@ -85,6 +119,43 @@ impl Clusters {
         let key = new_key_record(name, algorithm, now)?;
         self.store.create_cluster(&cluster, &key).await?;
         Ok(cluster)
+    }
+
+    /// What the cluster's issuer publishes: its discovery document and JWKS, for podpass's own
+    /// clusters and for registered ones whose JWKS podpass holds. A registered cluster whose
+    /// issuer publishes its keys itself has nothing for podpass to publish.
+    pub async fn issuer_documents(
+        &self,
+        cluster: &Cluster,
+        now: i64,
+    ) -> Result<(DiscoveryDocument, Jwks)> {
+        let jwks = match &cluster.token_keys {
+            TokenKeys::Podpass => self.jwks(&cluster.name, now).await?,
+            TokenKeys::Jwks(text) => Jwks::from_json(text).map_err(|e| {
+                ClusterError::InvalidRegistration(format!("the registered JWKS: {e}"))
+            })?,
+            TokenKeys::Discovery => {
+                return Err(ClusterError::InvalidRegistration(format!(
+                    "cluster {} is verified with its issuer's own discovery: register it with --jwks-file to have podpass publish its keys",
+                    cluster.name
+                )));
+            }
+        };
+        let mut algorithms: Vec<JwtAlgorithm> = jwks
+            .keys
+            .iter()
+            .filter_map(|key| key.alg.as_deref().and_then(|alg| alg.parse().ok()))
+            .collect();
+        if algorithms.is_empty() {
+            // Keys without `alg`: kube-apiserver's default.
+            algorithms.push(JwtAlgorithm::RS256);
+        }
+        let discovery = DiscoveryDocument::new(
+            &cluster.issuer_url,
+            &format!("{}{JWKS_PATH}", cluster.issuer_url),
+            algorithms,
+        );
+        Ok((discovery, jwks))
     }
 
     /// Reads a cluster by name.

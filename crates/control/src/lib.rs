@@ -13,6 +13,7 @@
 pub mod authn;
 pub mod authz;
 pub mod bootstrap;
+pub mod broker;
 pub mod cache;
 mod caller;
 pub mod clusters;
@@ -76,6 +77,8 @@ pub struct Settings {
     /// The kube-apiserver that reviews the tokens of clusters registered for it, if podpass
     /// can reach one.
     pub token_reviewer: Option<Arc<dyn issuers::TokenReviewer>>,
+    /// Broker mode: the STS that issues Pod Identity sessions instead of podpass.
+    pub upstream: Option<Arc<dyn broker::Upstream>>,
 }
 
 /// The domain layer: cheap to clone, shared by every handler and command.

@@ -7,7 +7,9 @@ mod support;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use podpass_control::credentials::{AssumeRole, Issued, SessionRequest, WebIdentity};
+use podpass_control::credentials::{
+    AssumeRole, Issued, PodCredentials, SessionRequest, WebIdentity,
+};
 use podpass_control::{Caller, Control, Error};
 use podpass_session::SessionTag;
 use podpass_store::{Cluster, OidcProvider, PodIdentityAssociation, Role};
@@ -341,7 +343,10 @@ async fn run(world: &World, call: &Call) -> Result<(Issued, Option<String>), Err
                 .control
                 .assume_role_for_pod_identity(&ctx, CLUSTER, Some(&token))
                 .await?;
-            Ok((pod.issued, None))
+            match pod.credentials {
+                PodCredentials::Minted(issued) => Ok((*issued, None)),
+                PodCredentials::Brokered(_) => panic!("no upstream here"),
+            }
         }
         other => panic!("unknown operation {other}"),
     }

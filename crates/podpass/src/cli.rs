@@ -110,6 +110,10 @@ pub(crate) enum Command {
     /// List clusters and rotate their token-signing keys, or the session sealing key
     #[command(subcommand)]
     Cluster(cluster_cmd::ClusterCommand),
+    /// Publish a cluster's OIDC issuer (discovery document and JWKS) where AWS IAM reads it:
+    /// IRSA with the real STS on any cluster
+    #[command(subcommand)]
+    Issuer(crate::issuer_cmd::IssuerCommand),
     /// Manage the local cluster's ServiceAccounts (as kubectl does)
     #[command(subcommand, name = "sa", alias = "serviceaccount")]
     Sa(sa::SaCommand),
@@ -214,6 +218,7 @@ async fn run_command(cli: Cli) -> anyhow::Result<()> {
         Command::Apply(args) => pods::apply(&cli.global, args).await,
         Command::Audit(args) => audit_cmd::run(&cli.global, args),
         Command::Cluster(command) => cluster_cmd::run(&cli.global, command).await,
+        Command::Issuer(command) => crate::issuer_cmd::run(&cli.global, command).await,
         Command::Demo(args) => demo::run(&cli.global, args).await,
         Command::Logs(args) => pods::logs(&cli.global, args).await,
         Command::Exec(_) => Ok(()),

@@ -39,6 +39,20 @@ pub(crate) enum ClusterCommand {
         #[arg(long)]
         tokenreview: bool,
     },
+    /// Create a cluster whose tokens podpass signs as ISSUER_URL, the place its discovery
+    /// document and JWKS are published for AWS IAM (`podpass issuer publish`): IRSA with the
+    /// real STS for workloads podpass gives tokens to
+    #[command(after_help = CREATE_EXAMPLES)]
+    Create {
+        /// Cluster name
+        name: String,
+        /// The issuer (`iss`) of its tokens: an https URL AWS IAM can read, e.g. an S3 bucket's
+        #[arg(long)]
+        issuer_url: String,
+        /// Algorithm of its signing key
+        #[arg(long, value_enum, default_value_t = Algorithm::Rs256)]
+        algorithm: Algorithm,
+    },
     /// Sign new tokens with a fresh key; old keys stay in the JWKS until their last token expires
     #[command(after_help = crate::examples::ROTATE_KEY)]
     RotateKey {
@@ -65,6 +79,11 @@ pub(crate) enum ClusterCommand {
     #[command(after_help = crate::examples::ROTATE_SESSION_KEY)]
     RotateSessionKey,
 }
+
+const CREATE_EXAMPLES: &str = "Examples:
+  # Tokens for IRSA with the real STS: the issuer is a bucket AWS IAM reads
+  podpass cluster create edge --issuer-url https://my-oidc.s3.eu-west-1.amazonaws.com/edge
+  podpass issuer publish --cluster edge --to s3://my-oidc/edge";
 
 const REGISTER_EXAMPLES: &str = "Examples:
   # A cluster whose issuer is public (EKS, or a self-managed issuer published for IRSA)
@@ -147,6 +166,20 @@ pub(crate) async fn run(global: &Global, command: ClusterCommand) -> anyhow::Res
             }
             println!(
                 "cluster/{name} registered: its tokens from {} are verified with {how}",
+                cluster.issuer_url
+            );
+        }
+        ClusterCommand::Create {
+            name,
+            issuer_url,
+            algorithm,
+        } => {
+            let clusters = podpass_control::clusters::Clusters::new(store);
+            let cluster = clusters
+                .create(&name, &issuer_url, KeyAlgorithm::from(algorithm), now)
+                .await?;
+            println!(
+                "cluster/{name} created: its tokens are issued as {}; publish its keys there with `podpass issuer publish --cluster {name}`",
                 cluster.issuer_url
             );
         }

@@ -95,6 +95,11 @@ pub(crate) struct LintArgs {
     /// Exit non-zero on warnings too, not only on errors
     #[arg(long)]
     pub strict: bool,
+    /// Also check that trust policies let a podpass broker whose own identity is this role
+    /// hand the role to pods (sts:AssumeRole and sts:TagSession), e.g. before creating an
+    /// association for it in broker mode
+    #[arg(long, value_name = "ROLE_ARN")]
+    pub broker_role: Option<String>,
 }
 
 pub(crate) async fn run(global: &Global, command: IamCommand) -> anyhow::Result<()> {
@@ -130,7 +135,13 @@ async fn lint_command(global: &Global, args: LintArgs) -> anyhow::Result<()> {
     for (label, text, kind) in documents {
         let policy = Policy::parse(&text, kind)
             .map_err(|e| anyhow::anyhow!("{label}: MalformedPolicyDocument: {}", e.message()))?;
-        let findings = lint(&policy, kind);
+        let mut findings = lint(&policy, kind);
+        if let (Some(broker_role), PolicyKind::Trust) = (&args.broker_role, kind) {
+            findings.extend(podpass_policy::lint::lint_broker_trust(
+                &policy,
+                broker_role,
+            ));
+        }
         if findings.is_empty() {
             println!("{label}: no findings");
         }

@@ -4,6 +4,7 @@
 mod agent_cmd;
 mod audit_cmd;
 mod aws_client;
+mod broker;
 mod cli;
 mod cluster_cmd;
 mod cluster_objects;
@@ -12,6 +13,7 @@ mod eksctl;
 mod examples;
 mod iam_cmd;
 mod instance;
+mod issuer_cmd;
 mod jsonpath;
 mod local_cluster;
 mod manifests;

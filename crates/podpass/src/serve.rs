@@ -219,7 +219,35 @@ pub(crate) struct UpArgs {
     pub s3_upstream: S3UpstreamArgs,
 
     #[command(flatten)]
+    pub broker: BrokerArgs,
+
+    #[command(flatten)]
     pub listeners: ListenerArgs,
+}
+
+/// Broker mode: Pod Identity sessions of real AWS.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Broker mode (real AWS credentials for Pod Identity)")]
+pub(crate) struct BrokerArgs {
+    /// Decide EKS Auth calls as EKS does, then have the upstream STS issue the association's
+    /// role session (AssumeRole with EKS's session tags, as podpass's own AWS identity from the
+    /// SDK's default chain) and hand it to the pod unchanged. The upstream is real AWS unless
+    /// AWS_ENDPOINT_URL_STS says otherwise; --account-id must be the roles' account
+    #[arg(long, env = "PODPASS_BROKER")]
+    pub broker: bool,
+
+    /// Most calls to the upstream STS at a time; more wait their turn
+    #[arg(long, env = "PODPASS_BROKER_MAX_IN_FLIGHT", default_value_t = 16)]
+    pub broker_max_in_flight: usize,
+
+    /// Attempts per upstream call (the SDK's adaptive retries: backoff on throttling and
+    /// 5xx, slowing down while the upstream throttles)
+    #[arg(long, env = "PODPASS_BROKER_MAX_ATTEMPTS", default_value_t = 4)]
+    pub broker_max_attempts: u32,
+
+    /// Longest one upstream call may take, retries included
+    #[arg(long, env = "PODPASS_BROKER_TIMEOUT", default_value = "20s")]
+    pub broker_timeout: Duration,
 }
 
 /// A listener address, or `off`.
@@ -502,6 +530,25 @@ pub(crate) async fn up(global: &Global, args: UpArgs) -> anyhow::Result<()> {
         let cluster_arn = podpass_arn::eks_cluster(&args.region, &account_id, &args.cluster);
         ensure_webhook_role(&store, &account_id, &args.cluster, &cluster_arn, trustee).await?;
     }
+    let upstream = if args.broker.broker {
+        let timeout = seconds("broker-timeout", args.broker.broker_timeout)?;
+        let upstream =
+            crate::broker::StsUpstream::from_environment(&crate::broker::BrokerSettings {
+                region: args.region.clone(),
+                max_in_flight: args.broker.broker_max_in_flight,
+                max_attempts: args.broker.broker_max_attempts.max(1),
+                call_timeout: timeout,
+            })
+            .await;
+        let upstream = std::sync::Arc::new(upstream);
+        tokio::spawn({
+            let upstream = upstream.clone();
+            async move { upstream.log_identity().await }
+        });
+        Some(upstream)
+    } else {
+        None
+    };
     let control = Control::new(
         Settings {
             account_id: account_id.clone(),
@@ -509,6 +556,9 @@ pub(crate) async fn up(global: &Global, args: UpArgs) -> anyhow::Result<()> {
             node_role: Some(node_role),
             issuer_keys_refresh: std::time::Duration::from_secs(args.issuer_keys_refresh),
             token_reviewer: token_reviewer(&args).await?,
+            upstream: upstream
+                .clone()
+                .map(|upstream| upstream as std::sync::Arc<dyn podpass_control::broker::Upstream>),
         },
         store,
         keys,
@@ -633,6 +683,9 @@ pub(crate) async fn up(global: &Global, args: UpArgs) -> anyhow::Result<()> {
     // (under the reference agent's names), the kubelet and its in-process webhook.
     let mut registry = prometheus_client::registry::Registry::default();
     s3_metrics.register(&mut registry);
+    if let Some(upstream) = &upstream {
+        upstream.metrics().register(&mut registry);
+    }
     if let Some(agent) = &agent {
         agent.metrics().register(&mut registry);
     }

@@ -240,3 +240,58 @@ fn lint_pod_identity(policy: &Policy, findings: &mut Vec<Finding>) {
         });
     }
 }
+
+/// Checks that a role's trust policy lets a podpass broker whose own identity is the role
+/// `broker_role` hand its sessions to pods: the broker's `AssumeRole` carries EKS's session tags,
+/// so the trust policy must allow it `sts:AssumeRole` and `sts:TagSession`.
+pub fn lint_broker_trust(policy: &Policy, broker_role: &str) -> Vec<Finding> {
+    let trusts_broker = |s: &&Statement| {
+        s.effect == Effect::Allow
+            && allowed_principals(s)
+                .iter()
+                .any(|p| matches!(p, PrincipalEntry::Role(arn) if arn == broker_role))
+    };
+    let statements: Vec<&Statement> = policy.statements().iter().filter(trusts_broker).collect();
+    let finding = |code, message: String, fix: String, statement| Finding {
+        severity: Severity::Error,
+        code,
+        message,
+        fix,
+        statement,
+    };
+    let Some(first) = statements.first() else {
+        return vec![finding(
+            "broker-not-trusted",
+            format!(
+                "the trust policy does not name the broker's role {broker_role}: the broker cannot hand this role to pods"
+            ),
+            format!(
+                "add {{\"Effect\": \"Allow\", \"Principal\": {{\"AWS\": \"{broker_role}\"}}, \"Action\": [\"sts:AssumeRole\", \"sts:TagSession\"]}}"
+            ),
+            0,
+        )];
+    };
+    let covers = |action: &str| statements.iter().any(|s| s.covers_action(action));
+    let mut findings = Vec::new();
+    for (action, why) in [
+        ("sts:assumerole", "it cannot assume the role"),
+        (
+            "sts:tagsession",
+            "EKS's session tags make AssumeRole fail unless the association disables them",
+        ),
+    ] {
+        if !covers(action) {
+            findings.push(finding(
+                if action == "sts:assumerole" {
+                    "broker-missing-assumerole"
+                } else {
+                    "broker-missing-tagsession"
+                },
+                format!("the broker's role {broker_role} is trusted without {action}: {why}"),
+                "use \"Action\": [\"sts:AssumeRole\", \"sts:TagSession\"]".into(),
+                first.index,
+            ));
+        }
+    }
+    findings
+}

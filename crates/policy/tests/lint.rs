@@ -191,3 +191,38 @@ fn trust_checks_only_for_trust_kind() {
         []
     );
 }
+
+#[test]
+fn broker_trust_needs_the_brokers_role_with_assume_role_and_tag_session() {
+    const BROKER: &str = "arn:aws:iam::111122223333:role/podpass-broker";
+    let broker_codes = |principal: &str, actions: &str| {
+        let source = format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"{principal}"}},"Action":{actions}}}]}}"#
+        );
+        let policy = Policy::parse(&source, PolicyKind::Trust).unwrap();
+        podpass_policy::lint::lint_broker_trust(&policy, BROKER)
+            .into_iter()
+            .map(|f| f.code)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        broker_codes(BROKER, r#"["sts:AssumeRole","sts:TagSession"]"#),
+        Vec::<&str>::new()
+    );
+    assert_eq!(broker_codes(BROKER, r#""sts:*""#), Vec::<&str>::new());
+    assert_eq!(
+        broker_codes(BROKER, r#""sts:AssumeRole""#),
+        ["broker-missing-tagsession"]
+    );
+    assert_eq!(
+        broker_codes(BROKER, r#""sts:TagSession""#),
+        ["broker-missing-assumerole"]
+    );
+    assert_eq!(
+        broker_codes(
+            "arn:aws:iam::111122223333:role/someone-else",
+            r#"["sts:AssumeRole","sts:TagSession"]"#
+        ),
+        ["broker-not-trusted"]
+    );
+}

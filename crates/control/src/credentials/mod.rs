@@ -21,7 +21,9 @@ use podpass_session::{Credentials, SessionClaims, SessionIdentity, SessionKind, 
 use podpass_store::Role;
 
 pub use assume_role::AssumeRole;
-pub use pod_identity::{AUDIENCE as POD_IDENTITY_AUDIENCE, PodIdentitySession, SERVICE_PRINCIPAL};
+pub use pod_identity::{
+    AUDIENCE as POD_IDENTITY_AUDIENCE, PodCredentials, PodIdentitySession, SERVICE_PRINCIPAL,
+};
 pub use web_identity::{WebIdentity, WebIdentitySession};
 
 use crate::authz::{managed_policy, request};

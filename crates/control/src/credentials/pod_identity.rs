@@ -10,8 +10,9 @@ use podpass_store::{Cluster, PodIdentityAssociation, StoreError};
 use podpass_token::{Claims, VerifyError};
 
 use super::{Issued, TrustQuery, role_identity, tag_pairs};
+use crate::broker::{ChainTarget, Upstream, UpstreamError, UpstreamRequest, UpstreamSession};
 use crate::issuers::VerifyFailure;
-use crate::{Asker, Control, Ctx, Error, Invalid, Result};
+use crate::{Asker, Control, Ctx, Decided, Error, Invalid, Result};
 
 /// Audience of Pod Identity tokens.
 pub const AUDIENCE: &str = "pods.eks.amazonaws.com";
@@ -26,13 +27,48 @@ const CHAINED_DURATION: i64 = 3600;
 #[derive(Debug)]
 pub struct PodIdentitySession {
     /// The session (of the target role when the association chains).
-    pub issued: Issued,
+    pub credentials: PodCredentials,
     /// The pod's namespace.
     pub namespace: String,
     /// The pod's ServiceAccount.
     pub service_account: String,
     /// The association that decided.
     pub association: PodIdentityAssociation,
+}
+
+/// Who issued a Pod Identity session.
+#[derive(Debug)]
+pub enum PodCredentials {
+    /// podpass, as the AWS account it stands for.
+    Minted(Box<Issued>),
+    /// The upstream STS, in broker mode.
+    Brokered(UpstreamSession),
+}
+
+impl PodCredentials {
+    /// What the pod receives.
+    pub fn credentials(&self) -> &podpass_session::Credentials {
+        match self {
+            PodCredentials::Minted(issued) => &issued.credentials,
+            PodCredentials::Brokered(session) => &session.credentials,
+        }
+    }
+
+    /// The session's `assumed-role` ARN.
+    pub fn assumed_role_arn(&self) -> String {
+        match self {
+            PodCredentials::Minted(issued) => issued.session.assumed_role_arn(),
+            PodCredentials::Brokered(session) => session.assumed_role_arn.clone(),
+        }
+    }
+
+    /// The session's `<role id>:<session name>`.
+    pub fn assumed_role_id(&self) -> String {
+        match self {
+            PodCredentials::Minted(issued) => issued.session.assumed_role_id(),
+            PodCredentials::Brokered(session) => session.assumed_role_id.clone(),
+        }
+    }
 }
 
 impl Control {
@@ -89,24 +125,51 @@ impl Control {
             operation: "AssumeRoleForPodIdentity",
             principal: &pod_ref,
         };
-        let (credentials, session) = self
-            .assume_associated(ctx, asker, &association, &tags, &session_name)
-            .await?;
+        let credentials = match &self.settings().upstream {
+            Some(upstream) => {
+                let request = UpstreamRequest {
+                    role_arn: association.role_arn.clone(),
+                    target: association
+                        .target_role_arn
+                        .as_ref()
+                        .map(|role_arn| ChainTarget {
+                            role_arn: role_arn.clone(),
+                            external_id: association.external_id.clone(),
+                        }),
+                    session_name,
+                    tags,
+                    policy: association.session_policy.clone(),
+                    namespace: namespace.clone(),
+                    service_account: service_account.clone(),
+                    pod_uid: pod.uid.clone(),
+                };
+                PodCredentials::Brokered(
+                    self.broker(ctx, asker, upstream.as_ref(), &request).await?,
+                )
+            }
+            None => {
+                let (credentials, session) = self
+                    .assume_associated(ctx, asker, &association, &tags, &session_name)
+                    .await?;
+                PodCredentials::Minted(Box::new(Issued {
+                    credentials,
+                    session,
+                    packed_policy_size: None,
+                }))
+            }
+        };
         tracing::info!(
             request_id = %ctx.request_id,
             cluster = %cluster.name,
             %namespace,
             %service_account,
             pod = %pod.name,
-            session = %session.assumed_role_arn(),
+            session = %credentials.assumed_role_arn(),
+            brokered = matches!(credentials, PodCredentials::Brokered(_)),
             "issued pod identity credentials"
         );
         Ok(PodIdentitySession {
-            issued: Issued {
-                credentials,
-                session,
-                packed_policy_size: None,
-            },
+            credentials,
             namespace: namespace.clone(),
             service_account: service_account.clone(),
             association,
@@ -279,6 +342,63 @@ impl Control {
         let mut chained = pod_session(&target.role);
         chained.chained = true;
         self.mint(ctx, asker, action, chained, CHAINED_DURATION)
+    }
+}
+
+impl Control {
+    /// Has the upstream issue the session, auditing either outcome with the upstream's reason;
+    /// the pod gets EKS Auth's error without it.
+    async fn broker(
+        &self,
+        ctx: &Ctx,
+        asker: Asker<'_>,
+        upstream: &dyn Upstream,
+        request: &UpstreamRequest,
+    ) -> Result<UpstreamSession> {
+        let resource = request
+            .target
+            .as_ref()
+            .map_or(&request.role_arn, |target| &target.role_arn);
+        let outcome = upstream.assume_role(request).await;
+        let (allowed, reason, access_key_id) = match &outcome {
+            Ok(session) => (
+                true,
+                format!(
+                    "brokered {} until {}",
+                    session.assumed_role_arn,
+                    jiff::Timestamp::from_second(session.credentials.expiration)
+                        .unwrap_or_default()
+                ),
+                Some(session.credentials.access_key_id.as_str()),
+            ),
+            Err(error) => (false, error.to_string(), None),
+        };
+        self.audit_decision(
+            ctx,
+            Decided {
+                asker,
+                access_key_id,
+                action: "eks-auth:AssumeRoleForPodIdentity",
+                resource,
+                allowed,
+                reason,
+            },
+        );
+        outcome.map_err(|error| {
+            tracing::warn!(request_id = %ctx.request_id, role = %resource, %error, "upstream did not issue the pod's session");
+            match error {
+                // The upstream's reason (which names the broker's identity) stays in the log.
+                UpstreamError::Denied(_) => Error::denied(format!(
+                    "EKS Pod Identity is not authorized to assume the role {resource}"
+                )),
+                UpstreamError::Throttled(_) => Error::Throttled {
+                    why: "Rate exceeded".to_owned(),
+                },
+                UpstreamError::Unavailable(_) => Error::Unavailable {
+                    why: "The service is unavailable. Please try again.".to_owned(),
+                },
+            }
+        })
     }
 }
 

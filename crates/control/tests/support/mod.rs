@@ -36,6 +36,7 @@ impl Instance {
             node_role: None,
             issuer_keys_refresh: std::time::Duration::from_secs(30),
             token_reviewer: None,
+            upstream: None,
         };
         let control = Control::new(settings, store.clone(), Arc::new(keys), audit);
         let cluster = control
