@@ -76,6 +76,16 @@ pub(crate) struct ManifestsArgs {
     #[arg(long, env = "PODPASS_MANIFESTS_CLUSTER_TOKENREVIEW")]
     pub cluster_tokenreview: bool,
 
+    /// Broker mode: the API hands Pod Identity pods sessions of real AWS roles, calling STS as
+    /// this IAM role, which it takes with IRSA (its projected token for `sts.amazonaws.com`;
+    /// the cluster's issuer must be an IAM OIDC provider: `podpass issuer publish`). Set
+    /// --account-id to the roles' account
+    #[arg(
+        long,
+        env = "PODPASS_MANIFESTS_BROKER_ROLE_ARN",
+        value_name = "ROLE_ARN"
+    )]
+    pub broker_role_arn: Option<String>,
     /// AWS region podpass reports
     #[arg(long, env = "PODPASS_MANIFESTS_REGION", default_value = "us-east-1")]
     pub region: String,
@@ -210,6 +220,8 @@ const WEBHOOK_TLS_SECRET: &str = "podpass-webhook-tls";
 const ADMIN_SECRET: &str = "podpass-admin";
 /// Where the API reads the cluster's JWKS.
 const JWKS_DIR: &str = "/etc/podpass/cluster";
+/// Where the broker's IRSA token is projected, as the webhook projects it for other pods.
+const BROKER_TOKEN_DIR: &str = "/var/run/secrets/eks.amazonaws.com/serviceaccount";
 /// Where a component's own token (its web identity) is mounted.
 const AWS_TOKEN_DIR: &str = "/var/run/secrets/podpass/serviceaccount";
 /// EKS's node agent URL, which the SDKs use when nothing else is said.
@@ -461,6 +473,26 @@ impl ManifestsArgs {
         }
         let mut mounts = vec![json!({"name": "data", "mountPath": DATA_DIR})];
         let mut volumes = vec![json!({"name": "data", "emptyDir": {"sizeLimit": "1Gi"}})];
+        let mut aws_identity = Vec::new();
+        if let Some(role_arn) = &self.broker_role_arn {
+            settings.push(("PODPASS_BROKER", "true".to_owned()));
+            // IRSA, written out as the webhook would inject it (the webhook does not mutate
+            // podpass's own namespace).
+            aws_identity = vec![
+                ("AWS_ROLE_ARN", role_arn.clone()),
+                (
+                    "AWS_WEB_IDENTITY_TOKEN_FILE",
+                    format!("{BROKER_TOKEN_DIR}/token"),
+                ),
+                ("AWS_REGION", self.region.clone()),
+            ];
+            mounts.push(
+                json!({"name": "aws-iam-token", "mountPath": BROKER_TOKEN_DIR, "readOnly": true}),
+            );
+            volumes.push(json!({"name": "aws-iam-token", "projected": {"sources": [
+                {"serviceAccountToken": {"audience": "sts.amazonaws.com", "expirationSeconds": 86400, "path": "token"}}
+            ]}}));
+        }
         if with_jwks {
             mounts.push(json!({"name": "cluster-jwks", "mountPath": JWKS_DIR, "readOnly": true}));
             volumes.push(
@@ -482,6 +514,12 @@ impl ManifestsArgs {
         ]);
         let mut env = env.as_array().cloned().unwrap_or_default();
         env.extend(Self::env(&settings).as_array().cloned().unwrap_or_default());
+        env.extend(
+            Self::env(&aws_identity)
+                .as_array()
+                .cloned()
+                .unwrap_or_default(),
+        );
         env.insert(
             0,
             json!({"name": "PODPASS_DATABASE_URL", "valueFrom": {"secretKeyRef": {"name": self.database_secret, "key": "url"}}}),

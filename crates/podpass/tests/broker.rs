@@ -58,7 +58,14 @@ fn upstream_role(upstream: &Podpass, name: &str, broker_role: &str, actions: &st
     ]);
 }
 
-fn associate(broker: &Podpass, namespace: &str, role_name: &str, extra: &[&str]) {
+/// Associates `<namespace>/reader` with the role (and creates the ServiceAccount); returns the
+/// EKS API's answer.
+fn associate(
+    broker: &Podpass,
+    namespace: &str,
+    role_name: &str,
+    extra: &[&str],
+) -> serde_json::Value {
     let mut args = vec![
         "eks",
         "create-pod-identity-association",
@@ -72,8 +79,9 @@ fn associate(broker: &Podpass, namespace: &str, role_name: &str, extra: &[&str])
     let arn = role(role_name);
     args.extend(["--role-arn", &arn]);
     args.extend(extra);
-    broker.aws_admin_json(&args);
+    let created = broker.aws_admin_json(&args);
     broker.podpass_ok(&["sa", "create", "reader", "-n", namespace]);
+    created
 }
 
 /// The container credentials a Pod Identity pod of `namespace` gets from the broker's agent.
@@ -143,6 +151,40 @@ fn aws(broker: &Podpass, env: &[(String, String)], args: &[&str]) -> std::proces
     broker.aws(&env, args)
 }
 
+/// The ARN the pod's credentials (from `env`) stand for, asserting the pod got them.
+fn assumed_arn(broker: &Podpass, env: &[(String, String)]) -> String {
+    let args = [
+        "sts",
+        "get-caller-identity",
+        "--query",
+        "Arn",
+        "--output",
+        "text",
+    ];
+    let out = aws(broker, env, &args);
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        text(&out.stderr),
+        broker.log()
+    );
+    text(&out.stdout)
+}
+
+/// A broker whose identity is the upstream's `broker_role`, proven with `token_file`.
+fn start_broker(upstream: &Podpass, broker_role: &str, token_file: &str) -> Podpass {
+    let upstream_sts = upstream.endpoint();
+    Podpass::start_with(
+        &["--broker"],
+        &[
+            ("AWS_ENDPOINT_URL_STS", upstream_sts.as_str()),
+            ("AWS_ROLE_ARN", broker_role),
+            ("AWS_WEB_IDENTITY_TOKEN_FILE", token_file),
+            ("AWS_REGION", "us-east-1"),
+        ],
+    )
+}
+
 #[test]
 fn the_broker_hands_pods_sessions_of_the_upstream() {
     let mut upstream = Podpass::start();
@@ -181,16 +223,7 @@ fn the_broker_hands_pods_sessions_of_the_upstream() {
         );
     }
 
-    let upstream_sts = upstream.endpoint();
-    let broker = Podpass::start_with(
-        &["--broker"],
-        &[
-            ("AWS_ENDPOINT_URL_STS", upstream_sts.as_str()),
-            ("AWS_ROLE_ARN", broker_role.as_str()),
-            ("AWS_WEB_IDENTITY_TOKEN_FILE", token_file.as_str()),
-            ("AWS_REGION", "us-east-1"),
-        ],
-    );
+    let broker = start_broker(&upstream, &broker_role, &token_file);
     associate(&broker, "team-a", "reports-reader", &[]);
     associate(&broker, "team-b", "untagged-reader", &[]);
     associate(
@@ -200,6 +233,7 @@ fn the_broker_hands_pods_sessions_of_the_upstream() {
         &["--disable-session-tags"],
     );
 
+    let upstream_sts = upstream.endpoint();
     // A pod run by the broker's kubelet, with the unmodified AWS CLI: the session is the
     // upstream's, named as EKS names it, and its namespace tag opens its own prefix only.
     let pod = broker.write(
@@ -519,27 +553,67 @@ fn an_independent_sts_takes_the_brokers_calls() {
     );
     associate(&broker, "team-a", "reports-reader", &[]);
     let env = pod_env_at(&broker, &moto.url, &moto.url, "team-a", "web-0");
-    let out = aws(
+    let arn = assumed_arn(&broker, &env);
+    assert!(
+        arn.contains("assumed-role/reports-reader/eks-demo-web-0-"),
+        "{arn}"
+    );
+}
+
+#[test]
+fn a_target_role_is_chained_with_the_associations_external_id() {
+    let upstream = Podpass::start();
+    let (broker_role, token_file) = broker_identity(&upstream);
+    upstream_role(
+        &upstream,
+        "chain-first",
+        &broker_role,
+        r#"["sts:AssumeRole","sts:TagSession"]"#,
+    );
+    let broker = start_broker(&upstream, &broker_role, &token_file);
+    // Each association gets its external id from EKS; the target role's trust requires it of
+    // sessions of the first role (one target takes the right id, the other another one).
+    for (namespace, target, takes_its_id) in [
+        ("team-x", "chain-target", true),
+        ("team-y", "chain-other", false),
+    ] {
+        let target_arn = role(target);
+        let created = associate(
+            &broker,
+            namespace,
+            "chain-first",
+            &["--target-role-arn", &target_arn],
+        );
+        let external_id = created["association"]["externalId"].as_str().unwrap();
+        let required = if takes_its_id {
+            external_id
+        } else {
+            "another-id"
+        };
+        let first = role("chain-first");
+        let trust = format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"{first}"}},"Action":["sts:AssumeRole","sts:TagSession"],"Condition":{{"StringEquals":{{"sts:ExternalId":"{required}"}}}}}}]}}"#
+        );
+        upstream.aws_admin_json(&[
+            "iam",
+            "create-role",
+            "--role-name",
+            target,
+            "--assume-role-policy-document",
+            &trust,
+        ]);
+    }
+    let chained = assumed_arn(&broker, &pod_env(&broker, &upstream, "team-x", "x-0"));
+    assert!(
+        chained.contains("assumed-role/chain-target/eks-demo-x-0-"),
+        "{chained}"
+    );
+    let refused = aws(
         &broker,
-        &env,
-        &[
-            "sts",
-            "get-caller-identity",
-            "--query",
-            "Arn",
-            "--output",
-            "text",
-        ],
+        &pod_env(&broker, &upstream, "team-y", "y-0"),
+        &["sts", "get-caller-identity"],
     );
-    assert!(
-        out.status.success(),
-        "{}\n{}",
-        text(&out.stderr),
-        broker.log()
-    );
-    assert!(
-        text(&out.stdout).contains("assumed-role/reports-reader/eks-demo-web-0-"),
-        "{}",
-        text(&out.stdout)
-    );
+    assert!(!refused.status.success(), "{}", text(&refused.stdout));
+    let denied = broker.podpass_ok(&["audit", "--denied"]);
+    assert!(denied.contains("chain-other"), "{denied}");
 }

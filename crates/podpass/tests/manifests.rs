@@ -54,6 +54,12 @@ fn variants(dir: &std::path::Path) -> Vec<(String, String)> {
         ],
         vec!["--certificates", "self-signed", "--cluster-tokenreview"],
         vec![
+            "--broker-role-arn",
+            "arn:aws:iam::111122223333:role/podpass-broker",
+            "--account-id",
+            "111122223333",
+        ],
+        vec![
             "--failure-policy",
             "fail",
             "--agent-port",
@@ -255,4 +261,35 @@ fn the_install_has_what_an_operator_needs() {
     let out = podpass(&["manifests", "--cluster-jwks-file", junk.to_str().unwrap()]);
     assert!(!out.status.success() && out.stdout.is_empty());
     assert!(!podpass(&["manifests", "--components", ""]).status.success());
+}
+
+#[test]
+fn a_broker_install_takes_its_aws_identity_with_irsa() {
+    let role = "arn:aws:iam::111122223333:role/podpass-broker";
+    let api_spec = |args: &[&str]| {
+        documents(&manifests(args))
+            .into_iter()
+            .find(|d| d["kind"] == "Deployment" && d["metadata"]["name"] == "podpass-api")
+            .unwrap()["spec"]["template"]["spec"]
+            .clone()
+    };
+    let spec = &api_spec(&["--broker-role-arn", role]);
+    let env = spec["containers"][0]["env"].to_string();
+    for expected in [
+        r#"{"name":"PODPASS_BROKER","value":"true"}"#.to_owned(),
+        format!(r#"{{"name":"AWS_ROLE_ARN","value":"{role}"}}"#),
+        r#"{"name":"AWS_WEB_IDENTITY_TOKEN_FILE","value":"/var/run/secrets/eks.amazonaws.com/serviceaccount/token"}"#.to_owned(),
+    ] {
+        assert!(env.contains(&expected), "{expected} missing from {env}");
+    }
+    let token = &spec["volumes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == "aws-iam-token")
+        .unwrap()["projected"]["sources"][0]["serviceAccountToken"];
+    assert_eq!(token["audience"], "sts.amazonaws.com");
+    // Without the flag, the API has no AWS identity at all.
+    let plain = api_spec(&[]).to_string();
+    assert!(!plain.contains("AWS_ROLE_ARN") && !plain.contains("PODPASS_BROKER"));
 }
