@@ -39,8 +39,9 @@ impl Ports {
     }
 }
 
-/// Renders the install for the sandbox's cluster and applies it; returns the ports.
-fn install(cluster: &Podpass) -> Ports {
+/// Renders the install for the sandbox's cluster (with `extra` flags) and applies it; returns
+/// the ports.
+fn install(cluster: &Podpass, extra: &[&str]) -> Ports {
     let ports = Ports {
         api: free_port(),
         s3: free_port(),
@@ -54,35 +55,41 @@ fn install(cluster: &Podpass) -> Ports {
     // The store lives outside the pod, as PostgreSQL would.
     let database = cluster.dir.path().join("installed-api.db");
     let port = |p: u16| p.to_string();
-    let rendered = cluster.podpass_ok(&[
-        "manifests",
-        "--components",
-        "api,agent",
-        "--replicas",
-        "1",
-        "--cluster",
-        "onprem",
-        "--cluster-issuer-url",
-        &cluster.issuer(),
-        "--cluster-jwks-file",
-        jwks_file.to_str().unwrap(),
-        "--public-url",
-        &ports.api_url(),
-        "--api-port",
-        &port(ports.api),
-        "--s3-port",
-        &port(ports.s3),
-        "--agent-port",
-        &port(ports.agent),
-        "--agent-bind-hosts",
-        "127.0.0.1",
-        "--agent-probe-port",
-        &port(ports.agent_probes),
-        "--agent-metrics-port",
-        &port(ports.agent_metrics),
-        "--database-url",
-        &format!("sqlite://{}?mode=rwc", database.display()),
-    ]);
+    let rendered = cluster.podpass_ok(
+        &[
+            &[
+                "manifests",
+                "--components",
+                "api,agent",
+                "--replicas",
+                "1",
+                "--cluster",
+                "onprem",
+                "--cluster-issuer-url",
+                &cluster.issuer(),
+                "--cluster-jwks-file",
+                jwks_file.to_str().unwrap(),
+                "--public-url",
+                &ports.api_url(),
+                "--api-port",
+                &port(ports.api),
+                "--s3-port",
+                &port(ports.s3),
+                "--agent-port",
+                &port(ports.agent),
+                "--agent-bind-hosts",
+                "127.0.0.1",
+                "--agent-probe-port",
+                &port(ports.agent_probes),
+                "--agent-metrics-port",
+                &port(ports.agent_metrics),
+                "--database-url",
+                &format!("sqlite://{}?mode=rwc", database.display()),
+            ][..],
+            extra,
+        ]
+        .concat(),
+    );
     let admin_secret = format!(
         "---\napiVersion: v1\nkind: Secret\nmetadata: {{name: podpass-admin, namespace: podpass}}\n\
          stringData: {{access-key-id: {ADMIN_KEY_ID}, secret-access-key: {ADMIN_SECRET}}}\n"
@@ -155,6 +162,48 @@ fn installed_admin(cluster: &Podpass, ports: &Ports, args: &[&str]) -> serde_jso
     serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null)
 }
 
+/// A Pod Identity pod of `reports/<service_account>` as the webhook leaves it in a cluster: the
+/// pod's own token for the installed agent, the region, and `env`.
+fn pod_identity_pod(
+    name: &str,
+    service_account: &str,
+    image: &str,
+    args: &str,
+    ports: &Ports,
+    env: &[(&str, &str)],
+) -> String {
+    let env: String = env
+        .iter()
+        .map(|(key, value)| format!("    - {{name: {key}, value: '{value}'}}\n"))
+        .collect();
+    format!(
+        "apiVersion: v1
+kind: Pod
+metadata: {{name: {name}, namespace: reports}}
+spec:
+  serviceAccountName: {service_account}
+  restartPolicy: Never
+  containers:
+  - name: aws
+    image: {image}
+    args: {args}
+    env:
+    - {{name: AWS_CONTAINER_CREDENTIALS_FULL_URI, value: '{agent}'}}
+    - {{name: AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE, value: /var/run/secrets/pods.eks.amazonaws.com/serviceaccount/eks-pod-identity-token}}
+    - {{name: AWS_REGION, value: us-east-1}}
+    - {{name: AWS_DEFAULT_REGION, value: us-east-1}}
+{env}    volumeMounts:
+    - {{name: eks-pod-identity-token, mountPath: /var/run/secrets/pods.eks.amazonaws.com/serviceaccount, readOnly: true}}
+  volumes:
+  - name: eks-pod-identity-token
+    projected:
+      sources:
+      - serviceAccountToken: {{audience: pods.eks.amazonaws.com, expirationSeconds: 86400, path: eks-pod-identity-token}}
+",
+        agent = ports.agent_url(),
+    )
+}
+
 /// Runs a pod of the cluster to completion and returns its output.
 fn run_pod(cluster: &Podpass, name: &str, manifest: &str) -> String {
     let file = cluster.write(&format!("{name}.yaml"), manifest);
@@ -171,7 +220,7 @@ fn run_pod(cluster: &Podpass, name: &str, manifest: &str) -> String {
 #[test]
 fn the_installed_api_and_agent_give_the_clusters_pods_their_roles() {
     let cluster = Podpass::start();
-    let ports = install(&cluster);
+    let ports = install(&cluster, &[]);
     let account = "000000000000";
 
     // The install made its node role and the OIDC provider of the cluster's issuer.
@@ -246,35 +295,16 @@ fn the_installed_api_and_agent_give_the_clusters_pods_their_roles() {
 
     // What the webhook injects in a cluster, written out: the pod's own token for the agent,
     // and the installed API as the AWS endpoint. The image's entrypoint is `aws`.
-    let pod_identity_pod = format!(
-        "apiVersion: v1
-kind: Pod
-metadata: {{name: pod-identity, namespace: reports}}
-spec:
-  serviceAccountName: reader
-  restartPolicy: Never
-  containers:
-  - name: aws
-    image: public.ecr.aws/aws-cli/aws-cli:2.17.0
-    args: [s3, ls, s3://reports]
-    env:
-    - {{name: AWS_CONTAINER_CREDENTIALS_FULL_URI, value: '{agent}'}}
-    - {{name: AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE, value: /var/run/secrets/pods.eks.amazonaws.com/serviceaccount/eks-pod-identity-token}}
-    - {{name: AWS_ENDPOINT_URL, value: '{api}'}}
-    - {{name: AWS_ENDPOINT_URL_S3, value: '{s3}'}}
-    - {{name: AWS_REGION, value: us-east-1}}
-    - {{name: AWS_DEFAULT_REGION, value: us-east-1}}
-    volumeMounts:
-    - {{name: eks-pod-identity-token, mountPath: /var/run/secrets/pods.eks.amazonaws.com/serviceaccount, readOnly: true}}
-  volumes:
-  - name: eks-pod-identity-token
-    projected:
-      sources:
-      - serviceAccountToken: {{audience: pods.eks.amazonaws.com, expirationSeconds: 86400, path: eks-pod-identity-token}}
-",
-        agent = ports.agent_url(),
-        api = ports.api_url(),
-        s3 = ports.s3_url(),
+    let pod_identity_pod = pod_identity_pod(
+        "pod-identity",
+        "reader",
+        "public.ecr.aws/aws-cli/aws-cli:2.17.0",
+        "[s3, ls, s3://reports]",
+        &ports,
+        &[
+            ("AWS_ENDPOINT_URL", &ports.api_url()),
+            ("AWS_ENDPOINT_URL_S3", &ports.s3_url()),
+        ],
     );
     let irsa_pod = format!(
         "apiVersion: v1
@@ -330,4 +360,104 @@ spec:
         .and_then(|count| count.parse().ok())
         .unwrap_or_default();
     assert!(served >= 1.0, "{metrics}");
+}
+
+#[test]
+fn the_installed_broker_hands_pods_sessions_of_aws() {
+    // The sandbox plays AWS too: pods (the installed API's among them) reach its endpoint
+    // through the node's AWS_ENDPOINT_URL, as they would reach AWS's.
+    let cluster = Podpass::start();
+    let account = "000000000000";
+    let issuer_path = cluster.issuer().trim_start_matches("http://").to_owned();
+    let aws_admin = |args: &[&str]| {
+        let out = cluster.aws_admin(args);
+        assert!(out.status.success(), "aws {args:?}: {}", text(&out.stderr));
+    };
+    aws_admin(&[
+        "iam",
+        "create-open-id-connect-provider",
+        "--url",
+        &cluster.issuer(),
+        "--client-id-list",
+        "sts.amazonaws.com",
+    ]);
+    // The broker's role: the installed API's ServiceAccount takes it with IRSA.
+    let broker_trust = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"Federated":"arn:aws:iam::{account}:oidc-provider/{issuer_path}"}},"Action":"sts:AssumeRoleWithWebIdentity","Condition":{{"StringEquals":{{"{issuer_path}:sub":"system:serviceaccount:podpass:podpass-api","{issuer_path}:aud":"sts.amazonaws.com"}}}}}}]}}"#
+    );
+    let broker_role = format!("arn:aws:iam::{account}:role/podpass-broker");
+    let pod_role_trust = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"{broker_role}"}},"Action":["sts:AssumeRole","sts:TagSession"]}}]}}"#
+    );
+    for (role, trust) in [
+        ("podpass-broker", &broker_trust),
+        ("reports-writer", &pod_role_trust),
+    ] {
+        aws_admin(&[
+            "iam",
+            "create-role",
+            "--role-name",
+            role,
+            "--assume-role-policy-document",
+            trust,
+        ]);
+    }
+    aws_admin(&[
+        "iam",
+        "put-role-policy",
+        "--role-name",
+        "podpass-broker",
+        "--policy-name",
+        "assume-pod-roles",
+        "--policy-document",
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["sts:AssumeRole","sts:TagSession"],"Resource":"*"}]}"#,
+    ]);
+
+    let ports = install(&cluster, &["--broker-role-arn", &broker_role]);
+    installed_admin(
+        &cluster,
+        &ports,
+        &[
+            "eks",
+            "create-pod-identity-association",
+            "--cluster-name",
+            "onprem",
+            "--namespace",
+            "reports",
+            "--service-account",
+            "writer",
+            "--role-arn",
+            &format!("arn:aws:iam::{account}:role/reports-writer"),
+        ],
+    );
+    let sa = cluster.write(
+        "writer.yaml",
+        "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: writer, namespace: reports}\n",
+    );
+    cluster.podpass_ok(&["run", "-f", sa.to_str().unwrap()]);
+    // A Pod Identity pod as the webhook leaves it; its STS calls go to AWS (the node's).
+    let pod = pod_identity_pod(
+        "brokered",
+        "writer",
+        "amazon/aws-cli",
+        "[sts, get-caller-identity, --query, Arn, --output, text]",
+        &ports,
+        &[],
+    );
+    let arn = run_pod(&cluster, "brokered", &pod);
+    assert!(
+        arn.trim().starts_with(&format!(
+            "arn:aws:sts::{account}:assumed-role/reports-writer/eks-onprem-brokered-"
+        )),
+        "{arn}\n{}",
+        text(
+            &cluster
+                .podpass(&["logs", "podpass-api-0", "-n", "podpass"])
+                .stdout
+        )
+    );
+    // The session is AWS's, not the installed API's: AWS's audit trail has the broker's
+    // AssumeRole for it, as the broker's own web identity.
+    let issued = cluster.podpass_ok(&["audit", "--principal", "podpass-broker"]);
+    assert!(issued.contains("AssumeRole"), "{issued}");
 }
