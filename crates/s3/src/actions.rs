@@ -31,6 +31,8 @@ const OPERATIONS: &[(&str, &str, Scope)] = &[
         "s3:GetBucketVersioning",
         Scope::Bucket,
     ),
+    ("GetBucketAcl", "s3:GetBucketAcl", Scope::Bucket),
+    ("PutBucketAcl", "s3:PutBucketAcl", Scope::Bucket),
     ("PutBucketPolicy", "s3:PutBucketPolicy", Scope::Bucket),
     ("GetBucketPolicy", "s3:GetBucketPolicy", Scope::Bucket),
     ("DeleteBucketPolicy", "s3:DeleteBucketPolicy", Scope::Bucket),
@@ -61,6 +63,8 @@ const OPERATIONS: &[(&str, &str, Scope)] = &[
     ),
     ("ListParts", "s3:ListMultipartUploadParts", Scope::Object),
     ("DeleteObject", "s3:DeleteObject", Scope::Object),
+    ("GetObjectAcl", "s3:GetObjectAcl", Scope::Object),
+    ("PutObjectAcl", "s3:PutObjectAcl", Scope::Object),
     ("GetObjectTagging", "s3:GetObjectTagging", Scope::Object),
     ("PutObjectTagging", "s3:PutObjectTagging", Scope::Object),
     (
@@ -260,7 +264,12 @@ mod tests {
         let none = HeaderMap::new();
         let root = uri("/");
         assert_eq!(
-            target("PutBucketAcl", &S3Path::bucket("b"), &root, &none),
+            target(
+                "PutBucketLifecycleConfiguration",
+                &S3Path::bucket("b"),
+                &root,
+                &none
+            ),
             None
         );
         assert_eq!(

@@ -121,6 +121,10 @@ impl_s3! {
         delete_object_tagging: DeleteObjectTaggingInput => DeleteObjectTaggingOutput,
         get_bucket_versioning: GetBucketVersioningInput => GetBucketVersioningOutput,
         list_object_versions: ListObjectVersionsInput => ListObjectVersionsOutput,
+        get_bucket_acl: GetBucketAclInput => GetBucketAclOutput,
+        put_bucket_acl: PutBucketAclInput => PutBucketAclOutput,
+        get_object_acl: GetObjectAclInput => GetObjectAclOutput,
+        put_object_acl: PutObjectAclInput => PutObjectAclOutput,
         get_object_attributes: GetObjectAttributesInput => GetObjectAttributesOutput,
     }
 

@@ -159,7 +159,7 @@ impl S3Server {
         let mut builder = match options.storage {
             Storage::Embedded => {
                 let root = data_dir.join("s3");
-                let objects = ObjectStore::open(&root, region)
+                let objects = ObjectStore::open(&root, account_id, region)
                     .await
                     .map_err(|source| S3ServerError::Objects { path: root, source })?;
                 S3ServiceBuilder::new(WithBucketPolicies::new(objects, policies.clone()))

@@ -85,3 +85,93 @@ fn auditing_refusals_only_leaves_allowed_requests_out() {
         .collect();
     assert_eq!(recorded, [("s3:PutObject".to_owned(), true)]);
 }
+
+/// What boto3's callers (Terraform, SDK helpers, sync tools) ask of every bucket: versioning,
+/// versions of an unversioned bucket, ACLs of a bucket whose ACLs are disabled, encryption.
+#[test]
+fn the_calls_every_client_makes_answer_as_s3_does() {
+    let s3 = S3Endpoint::start();
+    let admin = s3.admin();
+    let out = s3.python(
+        Some(&admin),
+        r#"
+import boto3, botocore, json
+s3 = boto3.client("s3")
+def code(call):
+    try:
+        call(); return "ok"
+    except botocore.exceptions.ClientError as e:
+        return "%s %s" % (e.response["Error"]["Code"], e.response["ResponseMetadata"]["HTTPStatusCode"])
+s3.create_bucket(Bucket="reports")
+put = s3.put_object(Bucket="reports", Key="a/q3.csv", Body=b"x", ServerSideEncryption="AES256")
+s3.put_object(Bucket="reports", Key="b.csv", Body=b"yy")
+head = s3.head_object(Bucket="reports", Key="b.csv")
+print("sse", put["ServerSideEncryption"], head["ServerSideEncryption"])
+print("kms", code(lambda: s3.put_object(Bucket="reports", Key="k", Body=b"x", ServerSideEncryption="aws:kms")))
+print("versioning", json.dumps({k: v for k, v in s3.get_bucket_versioning(Bucket="reports").items() if k != "ResponseMetadata"}))
+page = s3.list_object_versions(Bucket="reports", MaxKeys=1)
+v = page["Versions"][0]
+print("versions", v["Key"], v["VersionId"], v["IsLatest"], v["Size"], page["IsTruncated"], page["NextKeyMarker"], page["NextVersionIdMarker"])
+rest = s3.list_object_versions(Bucket="reports", KeyMarker=page["NextKeyMarker"], VersionIdMarker="null")
+print("rest", [x["Key"] for x in rest["Versions"]], rest["IsTruncated"])
+print("marker alone", code(lambda: s3.list_object_versions(Bucket="reports", VersionIdMarker="null")))
+acl = s3.get_object_acl(Bucket="reports", Key="b.csv")
+grant = acl["Grants"][0]
+print("acl", grant["Permission"], grant["Grantee"]["Type"], grant["Grantee"]["ID"] == acl["Owner"]["ID"], len(acl["Grants"]))
+print("bucket acl", s3.get_bucket_acl(Bucket="reports")["Grants"][0]["Permission"])
+print("owner acl", code(lambda: s3.put_object_acl(Bucket="reports", Key="b.csv", ACL="bucket-owner-full-control")))
+print("public acl", code(lambda: s3.put_object_acl(Bucket="reports", Key="b.csv", ACL="public-read")))
+print("public put", code(lambda: s3.put_object(Bucket="reports", Key="c", Body=b"x", ACL="public-read")))
+print("public bucket", code(lambda: s3.put_bucket_acl(Bucket="reports", ACL="public-read")))
+print("missing", code(lambda: s3.get_object_acl(Bucket="reports", Key="nope")))
+print("no bucket", code(lambda: s3.get_bucket_versioning(Bucket="nope-bucket")))
+"#,
+    );
+    let expected = [
+        "sse AES256 AES256",
+        "kms InvalidArgument 400",
+        "versioning {}",
+        "versions a/q3.csv null True 1 True a/q3.csv null",
+        "rest ['b.csv'] False",
+        "marker alone InvalidArgument 400",
+        "acl FULL_CONTROL CanonicalUser True 1",
+        "bucket acl FULL_CONTROL",
+        "owner acl ok",
+        "public acl AccessControlListNotSupported 400",
+        "public put AccessControlListNotSupported 400",
+        "public bucket AccessControlListNotSupported 400",
+        "missing NoSuchKey 404",
+        "no bucket NoSuchBucket 404",
+    ];
+    assert_eq!(out.lines().collect::<Vec<_>>(), expected, "{out}");
+
+    // A role needs the ACL actions, as in AWS: a read-only session reads ACLs, cannot set them.
+    s3.create_role("reader", &[READ_ONLY], None);
+    let reader = s3.session("reader");
+    let read = s3.aws(
+        &reader,
+        &[
+            "s3api",
+            "get-object-acl",
+            "--bucket",
+            "reports",
+            "--key",
+            "b.csv",
+        ],
+    );
+    assert!(read.status.success(), "{}", text(&read.stderr));
+    let write = s3.aws(
+        &reader,
+        &[
+            "s3api",
+            "put-object-acl",
+            "--bucket",
+            "reports",
+            "--key",
+            "b.csv",
+            "--acl",
+            "bucket-owner-full-control",
+        ],
+    );
+    assert_aws_error(&write, "AccessDenied");
+}

@@ -549,11 +549,11 @@ fn operations_podpass_does_not_authorize_are_denied() {
         &s3.admin(),
         &[
             "s3api",
-            "put-bucket-acl",
+            "put-bucket-lifecycle-configuration",
             "--bucket",
             "acl",
-            "--acl",
-            "public-read",
+            "--lifecycle-configuration",
+            r#"{"Rules":[{"ID":"r","Status":"Enabled","Filter":{"Prefix":""},"Expiration":{"Days":1}}]}"#,
         ],
     );
     assert_aws_error(&out, "AccessDenied");
@@ -561,6 +561,6 @@ fn operations_podpass_does_not_authorize_are_denied() {
     assert_eq!(denial.principal, format!("arn:aws:iam::{ACCOUNT}:root"));
     assert_eq!(
         denial.reason,
-        "operation PutBucketAcl is not authorized by podpass"
+        "operation PutBucketLifecycleConfiguration is not authorized by podpass"
     );
 }

@@ -40,6 +40,8 @@ pub(crate) struct ObjectStore {
     catalog: Catalog,
     blobs: Blobs,
     region: String,
+    /// The account's canonical user id: every bucket and object is the account's.
+    owner_id: String,
 }
 
 /// Why the store could not open.
@@ -252,6 +254,50 @@ fn listed_prefixes(prefixes: &[String], encoder: &Encoder) -> Vec<CommonPrefix> 
         .collect()
 }
 
+/// An account's canonical user id: 64 hex digits, as S3's, derived from the account id so that
+/// it is stable (S3's own are opaque).
+fn canonical_user_id(account_id: &str) -> String {
+    format!("{:0>64}", hex::encode(account_id))
+}
+
+/// The canned ACL that buckets with ACLs disabled (S3's default since 2023, `BucketOwnerEnforced`)
+/// still accept, since it grants nothing beyond what the owner has.
+const OWNER_FULL_CONTROL: &str = "bucket-owner-full-control";
+
+/// S3's answer to an ACL on a bucket whose ACLs are disabled.
+fn acls_disabled() -> S3Error {
+    S3Error::with_message(
+        S3ErrorCode::AccessControlListNotSupported,
+        "The bucket does not allow ACLs",
+    )
+}
+
+/// Refuses an ACL other than [`OWNER_FULL_CONTROL`] (none given is fine).
+fn check_acl(canned: Option<&str>, grants: &[Option<&String>], policy: bool) -> S3Result<()> {
+    let other_canned = canned.is_some_and(|acl| acl != OWNER_FULL_CONTROL);
+    if other_canned || policy || grants.iter().any(Option::is_some) {
+        return Err(acls_disabled());
+    }
+    Ok(())
+}
+
+/// What S3 encrypts every object with since 2023 unless told otherwise, and says so.
+fn sse_s3() -> ServerSideEncryption {
+    ServerSideEncryption::from_static(ServerSideEncryption::AES256)
+}
+
+/// Only SSE-S3 (`AES256`) is kept here: a KMS key cannot be honoured, so it is refused rather
+/// than silently ignored.
+fn check_encryption(requested: Option<&ServerSideEncryption>) -> S3Result<()> {
+    match requested.map(ServerSideEncryption::as_str) {
+        None | Some(ServerSideEncryption::AES256) => Ok(()),
+        Some(other) => Err(S3Error::with_message(
+            S3ErrorCode::InvalidArgument,
+            format!("podpass keeps objects with SSE-S3 (AES256) only, not {other}"),
+        )),
+    }
+}
+
 /// The page size a listing asks for, within S3's 1,000.
 fn max_keys(requested: Option<i32>) -> S3Result<usize> {
     match requested {
@@ -265,18 +311,45 @@ fn max_keys(requested: Option<i32>) -> S3Result<usize> {
 }
 
 impl ObjectStore {
-    /// Opens the store under `root` (objects of `region`), settling what a crash left behind
-    /// and importing an earlier podpass's `data/` directory once.
-    pub(crate) async fn open(root: &Path, region: &str) -> Result<ObjectStore, OpenError> {
+    /// Opens the store under `root` (objects of `account_id` in `region`), settling what a
+    /// crash left behind and importing an earlier podpass's `data/` directory once.
+    pub(crate) async fn open(
+        root: &Path,
+        account_id: &str,
+        region: &str,
+    ) -> Result<ObjectStore, OpenError> {
         std::fs::create_dir_all(root)?;
         let store = ObjectStore {
             catalog: Catalog::open(&root.join("catalog.db")).await?,
             blobs: Blobs::at(root)?,
             region: region.to_owned(),
+            owner_id: canonical_user_id(account_id),
         };
         store.recover().await?;
         legacy::import(&store, &root.join("data")).await?;
         Ok(store)
+    }
+
+    /// The account, as S3 names owners.
+    fn owner(&self) -> Owner {
+        Owner {
+            id: Some(self.owner_id.clone()),
+            display_name: None,
+        }
+    }
+
+    /// The one grant of a bucket or object whose ACLs are disabled.
+    fn owner_full_control(&self) -> Grant {
+        Grant {
+            grantee: Some(Grantee {
+                id: Some(self.owner_id.clone()),
+                type_: Type::from_static(Type::CANONICAL_USER),
+                display_name: None,
+                email_address: None,
+                uri: None,
+            }),
+            permission: Some(Permission::from_static(Permission::FULL_CONTROL)),
+        }
     }
 
     /// Removes blobs noted dead and settles or removes staged ones.
@@ -543,6 +616,143 @@ impl S3 for ObjectStore {
         }))
     }
 
+    async fn get_bucket_versioning(
+        &self,
+        req: S3Request<GetBucketVersioningInput>,
+    ) -> S3Result<S3Response<GetBucketVersioningOutput>> {
+        self.require_bucket(&req.input.bucket).await?;
+        // Versioning is never enabled here: the answer for a bucket that never had it.
+        Ok(S3Response::new(GetBucketVersioningOutput::default()))
+    }
+
+    async fn list_object_versions(
+        &self,
+        req: S3Request<ListObjectVersionsInput>,
+    ) -> S3Result<S3Response<ListObjectVersionsOutput>> {
+        let input = req.input;
+        if input.version_id_marker.is_some() && input.key_marker.is_none() {
+            return Err(S3Error::with_message(
+                S3ErrorCode::InvalidArgument,
+                "A version-id marker cannot be specified without a key marker.",
+            ));
+        }
+        require_null_version(input.version_id_marker.as_deref())?;
+        self.require_bucket(&input.bucket).await?;
+        let prefix = input.prefix.as_deref().unwrap_or("");
+        let query = ListQuery {
+            prefix,
+            delimiter: input.delimiter.as_deref(),
+            max_keys: max_keys(input.max_keys)?,
+            after: input.key_marker.as_deref().unwrap_or(""),
+        };
+        let page = listing::list(&self.catalog, &input.bucket, &query)
+            .await
+            .map_err(internal)?;
+        let encoder = Encoder::new(input.encoding_type.as_ref());
+        // An unversioned bucket's objects are each their only version, `null`.
+        let versions = page
+            .objects
+            .into_iter()
+            .map(|row| ObjectVersion {
+                key: Some(encoder.encode(&row.key)),
+                version_id: Some("null".to_owned()),
+                is_latest: Some(true),
+                size: Some(i64::try_from(row.size).unwrap_or(i64::MAX)),
+                e_tag: Some(ETag::Strong(row.etag)),
+                last_modified: Some(timestamp(row.modified)),
+                storage_class: Some(ObjectVersionStorageClass::from_static(
+                    ObjectVersionStorageClass::STANDARD,
+                )),
+                owner: Some(self.owner()),
+                ..ObjectVersion::default()
+            })
+            .collect();
+        let next_key_marker = page
+            .last
+            .as_deref()
+            .filter(|_| page.truncated)
+            .map(|last| encoder.encode(last));
+        Ok(S3Response::new(ListObjectVersionsOutput {
+            name: Some(input.bucket),
+            prefix: Some(encoder.encode(prefix)),
+            key_marker: Some(encoder.encode(query.after)),
+            version_id_marker: input.version_id_marker,
+            max_keys: Some(i32::try_from(query.max_keys).unwrap_or(MAX_LIST_KEYS)),
+            delimiter: input.delimiter.as_deref().map(|d| encoder.encode(d)),
+            is_truncated: Some(page.truncated),
+            next_version_id_marker: next_key_marker.as_ref().map(|_| "null".to_owned()),
+            next_key_marker,
+            versions: Some(versions),
+            common_prefixes: Some(listed_prefixes(&page.prefixes, &encoder)),
+            encoding_type: input.encoding_type,
+            ..ListObjectVersionsOutput::default()
+        }))
+    }
+
+    async fn get_bucket_acl(
+        &self,
+        req: S3Request<GetBucketAclInput>,
+    ) -> S3Result<S3Response<GetBucketAclOutput>> {
+        self.require_bucket(&req.input.bucket).await?;
+        Ok(S3Response::new(GetBucketAclOutput {
+            owner: Some(self.owner()),
+            grants: Some(vec![self.owner_full_control()]),
+        }))
+    }
+
+    async fn put_bucket_acl(
+        &self,
+        req: S3Request<PutBucketAclInput>,
+    ) -> S3Result<S3Response<PutBucketAclOutput>> {
+        let input = req.input;
+        self.require_bucket(&input.bucket).await?;
+        check_acl(
+            input.acl.as_ref().map(BucketCannedACL::as_str),
+            &[
+                input.grant_full_control.as_ref(),
+                input.grant_read.as_ref(),
+                input.grant_read_acp.as_ref(),
+                input.grant_write.as_ref(),
+                input.grant_write_acp.as_ref(),
+            ],
+            input.access_control_policy.is_some(),
+        )?;
+        Ok(S3Response::new(PutBucketAclOutput::default()))
+    }
+
+    async fn get_object_acl(
+        &self,
+        req: S3Request<GetObjectAclInput>,
+    ) -> S3Result<S3Response<GetObjectAclOutput>> {
+        require_null_version(req.input.version_id.as_deref())?;
+        self.object(&req.input.bucket, &req.input.key).await?;
+        Ok(S3Response::new(GetObjectAclOutput {
+            owner: Some(self.owner()),
+            grants: Some(vec![self.owner_full_control()]),
+            ..GetObjectAclOutput::default()
+        }))
+    }
+
+    async fn put_object_acl(
+        &self,
+        req: S3Request<PutObjectAclInput>,
+    ) -> S3Result<S3Response<PutObjectAclOutput>> {
+        let input = req.input;
+        require_null_version(input.version_id.as_deref())?;
+        self.object(&input.bucket, &input.key).await?;
+        check_acl(
+            input.acl.as_ref().map(ObjectCannedACL::as_str),
+            &[
+                input.grant_full_control.as_ref(),
+                input.grant_read.as_ref(),
+                input.grant_read_acp.as_ref(),
+                input.grant_write_acp.as_ref(),
+            ],
+            input.access_control_policy.is_some(),
+        )?;
+        Ok(S3Response::new(PutObjectAclOutput::default()))
+    }
+
     async fn get_bucket_location(
         &self,
         req: S3Request<GetBucketLocationInput>,
@@ -569,6 +779,17 @@ impl S3 for ObjectStore {
         }
         let precondition =
             write_precondition(input.if_match.as_ref(), input.if_none_match.as_ref())?;
+        check_acl(
+            input.acl.as_ref().map(ObjectCannedACL::as_str),
+            &[
+                input.grant_full_control.as_ref(),
+                input.grant_read.as_ref(),
+                input.grant_read_acp.as_ref(),
+                input.grant_write_acp.as_ref(),
+            ],
+            false,
+        )?;
+        check_encryption(input.server_side_encryption.as_ref())?;
         self.require_bucket(&input.bucket).await?;
         let announced = Checksums::announced(
             &input.checksum_crc32,
@@ -617,6 +838,7 @@ impl S3 for ObjectStore {
             checksum_sha1: checksums.sha1,
             checksum_sha256: checksums.sha256,
             checksum_crc64nvme: checksums.crc64nvme,
+            server_side_encryption: Some(sse_s3()),
             ..PutObjectOutput::default()
         }))
     }
@@ -681,6 +903,7 @@ impl S3 for ObjectStore {
             checksum_sha1: checksums.sha1,
             checksum_sha256: checksums.sha256,
             checksum_crc64nvme: checksums.crc64nvme,
+            server_side_encryption: Some(sse_s3()),
             ..GetObjectOutput::default()
         }))
     }
@@ -720,6 +943,7 @@ impl S3 for ObjectStore {
             checksum_sha1: checksums.sha1,
             checksum_sha256: checksums.sha256,
             checksum_crc64nvme: checksums.crc64nvme,
+            server_side_encryption: Some(sse_s3()),
             ..HeadObjectOutput::default()
         }))
     }
