@@ -1,5 +1,5 @@
-//! STS (query protocol): decodes `AssumeRoleWithWebIdentity`, `AssumeRole` and
-//! `GetCallerIdentity`, validates their members as AWS's model does, calls the domain layer
+//! STS (query protocol): decodes `AssumeRoleWithWebIdentity`, `AssumeRole`,
+//! `GetCallerIdentity` and `GetAccessKeyInfo`, validates their members as AWS's model does, calls the domain layer
 //! (`podpass_control::credentials`) and renders the XML answer.
 
 use podpass_awsproto::{
@@ -21,6 +21,7 @@ pub(crate) async fn dispatch(
         "AssumeRoleWithWebIdentity" => assume_role_with_web_identity(state, call).await,
         "AssumeRole" => assume_role(state, call).await,
         "GetCallerIdentity" => get_caller_identity(call),
+        "GetAccessKeyInfo" => get_access_key_info(state, call).await,
         _ => Err(unknown_action(action, STS)),
     }
 }
@@ -32,6 +33,25 @@ fn get_caller_identity(call: &Call) -> Result<RenderedResponse, AwsError> {
             w.elem("UserId", &caller.user_id())
                 .elem("Account", caller.account())
                 .elem("Arn", &caller.arn());
+        }),
+    )
+}
+
+async fn get_access_key_info(state: &AppState, call: &Call) -> Result<RenderedResponse, AwsError> {
+    let key = call.params.get("AccessKeyId");
+    let mut validation = Validation::new();
+    validation
+        .require("AccessKeyId", key)
+        .check("AccessKeyId", key, MemberType::AccessKeyId);
+    validation.finish()?;
+    let account = state
+        .control
+        .access_key_account(&call.ctx, key.unwrap_or_default())
+        .await
+        .map_err(errors::query)?;
+    Ok(
+        XmlResponse::new("GetAccessKeyInfo", NS_STS, &call.ctx.request_id).result(|w| {
+            w.elem("Account", &account);
         }),
     )
 }

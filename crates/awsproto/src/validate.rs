@@ -37,6 +37,8 @@ fn lower_camel(segment: &str) -> String {
 pub enum MemberType {
     /// `roleSessionNameType` 2..64 `[\w+=,.@-]*`.
     RoleSessionName,
+    /// `accessKeyIdType` 16..128 `[\w]*`.
+    AccessKeyId,
     /// `roleNameType` 1..64 `[\w+=,.@-]+`.
     RoleName,
     /// `policyNameType` 1..128 `[\w+=,.@-]+`.
@@ -145,6 +147,7 @@ impl MemberType {
     pub fn length(self) -> (usize, Option<usize>) {
         match self {
             Self::RoleSessionName => (2, Some(64)),
+            Self::AccessKeyId => (16, Some(128)),
             Self::RoleName => (1, Some(64)),
             Self::PolicyName | Self::TagKey => (1, Some(128)),
             Self::Path | Self::PathPrefix | Self::PolicyPath => (1, Some(512)),
@@ -167,6 +170,7 @@ impl MemberType {
     pub fn pattern(self) -> Option<&'static str> {
         Some(match self {
             Self::RoleSessionName | Self::SourceIdentity => r"[\w+=,.@-]*",
+            Self::AccessKeyId => r"[\w]*",
             Self::RoleName | Self::PolicyName => r"[\w+=,.@-]+",
             Self::Path => r"(\u002F)|(\u002F[\u0021-\u007E]+\u002F)",
             Self::PathPrefix => r"\u002F[\u0021-\u007F]*",
@@ -193,6 +197,7 @@ impl MemberType {
             Self::RoleSessionName | Self::SourceIdentity | Self::RoleName | Self::PolicyName => {
                 value.chars().all(word_plus)
             }
+            Self::AccessKeyId => value.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
             Self::Path => is_role_path(value),
             Self::PathPrefix => {
                 value.starts_with('/') && value.chars().all(|c| ('!'..='\u{7F}').contains(&c))
@@ -518,6 +523,8 @@ mod tests {
             (PolicyDocument, "{\"V\":\"é\"}\n", true),
             (PolicyDocument, "{\"V\":\"\u{20AC}\"}", false),
             (ExternalId, "ext:id/1", true),
+            (AccessKeyId, "AKIAIOSFODNN7EXAMPLE", true),
+            (AccessKeyId, "AKIA-IOSFODNN7EXAMPLE", false),
             (ExternalId, "ext id", false),
             (RoleDescription, "Role for app \u{A9}", true),
             (RoleDescription, "bad \u{7F}", false),

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use podpass_session::OpenError;
 use podpass_store::{AccessKey, Store, StoreError};
 
-use crate::{Caller, Control, Error, Result};
+use crate::{Caller, Control, Ctx, Error, Result};
 
 /// How often a miss may re-read the store's long-term keys: the access key ids of misses are
 /// the caller's to choose, so an unbounded reload would let anyone make every request a full
@@ -84,6 +84,16 @@ pub struct SigningIdentity {
 }
 
 impl Control {
+    /// STS `GetAccessKeyInfo`: the account an access key id belongs to, for a caller allowed
+    /// `sts:GetAccessKeyInfo`. Like AWS, which answers from the key id alone, this does not say
+    /// whether the key exists; every key id podpass issues (`AKIA` keys, `ASIA` sessions) is of
+    /// its one account.
+    pub async fn access_key_account(&self, ctx: &Ctx, access_key_id: &str) -> Result<String> {
+        self.authorize(ctx, "sts:GetAccessKeyInfo", "*").await?;
+        tracing::debug!(request_id = %ctx.request_id, %access_key_id, "access key info");
+        Ok(self.account_id().to_owned())
+    }
+
     /// The caller behind `access_key_id` (with `session_token` for temporary credentials) at
     /// `now`: [`Error::BadCredentials`] for an unknown key or a temporary key without its token,
     /// [`Error::CredentialsExpired`] for an expired session.

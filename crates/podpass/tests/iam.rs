@@ -1391,3 +1391,42 @@ print(json.dumps({
         );
     }
 }
+
+#[test]
+fn get_access_key_info_names_the_account_to_callers_allowed_it() {
+    let podpass = Podpass::start();
+    let info = |env: &[(&str, &str)], key: &str| {
+        podpass.aws(env, &["sts", "get-access-key-info", "--access-key-id", key])
+    };
+    let admin = [("AWS_PROFILE", "podpass")];
+    let out = info(&admin, "ASIAIOSFODNN7EXAMPLE");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let answer: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(answer["Account"], podpass.account().as_str());
+    assert_aws_error(&info(&admin, "AKIA-NOT-A-KEY-ID"), "ValidationError");
+
+    // A role session needs sts:GetAccessKeyInfo in its policies, as in AWS.
+    create_role(&podpass, "auditor");
+    let assumed = podpass.aws_admin_json(&[
+        "sts",
+        "assume-role",
+        "--role-arn",
+        &format!("arn:aws:iam::{}:role/auditor", podpass.account()),
+        "--role-session-name",
+        "s1",
+    ]);
+    let env = credentials_env(&assumed["Credentials"]);
+    assert_aws_error(&info(&env, "AKIAIOSFODNN7EXAMPLE"), "AccessDenied");
+    podpass.aws_admin_json(&[
+        "iam",
+        "put-role-policy",
+        "--role-name",
+        "auditor",
+        "--policy-name",
+        "key-info",
+        "--policy-document",
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:GetAccessKeyInfo","Resource":"*"}]}"#,
+    ]);
+    let allowed = info(&env, "AKIAIOSFODNN7EXAMPLE");
+    assert!(allowed.status.success(), "{}", text(&allowed.stderr));
+}
