@@ -125,6 +125,10 @@ print("public put", code(lambda: s3.put_object(Bucket="reports", Key="c", Body=b
 print("public bucket", code(lambda: s3.put_bucket_acl(Bucket="reports", ACL="public-read")))
 print("missing", code(lambda: s3.get_object_acl(Bucket="reports", Key="nope")))
 print("no bucket", code(lambda: s3.get_bucket_versioning(Bucket="nope-bucket")))
+print("recreate", code(lambda: s3.create_bucket(Bucket="reports")))
+print("write to no bucket", code(lambda: s3.put_object(Bucket="nope-bucket", Key="k", Body=b"x")))
+print("location", s3.get_bucket_location(Bucket="reports")["LocationConstraint"])
+print("head", s3.head_bucket(Bucket="reports")["BucketRegion"])
 "#,
     );
     let expected = [
@@ -142,6 +146,11 @@ print("no bucket", code(lambda: s3.get_bucket_versioning(Bucket="nope-bucket")))
         "public bucket AccessControlListNotSupported 400",
         "missing NoSuchKey 404",
         "no bucket NoSuchBucket 404",
+        // The owner re-creating its bucket in us-east-1 gets 200, as in AWS.
+        "recreate ok",
+        "write to no bucket NoSuchBucket 404",
+        "location None",
+        "head us-east-1",
     ];
     assert_eq!(out.lines().collect::<Vec<_>>(), expected, "{out}");
 
