@@ -162,14 +162,22 @@ impl StsUpstream {
             .or_else(aws_config::Region::new(settings.region.clone()));
         let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
             .region(region)
+            .load()
+            .await;
+        Self::new(&config, settings)
+    }
+
+    /// The upstream `config` reaches, with the broker's retries, timeout, cache and bound.
+    fn new(config: &aws_config::SdkConfig, settings: &BrokerSettings) -> Self {
+        let config = config
+            .to_builder()
             .retry_config(RetryConfig::adaptive().with_max_attempts(settings.max_attempts))
             .timeout_config(
                 TimeoutConfig::builder()
                     .operation_timeout(settings.call_timeout)
                     .build(),
             )
-            .load()
-            .await;
+            .build();
         Self {
             client: aws_sdk_sts::Client::new(&config),
             config,
@@ -423,5 +431,111 @@ where
             service.err().message().unwrap_or_default()
         ),
         other => aws_smithy_types::error::display::DisplayErrorContext(other).to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicUsize;
+
+    use super::*;
+
+    /// An STS that answers `AssumeRole` slowly, counting the calls it holds at once, and refuses
+    /// them while `refusing` is set.
+    #[derive(Default)]
+    struct SlowSts {
+        calls: AtomicUsize,
+        holding: AtomicUsize,
+        most_held: AtomicUsize,
+        refusing: AtomicBool,
+    }
+
+    const ANSWER: &str = r#"<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleResult><Credentials><AccessKeyId>ASIAEXAMPLEEXAMPLE01</AccessKeyId><SecretAccessKey>secret</SecretAccessKey><SessionToken>token</SessionToken><Expiration>2099-01-01T00:00:00Z</Expiration></Credentials><AssumedRoleUser><Arn>arn:aws:sts::111122223333:assumed-role/app/session</Arn><AssumedRoleId>AROAEXAMPLE:session</AssumedRoleId></AssumedRoleUser></AssumeRoleResult></AssumeRoleResponse>"#;
+    const REFUSAL: &str = r#"<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>not authorized to perform: sts:TagSession</Message></Error><RequestId>r</RequestId></ErrorResponse>"#;
+
+    async fn start(sts: Arc<SlowSts>, max_in_flight: usize) -> StsUpstream {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        let app = axum::Router::new().fallback(move || {
+            let sts = sts.clone();
+            async move {
+                sts.calls.fetch_add(1, Ordering::SeqCst);
+                let held = sts.holding.fetch_add(1, Ordering::SeqCst) + 1;
+                sts.most_held.fetch_max(held, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                sts.holding.fetch_sub(1, Ordering::SeqCst);
+                let (status, body) = if sts.refusing.load(Ordering::SeqCst) {
+                    (axum::http::StatusCode::FORBIDDEN, REFUSAL)
+                } else {
+                    (axum::http::StatusCode::OK, ANSWER)
+                };
+                (status, [("content-type", "text/xml")], body)
+            }
+        });
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .endpoint_url(endpoint)
+            .credentials_provider(aws_sdk_sts::config::Credentials::for_tests())
+            .load()
+            .await;
+        let settings = BrokerSettings {
+            region: "us-east-1".to_owned(),
+            max_in_flight,
+            max_attempts: 1,
+            call_timeout: Duration::from_secs(10),
+        };
+        StsUpstream::new(&config, &settings)
+    }
+
+    fn request(pod: usize) -> UpstreamRequest {
+        UpstreamRequest {
+            role_arn: "arn:aws:iam::111122223333:role/app".to_owned(),
+            target: None,
+            session_name: format!("eks-edge-pod-{pod}-abc"),
+            tags: Vec::new(),
+            policy: None,
+            namespace: "apps".to_owned(),
+            service_account: "app".to_owned(),
+            pod_uid: format!("uid-{pod}"),
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn many_distinct_pods_never_hold_more_than_the_bound_upstream() {
+        let sts = Arc::new(SlowSts::default());
+        let upstream = Arc::new(start(sts.clone(), 3).await);
+        let asks = (0..40).map(|pod| {
+            let upstream = upstream.clone();
+            tokio::spawn(async move { upstream.assume_role(&request(pod)).await })
+        });
+        for ask in asks {
+            let session = ask.await.unwrap().expect("a session");
+            assert_eq!(session.credentials.access_key_id, "ASIAEXAMPLEEXAMPLE01");
+        }
+        // One call per distinct pod, never more than three at a time.
+        assert_eq!(sts.calls.load(Ordering::SeqCst), 40);
+        let most_held = sts.most_held.load(Ordering::SeqCst);
+        assert!((1..=3).contains(&most_held), "{most_held} calls at once");
+    }
+
+    #[tokio::test]
+    async fn a_refusal_is_not_kept_and_a_session_is() {
+        let sts = Arc::new(SlowSts::default());
+        let upstream = start(sts.clone(), 4).await;
+        sts.refusing.store(true, Ordering::SeqCst);
+        let refused = upstream.assume_role(&request(1)).await.unwrap_err();
+        assert!(
+            matches!(&refused, UpstreamError::Denied(reason) if reason.contains("sts:TagSession")),
+            "{refused:?}"
+        );
+        // Once the role's trust is fixed the same pod gets a session at once, and keeps it.
+        sts.refusing.store(false, Ordering::SeqCst);
+        upstream.assume_role(&request(1)).await.expect("a session");
+        upstream
+            .assume_role(&request(1))
+            .await
+            .expect("the same session");
+        assert_eq!(sts.calls.load(Ordering::SeqCst), 2);
     }
 }

@@ -141,7 +141,7 @@ pub(crate) async fn run(global: &Global, command: IssuerCommand) -> anyhow::Resu
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let destination = Destination::open(&args.to).await?;
     let mut published = publish(&clusters, &cluster, &destination).await?;
-    print_iam_setup(&cluster, &args.service_account);
+    print_iam_setup(&cluster, &args.service_account).await;
     if !args.watch {
         return Ok(());
     }
@@ -186,7 +186,9 @@ async fn publish(
     Ok(jwks)
 }
 
-fn print_iam_setup(cluster: &Cluster, service_account: &str) {
+/// Prints the IAM OIDC provider to create, with the thumbprint of the issuer's host (the JWKS
+/// is published beside the discovery document, so one host serves both), and a trust policy.
+async fn print_iam_setup(cluster: &Cluster, service_account: &str) {
     let issuer = &cluster.issuer_url;
     let host_path = issuer
         .trim_start_matches("https://")
@@ -194,17 +196,31 @@ fn print_iam_setup(cluster: &Cluster, service_account: &str) {
     let (namespace, name) = service_account
         .split_once(':')
         .unwrap_or(("default", service_account));
+    let thumbprint = if issuer.starts_with("https://") {
+        crate::thumbprint::of_url(issuer).await
+    } else {
+        Err(anyhow::anyhow!(
+            "AWS IAM accepts only https issuers; {issuer} serves podpass's own STS only"
+        ))
+    };
+    let thumbprint_list = match &thumbprint {
+        Ok(thumbprint) => format!(" --thumbprint-list {thumbprint}"),
+        Err(_) => String::new(),
+    };
     println!(
-        "\nAWS IAM reads them from {issuer}{DISCOVERY_PATH}. Create the provider once (IAM \
-         needs no thumbprint for issuers whose certificate a public CA signs, S3's included):\n\n  \
-         aws iam create-open-id-connect-provider --url {issuer} --client-id-list sts.amazonaws.com\n\n\
-         and trust it in a role for the ServiceAccount {namespace}/{name}:\n\n  \
+        "\nAWS IAM reads them from {issuer}{DISCOVERY_PATH}. Create the provider once:\n\n  \
+         aws iam create-open-id-connect-provider --url {issuer} --client-id-list sts.amazonaws.com{thumbprint_list}\n"
+    );
+    match thumbprint {
+        Ok(_) => println!(
+            "The thumbprint is the SHA-1 of the top certificate the issuer's host presents; IAM \
+             relies on it only when no public CA signs that host's certificate.\n"
+        ),
+        Err(error) => println!("note: no thumbprint: {error:#}\n"),
+    }
+    println!(
+        "Trust it in a role for the ServiceAccount {namespace}/{name}:\n\n  \
          {{\"Version\":\"2012-10-17\",\"Statement\":[{{\"Effect\":\"Allow\",\"Principal\":{{\"Federated\":\"arn:aws:iam::<account>:oidc-provider/{host_path}\"}},\
          \"Action\":\"sts:AssumeRoleWithWebIdentity\",\"Condition\":{{\"StringEquals\":{{\"{host_path}:sub\":\"system:serviceaccount:{namespace}:{name}\",\"{host_path}:aud\":\"sts.amazonaws.com\"}}}}}}]}}"
     );
-    if !issuer.starts_with("https://") {
-        println!(
-            "\nnote: AWS IAM accepts only https issuers; {issuer} serves podpass's own STS only"
-        );
-    }
 }

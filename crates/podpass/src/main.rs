@@ -23,6 +23,7 @@ mod pods;
 mod profile;
 mod sa;
 mod serve;
+mod thumbprint;
 mod token_review;
 mod tokens;
 mod webhook_cmd;

@@ -15,6 +15,8 @@ use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
     KeyUsagePurpose, SanType,
 };
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject as _;
 
 /// kubeadm's validity of a cluster CA.
 const CA_VALIDITY: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
@@ -35,6 +37,7 @@ const KUBERNETES_NAMES: [&str; 5] = [
 /// The cluster CA: its certificate and what signs with its key.
 pub(crate) struct ClusterCa {
     certificate_pem: String,
+    certificate_der: CertificateDer<'static>,
     issuer: Issuer<'static, KeyPair>,
 }
 
@@ -53,8 +56,13 @@ impl ClusterCa {
             .with_context(|| format!("parsing the CA key {}", key_path.display()))?;
         let issuer = Issuer::from_ca_cert_pem(&certificate_pem, key)
             .with_context(|| format!("parsing the CA certificate {}", cert_path.display()))?;
+        let certificate_der =
+            CertificateDer::from_pem_slice(certificate_pem.as_bytes()).map_err(|e| {
+                anyhow::anyhow!("reading the CA certificate {}: {e}", cert_path.display())
+            })?;
         Ok(Self {
             certificate_pem,
+            certificate_der,
             issuer,
         })
     }
@@ -125,7 +133,9 @@ impl ClusterCa {
         let certificate = params
             .signed_by(&key, &self.issuer)
             .context("signing the serving certificate")?;
-        let chain = vec![certificate.der().clone()];
+        // The CA goes with the leaf, as a server presents its chain: a client finds what signed the
+        // certificate, and IAM's thumbprint is the CA's, stable across serving certificates.
+        let chain = vec![certificate.der().clone(), self.certificate_der.clone()];
         let key = rustls::pki_types::PrivateKeyDer::try_from(key.serialize_der())
             .map_err(|e| anyhow::anyhow!("encoding the serving key: {e}"))?;
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());

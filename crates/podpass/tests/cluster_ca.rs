@@ -99,3 +99,55 @@ spec:
     podpass.restart();
     assert_eq!(std::fs::read_to_string(&ca_file).unwrap(), ca);
 }
+
+#[test]
+fn an_https_issuer_is_published_with_the_thumbprint_of_its_ca() {
+    let podpass = Podpass::start();
+    let https = podpass.instance["https_endpoint_url"].as_str().unwrap();
+    let ca_file = podpass.instance["ca_file"].as_str().unwrap();
+    // openssl's SHA-1 fingerprint of the CA, as AWS's guide has the operator compute it.
+    let fingerprint = std::process::Command::new("openssl")
+        .args(["x509", "-noout", "-fingerprint", "-sha1", "-in", ca_file])
+        .output()
+        .unwrap();
+    let expected = text(&fingerprint.stdout)
+        .trim()
+        .rsplit('=')
+        .next()
+        .unwrap()
+        .replace(':', "")
+        .to_lowercase();
+    assert_eq!(expected.len(), 40, "{}", text(&fingerprint.stdout));
+
+    let publish = |issuer: &str, cluster: &str| {
+        podpass.podpass_ok(&["cluster", "create", cluster, "--issuer-url", issuer]);
+        let dir = podpass.dir.path().join(cluster);
+        podpass.podpass_ok(&[
+            "issuer",
+            "publish",
+            "--cluster",
+            cluster,
+            "--to",
+            dir.to_str().unwrap(),
+        ])
+    };
+    // The API's listener presents its serving certificate and the CA above it: the thumbprint
+    // is the CA's, which survives the serving certificate's renewal.
+    let issuer = format!("{https}/oidc/edge");
+    let printed = publish(&issuer, "edge");
+    assert!(
+        printed.contains(&format!(
+            "aws iam create-open-id-connect-provider --url {issuer} --client-id-list sts.amazonaws.com --thumbprint-list {expected}\n"
+        )),
+        "{printed}"
+    );
+
+    // An issuer whose host does not answer yet is still published, with the reason and no
+    // thumbprint.
+    let printed = publish("https://127.0.0.1:1/oidc/later", "later");
+    assert!(
+        printed.contains("--client-id-list sts.amazonaws.com\n"),
+        "{printed}"
+    );
+    assert!(printed.contains("note: no thumbprint: "), "{printed}");
+}
