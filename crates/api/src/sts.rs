@@ -107,6 +107,13 @@ fn write_credentials(w: &mut XmlWriter, issued: &Issued) {
     }
 }
 
+/// The session's source identity, asked for or carried through the chain.
+fn write_source_identity(w: &mut XmlWriter, issued: &Issued) {
+    if let Some(id) = &issued.session.identity.source_identity {
+        w.elem("SourceIdentity", id);
+    }
+}
+
 async fn assume_role_with_web_identity(
     state: &AppState,
     call: &Call,
@@ -135,6 +142,7 @@ async fn assume_role_with_web_identity(
                 .elem("Audience", &issued.audience);
             write_credentials(w, &issued.issued);
             w.elem("Provider", &issued.provider_arn);
+            write_source_identity(w, &issued.issued);
         }),
     )
 }
@@ -199,9 +207,7 @@ async fn assume_role(state: &AppState, call: &Call) -> Result<RenderedResponse, 
     Ok(
         XmlResponse::new("AssumeRole", NS_STS, &call.ctx.request_id).result(|w| {
             write_credentials(w, &issued);
-            if let Some(id) = source_identity {
-                w.elem("SourceIdentity", id);
-            }
+            write_source_identity(w, &issued);
         }),
     )
 }

@@ -216,6 +216,14 @@ impl MemberType {
         }
     }
 
+    /// Whether `value` is within the type's length bounds and matches its pattern: what
+    /// [`Validation::check`] lets pass, for values that arrive inside another document.
+    pub fn accepts(self, value: &str) -> bool {
+        let length = value.encode_utf16().count();
+        let (min, max) = self.length();
+        length >= min && max.is_none_or(|max| length <= max) && self.matches_pattern(value)
+    }
+
     fn is_sensitive(self) -> bool {
         self == Self::WebIdentityToken
     }

@@ -310,6 +310,7 @@ fn role_session(tags: &[(&str, &str)]) -> Principal {
             .iter()
             .map(|(key, value)| ((*key).to_owned(), (*value).to_owned()))
             .collect(),
+        source_identity: None,
     })
 }
 

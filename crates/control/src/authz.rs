@@ -131,6 +131,7 @@ pub fn session_principal(session: &SessionClaims, role_tags: &[podpass_store::Ta
         role_id: identity.role_id.clone(),
         session_name: identity.session_name.clone(),
         tags,
+        source_identity: identity.source_identity.clone(),
     })
 }
 

@@ -102,6 +102,7 @@ pub fn role_session(role: &Role, account: &str) -> Principal {
             .iter()
             .map(|t| (t.key.clone(), t.value.clone()))
             .collect(),
+        source_identity: None,
     })
 }
 

@@ -10,84 +10,9 @@ mod support;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use jsonwebtoken::{Algorithm, EncodingKey, Header, jwk::Jwk};
 use serde_json::{Value, json};
+use support::apiserver::{Apiserver, ISSUER};
 use support::{Podpass, assert_aws_error, free_port, text};
-
-/// The issuer of kind, k3s and kubeadm clusters.
-const ISSUER: &str = "https://kubernetes.default.svc.cluster.local";
-
-/// A kube-apiserver's ServiceAccount signer, independent of podpass.
-struct Apiserver {
-    key: EncodingKey,
-    kid: String,
-    jwk: Value,
-}
-
-impl Apiserver {
-    fn new(kid: &str) -> Self {
-        let out = Command::new("openssl")
-            .args([
-                "genpkey",
-                "-algorithm",
-                "RSA",
-                "-pkeyopt",
-                "rsa_keygen_bits:2048",
-            ])
-            .output()
-            .expect("openssl");
-        assert!(out.status.success(), "{}", text(&out.stderr));
-        let key = EncodingKey::from_rsa_pem(&out.stdout).expect("RSA key");
-        let mut jwk =
-            serde_json::to_value(Jwk::from_encoding_key(&key, Algorithm::RS256).unwrap()).unwrap();
-        jwk["kid"] = json!(kid);
-        jwk["use"] = json!("sig");
-        jwk["alg"] = json!("RS256");
-        Self {
-            key,
-            kid: kid.to_owned(),
-            jwk,
-        }
-    }
-
-    /// The JWKS `kubectl get --raw /openid/v1/jwks` prints.
-    fn jwks(signers: &[&Apiserver]) -> String {
-        json!({"keys": signers.iter().map(|s| s.jwk.clone()).collect::<Vec<_>>()}).to_string()
-    }
-
-    /// A projected token of `namespace:sa`, bound to a pod when `pod` is given.
-    fn token(
-        &self,
-        audience: &str,
-        namespace: &str,
-        sa: &str,
-        pod: Option<&str>,
-        ttl: i64,
-    ) -> String {
-        let now = jiff::Timestamp::now().as_second();
-        let mut kubernetes = json!({
-            "namespace": namespace,
-            "serviceaccount": {"name": sa, "uid": "0c8f4c5e-1111-4a8e-9e0e-000000000001"},
-        });
-        if let Some(pod) = pod {
-            kubernetes["pod"] = json!({"name": pod, "uid": "5b1c6d2e-2222-4c1e-8f00-000000000002"});
-            kubernetes["node"] =
-                json!({"name": "node-1", "uid": "7a9e3f10-3333-4b2a-9c00-000000000003"});
-        }
-        let claims = json!({
-            "iss": ISSUER,
-            "aud": [audience],
-            "sub": format!("system:serviceaccount:{namespace}:{sa}"),
-            "iat": now,
-            "nbf": now,
-            "exp": now + ttl,
-            "kubernetes.io": kubernetes,
-        });
-        let mut header = Header::new(Algorithm::RS256);
-        header.kid = Some(self.kid.clone());
-        jsonwebtoken::encode(&header, &claims, &self.key).expect("sign")
-    }
-}
 
 /// `podpass cluster register kind` with the JWKS of `signers`, written to `file`, and `more`
 /// arguments; its output.
@@ -257,15 +182,7 @@ fn a_registered_clusters_own_tokens_get_pod_identity_and_irsa() {
     assert_aws_error(&eks_auth(&podpass, "kind", &own), "InvalidTokenException");
 
     // IRSA: an IAM OIDC provider for the same issuer, a role trusting one ServiceAccount.
-    let provider = podpass.aws_admin_json(&[
-        "iam",
-        "create-open-id-connect-provider",
-        "--url",
-        ISSUER,
-        "--client-id-list",
-        "sts.amazonaws.com",
-    ]);
-    let provider_arn = provider["OpenIDConnectProviderArn"].as_str().unwrap();
+    let provider_arn = &support::apiserver::oidc_provider(&podpass);
     let host = ISSUER.trim_start_matches("https://");
     let irsa = role(
         &podpass,

@@ -20,6 +20,8 @@ pub struct RoleSession {
     pub session_name: String,
     /// Role tags already overlaid by session tags (session tags win): `aws:PrincipalTag/*`.
     pub tags: Vec<(String, String)>,
+    /// The session's source identity, once set for the whole chain: `aws:SourceIdentity`.
+    pub source_identity: Option<String>,
 }
 
 /// An IAM user.
@@ -206,6 +208,9 @@ impl Request {
             }
             Principal::AssumedRole(s) => {
                 self.set("aws:userid", format!("{}:{}", s.role_id, s.session_name));
+                if let Some(id) = &s.source_identity {
+                    self.set("aws:SourceIdentity", id.as_str());
+                }
                 &s.tags[..]
             }
             Principal::User(u) => {
@@ -346,6 +351,7 @@ mod tests {
             role_id: "AROAEXAMPLE".into(),
             session_name: "pod-1".into(),
             tags: vec![("team".into(), "blue".into())],
+            source_identity: Some("alice".into()),
         })
     }
 
@@ -370,6 +376,7 @@ mod tests {
             Some("AssumedRole")
         );
         assert_eq!(single(&r, "aws:PrincipalTag/team").as_deref(), Some("blue"));
+        assert_eq!(single(&r, "aws:SourceIdentity").as_deref(), Some("alice"));
         assert_eq!(single(&r, "aws:username"), None);
         assert_eq!(
             r.principal().arn().as_deref(),

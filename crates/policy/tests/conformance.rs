@@ -68,6 +68,7 @@ fn principal(case: &Value) -> Principal {
             role_id: "AROAEXAMPLEID".into(),
             session_name: "pod-session".into(),
             tags: tags.clone(),
+            source_identity: None,
         })
     };
     match spec.split(':').collect::<Vec<_>>().as_slice() {

@@ -41,6 +41,7 @@ fn session(tags: &[(&str, &str)]) -> Principal {
             .iter()
             .map(|(k, v)| ((*k).into(), (*v).into()))
             .collect(),
+        source_identity: None,
     })
 }
 

@@ -74,6 +74,7 @@ fn typical_role_evaluates_without_allocating() {
             ("kubernetes-namespace".into(), "apps".into()),
             ("eks-cluster-name".into(), "prod".into()),
         ],
+        source_identity: None,
     });
     let put = Request::new(
         principal.clone(),

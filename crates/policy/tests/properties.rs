@@ -112,6 +112,7 @@ fn request() -> impl Strategy<Value = Request> {
                     .map(|t| ("team".to_owned(), t.to_owned()))
                     .into_iter()
                     .collect(),
+                source_identity: None,
             });
             Request::new(principal, action, resource)
         })

@@ -44,6 +44,7 @@ impl Control {
         let role = &trusted.role;
         let chained = matches!(caller, Caller::Session(_));
         let (tags, transitive_keys) = carried_tags(caller, input)?;
+        let source_identity = carried_source_identity(caller, input)?;
 
         let (principal, caller_policies) = self.caller_policies(caller).await?;
         let pairs = tag_pairs(&tags);
@@ -53,7 +54,7 @@ impl Control {
             if let Some(id) = input.external_id {
                 r = r.with("sts:ExternalId", id);
             }
-            if let Some(id) = input.source_identity {
+            if let Some(id) = source_identity {
                 r = r.with("sts:SourceIdentity", id);
             }
             if !pairs.is_empty() {
@@ -78,7 +79,7 @@ impl Control {
         let needed = [
             ("sts:AssumeRole", true),
             ("sts:TagSession", !tags.is_empty()),
-            ("sts:SetSourceIdentity", input.source_identity.is_some()),
+            ("sts:SetSourceIdentity", source_identity.is_some()),
         ];
         for (action, _) in needed.iter().filter(|(_, needed)| *needed) {
             if !self.trusts(ctx, asker, &trusted, &query, action) {
@@ -93,7 +94,7 @@ impl Control {
         let mut identity = input
             .session
             .identity(role, self.account_id(), SessionKind::AssumeRole);
-        identity.source_identity = input.source_identity.map(str::to_owned);
+        identity.source_identity = source_identity.map(str::to_owned);
         identity.tags = tags;
         identity.transitive_tag_keys = transitive_keys;
         identity.chained = chained;
@@ -109,6 +110,27 @@ impl Control {
             session,
             packed_policy_size,
         })
+    }
+}
+
+/// The session's source identity: the calling session's, which no later role in the chain can
+/// change (and whose roles must trust `sts:SetSourceIdentity` as the first did), or the one asked.
+fn carried_source_identity<'a>(
+    caller: &'a Caller,
+    input: &AssumeRole<'a>,
+) -> Result<Option<&'a str>> {
+    let inherited = match caller {
+        Caller::Session(session) => session.identity.source_identity.as_deref(),
+        _ => None,
+    };
+    match (inherited, input.source_identity) {
+        (Some(set), Some(asked)) if set != asked => Err(Error::invalid(
+            Invalid::Validation,
+            format!(
+                "The source identity cannot be changed once set: the calling session's is {set}"
+            ),
+        )),
+        (set, asked) => Ok(set.or(asked)),
     }
 }
 

@@ -3,11 +3,13 @@
 //! <https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRoleWithWebIdentity.html>,
 //! <https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_iam-condition-keys.html#condition-keys-wif>
 
+use podpass_awsproto::MemberType;
 use podpass_policy::{PolicySet, Principal, Request};
-use podpass_session::{FederatedIdentity, SessionKind};
+use podpass_session::{FederatedIdentity, SessionKind, SessionTag};
 use podpass_token::VerifyError;
+use serde_json::Value;
 
-use super::{Issued, SessionRequest, TrustQuery, duration_for};
+use super::{Issued, SessionRequest, TrustQuery, duration_for, tag_pairs};
 use crate::issuers::VerifyFailure;
 use crate::{Asker, Control, Ctx, Error, Invalid, Result};
 
@@ -82,6 +84,8 @@ impl Control {
             .find(|a| provider.client_ids.contains(a))
             .cloned()
             .unwrap_or_default();
+        // The claims decoded above are those of the token that just verified.
+        let attributes = TokenAttributes::of(&claims)?;
 
         let denied = || Error::denied("Not authorized to perform sts:AssumeRoleWithWebIdentity");
         let trusted = self
@@ -90,10 +94,27 @@ impl Control {
             .ok_or_else(denied)?;
         let role = &trusted.role;
         let amr: Vec<&str> = Vec::new();
-        let context = |r: Request| {
-            r.with_web_identity_claims(&provider_url, &verified.sub, &audience, Some(&amr))
+        let pairs = tag_pairs(&attributes.tags);
+        let transitive_keys: Vec<&str> = attributes
+            .transitive_tag_keys
+            .iter()
+            .map(String::as_str)
+            .collect();
+        let context = |mut r: Request| {
+            r = r
+                .with_web_identity_claims(&provider_url, &verified.sub, &audience, Some(&amr))
                 .with("aws:FederatedProvider", provider_arn.clone())
-                .with("sts:RoleSessionName", input.session.session_name)
+                .with("sts:RoleSessionName", input.session.session_name);
+            if let Some(id) = &attributes.source_identity {
+                r = r.with("sts:SourceIdentity", id.as_str());
+            }
+            if !pairs.is_empty() {
+                r = r.with_request_tags(&pairs);
+            }
+            if !transitive_keys.is_empty() {
+                r = r.with_values("sts:TransitiveTagKeys", &transitive_keys);
+            }
+            r
         };
         let no_policies = PolicySet::default();
         let query = TrustQuery {
@@ -108,24 +129,36 @@ impl Control {
             operation: "AssumeRoleWithWebIdentity",
             principal: &verified.sub,
         };
-        if !self.trusts(
-            ctx,
-            asker,
-            &trusted,
-            &query,
-            "sts:AssumeRoleWithWebIdentity",
-        ) {
-            return Err(denied());
+        // Tags and a source identity from the token need the trust policy's leave too.
+        let needed = [
+            ("sts:AssumeRoleWithWebIdentity", true),
+            ("sts:TagSession", !attributes.tags.is_empty()),
+            (
+                "sts:SetSourceIdentity",
+                attributes.source_identity.is_some(),
+            ),
+        ];
+        for (action, _) in needed.iter().filter(|(_, needed)| *needed) {
+            if !self.trusts(ctx, asker, &trusted, &query, action) {
+                return Err(denied());
+            }
         }
 
         let duration = duration_for(role, input.session.duration, false)?;
         let packed_policy_size = self
-            .session_policies(input.session.policy, &input.session.policy_arns, &[])
+            .session_policies(
+                input.session.policy,
+                &input.session.policy_arns,
+                &attributes.tags,
+            )
             .await?;
         let mut identity =
             input
                 .session
                 .identity(role, self.account_id(), SessionKind::WebIdentity);
+        identity.tags = attributes.tags;
+        identity.transitive_tag_keys = attributes.transitive_tag_keys;
+        identity.source_identity = attributes.source_identity;
         identity.federated = Some(FederatedIdentity {
             provider: provider_arn.clone(),
             subject: verified.sub.clone(),
@@ -156,6 +189,123 @@ impl Control {
             audience,
             provider_arn,
         })
+    }
+}
+
+/// What an identity provider asks of the session through its token, as AWS reads it:
+/// `https://aws.amazon.com/tags` (`principal_tags`, each a list of one value, and
+/// `transitive_tag_keys`) and `https://aws.amazon.com/source_identity`.
+/// <https://docs.aws.amazon.com/IAM/latest/UserGuide/id_session-tags.html#id_session-tags_adding-assume-role-idp>,
+/// <https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_temp_control-access_monitor.html>
+#[derive(Debug, Default, PartialEq, Eq)]
+struct TokenAttributes {
+    tags: Vec<SessionTag>,
+    transitive_tag_keys: Vec<String>,
+    source_identity: Option<String>,
+}
+
+const TAGS_CLAIM: &str = "https://aws.amazon.com/tags";
+const SOURCE_IDENTITY_CLAIM: &str = "https://aws.amazon.com/source_identity";
+/// STS's limit on session tags, whichever way they come.
+const MAX_SESSION_TAGS: usize = 50;
+
+impl TokenAttributes {
+    /// Reads the claims of a verified token; anything malformed refuses the whole request, as
+    /// STS does (`ValidationError`), rather than issuing a session without what was asked.
+    fn of(claims: &Value) -> Result<Self> {
+        let mut attributes = Self::default();
+        if let Some(claim) = claims.get(TAGS_CLAIM) {
+            attributes.read_tags(claim)?;
+        }
+        if let Some(id) = claims.get(SOURCE_IDENTITY_CLAIM) {
+            let id = id
+                .as_str()
+                .filter(|id| {
+                    MemberType::SourceIdentity.accepts(id)
+                        && !id.to_ascii_lowercase().starts_with("aws:")
+                })
+                .ok_or_else(|| {
+                    Error::invalid(
+                        Invalid::Validation,
+                        format!(
+                            "The {SOURCE_IDENTITY_CLAIM} claim must be 2 to 64 characters of [\\w+=,.@-], not starting with aws:"
+                        ),
+                    )
+                })?;
+            attributes.source_identity = Some(id.to_owned());
+        }
+        Ok(attributes)
+    }
+
+    fn read_tags(&mut self, claim: &Value) -> Result<()> {
+        let refuse = |why: String| {
+            Error::invalid(
+                Invalid::Validation,
+                format!("Unable to validate tags: {why}"),
+            )
+        };
+        let claim = claim
+            .as_object()
+            .ok_or_else(|| refuse(format!("{TAGS_CLAIM} is not an object")))?;
+        let principal_tags = match claim.get("principal_tags") {
+            None => &serde_json::Map::new(),
+            Some(tags) => tags
+                .as_object()
+                .ok_or_else(|| refuse("principal_tags is not an object".to_owned()))?,
+        };
+        if principal_tags.len() > MAX_SESSION_TAGS {
+            return Err(refuse(format!(
+                "{} session tags, more than {MAX_SESSION_TAGS}",
+                principal_tags.len()
+            )));
+        }
+        for (key, values) in principal_tags {
+            let value = match values.as_array().map(Vec::as_slice) {
+                Some([Value::String(value)]) => value,
+                Some([_, _, ..]) => {
+                    return Err(refuse(format!(
+                        "the tag {key} has several values; a session tag has one"
+                    )));
+                }
+                _ => {
+                    return Err(refuse(format!(
+                        "the value of {key} is not a list of one string"
+                    )));
+                }
+            };
+            if !MemberType::TagKey.accepts(key) || key.to_ascii_lowercase().starts_with("aws:") {
+                return Err(refuse(format!("{key:?} is not a tag key")));
+            }
+            if !MemberType::TagValue.accepts(value) {
+                return Err(refuse(format!("{value:?} is not a value of the tag {key}")));
+            }
+            // Tag keys are case-insensitive: Department and department are one tag.
+            if self.tags.iter().any(|t| t.key.eq_ignore_ascii_case(key)) {
+                return Err(refuse(format!("the tag {key} appears twice")));
+            }
+            self.tags.push(SessionTag {
+                key: key.clone(),
+                value: value.clone(),
+            });
+        }
+        let Some(keys) = claim.get("transitive_tag_keys") else {
+            return Ok(());
+        };
+        let keys = keys
+            .as_array()
+            .ok_or_else(|| refuse("transitive_tag_keys is not a list".to_owned()))?;
+        for key in keys {
+            let key = key
+                .as_str()
+                .filter(|key| self.tags.iter().any(|t| t.key == *key))
+                .ok_or_else(|| {
+                    refuse(format!(
+                        "the transitive tag key {key} is not one of the principal tags"
+                    ))
+                })?;
+            self.transitive_tag_keys.push(key.to_owned());
+        }
+        Ok(())
     }
 }
 

@@ -1,6 +1,7 @@
 //! Drives the real `podpass` binary and the real AWS clients (AWS CLI, boto3) from tests.
 #![allow(dead_code)] // each test file uses a different part of the harness
 
+pub(crate) mod apiserver;
 pub(crate) mod moto;
 pub(crate) mod postgres;
 

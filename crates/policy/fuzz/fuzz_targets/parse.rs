@@ -28,6 +28,7 @@ static REQUESTS: LazyLock<Vec<Request>> = LazyLock::new(|| {
         role_id: "AROAEXAMPLE".into(),
         session_name: "pod-1".into(),
         tags: vec![("team".into(), "blue".into())],
+        source_identity: None,
     });
     let web = Principal::WebIdentity {
         provider_arn: "arn:aws:iam::111122223333:oidc-provider/oidc.example/id/1".into(),
