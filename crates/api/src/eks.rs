@@ -48,10 +48,15 @@ macro_rules! operation {
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
-        .route("/clusters", get(operation!("ListClusters", list_clusters)))
+        .route(
+            "/clusters",
+            get(operation!("ListClusters", list_clusters))
+                .post(operation!("CreateCluster", create_cluster)),
+        )
         .route(
             "/clusters/{name}",
-            get(operation!("DescribeCluster", describe_cluster)),
+            get(operation!("DescribeCluster", describe_cluster))
+                .delete(operation!("DeleteCluster", delete_cluster)),
         )
         .route(
             "/clusters/{name}/pod-identity-associations",
@@ -103,14 +108,15 @@ fn epoch(seconds: i64) -> Value {
     json!(seconds as f64)
 }
 
-fn cluster_json(state: &AppState, cluster: &Cluster) -> Value {
+/// A cluster as EKS shows it, in `status` (`ACTIVE`, or `DELETING` in DeleteCluster's answer).
+fn cluster_json(state: &AppState, cluster: &Cluster, status: &str) -> Value {
     json!({
         "name": cluster.name,
         "arn": state.control.cluster_arn(&cluster.name),
         "createdAt": epoch(cluster.created_at),
         "version": "1.33",
         "endpoint": cluster.issuer_url.split("/id/").next().unwrap_or_default(),
-        "status": "ACTIVE",
+        "status": status,
         "platformVersion": "podpass",
         "identity": {"oidc": {"issuer": cluster.issuer_url}},
         "tags": {},
@@ -188,7 +194,53 @@ async fn describe_cluster(
         .describe_cluster(&call.ctx, &target.cluster)
         .await
         .map_err(errors::rest)?;
-    Ok(json!({"cluster": cluster_json(&state, &cluster)}))
+    Ok(json!({"cluster": cluster_json(&state, &cluster, "ACTIVE")}))
+}
+
+/// `CreateCluster`'s members podpass reads; the rest (networking, logging, add-ons, tags)
+/// describe AWS infrastructure podpass does not have.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CreateClusterBody {
+    name: Option<String>,
+    role_arn: Option<String>,
+}
+
+async fn create_cluster(
+    state: AppState,
+    call: Call,
+    _: Target,
+    body: Bytes,
+) -> Result<Value, AwsError> {
+    let body: CreateClusterBody = parse_body(&body)?;
+    let required = |member: &str, value: Option<String>| {
+        value
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| AwsError::invalid_parameter_exception(format!("{member} is required")))
+    };
+    let name = required("name", body.name)?;
+    let role_arn = required("roleArn", body.role_arn)?;
+    let cluster = state
+        .control
+        .create_cluster(&call.ctx, &name, &role_arn)
+        .await
+        .map_err(errors::rest)?;
+    // podpass's cluster is ready as soon as it exists: `aws eks wait cluster-active` returns.
+    Ok(json!({"cluster": cluster_json(&state, &cluster, "ACTIVE")}))
+}
+
+async fn delete_cluster(
+    state: AppState,
+    call: Call,
+    target: Target,
+    _: Bytes,
+) -> Result<Value, AwsError> {
+    let cluster = state
+        .control
+        .delete_cluster(&call.ctx, &target.cluster)
+        .await
+        .map_err(errors::rest)?;
+    Ok(json!({"cluster": cluster_json(&state, &cluster, "DELETING")}))
 }
 
 #[derive(Deserialize)]

@@ -70,10 +70,24 @@ impl Clusters {
         now: i64,
     ) -> Result<Cluster> {
         match self.store.cluster(name).await {
-            Ok(cluster) => return Ok(cluster),
-            Err(StoreError::NotFound(_)) => {}
-            Err(e) => return Err(e.into()),
+            Ok(cluster) => Ok(cluster),
+            Err(StoreError::NotFound(_)) => {
+                self.create_under(name, public_url, algorithm, now).await
+            }
+            Err(e) => Err(e.into()),
         }
+    }
+
+    /// Creates the cluster `name` with a fresh `algorithm` key, its issuer served by podpass
+    /// under `public_url` (`<public_url>/id/<32-hex id>`, the shape of an EKS issuer). Fails if
+    /// the name exists.
+    pub async fn create_under(
+        &self,
+        name: &str,
+        public_url: &str,
+        algorithm: KeyAlgorithm,
+        now: i64,
+    ) -> Result<Cluster> {
         let cluster_id = ids::cluster_id()?;
         let issuer_url = format!("{}/id/{cluster_id}", public_url.trim_end_matches('/'));
         self.create_with_id(name, cluster_id, &issuer_url, algorithm, now)

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use podpass_arn::Arn;
 use podpass_policy::{Policy, PolicyKind, SizedDocument, check_size};
 use podpass_store::{Cluster, PodIdentityAssociation, StoreError};
+use podpass_token::KeyAlgorithm;
 
 use crate::{Control, Ctx, Error, Invalid, Result, ids};
 
@@ -14,6 +15,18 @@ use crate::{Control, Ctx, Error, Invalid, Result, ids};
 const MAX_TAGS: usize = 50;
 /// Most associations a page lists.
 const MAX_PAGE: i64 = 100;
+
+/// How clusters made through `CreateCluster` are made.
+#[derive(Clone, Debug)]
+pub struct NewClusters {
+    /// podpass serves their issuers under this URL, as `<url>/id/<32-hex id>`.
+    pub issuer_base_url: String,
+    /// Their ServiceAccount tokens' signing algorithm.
+    pub key_algorithm: KeyAlgorithm,
+}
+
+/// The longest cluster name EKS takes.
+const MAX_CLUSTER_NAME: usize = 100;
 
 /// What `CreatePodIdentityAssociation` asks for (members as sent; required ones checked here).
 #[derive(Clone, Debug, Default)]
@@ -82,6 +95,89 @@ impl Control {
         self.authorize(ctx, "eks:DescribeCluster", &self.cluster_arn(name))
             .await?;
         self.cluster(name).await
+    }
+
+    /// Creates a cluster whose ServiceAccount tokens podpass signs and whose OIDC issuer it
+    /// serves, as EKS's `CreateCluster` makes one: `role_arn` is the cluster's role, which must
+    /// exist and which the caller must be allowed to pass. Networking, logging and add-ons
+    /// have no meaning here and are not asked for.
+    /// <https://docs.aws.amazon.com/eks/latest/APIReference/API_CreateCluster.html>
+    pub async fn create_cluster(&self, ctx: &Ctx, name: &str, role_arn: &str) -> Result<Cluster> {
+        let valid_name = (1..=MAX_CLUSTER_NAME).contains(&name.len())
+            && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if !valid_name {
+            return Err(Error::invalid(
+                Invalid::Parameter,
+                format!(
+                    "The cluster name {name:?} must be 1 to {MAX_CLUSTER_NAME} characters of \
+                     [A-Za-z0-9_-], starting with a letter or digit"
+                ),
+            ));
+        }
+        self.authorize(ctx, "eks:CreateCluster", &self.cluster_arn(name))
+            .await?;
+        self.authorize(ctx, "iam:PassRole", role_arn).await?;
+        if self.find_role(role_arn).await?.is_none() {
+            return Err(Error::invalid(
+                Invalid::Parameter,
+                format!(
+                    "Role with arn: {role_arn}, could not be assumed because it does not exist or the trusted entities is not correct"
+                ),
+            ));
+        }
+        let Some(new) = &self.settings().new_clusters else {
+            return Err(Error::invalid(
+                Invalid::Parameter,
+                "This podpass has no public URL to serve a new cluster's issuer at",
+            ));
+        };
+        let created = self
+            .clusters()
+            .create_under(name, &new.issuer_base_url, new.key_algorithm, crate::now())
+            .await;
+        match created {
+            Ok(cluster) => {
+                tracing::info!(request_id = %ctx.request_id, cluster = %name, issuer = %cluster.issuer_url, "cluster created");
+                Ok(cluster)
+            }
+            Err(crate::clusters::ClusterError::Store(StoreError::AlreadyExists(_))) => {
+                Err(Error::AlreadyExists {
+                    why: format!("Cluster already exists with name: {name}"),
+                })
+            }
+            Err(other) => Err(Error::internal(other)),
+        }
+    }
+
+    /// Deletes a cluster with its ServiceAccounts, signing keys and Pod Identity associations;
+    /// its tokens stop verifying. The cluster this process runs a node of is refused, as EKS
+    /// refuses a cluster with node groups.
+    pub async fn delete_cluster(&self, ctx: &Ctx, name: &str) -> Result<Cluster> {
+        self.authorize(ctx, "eks:DeleteCluster", &self.cluster_arn(name))
+            .await?;
+        let cluster = self.cluster(name).await?;
+        if self.settings().node_cluster.as_deref() == Some(name) {
+            return Err(Error::InUse {
+                why: format!(
+                    "Cluster has a node attached: the podpass up serving {name} runs its pods"
+                ),
+            });
+        }
+        self.store()
+            .delete_cluster(name)
+            .await
+            .map_err(|e| match e {
+                StoreError::NotFound(_) => {
+                    Error::not_found(format!("No cluster found for name: {name}."))
+                }
+                other => Error::internal(other),
+            })?;
+        self.issuer_keys().forget(&cluster.issuer_url);
+        tracing::info!(request_id = %ctx.request_id, cluster = %name, "cluster deleted");
+        Ok(cluster)
     }
 
     /// Associates a ServiceAccount of `cluster` with a role; one association per

@@ -205,6 +205,18 @@ impl IssuerKeys {
         Ok(())
     }
 
+    /// Drops what is cached of `issuer` (a deleted cluster's): its tokens are checked afresh.
+    pub(crate) fn forget(&self, issuer: &str) {
+        self.entries
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(issuer);
+        self.reviewed
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(issuer);
+    }
+
     /// How long a set is used without revalidation.
     pub fn refresh_interval(&self) -> Duration {
         self.refresh

@@ -79,6 +79,10 @@ pub struct Settings {
     pub token_reviewer: Option<Arc<dyn issuers::TokenReviewer>>,
     /// Broker mode: the STS that issues Pod Identity sessions instead of podpass.
     pub upstream: Option<Arc<dyn broker::Upstream>>,
+    /// What EKS's `CreateCluster` makes; `None` refuses it (no issuer URL to serve them at).
+    pub new_clusters: Option<eks::NewClusters>,
+    /// The cluster this process runs a node of: EKS's `DeleteCluster` leaves it alone.
+    pub node_cluster: Option<String>,
 }
 
 /// The domain layer: cheap to clone, shared by every handler and command.

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use podpass_control::credentials::{AssumeRole, SessionRequest};
 use podpass_control::eks::{AssociationChange, AssociationFilter, NewAssociation};
 use podpass_control::{Caller, Error};
-use podpass_store::{PodIdentityAssociation, Role};
+use podpass_store::{Cluster, PodIdentityAssociation, Role};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use support::{
@@ -72,16 +72,16 @@ fn text(input: &Value, key: &str) -> Option<String> {
     input[key].as_str().map(str::to_owned)
 }
 
-/// A session of a role that may only list associations.
-async fn viewer(instance: &Instance) -> Caller {
+/// The role `name` of the account, created if absent, trusted by the account.
+async fn ensure_role(instance: &Instance, name: &str) -> String {
     let trust = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": ACCOUNT}, "Action": "sts:AssumeRole"}]});
-    let arn = podpass_arn::role(ACCOUNT, "/", "viewer");
-    if instance.store.role("viewer").await.is_err() {
+    let arn = podpass_arn::role(ACCOUNT, "/", name);
+    if instance.store.role(name).await.is_err() {
         instance
             .store
             .create_role(&Role {
-                role_name: "viewer".into(),
-                role_id: "AROAVIEWER".into(),
+                role_name: name.into(),
+                role_id: format!("AROA{}", name.to_uppercase()),
                 path: "/".into(),
                 arn: arn.clone(),
                 trust_policy: trust.to_string(),
@@ -93,13 +93,19 @@ async fn viewer(instance: &Instance) -> Caller {
             })
             .await
             .unwrap();
-        let policy = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "eks:ListPodIdentityAssociations", "Resource": "*"}]});
-        instance
-            .store
-            .put_role_policy("viewer", "list", &policy.to_string())
-            .await
-            .unwrap();
     }
+    arn
+}
+
+/// A session of a role that may only list associations.
+async fn viewer(instance: &Instance) -> Caller {
+    let arn = ensure_role(instance, "viewer").await;
+    let policy = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "eks:ListPodIdentityAssociations", "Resource": "*"}]});
+    instance
+        .store
+        .put_role_policy("viewer", "list", &policy.to_string())
+        .await
+        .unwrap();
     let input = AssumeRole {
         session: SessionRequest {
             role_arn: &arn,
@@ -117,6 +123,7 @@ async fn viewer(instance: &Instance) -> Caller {
 }
 
 enum Outcome {
+    Cluster(Box<Cluster>),
     One(Box<PodIdentityAssociation>),
     Page { count: usize, next: Option<String> },
 }
@@ -147,6 +154,22 @@ async fn run(instance: &Instance, step: &Step, memory: &Memory) -> Result<Outcom
                 .await
                 .map(|a| Outcome::One(Box::new(a)))
         }
+        "createCluster" => {
+            // The cluster role of EKS's guide, when a case names it.
+            ensure_role(instance, "eks-cluster").await;
+            control
+                .create_cluster(
+                    &ctx,
+                    input["name"].as_str().unwrap_or_default(),
+                    input["roleArn"].as_str().unwrap_or_default(),
+                )
+                .await
+                .map(|c| Outcome::Cluster(Box::new(c)))
+        }
+        "deleteCluster" => control
+            .delete_cluster(&ctx, input["name"].as_str().unwrap_or_default())
+            .await
+            .map(|c| Outcome::Cluster(Box::new(c))),
         "describe" => control
             .describe_association(&ctx, cluster, id)
             .await
@@ -219,6 +242,25 @@ fn check(step: &Step, got: Result<Outcome, Error>, memory: &mut Memory) -> Vec<S
         }
         (Err(error), None) => wrong.push(format!("{}: refused: {error:?}", step.op)),
         (Ok(_), Some(want)) => wrong.push(format!("{}: succeeded, want {want}", step.op)),
+        (Ok(Outcome::Cluster(cluster)), None) => {
+            let expect = step.expect.clone().unwrap_or_default();
+            if let Some(name) = expect["name"].as_str()
+                && cluster.name != name
+            {
+                wrong.push(format!(
+                    "{}: cluster {}, want {name}",
+                    step.op, cluster.name
+                ));
+            }
+            if let Some(prefix) = expect["issuerPrefix"].as_str()
+                && !cluster.issuer_url.starts_with(prefix)
+            {
+                wrong.push(format!(
+                    "{}: issuer {}, want under {prefix}",
+                    step.op, cluster.issuer_url
+                ));
+            }
+        }
         (Ok(Outcome::One(association)), None) => {
             memory.id = association.association_id.clone();
             if !(association.association_id.starts_with("a-")

@@ -559,6 +559,11 @@ pub(crate) async fn up(global: &Global, args: UpArgs) -> anyhow::Result<()> {
             upstream: upstream
                 .clone()
                 .map(|upstream| upstream as std::sync::Arc<dyn podpass_control::broker::Upstream>),
+            new_clusters: Some(podpass_control::eks::NewClusters {
+                issuer_base_url: public_url.clone(),
+                key_algorithm: args.key_algorithm.into(),
+            }),
+            node_cluster: local_node.then(|| args.cluster.clone()),
         },
         store,
         keys,

@@ -269,3 +269,149 @@ fn eks_describes_the_cluster_and_its_associations() {
     let out = podpass.aws_admin(&["eks", "describe-cluster", "--name", "nope"]);
     assert_aws_error(&out, "ResourceNotFoundException");
 }
+
+#[test]
+fn aws_eks_creates_and_deletes_clusters_whose_issuer_podpass_serves() {
+    let podpass = Podpass::start();
+    let role = |name: &str, service: &str| -> String {
+        let trust = format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"Service":"{service}"}},"Action":["sts:AssumeRole","sts:TagSession"]}}]}}"#
+        );
+        podpass.aws_admin_json(&[
+            "iam",
+            "create-role",
+            "--role-name",
+            name,
+            "--assume-role-policy-document",
+            &trust,
+        ])["Role"]["Arn"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let cluster_role = role("eks-cluster", "eks.amazonaws.com");
+    let create = |name: &str, role_arn: &str| {
+        podpass.aws_admin(&[
+            "eks",
+            "create-cluster",
+            "--name",
+            name,
+            "--role-arn",
+            role_arn,
+            "--resources-vpc-config",
+            "subnetIds=subnet-0a1b2c3d",
+        ])
+    };
+    let out = create("edge", &cluster_role);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let created: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let issuer = created["cluster"]["identity"]["oidc"]["issuer"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(created["cluster"]["status"], "ACTIVE");
+    assert!(
+        issuer.starts_with(&format!("{}/id/", podpass.endpoint())),
+        "{issuer}"
+    );
+    podpass.aws_admin_json(&["eks", "wait", "cluster-active", "--name", "edge"]);
+    // podpass serves the new cluster's issuer, as EKS does.
+    let discovery: serde_json::Value = serde_json::from_str(&support::http_get(&format!(
+        "{issuer}/.well-known/openid-configuration"
+    )))
+    .unwrap();
+    assert_eq!(discovery["issuer"], issuer.as_str());
+
+    // Clusters made any other way are listed beside it.
+    podpass.podpass_ok(&[
+        "cluster",
+        "create",
+        "published",
+        "--issuer-url",
+        "https://oidc.example.com/published",
+    ]);
+    let listed = podpass.aws_admin_json(&["eks", "list-clusters"]);
+    assert_eq!(
+        listed["clusters"],
+        serde_json::json!(["demo", "edge", "published"])
+    );
+
+    // A pod of the new cluster gets its association's session from EKS Auth.
+    let app_role = role("edge-app", "pods.eks.amazonaws.com");
+    podpass.aws_admin_json(&[
+        "eks",
+        "create-pod-identity-association",
+        "--cluster-name",
+        "edge",
+        "--namespace",
+        "apps",
+        "--service-account",
+        "app",
+        "--role-arn",
+        &app_role,
+    ]);
+    podpass.podpass_ok(&["sa", "create", "app", "--cluster", "edge", "-n", "apps"]);
+    let token = podpass.podpass_ok(&[
+        "token",
+        "create",
+        "--cluster",
+        "edge",
+        "-n",
+        "apps",
+        "--service-account",
+        "app",
+        "--audience",
+        "pods.eks.amazonaws.com",
+        "--pod",
+        "app-0",
+    ]);
+    let eks_auth = || {
+        podpass.aws_admin(&[
+            "eks-auth",
+            "assume-role-for-pod-identity",
+            "--cluster-name",
+            "edge",
+            "--token",
+            token.trim(),
+        ])
+    };
+    let out = eks_auth();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("assumed-role/edge-app/"));
+
+    // EKS's refusals.
+    assert_aws_error(&create("edge", &cluster_role), "ResourceInUseException");
+    assert_aws_error(
+        &create("edge.v2", &cluster_role),
+        "InvalidParameterException",
+    );
+    let missing_role = assert_aws_error(
+        &create("other", "arn:aws:iam::000000000000:role/missing"),
+        "InvalidParameterException",
+    );
+    assert!(
+        missing_role.contains("could not be assumed"),
+        "{missing_role}"
+    );
+    let delete = |name: &str| podpass.aws_admin(&["eks", "delete-cluster", "--name", name]);
+    // The cluster `up` runs pods of stays.
+    assert_aws_error(&delete("demo"), "ResourceInUseException");
+    assert_aws_error(&delete("nope"), "ResourceNotFoundException");
+
+    // Deleted: gone from the API, its associations with it, its tokens no longer taken.
+    let out = delete("edge");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("\"DELETING\""),
+        "{}",
+        text(&out.stdout)
+    );
+    podpass.aws_admin_json(&["eks", "wait", "cluster-deleted", "--name", "edge"]);
+    assert_aws_error(&eks_auth(), "ResourceNotFoundException");
+    let listed = podpass.aws_admin_json(&["eks", "list-clusters"]);
+    assert_eq!(listed["clusters"], serde_json::json!(["demo", "published"]));
+    // The name can be used again, for a new issuer.
+    let out = create("edge", &cluster_role);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(!text(&out.stdout).contains(&issuer));
+}

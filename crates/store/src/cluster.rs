@@ -120,6 +120,21 @@ impl Store {
         Ok(())
     }
 
+    /// Deletes a cluster and, with it, its signing keys, ServiceAccounts, Pod Identity
+    /// associations and objects (the schema cascades).
+    pub async fn delete_cluster(&self, name: &str) -> Result<()> {
+        let done = sqlx::query("DELETE FROM clusters WHERE name = $1")
+            .bind(name)
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!(
+                "No cluster found for name: {name}."
+            )));
+        }
+        Ok(())
+    }
+
     /// The cluster whose tokens name `issuer_url`, if any.
     pub async fn cluster_by_issuer(&self, issuer_url: &str) -> Result<Option<Cluster>> {
         self.cluster_where("issuer_url", issuer_url).await

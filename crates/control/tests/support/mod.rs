@@ -37,6 +37,11 @@ impl Instance {
             issuer_keys_refresh: std::time::Duration::from_secs(30),
             token_reviewer: None,
             upstream: None,
+            new_clusters: Some(podpass_control::eks::NewClusters {
+                issuer_base_url: "https://oidc.podpass.test".to_owned(),
+                key_algorithm: KeyAlgorithm::RS256,
+            }),
+            node_cluster: Some(CLUSTER.to_owned()),
         };
         let control = Control::new(settings, store.clone(), Arc::new(keys), audit);
         let cluster = control
