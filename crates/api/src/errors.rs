@@ -27,6 +27,7 @@ pub(crate) fn query(error: Error) -> AwsError {
             Invalid::Token => AwsError::invalid_identity_token(why),
             Invalid::PolicyDocument => AwsError::malformed_policy_document(why),
             Invalid::PolicySize => AwsError::packed_policy_too_large(why),
+            Invalid::AuthorizationMessage => AwsError::invalid_authorization_message(why),
         },
         Error::TokenExpired { why } => AwsError::expired_token_exception(why),
         Error::Unavailable { why } => AwsError::idp_communication_error(why),
@@ -55,7 +56,8 @@ pub(crate) fn rest(error: Error) -> AwsError {
             | Invalid::Input
             | Invalid::Validation
             | Invalid::PolicyDocument
-            | Invalid::PolicySize => AwsError::invalid_parameter_exception(why),
+            | Invalid::PolicySize
+            | Invalid::AuthorizationMessage => AwsError::invalid_parameter_exception(why),
         },
         Error::TokenExpired { why } => AwsError::expired_token_exception(why),
         Error::Unavailable { why } => AwsError::service_unavailable_exception(why),

@@ -1,5 +1,5 @@
 //! STS (query protocol): decodes `AssumeRoleWithWebIdentity`, `AssumeRole`,
-//! `GetCallerIdentity` and `GetAccessKeyInfo`, validates their members as AWS's model does, calls the domain layer
+//! `GetCallerIdentity`, `GetAccessKeyInfo` and `DecodeAuthorizationMessage`, validates their members as AWS's model does, calls the domain layer
 //! (`podpass_control::credentials`) and renders the XML answer.
 
 use podpass_awsproto::{
@@ -22,6 +22,7 @@ pub(crate) async fn dispatch(
         "AssumeRole" => assume_role(state, call).await,
         "GetCallerIdentity" => get_caller_identity(call),
         "GetAccessKeyInfo" => get_access_key_info(state, call).await,
+        "DecodeAuthorizationMessage" => decode_authorization_message(state, call).await,
         _ => Err(unknown_action(action, STS)),
     }
 }
@@ -52,6 +53,30 @@ async fn get_access_key_info(state: &AppState, call: &Call) -> Result<RenderedRe
     Ok(
         XmlResponse::new("GetAccessKeyInfo", NS_STS, &call.ctx.request_id).result(|w| {
             w.elem("Account", &account);
+        }),
+    )
+}
+
+async fn decode_authorization_message(
+    state: &AppState,
+    call: &Call,
+) -> Result<RenderedResponse, AwsError> {
+    let encoded = call.params.get("EncodedMessage");
+    let mut validation = Validation::new();
+    validation.require("EncodedMessage", encoded).check(
+        "EncodedMessage",
+        encoded,
+        MemberType::EncodedMessage,
+    );
+    validation.finish()?;
+    let decoded = state
+        .control
+        .decode_authorization_message(&call.ctx, encoded.unwrap_or_default())
+        .await
+        .map_err(errors::query)?;
+    Ok(
+        XmlResponse::new("DecodeAuthorizationMessage", NS_STS, &call.ctx.request_id).result(|w| {
+            w.elem("DecodedMessage", &decoded);
         }),
     )
 }

@@ -63,6 +63,8 @@ pub enum MemberType {
     ExternalId,
     /// `sourceIdentityType` 2..64.
     SourceIdentity,
+    /// STS `encodedMessageType`.
+    EncodedMessage,
     /// `roleDescriptionType` 0..1000.
     RoleDescription,
     /// `markerType` 1..320.
@@ -163,6 +165,7 @@ impl MemberType {
             Self::ClientId | Self::OidcUrl => (1, Some(255)),
             Self::Thumbprint => (40, Some(40)),
             Self::WebIdentityToken => (4, Some(20_000)),
+            Self::EncodedMessage => (1, Some(10_240)),
         }
     }
 
@@ -185,7 +188,11 @@ impl MemberType {
             Self::RoleDescription => r"[\u0009\u000A\u000D\u0020-\u007E\u00A1-\u00FF]*",
             Self::Marker => r"[\u0020-\u00FF]+",
             Self::PolicyVersionId => r"v[1-9][0-9]*(\.[A-Za-z0-9-]*)?",
-            Self::ClientId | Self::Thumbprint | Self::OidcUrl | Self::WebIdentityToken => {
+            Self::ClientId
+            | Self::Thumbprint
+            | Self::OidcUrl
+            | Self::WebIdentityToken
+            | Self::EncodedMessage => {
                 return None;
             }
         })
@@ -212,7 +219,11 @@ impl MemberType {
                 .all(|c| matches!(c, '\t' | '\n' | '\r' | ' '..='~' | '\u{A1}'..='\u{FF}')),
             Self::Marker => value.chars().all(|c| (' '..='\u{FF}').contains(&c)),
             Self::PolicyVersionId => is_policy_version_id(value),
-            Self::ClientId | Self::Thumbprint | Self::OidcUrl | Self::WebIdentityToken => true,
+            Self::ClientId
+            | Self::Thumbprint
+            | Self::OidcUrl
+            | Self::WebIdentityToken
+            | Self::EncodedMessage => true,
         }
     }
 

@@ -217,9 +217,13 @@ impl Control {
             }
             _ => format!("because no identity-based policy allows the {action} action"),
         };
+        let encoded = self
+            .encoded_denial(action, &request, &explanation)
+            .map(|message| format!(". Encoded authorization failure message: {message}"))
+            .unwrap_or_default();
         Err(Error::NotAuthorized {
             why: format!(
-                "User: {} is not authorized to perform: {action} on resource: {resource} {why}",
+                "User: {} is not authorized to perform: {action} on resource: {resource} {why}{encoded}",
                 caller.arn()
             ),
         })

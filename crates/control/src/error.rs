@@ -99,6 +99,8 @@ pub enum Invalid {
     PolicyDocument,
     /// Session policies and tags beyond STS's packed size.
     PolicySize,
+    /// An encoded authorization message that this podpass did not seal, or that was altered.
+    AuthorizationMessage,
 }
 
 impl Error {

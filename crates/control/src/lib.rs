@@ -18,6 +18,7 @@ pub mod cache;
 mod caller;
 pub mod clusters;
 pub mod credentials;
+mod denial;
 pub mod eks;
 mod error;
 pub mod iam;

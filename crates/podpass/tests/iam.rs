@@ -1430,3 +1430,132 @@ fn get_access_key_info_names_the_account_to_callers_allowed_it() {
     let allowed = info(&env, "AKIAIOSFODNN7EXAMPLE");
     assert!(allowed.status.success(), "{}", text(&allowed.stderr));
 }
+
+#[test]
+fn a_denial_carries_its_reasons_sealed_for_decode_authorization_message() {
+    let podpass = Podpass::start();
+    create_role(&podpass, "viewer");
+    podpass.aws_admin_json(&[
+        "iam",
+        "tag-role",
+        "--role-name",
+        "viewer",
+        "--tags",
+        "Key=team,Value=web",
+    ]);
+    // Allowed to read roles only as the apps team, and never to list them.
+    podpass.aws_admin_json(&[
+        "iam",
+        "put-role-policy",
+        "--role-name",
+        "viewer",
+        "--policy-name",
+        "read",
+        "--policy-document",
+        r#"{"Version":"2012-10-17","Statement":[{"Sid":"ReadApps","Effect":"Allow","Action":"iam:GetRole","Resource":"*","Condition":{"StringEquals":{"aws:PrincipalTag/team":"apps"}}},{"Sid":"NoList","Effect":"Deny","Action":"iam:ListRoles","Resource":"*"}]}"#,
+    ]);
+    let assumed = podpass.aws_admin_json(&[
+        "sts",
+        "assume-role",
+        "--role-arn",
+        &format!("arn:aws:iam::{}:role/viewer", podpass.account()),
+        "--role-session-name",
+        "s1",
+    ]);
+    let env = credentials_env(&assumed["Credentials"]);
+    let encoded = |stderr: &str| -> String {
+        stderr
+            .split("Encoded authorization failure message: ")
+            .nth(1)
+            .expect("an encoded message")
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .to_owned()
+    };
+    let denied = assert_aws_error(
+        &podpass.aws(&env, &["iam", "get-role", "--role-name", "viewer"]),
+        "AccessDenied",
+    );
+    let near_miss = encoded(&denied);
+    let denied = assert_aws_error(&podpass.aws(&env, &["iam", "list-roles"]), "AccessDenied");
+    let explicit = encoded(&denied);
+
+    // The session may not decode its own denials until its policies say so.
+    let decode = |env: &[(&str, &str)], message: &str| {
+        podpass.aws(
+            env,
+            &[
+                "sts",
+                "decode-authorization-message",
+                "--encoded-message",
+                message,
+            ],
+        )
+    };
+    assert_aws_error(&decode(&env, &near_miss), "AccessDenied");
+    let admin = [("AWS_PROFILE", "podpass")];
+    let decoded = |message: &str| -> serde_json::Value {
+        let out = decode(&admin, message);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let answer: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        serde_json::from_str(answer["DecodedMessage"].as_str().unwrap()).unwrap()
+    };
+
+    // AWS's shape: the decision, the request's context; podpass's: the near miss with the
+    // condition that failed and the value it saw.
+    let message = decoded(&near_miss);
+    assert_eq!(message["allowed"], false);
+    assert_eq!(message["explicitDeny"], false);
+    assert_eq!(message["context"]["action"], "iam:GetRole");
+    assert!(
+        message["context"]["principal"]["arn"]
+            .as_str()
+            .unwrap()
+            .ends_with(":assumed-role/viewer/s1"),
+        "{message}"
+    );
+    let conditions = message["context"]["conditions"]["items"].to_string();
+    assert!(conditions.contains("aws:principaltag/team"), "{conditions}");
+    let miss = &message["podpass"]["nearMisses"][0];
+    assert_eq!(miss["statementId"], "ReadApps", "{message}");
+    let failed = &miss["conditions"]["items"][0];
+    assert_eq!(failed["podpass"]["held"], false);
+    assert_eq!(
+        failed["podpass"]["requestValues"],
+        serde_json::json!(["web"])
+    );
+
+    let message = decoded(&explicit);
+    assert_eq!(message["explicitDeny"], true);
+    assert_eq!(
+        message["matchedStatements"]["items"][0]["statementId"],
+        "NoList"
+    );
+    assert_eq!(message["matchedStatements"]["items"][0]["effect"], "DENY");
+
+    // Once allowed, the session decodes; a forged or altered message is refused.
+    podpass.aws_admin_json(&[
+        "iam",
+        "put-role-policy",
+        "--role-name",
+        "viewer",
+        "--policy-name",
+        "decode",
+        "--policy-document",
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:DecodeAuthorizationMessage","Resource":"*"}]}"#,
+    ]);
+    let out = decode(&env, &near_miss);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let mut altered = near_miss.clone();
+    altered.replace_range(10..11, if &near_miss[10..11] == "A" { "B" } else { "A" });
+    assert_aws_error(
+        &decode(&admin, &altered),
+        "InvalidAuthorizationMessageException",
+    );
+    assert_aws_error(
+        &decode(&admin, "PPM1bm90LWEtbWVzc2FnZQ"),
+        "InvalidAuthorizationMessageException",
+    );
+    assert_aws_error(&decode(&admin, &"A".repeat(10_241)), "ValidationError");
+}

@@ -234,6 +234,11 @@ impl Request {
         }
     }
 
+    /// Every context key (lowercased) with its value, in the order they were set.
+    pub fn context(&self) -> impl Iterator<Item = (&str, &ContextValue)> {
+        self.keys.iter().map(|(key, value)| (&**key, value))
+    }
+
     /// Sets a single-valued context key (name case-insensitive), replacing any previous value.
     pub fn set(&mut self, key: &str, value: impl Into<String>) {
         self.set_value(key, ContextValue::Single(value.into()));

@@ -9,6 +9,7 @@ mod claims;
 mod credentials;
 mod error;
 mod key;
+mod message;
 mod sealer;
 mod token;
 
@@ -18,5 +19,6 @@ pub use credentials::{
 };
 pub use error::{OpenError, SealError};
 pub use key::SealingKey;
+pub use message::{MAX_MESSAGE_LEN, MESSAGE_PREFIX};
 pub use sealer::Sealer;
 pub use token::{MAX_SESSION_TOKEN_LEN, SESSION_TOKEN_PREFIX};

@@ -10,7 +10,7 @@ use crate::claims::{SessionClaims, SessionIdentity};
 use crate::credentials::{Credentials, new_access_key_id, new_secret_access_key};
 use crate::error::{OpenError, SealError};
 use crate::key::SealingKey;
-use crate::token;
+use crate::{message, token};
 
 /// Seals sessions with the active key and opens tokens sealed by any key of the ring, so a
 /// rotation never breaks live sessions.
@@ -134,6 +134,39 @@ impl Sealer {
             });
         }
         Ok(claims)
+    }
+}
+
+impl Sealer {
+    /// Seals `plaintext` (a denial's decision context) into an authorization message that
+    /// only this ring opens.
+    pub fn seal_message(&self, plaintext: &[u8]) -> Result<String, SealError> {
+        let key = self
+            .keys
+            .get(&self.active_key_id)
+            .ok_or(SealError::Crypto("active key missing from the ring"))?;
+        let mut in_out = plaintext.to_vec();
+        let aad = message::associated_data(self.active_key_id);
+        let nonce = key
+            .seal_in_place_append_tag(Aad::from(aad), &mut in_out)
+            .map_err(|_| SealError::Crypto("AES-256-GCM seal"))?;
+        Ok(message::encode(self.active_key_id, nonce.as_ref(), &in_out))
+    }
+
+    /// Authenticates and decrypts an authorization message sealed by this ring.
+    pub fn open_message(&self, encoded: &str) -> Result<Vec<u8>, OpenError> {
+        let sealed = message::decode(encoded)?;
+        let key = self
+            .keys
+            .get(&sealed.key_id)
+            .ok_or(OpenError::UnknownKey(sealed.key_id))?;
+        let aad = message::associated_data(sealed.key_id);
+        let nonce = Nonce::assume_unique_for_key(sealed.nonce);
+        let mut in_out = sealed.sealed;
+        let plaintext = key
+            .open_in_place(nonce, Aad::from(aad), &mut in_out)
+            .map_err(|_| OpenError::Forged)?;
+        Ok(plaintext.to_vec())
     }
 }
 

@@ -57,20 +57,35 @@ pub(crate) fn encode(
     format!("{SESSION_TOKEN_PREFIX}{}", URL_SAFE_NO_PAD.encode(body))
 }
 
-/// Splits a token into its parts; checks only the framing.
-pub(crate) fn decode(token: &str) -> Result<SealedToken, OpenError> {
-    if token.len() > MAX_SESSION_TOKEN_LEN {
+/// The bytes of `text`: `prefix` then base64url, at most `max_len` characters in all and at
+/// least `min_body` bytes once decoded. Anything else is [`OpenError::Malformed`].
+pub(crate) fn unframe(
+    text: &str,
+    prefix: &str,
+    max_len: usize,
+    min_body: usize,
+) -> Result<Vec<u8>, OpenError> {
+    if text.len() > max_len {
         return Err(OpenError::Malformed);
     }
-    let encoded = token
-        .strip_prefix(SESSION_TOKEN_PREFIX)
-        .ok_or(OpenError::Malformed)?;
+    let encoded = text.strip_prefix(prefix).ok_or(OpenError::Malformed)?;
     let body = URL_SAFE_NO_PAD
         .decode(encoded)
         .map_err(|_| OpenError::Malformed)?;
-    if body.len() < HEADER_LEN + NONCE_LEN + TAG_LEN {
+    if body.len() < min_body {
         return Err(OpenError::Malformed);
     }
+    Ok(body)
+}
+
+/// Splits a token into its parts; checks only the framing.
+pub(crate) fn decode(token: &str) -> Result<SealedToken, OpenError> {
+    let body = unframe(
+        token,
+        SESSION_TOKEN_PREFIX,
+        MAX_SESSION_TOKEN_LEN,
+        HEADER_LEN + NONCE_LEN + TAG_LEN,
+    )?;
     let (header, rest) = body.split_at(HEADER_LEN);
     let (key_id, access_key_id) = header.split_at(KEY_ID_LEN);
     let (nonce, sealed) = rest.split_at(NONCE_LEN);

@@ -3,8 +3,8 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use podpass_session::{
-    Credentials, FederatedIdentity, OpenError, SealError, Sealer, SealingKey, SessionClaims,
-    SessionIdentity, SessionKind, SessionTag,
+    Credentials, FederatedIdentity, MAX_MESSAGE_LEN, MESSAGE_PREFIX, OpenError, SealError, Sealer,
+    SealingKey, SessionClaims, SessionIdentity, SessionKind, SessionTag,
 };
 use proptest::prelude::*;
 
@@ -299,4 +299,45 @@ proptest! {
 fn sealer_is_thread_safe() {
     fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<Sealer>();
+}
+
+#[test]
+fn an_authorization_message_opens_only_whole_and_only_in_its_ring() {
+    let key = SealingKey::generate(1).unwrap();
+    let sealer = Sealer::new(&key, []).unwrap();
+    let context = br#"{"allowed":false,"context":{"action":"iam:ListRoles"}}"#;
+    let message = sealer.seal_message(context).unwrap();
+    assert!(message.starts_with(MESSAGE_PREFIX), "{message}");
+    assert!(!String::from_utf8_lossy(message.as_bytes()).contains("ListRoles"));
+    assert_eq!(sealer.open_message(&message).unwrap(), context);
+
+    // Another ring, a flipped byte, a truncation, a session token, an oversized message.
+    let impostor = Sealer::new(&SealingKey::generate(1).unwrap(), []).unwrap();
+    assert_eq!(impostor.open_message(&message), Err(OpenError::Forged));
+    let mut flipped = message.clone().into_bytes();
+    let last = flipped.len() - 1;
+    flipped[last] = if flipped[last] == b'A' { b'B' } else { b'A' };
+    let flipped = String::from_utf8(flipped).unwrap();
+    assert!(sealer.open_message(&flipped).is_err());
+    assert_eq!(
+        sealer.open_message(&message[..20]),
+        Err(OpenError::Malformed)
+    );
+    let (credentials, _) = sealer.mint(identity(), 900, 0).unwrap();
+    assert_eq!(
+        sealer.open_message(&credentials.session_token),
+        Err(OpenError::Malformed)
+    );
+    let forged_prefix = credentials
+        .session_token
+        .replacen("PPS1", MESSAGE_PREFIX, 1);
+    assert!(sealer.open_message(&forged_prefix).is_err());
+    let huge = format!("{MESSAGE_PREFIX}{}", "A".repeat(MAX_MESSAGE_LEN));
+    assert_eq!(sealer.open_message(&huge), Err(OpenError::Malformed));
+    // A retired key's messages no longer open.
+    let rotated = Sealer::new(&SealingKey::generate(2).unwrap(), []).unwrap();
+    assert_eq!(
+        rotated.open_message(&message),
+        Err(OpenError::UnknownKey(1))
+    );
 }

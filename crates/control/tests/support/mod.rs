@@ -101,6 +101,7 @@ pub(crate) fn error_name(error: &Error) -> String {
                 Invalid::Token => "Token",
                 Invalid::PolicyDocument => "PolicyDocument",
                 Invalid::PolicySize => "PolicySize",
+                Invalid::AuthorizationMessage => "AuthorizationMessage",
             }
         ),
         Error::TokenExpired { .. } => "TokenExpired".into(),
