@@ -267,12 +267,17 @@ impl Request {
     }
 
     /// Sets `aws:RequestTag/<k>` for each tag and `aws:TagKeys` to their keys.
-    pub fn with_request_tags(mut self, tags: &[(&str, &str)]) -> Self {
+    pub fn set_request_tags(&mut self, tags: &[(&str, &str)]) {
         for (key, value) in tags {
             self.set(&format!("aws:RequestTag/{key}"), *value);
         }
         let keys = tags.iter().map(|(k, _)| (*k).to_owned()).collect();
         self.set_value("aws:TagKeys", ContextValue::Multi(keys));
+    }
+
+    /// Builder form of [`Request::set_request_tags`].
+    pub fn with_request_tags(mut self, tags: &[(&str, &str)]) -> Self {
+        self.set_request_tags(tags);
         self
     }
 

@@ -232,6 +232,20 @@ impl Policy {
     pub fn statements(&self) -> &[Statement] {
         &self.statements
     }
+
+    /// Whether a condition tests a key starting with `prefix` (case-insensitive, as keys are):
+    /// what tells a caller that a costly key (an object's tags) must be read for this policy.
+    pub fn tests_keys_starting(&self, prefix: &str) -> bool {
+        self.statements
+            .iter()
+            .flat_map(|statement| statement.conditions.iter())
+            .any(|clause| {
+                clause
+                    .key()
+                    .get(..prefix.len())
+                    .is_some_and(|head| head.eq_ignore_ascii_case(prefix))
+            })
+    }
 }
 
 fn check_sids(statements: &[Statement], kind: PolicyKind) -> Result<(), PolicyError> {

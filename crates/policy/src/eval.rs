@@ -88,6 +88,19 @@ pub struct PolicySet {
     pub session: Vec<Arc<NamedPolicy>>,
 }
 
+impl PolicySet {
+    /// Whether any of the policies tests a key starting with `prefix`
+    /// ([`Policy::tests_keys_starting`]).
+    pub fn tests_keys_starting(&self, prefix: &str) -> bool {
+        self.identity
+            .iter()
+            .chain(&self.resource)
+            .chain(&self.boundary)
+            .chain(&self.session)
+            .any(|named| named.policy.tests_keys_starting(prefix))
+    }
+}
+
 /// The outcome of an evaluation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Decision {

@@ -9,20 +9,24 @@ use podpass_arn::Arn;
 use podpass_control::Caller;
 use podpass_control::authn::AccessKeys;
 use podpass_control::authz::{AuthzError, session_policies, session_principal};
-use podpass_policy::{Decision, PolicySet, Principal, Request, evaluate, evaluate_explained};
+use podpass_policy::{
+    ContextValue, Decision, PolicySet, Principal, Request, evaluate, evaluate_explained,
+};
 use podpass_session::{ACCESS_KEY_ID_PREFIX, SessionClaims};
 use podpass_store::{Store, StoreError};
 use s3s::access::{S3Access, S3AccessContext};
 use s3s::auth::Credentials;
-use s3s::dto::DeleteObjectsInput;
+use s3s::dto::{DeleteObjectsInput, PutBucketTaggingInput, PutObjectTaggingInput};
+use s3s::path::S3Path;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Result, s3_error};
 
-use crate::actions::{self, Target, object_arn};
+use crate::actions::{self, RequestTags, Target, object_arn};
 use crate::audit::{AuditDecision, AuditEvent, AuditLog};
 use crate::bucket_policy::BucketPolicies;
 use crate::front::RequestInfo;
 use crate::keys::find_admin_key;
 use crate::metrics::S3Metrics;
+use crate::objects::{TagReader, tagging};
 
 /// How long a session's compiled policies are reused before the store is read again.
 const SESSION_POLICY_TTL: Duration = Duration::from_secs(10);
@@ -55,6 +59,9 @@ pub(crate) struct Authorizer {
     pub audit_allowed: bool,
     /// Where decisions are counted.
     pub metrics: S3Metrics,
+    /// Where the tags of objects and buckets are read for tag conditions (`None`: objects
+    /// stored elsewhere, whose tags podpass does not read, so those keys are absent).
+    pub tags: Option<TagReader>,
     sessions: moka::future::Cache<String, Arc<SessionAuthz>>,
 }
 
@@ -91,6 +98,7 @@ impl Authorizer {
             audit,
             audit_allowed,
             metrics: S3Metrics::default(),
+            tags: None,
             sessions: moka::future::Cache::builder()
                 .max_capacity(10_000)
                 .time_to_live(SESSION_POLICY_TTL)
@@ -208,6 +216,9 @@ impl Authorizer {
         for (key, value) in &target.keys {
             request.set(key, value.as_str());
         }
+        self.set_tag_keys(&mut request, &policies, bucket, target)
+            .await
+            .map_err(|error| internal(&info.request_id, &error))?;
         let decision = evaluate(&policies, &request);
         let allowed = match caller {
             // The account root needs no identity policy; only an explicit deny stops it.
@@ -263,6 +274,68 @@ impl Authorizer {
         }
     }
 
+    /// The tag condition keys of `target`: the tags the request sets, and, when a policy tests
+    /// them (reading them costs a catalog lookup), the object's and the bucket's current tags.
+    async fn set_tag_keys(
+        &self,
+        request: &mut Request,
+        policies: &PolicySet,
+        bucket: Option<&str>,
+        target: &Target,
+    ) -> Result<(), String> {
+        match &target.request_tags {
+            Some(RequestTags::Object(tags)) => {
+                for (key, value) in tags {
+                    request.set(&format!("s3:RequestObjectTag/{key}"), value.as_str());
+                }
+                let keys = tags.iter().map(|(key, _)| key.clone()).collect();
+                request.set_value("s3:RequestObjectTagKeys", ContextValue::Multi(keys));
+            }
+            Some(RequestTags::Bucket(tags)) => {
+                let pairs: Vec<(&str, &str)> =
+                    tags.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+                request.set_request_tags(&pairs);
+            }
+            None => {}
+        }
+        let Some(reader) = &self.tags else {
+            return Ok(());
+        };
+        if let Some((bucket, key)) = &target.tagged_object
+            && policies.tests_keys_starting("s3:ExistingObjectTag/")
+        {
+            for (tag, value) in reader.object_tags(bucket, key).await? {
+                request.set(&format!("s3:ExistingObjectTag/{tag}"), value);
+            }
+        }
+        if let Some(bucket) = bucket
+            && policies.tests_keys_starting("aws:ResourceTag/")
+        {
+            for (tag, value) in reader.bucket_tags(bucket).await? {
+                request.set(&format!("aws:ResourceTag/{tag}"), value);
+            }
+        }
+        Ok(())
+    }
+
+    /// Authorizes an operation whose condition keys come from its parsed body.
+    async fn decide_parsed<T>(
+        &self,
+        req: &S3Request<T>,
+        operation: &str,
+        path: &S3Path,
+        request_tags: RequestTags,
+    ) -> S3Result<()> {
+        let info = request_info(&req.extensions)?;
+        let caller = self.caller(req.credentials.as_ref(), &info).await?;
+        let Some(mut target) = actions::target(operation, path, &req.uri, &req.headers) else {
+            return Err(self.unsupported(&caller, &info, operation));
+        };
+        target.request_tags = Some(request_tags);
+        self.decide(&caller, &info, operation, path.get_bucket_name(), &target)
+            .await
+    }
+
     fn unsupported(&self, caller: &Signer, info: &RequestInfo, operation: &str) -> S3Error {
         self.audit.record(AuditEvent {
             time: jiff::Timestamp::now().to_string(),
@@ -297,9 +370,16 @@ impl S3Access for Authorizer {
         let caller = self.caller(cx.credentials(), &info).await?;
         let operation = cx.s3_op().name();
         // Unset only if s3s resolved the operation twice, which it does not.
-        let _ = info.trace.operation.set(operation.to_owned());
-        if operation == "DeleteObjects" {
-            // Authorized key by key once the body is parsed (`delete_objects` below).
+        let _ = info
+            .trace
+            .operation
+            .set(actions::operation_label(operation));
+        if matches!(
+            operation,
+            "DeleteObjects" | "PutObjectTagging" | "PutBucketTagging"
+        ) {
+            // Authorized once the body is parsed (the hooks below): key by key, or with the
+            // tags it sets.
             return Ok(());
         }
         let Some(target) = actions::target(operation, cx.s3_path(), cx.uri(), cx.headers()) else {
@@ -312,15 +392,25 @@ impl S3Access for Authorizer {
             let Some((source_bucket, source_key)) = actions::copy_source(cx.headers()) else {
                 return Err(s3_error!(InvalidArgument, "Invalid copy source"));
             };
-            let read = Target {
-                action: "s3:GetObject",
-                resource: object_arn(&source_bucket, &source_key),
-                keys: Vec::new(),
-            };
+            let read = Target::plain("s3:GetObject", object_arn(&source_bucket, &source_key));
             self.decide(&caller, &info, operation, Some(&source_bucket), &read)
                 .await?;
         }
         Ok(())
+    }
+
+    async fn put_object_tagging(&self, req: &mut S3Request<PutObjectTaggingInput>) -> S3Result<()> {
+        let path = S3Path::object(&req.input.bucket, &req.input.key);
+        let tags = tagging::pairs(&req.input.tagging.tag_set);
+        self.decide_parsed(req, "PutObjectTagging", &path, RequestTags::Object(tags))
+            .await
+    }
+
+    async fn put_bucket_tagging(&self, req: &mut S3Request<PutBucketTaggingInput>) -> S3Result<()> {
+        let path = S3Path::bucket(&req.input.bucket);
+        let tags = tagging::pairs(&req.input.tagging.tag_set);
+        self.decide_parsed(req, "PutBucketTagging", &path, RequestTags::Bucket(tags))
+            .await
     }
 
     async fn delete_objects(&self, req: &mut S3Request<DeleteObjectsInput>) -> S3Result<()> {
@@ -328,11 +418,7 @@ impl S3Access for Authorizer {
         let caller = self.caller(req.credentials.as_ref(), &info).await?;
         let bucket = req.input.bucket.as_str();
         for object in &req.input.delete.objects {
-            let target = Target {
-                action: "s3:DeleteObject",
-                resource: object_arn(bucket, &object.key),
-                keys: Vec::new(),
-            };
+            let target = Target::plain("s3:DeleteObject", object_arn(bucket, &object.key));
             self.decide(&caller, &info, "DeleteObjects", Some(bucket), &target)
                 .await?;
         }

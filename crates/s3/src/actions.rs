@@ -33,6 +33,10 @@ const OPERATIONS: &[(&str, &str, Scope)] = &[
     ),
     ("GetBucketAcl", "s3:GetBucketAcl", Scope::Bucket),
     ("PutBucketAcl", "s3:PutBucketAcl", Scope::Bucket),
+    ("GetBucketTagging", "s3:GetBucketTagging", Scope::Bucket),
+    ("PutBucketTagging", "s3:PutBucketTagging", Scope::Bucket),
+    // AWS documents s3:PutBucketTagging as what DeleteBucketTagging needs.
+    ("DeleteBucketTagging", "s3:PutBucketTagging", Scope::Bucket),
     ("PutBucketPolicy", "s3:PutBucketPolicy", Scope::Bucket),
     ("GetBucketPolicy", "s3:GetBucketPolicy", Scope::Bucket),
     ("DeleteBucketPolicy", "s3:DeleteBucketPolicy", Scope::Bucket),
@@ -74,6 +78,41 @@ const OPERATIONS: &[(&str, &str, Scope)] = &[
     ),
 ];
 
+/// The label metrics give operations podpass does not authorize (all refused).
+pub(crate) const UNSUPPORTED_OPERATION: &str = "unsupported";
+
+/// `op`'s name as a static string for labels: the table's, or [`UNSUPPORTED_OPERATION`].
+pub(crate) fn operation_label(op: &str) -> &'static str {
+    OPERATIONS
+        .iter()
+        .find(|(name, _, _)| *name == op)
+        .map_or(UNSUPPORTED_OPERATION, |(name, _, _)| name)
+}
+
+/// Operations whose authorization sees the object's current tags as `s3:ExistingObjectTag/*`.
+const EXISTING_TAG_OPERATIONS: &[&str] = &[
+    "GetObject",
+    "HeadObject",
+    "GetObjectAttributes",
+    "GetObjectAcl",
+    "PutObjectAcl",
+    "GetObjectTagging",
+    "PutObjectTagging",
+    "DeleteObjectTagging",
+];
+
+/// Operations that take the new object's tags from `x-amz-tagging`.
+const TAGGING_HEADER_OPERATIONS: &[&str] = &["PutObject", "CreateMultipartUpload", "CopyObject"];
+
+/// Tags a request sets, as its condition keys name them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum RequestTags {
+    /// An object's: `s3:RequestObjectTag/<key>` and `s3:RequestObjectTagKeys`.
+    Object(Vec<(String, String)>),
+    /// A bucket's: `aws:RequestTag/<key>` and `aws:TagKeys`.
+    Bucket(Vec<(String, String)>),
+}
+
 /// One authorization to make: action, resource and the S3-specific condition keys.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Target {
@@ -83,6 +122,23 @@ pub(crate) struct Target {
     pub resource: String,
     /// S3 condition keys (`s3:prefix`, ...) present on the request.
     pub keys: Vec<(&'static str, String)>,
+    /// The object (bucket, key) whose current tags the action is decided with, if any.
+    pub tagged_object: Option<(String, String)>,
+    /// The tags the request sets, if any.
+    pub request_tags: Option<RequestTags>,
+}
+
+impl Target {
+    /// The action on `resource` with no condition keys of its own.
+    pub(crate) fn plain(action: &'static str, resource: String) -> Self {
+        Target {
+            action,
+            resource,
+            keys: Vec::new(),
+            tagged_object: None,
+            request_tags: None,
+        }
+    }
 }
 
 /// `arn:aws:s3:::BUCKET`.
@@ -118,11 +174,34 @@ pub(crate) fn target(op: &str, path: &S3Path, uri: &Uri, headers: &HeaderMap) ->
         }
     }
     keys.extend(request_keys(uri, headers));
+    let tagged_object = match path {
+        S3Path::Object { bucket, key } if EXISTING_TAG_OPERATIONS.contains(&op) => {
+            Some((bucket.to_string(), key.to_string()))
+        }
+        _ => None,
+    };
+    let copies_tags =
+        op == "CopyObject" && header(headers, "x-amz-tagging-directive") != Some("REPLACE");
+    let request_tags = header(headers, "x-amz-tagging")
+        .filter(|_| TAGGING_HEADER_OPERATIONS.contains(&op) && !copies_tags)
+        .map(|tags| {
+            RequestTags::Object(
+                form_urlencoded::parse(tags.as_bytes())
+                    .map(|(key, value)| (key.into_owned(), value.into_owned()))
+                    .collect(),
+            )
+        });
     Some(Target {
         action,
         resource,
         keys,
+        tagged_object,
+        request_tags,
     })
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
 }
 
 /// Keys every S3 request carries: how it was signed and the headers S3 policies test.
@@ -305,6 +384,33 @@ mod tests {
         )
         .unwrap();
         assert!(v2.keys.contains(&("s3:signatureversion", "AWS".to_owned())));
+    }
+
+    #[test]
+    fn tags_a_request_sets_and_objects_whose_tags_apply() {
+        let object = S3Path::object("b", "k");
+        let root = uri("/b/k");
+        let mut headers = HeaderMap::new();
+        headers.insert("x-amz-tagging", "team=red&path=a%2Fb".parse().unwrap());
+        let tags = RequestTags::Object(vec![
+            ("team".to_owned(), "red".to_owned()),
+            ("path".to_owned(), "a/b".to_owned()),
+        ]);
+        let put = target("PutObject", &object, &root, &headers).unwrap();
+        assert_eq!(put.request_tags, Some(tags.clone()));
+        assert_eq!(put.tagged_object, None);
+        // A copy takes the header's tags only when it replaces the source's.
+        let copy = target("CopyObject", &object, &root, &headers).unwrap();
+        assert_eq!(copy.request_tags, None);
+        headers.insert("x-amz-tagging-directive", "REPLACE".parse().unwrap());
+        let copy = target("CopyObject", &object, &root, &headers).unwrap();
+        assert_eq!(copy.request_tags, Some(tags));
+        // Reads are decided with the object's current tags; a tag header means nothing there.
+        let get = target("GetObject", &object, &root, &headers).unwrap();
+        assert_eq!(get.tagged_object, Some(("b".to_owned(), "k".to_owned())));
+        assert_eq!(get.request_tags, None);
+        let untag = target("DeleteBucketTagging", &S3Path::bucket("b"), &root, &headers).unwrap();
+        assert_eq!(untag.action, "s3:PutBucketTagging");
     }
 
     #[test]

@@ -44,7 +44,7 @@ pub(crate) struct RequestTrace {
     /// Set once the authorizer has audited its decision on this request.
     pub audited: AtomicBool,
     /// The S3 operation s3s resolved, once it has.
-    pub operation: OnceLock<String>,
+    pub operation: OnceLock<&'static str>,
 }
 
 /// The tower service the lead serves: this layer around s3s's service.
@@ -284,10 +284,7 @@ impl S3Front {
         let started = std::time::Instant::now();
         let trace = Arc::new(RequestTrace::default());
         let response = self.respond(request, trace.clone()).await;
-        let operation = trace
-            .operation
-            .get()
-            .map_or(UNKNOWN_OPERATION, String::as_str);
+        let operation = trace.operation.get().copied().unwrap_or(UNKNOWN_OPERATION);
         self.metrics.request(
             operation,
             response.status().as_u16(),

@@ -156,17 +156,27 @@ impl S3Server {
             Some(audit) => audit,
             None => AuditLog::open(&data_dir.join("audit"), Rotation::default())?,
         };
-        let mut builder = match options.storage {
+        let (mut builder, tags) = match options.storage {
             Storage::Embedded => {
                 let root = data_dir.join("s3");
                 let objects = ObjectStore::open(&root, account_id, region)
                     .await
                     .map_err(|source| S3ServerError::Objects { path: root, source })?;
-                S3ServiceBuilder::new(WithBucketPolicies::new(objects, policies.clone()))
+                let tags = objects.tag_reader();
+                (
+                    S3ServiceBuilder::new(WithBucketPolicies::new(objects, policies.clone())),
+                    Some(tags),
+                )
             }
             Storage::Upstream(upstream) => {
                 tracing::info!(endpoint = %upstream.endpoint_url, "S3 objects are stored upstream");
-                S3ServiceBuilder::new(WithBucketPolicies::new(upstream.proxy(), policies.clone()))
+                (
+                    S3ServiceBuilder::new(WithBucketPolicies::new(
+                        upstream.proxy(),
+                        policies.clone(),
+                    )),
+                    None,
+                )
             }
         };
         if let Some(domain) = options.virtual_host_domain {
@@ -193,6 +203,7 @@ impl S3Server {
                 options.audit_allowed,
             );
             authorizer.metrics = metrics.clone();
+            authorizer.tags = tags;
             builder.set_access(authorizer);
         }
         let front = S3Front {

@@ -564,3 +564,216 @@ fn operations_podpass_does_not_authorize_are_denied() {
         "operation PutBucketLifecycleConfiguration is not authorized by podpass"
     );
 }
+
+#[test]
+fn object_and_bucket_tags_decide_access_by_the_sessions_team() {
+    let s3 = S3Endpoint::start();
+    seed(&s3, "shared", &[]);
+    seed(&s3, "other", &[]);
+    let admin = s3.admin();
+    let file = s3.write("body.txt", b"plan");
+    let put = |creds: &Creds, key: &str, tagging: Option<&str>| {
+        let mut args = vec![
+            "s3api",
+            "put-object",
+            "--bucket",
+            "shared",
+            "--key",
+            key,
+            "--body",
+            &file,
+        ];
+        if let Some(tagging) = tagging {
+            args.extend(["--tagging", tagging]);
+        }
+        s3.aws(creds, &args)
+    };
+    for (key, team) in [("red.txt", "team=red"), ("blue.txt", "team=blue")] {
+        let out = put(&admin, key, Some(team));
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
+    let object_tags = |key: &str| {
+        s3.aws_ok(
+            &admin,
+            &[
+                "s3api",
+                "get-object-tagging",
+                "--bucket",
+                "shared",
+                "--key",
+                key,
+            ],
+        )
+    };
+    let tags = object_tags("red.txt");
+    assert!(tags.contains(r#""Value": "red""#), "{tags}");
+
+    // A team reads the objects tagged with its team, writes only objects it tags so, and may
+    // list only buckets tagged with its team.
+    let policy = r#"{"Version":"2012-10-17","Statement":[
+      {"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::shared/*",
+       "Condition":{"StringEquals":{"s3:ExistingObjectTag/team":"${aws:PrincipalTag/team}"}}},
+      {"Effect":"Allow","Action":"s3:PutObject","Resource":"arn:aws:s3:::shared/*",
+       "Condition":{"StringEquals":{"s3:RequestObjectTag/team":"${aws:PrincipalTag/team}"},
+                    "ForAllValues:StringEquals":{"s3:RequestObjectTagKeys":["team"]}}},
+      {"Effect":"Allow","Action":"s3:PutObjectTagging","Resource":"arn:aws:s3:::shared/*",
+       "Condition":{"StringEquals":{"s3:ExistingObjectTag/team":"${aws:PrincipalTag/team}",
+                                    "s3:RequestObjectTag/team":"${aws:PrincipalTag/team}"}}},
+      {"Effect":"Allow","Action":"s3:ListBucket","Resource":"*",
+       "Condition":{"StringEquals":{"aws:ResourceTag/team":"${aws:PrincipalTag/team}"}}}]}"#;
+    s3.create_role("member", &[], Some(policy));
+    let red = s3.session_tagged("member", &[("team", "red")]);
+    let out = s3.path("out");
+    let get = |creds: &Creds, key: &str| {
+        s3.aws(
+            creds,
+            &[
+                "s3api",
+                "get-object",
+                "--bucket",
+                "shared",
+                "--key",
+                key,
+                &out,
+            ],
+        )
+    };
+    let read = get(&red, "red.txt");
+    assert!(read.status.success(), "{}", text(&read.stderr));
+    assert!(
+        text(&read.stdout).contains(r#""TagCount": 1"#),
+        "{}",
+        text(&read.stdout)
+    );
+    assert_aws_error(&get(&red, "blue.txt"), "AccessDenied");
+
+    let written = put(&red, "new.txt", Some("team=red"));
+    assert!(written.status.success(), "{}", text(&written.stderr));
+    assert_aws_error(&put(&red, "new.txt", Some("team=blue")), "AccessDenied");
+    assert_aws_error(
+        &put(&red, "new.txt", Some("team=red&extra=1")),
+        "AccessDenied",
+    );
+    assert_aws_error(&put(&red, "new.txt", None), "AccessDenied");
+
+    let retag = |creds: &Creds, key: &str, team: &str| {
+        s3.aws(
+            creds,
+            &[
+                "s3api",
+                "put-object-tagging",
+                "--bucket",
+                "shared",
+                "--key",
+                key,
+                "--tagging",
+                &format!("TagSet=[{{Key=team,Value={team}}}]"),
+            ],
+        )
+    };
+    // Giving its object away, or taking another team's, is refused.
+    assert_aws_error(&retag(&red, "red.txt", "blue"), "AccessDenied");
+    assert_aws_error(&retag(&red, "blue.txt", "red"), "AccessDenied");
+    // The tags are read afresh: once the admin retags it, the object is the red team's.
+    let out_ok = retag(&admin, "blue.txt", "red");
+    assert!(out_ok.status.success(), "{}", text(&out_ok.stderr));
+    let read = get(&red, "blue.txt");
+    assert!(read.status.success(), "{}", text(&read.stderr));
+
+    // A copy keeps its source's tags unless told to replace them.
+    let copy = |extra: &[&str]| {
+        let mut args = vec![
+            "s3api",
+            "copy-object",
+            "--bucket",
+            "shared",
+            "--key",
+            "copy.txt",
+            "--copy-source",
+            "shared/red.txt",
+        ];
+        args.extend_from_slice(extra);
+        s3.aws_ok(&admin, &args)
+    };
+    copy(&[]);
+    let copied = object_tags("copy.txt");
+    assert!(copied.contains(r#""Value": "red""#), "{copied}");
+    copy(&["--tagging-directive", "REPLACE", "--tagging", "team=green"]);
+    let replaced = object_tags("copy.txt");
+    assert!(replaced.contains(r#""Value": "green""#), "{replaced}");
+    s3.aws_ok(
+        &admin,
+        &[
+            "s3api",
+            "delete-object-tagging",
+            "--bucket",
+            "shared",
+            "--key",
+            "copy.txt",
+        ],
+    );
+    let cleared = object_tags("copy.txt");
+    assert!(!cleared.contains("green"), "{cleared}");
+
+    // Bucket tags: read back, and aws:ResourceTag for the bucket's actions.
+    let list = |bucket: &str| s3.aws(&red, &["s3api", "list-objects-v2", "--bucket", bucket]);
+    assert_aws_error(&list("shared"), "AccessDenied");
+    assert_aws_error(
+        &s3.aws(
+            &admin,
+            &["s3api", "get-bucket-tagging", "--bucket", "shared"],
+        ),
+        "NoSuchTagSet",
+    );
+    s3.aws_ok(
+        &admin,
+        &[
+            "s3api",
+            "put-bucket-tagging",
+            "--bucket",
+            "shared",
+            "--tagging",
+            "TagSet=[{Key=team,Value=red}]",
+        ],
+    );
+    let bucket_tags = s3.aws_ok(
+        &admin,
+        &["s3api", "get-bucket-tagging", "--bucket", "shared"],
+    );
+    assert!(bucket_tags.contains(r#""Value": "red""#), "{bucket_tags}");
+    let listed = list("shared");
+    assert!(listed.status.success(), "{}", text(&listed.stderr));
+    assert_aws_error(&list("other"), "AccessDenied");
+    s3.aws_ok(
+        &admin,
+        &["s3api", "delete-bucket-tagging", "--bucket", "shared"],
+    );
+    assert_aws_error(&list("shared"), "AccessDenied");
+
+    // S3's limits and errors.
+    let eleven = (0..11)
+        .map(|i| format!("k{i}=v"))
+        .collect::<Vec<_>>()
+        .join("&");
+    assert_aws_error(&put(&admin, "x.txt", Some(&eleven)), "BadRequest");
+    assert_aws_error(&put(&admin, "x.txt", Some("aws%3Ateam=x")), "InvalidTag");
+    assert_aws_error(&put(&admin, "x.txt", Some("a=1&a=2")), "InvalidArgument");
+    assert_aws_error(
+        &s3.aws(
+            &admin,
+            &[
+                "s3api",
+                "get-object-tagging",
+                "--bucket",
+                "shared",
+                "--key",
+                "missing",
+            ],
+        ),
+        "NoSuchKey",
+    );
+    assert_aws_error(
+        &s3.aws(&admin, &["s3api", "get-bucket-tagging", "--bucket", "nope"]),
+        "NoSuchBucket",
+    );
+}

@@ -158,6 +158,9 @@ pub(crate) struct ObjectAttrs {
     /// How many parts a multipart upload assembled the object from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub multipart_parts: Option<i32>,
+    /// The object's tags.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: super::tagging::Tags,
 }
 
 impl ObjectAttrs {
@@ -216,11 +219,13 @@ mod tests {
         let attrs = ObjectAttrs {
             content_type: Some("text/plain".into()),
             metadata: Some([("k".to_owned(), "v".to_owned())].into_iter().collect()),
+            tags: vec![("team".to_owned(), "blue".to_owned())],
             ..ObjectAttrs::default()
         };
         let back = ObjectAttrs::from_json(&attrs.to_json()).unwrap();
         assert_eq!(back.content_type.as_deref(), Some("text/plain"));
         assert_eq!(back.metadata, attrs.metadata);
+        assert_eq!(back.tags, attrs.tags);
         assert!(ObjectAttrs::from_json("{}").is_ok());
     }
 }

@@ -46,6 +46,7 @@ const SCHEMA: &[&str] = &[
         PRIMARY KEY (upload_id, number)
     ) WITHOUT ROWID",
     "CREATE TABLE dead_blobs (blob TEXT PRIMARY KEY) WITHOUT ROWID",
+    "ALTER TABLE buckets ADD COLUMN tags TEXT NOT NULL DEFAULT '[]'",
 ];
 
 /// An object's row.
@@ -230,6 +231,49 @@ impl Catalog {
             .fetch_optional(&self.pool)
             .await?;
         Ok(row.is_some())
+    }
+
+    /// The tags of `bucket` (JSON), `None` if there is no such bucket.
+    pub(super) async fn bucket_tags(&self, bucket: &str) -> Result<Option<String>, sqlx::Error> {
+        sqlx::query_scalar("SELECT tags FROM buckets WHERE name = $1")
+            .bind(bucket)
+            .fetch_optional(&self.pool)
+            .await
+    }
+
+    /// Replaces the tags of `bucket`; `false` if there is no such bucket.
+    pub(super) async fn set_bucket_tags(
+        &self,
+        bucket: &str,
+        tags: &str,
+    ) -> Result<bool, sqlx::Error> {
+        let done = sqlx::query("UPDATE buckets SET tags = $1 WHERE name = $2")
+            .bind(tags)
+            .bind(bucket)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Replaces the attributes of the object `key` if it is still the one stored as `blob`;
+    /// `false` if it was replaced or removed meanwhile.
+    pub(super) async fn set_object_attrs(
+        &self,
+        bucket: &str,
+        key: &str,
+        blob: &str,
+        attrs: &str,
+    ) -> Result<bool, sqlx::Error> {
+        let done = sqlx::query(
+            "UPDATE objects SET attrs = $1 WHERE bucket = $2 AND key = $3 AND blob = $4",
+        )
+        .bind(attrs)
+        .bind(bucket)
+        .bind(key)
+        .bind(blob)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
     }
 
     /// Every bucket with its creation time, by name.

@@ -8,6 +8,7 @@ mod blobs;
 mod catalog;
 mod legacy;
 mod listing;
+pub(crate) mod tagging;
 
 use std::io;
 use std::path::Path;
@@ -298,6 +299,53 @@ fn check_encryption(requested: Option<&ServerSideEncryption>) -> S3Result<()> {
     }
 }
 
+/// Reads the tags of objects and buckets for the authorizer's tag conditions
+/// (`s3:ExistingObjectTag/*`, `aws:ResourceTag/*`), sharing the store's catalog.
+#[derive(Clone)]
+pub(crate) struct TagReader {
+    catalog: Catalog,
+}
+
+impl TagReader {
+    /// The tags of the object `key` (none if there is no such object).
+    pub(crate) async fn object_tags(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> Result<tagging::Tags, String> {
+        let Some(object) = self
+            .catalog
+            .object(bucket, key)
+            .await
+            .map_err(|e| e.to_string())?
+        else {
+            return Ok(Vec::new());
+        };
+        ObjectAttrs::from_json(&object.attrs)
+            .map(|attrs| attrs.tags)
+            .map_err(|e| e.to_string())
+    }
+
+    /// The tags of `bucket` (none if there is no such bucket).
+    pub(crate) async fn bucket_tags(&self, bucket: &str) -> Result<tagging::Tags, String> {
+        match self.catalog.bucket_tags(bucket).await {
+            Ok(Some(stored)) => serde_json::from_str(&stored).map_err(|e| e.to_string()),
+            Ok(None) => Ok(Vec::new()),
+            Err(error) => Err(error.to_string()),
+        }
+    }
+}
+
+/// The tags an `x-amz-tagging` header asks for (none without it).
+fn header_tags(header: Option<&str>) -> S3Result<tagging::Tags> {
+    header.map_or_else(|| Ok(Vec::new()), tagging::from_header)
+}
+
+/// `x-amz-tagging-count`: how many tags an object has, when it has any.
+fn tag_count(tags: &tagging::Tags) -> Option<i32> {
+    (!tags.is_empty()).then(|| i32::try_from(tags.len()).unwrap_or(i32::MAX))
+}
+
 /// The page size a listing asks for, within S3's 1,000.
 fn max_keys(requested: Option<i32>) -> S3Result<usize> {
     match requested {
@@ -388,6 +436,57 @@ impl ObjectStore {
             Ok(true) => Ok(()),
             Ok(false) => Err(no_such_bucket()),
             Err(error) => Err(internal(error)),
+        }
+    }
+
+    /// Replaces the tags of the object `key`, keeping everything else of it; a put that
+    /// replaces the object meanwhile wins, and the tags are applied to the new one.
+    async fn set_tags(&self, bucket: &str, key: &str, tags: tagging::Tags) -> S3Result<()> {
+        for _ in 0..8 {
+            let object = self.object(bucket, key).await?;
+            let mut attrs = ObjectAttrs::from_json(&object.attrs).map_err(internal)?;
+            attrs.tags = tags.clone();
+            let updated = self
+                .catalog
+                .set_object_attrs(bucket, key, &object.blob, &attrs.to_json())
+                .await
+                .map_err(internal)?;
+            if updated {
+                return Ok(());
+            }
+        }
+        Err(internal("the object kept changing while it was tagged"))
+    }
+
+    /// The tags of `bucket`, or `NoSuchBucket`.
+    async fn bucket_tags(&self, bucket: &str) -> S3Result<tagging::Tags> {
+        let stored = self
+            .catalog
+            .bucket_tags(bucket)
+            .await
+            .map_err(internal)?
+            .ok_or_else(no_such_bucket)?;
+        serde_json::from_str(&stored).map_err(internal)
+    }
+
+    async fn set_bucket_tags(&self, bucket: &str, tags: &tagging::Tags) -> S3Result<()> {
+        let json = serde_json::to_string(tags).map_err(internal)?;
+        let updated = self
+            .catalog
+            .set_bucket_tags(bucket, &json)
+            .await
+            .map_err(internal)?;
+        if updated {
+            Ok(())
+        } else {
+            Err(no_such_bucket())
+        }
+    }
+
+    /// What the authorizer reads of objects and buckets for tag conditions.
+    pub(crate) fn tag_reader(&self) -> TagReader {
+        TagReader {
+            catalog: self.catalog.clone(),
         }
     }
 
@@ -753,6 +852,70 @@ impl S3 for ObjectStore {
         Ok(S3Response::new(PutObjectAclOutput::default()))
     }
 
+    async fn get_object_tagging(
+        &self,
+        req: S3Request<GetObjectTaggingInput>,
+    ) -> S3Result<S3Response<GetObjectTaggingOutput>> {
+        require_null_version(req.input.version_id.as_deref())?;
+        let object = self.object(&req.input.bucket, &req.input.key).await?;
+        let attrs = ObjectAttrs::from_json(&object.attrs).map_err(internal)?;
+        Ok(S3Response::new(GetObjectTaggingOutput {
+            tag_set: tagging::to_tag_set(&attrs.tags),
+            version_id: None,
+        }))
+    }
+
+    async fn put_object_tagging(
+        &self,
+        req: S3Request<PutObjectTaggingInput>,
+    ) -> S3Result<S3Response<PutObjectTaggingOutput>> {
+        let input = req.input;
+        require_null_version(input.version_id.as_deref())?;
+        let tags = tagging::from_tag_set(&input.tagging.tag_set, tagging::MAX_OBJECT_TAGS)?;
+        self.set_tags(&input.bucket, &input.key, tags).await?;
+        Ok(S3Response::new(PutObjectTaggingOutput::default()))
+    }
+
+    async fn delete_object_tagging(
+        &self,
+        req: S3Request<DeleteObjectTaggingInput>,
+    ) -> S3Result<S3Response<DeleteObjectTaggingOutput>> {
+        require_null_version(req.input.version_id.as_deref())?;
+        self.set_tags(&req.input.bucket, &req.input.key, Vec::new())
+            .await?;
+        Ok(S3Response::new(DeleteObjectTaggingOutput::default()))
+    }
+
+    async fn get_bucket_tagging(
+        &self,
+        req: S3Request<GetBucketTaggingInput>,
+    ) -> S3Result<S3Response<GetBucketTaggingOutput>> {
+        let tags = self.bucket_tags(&req.input.bucket).await?;
+        if tags.is_empty() {
+            return Err(s3_error!(NoSuchTagSet, "The TagSet does not exist"));
+        }
+        Ok(S3Response::new(GetBucketTaggingOutput {
+            tag_set: tagging::to_tag_set(&tags),
+        }))
+    }
+
+    async fn put_bucket_tagging(
+        &self,
+        req: S3Request<PutBucketTaggingInput>,
+    ) -> S3Result<S3Response<PutBucketTaggingOutput>> {
+        let tags = tagging::from_tag_set(&req.input.tagging.tag_set, tagging::MAX_BUCKET_TAGS)?;
+        self.set_bucket_tags(&req.input.bucket, &tags).await?;
+        Ok(S3Response::new(PutBucketTaggingOutput::default()))
+    }
+
+    async fn delete_bucket_tagging(
+        &self,
+        req: S3Request<DeleteBucketTaggingInput>,
+    ) -> S3Result<S3Response<DeleteBucketTaggingOutput>> {
+        self.set_bucket_tags(&req.input.bucket, &Vec::new()).await?;
+        Ok(S3Response::new(DeleteBucketTaggingOutput::default()))
+    }
+
     async fn get_bucket_location(
         &self,
         req: S3Request<GetBucketLocationInput>,
@@ -790,6 +953,7 @@ impl S3 for ObjectStore {
             false,
         )?;
         check_encryption(input.server_side_encryption.as_ref())?;
+        let tags = header_tags(input.tagging.as_deref())?;
         self.require_bucket(&input.bucket).await?;
         let announced = Checksums::announced(
             &input.checksum_crc32,
@@ -818,6 +982,7 @@ impl S3 for ObjectStore {
             metadata: input.metadata,
             checksums: written.checksums.clone(),
             multipart_parts: None,
+            tags,
         };
         let object = ObjectRow {
             bucket: input.bucket,
@@ -904,6 +1069,7 @@ impl S3 for ObjectStore {
             checksum_sha256: checksums.sha256,
             checksum_crc64nvme: checksums.crc64nvme,
             server_side_encryption: Some(sse_s3()),
+            tag_count: tag_count(&attrs.tags),
             ..GetObjectOutput::default()
         }))
     }
@@ -1034,7 +1200,15 @@ impl S3 for ObjectStore {
         };
         let (source, staged) = self.stage_copy(&input.copy_source, &conditions).await?;
         let source_attrs = ObjectAttrs::from_json(&source.attrs).map_err(internal)?;
-        let attrs = if replace {
+        let tags = match input
+            .tagging_directive
+            .as_ref()
+            .map(TaggingDirective::as_str)
+        {
+            Some(TaggingDirective::REPLACE) => header_tags(input.tagging.as_deref())?,
+            _ => source_attrs.tags.clone(),
+        };
+        let mut attrs = if replace {
             ObjectAttrs {
                 content_type: input.content_type,
                 content_encoding: input.content_encoding,
@@ -1046,10 +1220,12 @@ impl S3 for ObjectStore {
                 metadata: input.metadata,
                 checksums: source_attrs.checksums,
                 multipart_parts: source_attrs.multipart_parts,
+                tags: Vec::new(),
             }
         } else {
             source_attrs
         };
+        attrs.tags = tags;
         let modified = now();
         let object = ObjectRow {
             bucket: input.bucket,
@@ -1169,6 +1345,7 @@ impl S3 for ObjectStore {
         req: S3Request<CreateMultipartUploadInput>,
     ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
         let input = req.input;
+        let tags = header_tags(input.tagging.as_deref())?;
         self.require_bucket(&input.bucket).await?;
         let attrs = ObjectAttrs {
             content_type: input.content_type,
@@ -1181,6 +1358,7 @@ impl S3 for ObjectStore {
             metadata: input.metadata,
             checksums: Checksums::default(),
             multipart_parts: None,
+            tags,
         };
         let upload = UploadRow {
             id: blobs::new_blob_name(),
