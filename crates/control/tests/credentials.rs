@@ -105,6 +105,7 @@ struct Expect {
     #[serde(default)]
     chained: bool,
     subject: Option<String>,
+    source_identity: Option<String>,
 }
 
 /// One cluster's world: the domain layer over a fresh store.
@@ -275,6 +276,7 @@ impl World {
                     },
                     tags,
                     transitive_tag_keys: transitive,
+                    source_identity: session["sourceIdentity"].as_str(),
                     ..AssumeRole::default()
                 };
                 let issued = self
@@ -402,6 +404,14 @@ fn check(
                 wrong.push(format!(
                     "transitive keys {:?}, want {want:?}",
                     identity.transitive_tag_keys
+                ));
+            }
+            if expect.source_identity.is_some()
+                && identity.source_identity != expect.source_identity
+            {
+                wrong.push(format!(
+                    "source identity {:?}, want {:?}",
+                    identity.source_identity, expect.source_identity
                 ));
             }
             if identity.chained != expect.chained {
