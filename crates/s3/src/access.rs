@@ -58,10 +58,10 @@ pub(crate) struct Authorizer {
     /// Whether allowed requests are audited (refusals always are).
     pub audit_allowed: bool,
     /// Where decisions are counted.
-    pub metrics: S3Metrics,
+    metrics: S3Metrics,
     /// Where the tags of objects and buckets are read for tag conditions (`None`: objects
     /// stored elsewhere, whose tags podpass does not read, so those keys are absent).
-    pub tags: Option<TagReader>,
+    tags: Option<TagReader>,
     sessions: moka::future::Cache<String, Arc<SessionAuthz>>,
 }
 
@@ -104,6 +104,18 @@ impl Authorizer {
                 .time_to_live(SESSION_POLICY_TTL)
                 .build(),
         }
+    }
+
+    /// Counts decisions in `metrics` (the endpoint's, served on `/metrics`).
+    pub(crate) fn with_metrics(mut self, metrics: S3Metrics) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    /// Reads current tags with `tags` for the tag condition keys.
+    pub(crate) fn with_tags(mut self, tags: Option<TagReader>) -> Self {
+        self.tags = tags;
+        self
     }
 
     async fn caller(

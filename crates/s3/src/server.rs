@@ -193,7 +193,7 @@ impl S3Server {
                 admin: admin.clone(),
                 sessions: sessions.clone(),
             });
-            let mut authorizer = Authorizer::new(
+            let authorizer = Authorizer::new(
                 store,
                 account_id.to_owned(),
                 region.to_owned(),
@@ -201,9 +201,9 @@ impl S3Server {
                 policies.clone(),
                 audit.clone(),
                 options.audit_allowed,
-            );
-            authorizer.metrics = metrics.clone();
-            authorizer.tags = tags;
+            )
+            .with_metrics(metrics.clone())
+            .with_tags(tags);
             builder.set_access(authorizer);
         }
         let front = S3Front {
