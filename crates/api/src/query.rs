@@ -16,7 +16,7 @@ use podpass_control::Ctx;
 
 use crate::auth::authenticate;
 use crate::call::{Call, to_response, unknown_action};
-use crate::{AppState, iam, sts};
+use crate::{AppState, errors, iam, sts};
 
 /// Largest query-protocol body accepted (IAM's largest documents are 128 KiB, URL-encoded).
 const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -83,6 +83,12 @@ pub(crate) async fn handle(
             Some(other) => return Err(unknown_action(&action, other)),
         }
         let caller = authenticate(&state, &parts, &payload_hash, &[service.name()]).await?;
+        if let Some(caller) = &caller {
+            state
+                .control
+                .admit(caller, service.name())
+                .map_err(errors::query)?;
+        }
         let call = Call {
             ctx: Ctx {
                 request_id: request_id.clone(),

@@ -1,5 +1,5 @@
 //! STS (query protocol): decodes `AssumeRoleWithWebIdentity`, `AssumeRole`,
-//! `GetCallerIdentity`, `GetAccessKeyInfo` and `DecodeAuthorizationMessage`, validates their members as AWS's model does, calls the domain layer
+//! `GetCallerIdentity`, `GetAccessKeyInfo`, `GetSessionToken` and `DecodeAuthorizationMessage`, validates their members as AWS's model does, calls the domain layer
 //! (`podpass_control::credentials`) and renders the XML answer.
 
 use podpass_awsproto::{
@@ -23,6 +23,7 @@ pub(crate) async fn dispatch(
         "GetCallerIdentity" => get_caller_identity(call),
         "GetAccessKeyInfo" => get_access_key_info(state, call).await,
         "DecodeAuthorizationMessage" => decode_authorization_message(state, call).await,
+        "GetSessionToken" => get_session_token(state, call).await,
         _ => Err(unknown_action(action, STS)),
     }
 }
@@ -115,6 +116,18 @@ fn session_request<'a>(
 }
 
 fn write_credentials(w: &mut XmlWriter, issued: &Issued) {
+    write_keys(w, issued);
+    w.nest("AssumedRoleUser", |w| {
+        w.elem("AssumedRoleId", &issued.session.assumed_role_id())
+            .elem("Arn", &issued.session.assumed_role_arn());
+    });
+    if let Some(packed) = issued.packed_policy_size {
+        w.int("PackedPolicySize", packed);
+    }
+}
+
+/// The `Credentials` element: the keys, the token and when they expire.
+fn write_keys(w: &mut XmlWriter, issued: &Issued) {
     let credentials = &issued.credentials;
     let expiration = jiff::Timestamp::from_second(credentials.expiration).unwrap_or_default();
     w.nest("Credentials", |w| {
@@ -122,14 +135,30 @@ fn write_credentials(w: &mut XmlWriter, issued: &Issued) {
             .elem("SecretAccessKey", &credentials.secret_access_key)
             .elem("SessionToken", &credentials.session_token)
             .timestamp("Expiration", expiration);
-    })
-    .nest("AssumedRoleUser", |w| {
-        w.elem("AssumedRoleId", &issued.session.assumed_role_id())
-            .elem("Arn", &issued.session.assumed_role_arn());
     });
-    if let Some(packed) = issued.packed_policy_size {
-        w.int("PackedPolicySize", packed);
-    }
+}
+
+async fn get_session_token(state: &AppState, call: &Call) -> Result<RenderedResponse, AwsError> {
+    let params = &call.params;
+    let mut validation = Validation::new();
+    let duration = params.i64("DurationSeconds")?;
+    let serial = params.get("SerialNumber");
+    let code = params.get("TokenCode");
+    validation
+        .check_range("DurationSeconds", duration, 900, 129_600)
+        .check("SerialNumber", serial, MemberType::SerialNumber)
+        .check("TokenCode", code, MemberType::TokenCode);
+    validation.finish()?;
+    let issued = state
+        .control
+        .get_session_token(&call.ctx, duration, serial.is_some() || code.is_some())
+        .await
+        .map_err(errors::query)?;
+    Ok(
+        XmlResponse::new("GetSessionToken", NS_STS, &call.ctx.request_id).result(|w| {
+            write_keys(w, &issued);
+        }),
+    )
 }
 
 /// The session's source identity, asked for or carried through the chain.

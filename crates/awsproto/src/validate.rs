@@ -65,6 +65,10 @@ pub enum MemberType {
     SourceIdentity,
     /// STS `encodedMessageType`.
     EncodedMessage,
+    /// STS `serialNumberType` (an MFA device).
+    SerialNumber,
+    /// STS `tokenCodeType` (an MFA code).
+    TokenCode,
     /// `roleDescriptionType` 0..1000.
     RoleDescription,
     /// `markerType` 1..320.
@@ -166,6 +170,8 @@ impl MemberType {
             Self::Thumbprint => (40, Some(40)),
             Self::WebIdentityToken => (4, Some(20_000)),
             Self::EncodedMessage => (1, Some(10_240)),
+            Self::SerialNumber => (9, Some(256)),
+            Self::TokenCode => (6, Some(6)),
         }
     }
 
@@ -185,6 +191,8 @@ impl MemberType {
             Self::TagKey => r"[\p{L}\p{Z}\p{N}_.:/=+\-@]+",
             Self::TagValue => r"[\p{L}\p{Z}\p{N}_.:/=+\-@]*",
             Self::ExternalId => r"[\w+=,.@:\/-]*",
+            Self::SerialNumber => r"[\w+=/:,.@-]*",
+            Self::TokenCode => r"[\d]*",
             Self::RoleDescription => r"[\u0009\u000A\u000D\u0020-\u007E\u00A1-\u00FF]*",
             Self::Marker => r"[\u0020-\u00FF]+",
             Self::PolicyVersionId => r"v[1-9][0-9]*(\.[A-Za-z0-9-]*)?",
@@ -213,7 +221,10 @@ impl MemberType {
             Self::Arn => value.chars().all(arn_char),
             Self::PolicyDocument | Self::SessionPolicy => value.chars().all(latin1_text),
             Self::TagKey | Self::TagValue => value.chars().all(tag_char),
-            Self::ExternalId => value.chars().all(|c| word_plus(c) || c == ':' || c == '/'),
+            Self::ExternalId | Self::SerialNumber => {
+                value.chars().all(|c| word_plus(c) || c == ':' || c == '/')
+            }
+            Self::TokenCode => value.chars().all(|c| c.is_ascii_digit()),
             Self::RoleDescription => value
                 .chars()
                 .all(|c| matches!(c, '\t' | '\n' | '\r' | ' '..='~' | '\u{A1}'..='\u{FF}')),

@@ -94,6 +94,16 @@ impl Control {
         Ok(self.account_id().to_owned())
     }
 
+    /// Whether `caller`'s credentials may call `service` at all: the account root's
+    /// `GetSessionToken` credentials, without MFA (podpass has no MFA devices), cannot call IAM,
+    /// which AWS answers as for an unknown token.
+    pub fn admit(&self, caller: &Caller, service: &str) -> Result<()> {
+        if service == "iam" && matches!(caller, Caller::Root { .. }) && caller.is_temporary() {
+            return Err(Error::BadCredentials);
+        }
+        Ok(())
+    }
+
     /// The caller behind `access_key_id` (with `session_token` for temporary credentials) at
     /// `now`: [`Error::BadCredentials`] for an unknown key or a temporary key without its token,
     /// [`Error::CredentialsExpired`] for an expired session.
@@ -114,7 +124,7 @@ impl Control {
                 })?;
             return Ok(SigningIdentity {
                 secret_access_key: session.secret_access_key.clone(),
-                caller: Caller::Session(Arc::new(session)),
+                caller: Caller::of_session(Arc::new(session)),
             });
         }
         if access_key_id.starts_with(podpass_session::ACCESS_KEY_ID_PREFIX) {

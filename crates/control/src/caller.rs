@@ -3,14 +3,15 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use podpass_session::SessionClaims;
+use podpass_session::{SessionClaims, SessionKind};
 
 use crate::{Error, Result};
 
 /// An authenticated caller.
 #[derive(Clone, Debug)]
 pub enum Caller {
-    /// The account root, through a long-term access key.
+    /// The account root, through a long-term access key or the temporary credentials of its
+    /// `GetSessionToken` (an `ASIA` key).
     Root {
         /// Account id.
         account: String,
@@ -22,6 +23,28 @@ pub enum Caller {
 }
 
 impl Caller {
+    /// Who signed with `session`'s credentials: its role session, or for `GetSessionToken`'s
+    /// credentials the account root itself.
+    pub fn of_session(session: Arc<SessionClaims>) -> Caller {
+        if session.identity.kind == SessionKind::SessionToken {
+            return Caller::Root {
+                account: session.identity.account.clone(),
+                access_key_id: session.access_key_id.clone(),
+            };
+        }
+        Caller::Session(session)
+    }
+
+    /// Whether the caller signed with temporary credentials.
+    pub fn is_temporary(&self) -> bool {
+        match self {
+            Caller::Root { access_key_id, .. } => {
+                access_key_id.starts_with(podpass_session::ACCESS_KEY_ID_PREFIX)
+            }
+            Caller::Session(_) => true,
+        }
+    }
+
     /// The caller's ARN as GetCallerIdentity reports it.
     pub fn arn(&self) -> String {
         match self {

@@ -1559,3 +1559,83 @@ fn a_denial_carries_its_reasons_sealed_for_decode_authorization_message() {
     );
     assert_aws_error(&decode(&admin, &"A".repeat(10_241)), "ValidationError");
 }
+
+#[test]
+fn get_session_token_gives_the_root_an_hour_of_its_own_power_and_no_iam() {
+    let podpass = Podpass::start();
+    let admin = [("AWS_PROFILE", "podpass")];
+    let session_token = |env: &[(&str, &str)], extra: &[&str]| {
+        let mut args = vec!["sts", "get-session-token", "--output", "json"];
+        args.extend_from_slice(extra);
+        podpass.aws(env, &args)
+    };
+    // The account root asks for two hours and gets AWS's cap for roots: one.
+    let out = session_token(&admin, &["--duration-seconds", "7200"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let answer: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(answer.get("AssumedRoleUser").is_none(), "{answer}");
+    let credentials = &answer["Credentials"];
+    assert!(
+        credentials["AccessKeyId"]
+            .as_str()
+            .unwrap()
+            .starts_with("ASIA")
+    );
+    let expires: jiff::Timestamp = credentials["Expiration"].as_str().unwrap().parse().unwrap();
+    let left = expires.as_second() - jiff::Timestamp::now().as_second();
+    assert!((3500..=3600).contains(&left), "{left} s");
+
+    // With them: the root's identity and S3, never IAM, and no session from a session.
+    let env = credentials_env(credentials);
+    let me = podpass.aws(&env, &["sts", "get-caller-identity", "--output", "json"]);
+    assert!(me.status.success(), "{}", text(&me.stderr));
+    let me: serde_json::Value = serde_json::from_slice(&me.stdout).unwrap();
+    assert_eq!(
+        me["Arn"],
+        format!("arn:aws:iam::{}:root", podpass.account()).as_str()
+    );
+    let s3 = podpass.s3_endpoint();
+    let mut s3_env = env.to_vec();
+    s3_env.push(("AWS_ENDPOINT_URL_S3", &s3));
+    let made = podpass.aws(
+        &s3_env,
+        &["s3api", "create-bucket", "--bucket", "ci-scratch"],
+    );
+    assert!(made.status.success(), "{}", text(&made.stderr));
+    assert_aws_error(
+        &podpass.aws(&env, &["iam", "list-roles"]),
+        "InvalidClientTokenId",
+    );
+    assert!(
+        assert_aws_error(&session_token(&env, &[]), "AccessDenied")
+            .contains("Cannot call GetSessionToken with session credentials")
+    );
+
+    // A role session may not ask either; MFA is refused, not ignored; durations are STS's.
+    create_role(&podpass, "ci");
+    let assumed = podpass.aws_admin_json(&[
+        "sts",
+        "assume-role",
+        "--role-arn",
+        &format!("arn:aws:iam::{}:role/ci", podpass.account()),
+        "--role-session-name",
+        "job",
+    ]);
+    let role_env = credentials_env(&assumed["Credentials"]);
+    assert_aws_error(&session_token(&role_env, &[]), "AccessDenied");
+    let mfa = [
+        "--serial-number",
+        "arn:aws:iam::000000000000:mfa/ci",
+        "--token-code",
+        "123456",
+    ];
+    assert!(assert_aws_error(&session_token(&admin, &mfa), "AccessDenied").contains("MFA"));
+    assert_aws_error(
+        &session_token(&admin, &["--duration-seconds", "129601"]),
+        "ValidationError",
+    );
+    assert_aws_error(
+        &session_token(&admin, &["--token-code", "12ab56"]),
+        "ValidationError",
+    );
+}

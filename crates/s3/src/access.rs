@@ -131,7 +131,7 @@ impl Authorizer {
             // The secret may be known from an earlier request; the token must come with this one.
             return match &info.session {
                 Some(session) if session.access_key_id == key => {
-                    Ok(Some(Caller::Session(session.clone())))
+                    Ok(Some(Caller::of_session(session.clone())))
                 }
                 _ => Err(s3_error!(
                     InvalidAccessKeyId,

@@ -15,6 +15,9 @@ pub enum SessionKind {
     AssumeRole,
     /// EKS Auth `AssumeRoleForPodIdentity`.
     PodIdentity,
+    /// STS `GetSessionToken`: the account root's own temporary credentials, no role (the
+    /// `role_*` fields name the account root).
+    SessionToken,
 }
 
 /// A session tag (`aws:PrincipalTag/KEY` during the session).
@@ -112,6 +115,15 @@ impl SessionClaims {
             resource: &resource,
         }
         .to_string()
+    }
+
+    /// Who signs with the session: its assumed role's ARN, or for `GetSessionToken`'s
+    /// credentials the account root (`role_arn` names it).
+    pub fn principal_arn(&self) -> String {
+        match self.identity.kind {
+            SessionKind::SessionToken => self.identity.role_arn.clone(),
+            _ => self.assumed_role_arn(),
+        }
     }
 
     /// `ROLE_ID:SESSION_NAME`, the `AssumedRoleId` / `UserId` of the session.

@@ -11,6 +11,7 @@
 mod assume_role;
 mod node;
 mod pod_identity;
+mod session_token;
 mod web_identity;
 
 use podpass_policy::{
@@ -142,7 +143,7 @@ impl Control {
                 allowed: true,
                 reason: format!(
                     "issued {} until {}",
-                    session.assumed_role_arn(),
+                    session.principal_arn(),
                     jiff::Timestamp::from_second(session.expires_at).unwrap_or_default()
                 ),
             },

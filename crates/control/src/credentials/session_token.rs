@@ -1,0 +1,73 @@
+//! STS `GetSessionToken`: temporary credentials of the account root itself, for clients that
+//! must not hold its long-term key (a CI job given an hour). Only long-term credentials may ask
+//! (a session asking gets AWS's refusal), the account root's sessions last at most an hour as
+//! on AWS, and podpass has no MFA devices, so MFA parameters are refused rather than ignored.
+//! <https://docs.aws.amazon.com/STS/latest/APIReference/API_GetSessionToken.html>
+
+use podpass_session::{SessionIdentity, SessionKind};
+
+use super::Issued;
+use crate::{Asker, Caller, Control, Ctx, Error, Result};
+
+/// GetSessionToken's default duration (12 hours), before the account root's cap.
+const DEFAULT_SECONDS: i64 = 12 * 3600;
+/// The longest session the account root gets, whatever it asks.
+const ROOT_MAX_SECONDS: i64 = 3600;
+
+impl Control {
+    /// Issues the caller's own temporary credentials for `duration` seconds (already within
+    /// STS's 900 to 129,600), refusing MFA (`with_mfa`) and callers that hold a session.
+    pub async fn get_session_token(
+        &self,
+        ctx: &Ctx,
+        duration: Option<i64>,
+        with_mfa: bool,
+    ) -> Result<Issued> {
+        let caller = ctx.caller()?;
+        let account = match caller {
+            Caller::Root { account, .. } if !caller.is_temporary() => account.clone(),
+            _ => {
+                return Err(Error::NotAuthorized {
+                    why: "Cannot call GetSessionToken with session credentials".to_owned(),
+                });
+            }
+        };
+        if with_mfa {
+            return Err(Error::NotAuthorized {
+                why: "MultiFactorAuthentication failed: no MFA device is registered with podpass"
+                    .to_owned(),
+            });
+        }
+        let seconds = duration.unwrap_or(DEFAULT_SECONDS).min(ROOT_MAX_SECONDS);
+        let root = podpass_arn::account_root(&account);
+        let identity = SessionIdentity {
+            kind: SessionKind::SessionToken,
+            account: account.clone(),
+            role_arn: root.clone(),
+            role_id: account,
+            role_name: String::new(),
+            role_path: "/".to_owned(),
+            session_name: String::new(),
+            source_identity: None,
+            session_policy: None,
+            session_policy_arns: Vec::new(),
+            tags: Vec::new(),
+            transitive_tag_keys: Vec::new(),
+            federated: None,
+            chained: false,
+        };
+        let asker = Asker {
+            source: "sts.amazonaws.com",
+            operation: "GetSessionToken",
+            principal: &root,
+        };
+        let (credentials, session) =
+            self.mint(ctx, asker, "sts:GetSessionToken", identity, seconds)?;
+        tracing::info!(request_id = %ctx.request_id, caller = %root, expires = credentials.expiration, "issued session token");
+        Ok(Issued {
+            credentials,
+            session,
+            packed_policy_size: None,
+        })
+    }
+}
