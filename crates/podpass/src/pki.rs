@@ -13,7 +13,7 @@ use std::time::{Duration, SystemTime};
 use anyhow::Context as _;
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
-    KeyUsagePurpose, SanType,
+    KeyUsagePurpose, PublicKeyData as _, SanType,
 };
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject as _;
@@ -54,12 +54,24 @@ impl ClusterCa {
             .with_context(|| format!("reading {}", key_path.display()))?;
         let key = KeyPair::from_pem(&key_pem)
             .with_context(|| format!("parsing the CA key {}", key_path.display()))?;
-        let issuer = Issuer::from_ca_cert_pem(&certificate_pem, key)
-            .with_context(|| format!("parsing the CA certificate {}", cert_path.display()))?;
         let certificate_der =
             CertificateDer::from_pem_slice(certificate_pem.as_bytes()).map_err(|e| {
                 anyhow::anyhow!("reading the CA certificate {}: {e}", cert_path.display())
             })?;
+        // rcgen signs with whatever key it is given: a key that is not the certificate's would
+        // make every serving certificate fail verification, so it is refused here.
+        let (_, parsed) = x509_parser::parse_x509_certificate(&certificate_der).map_err(|e| {
+            anyhow::anyhow!("parsing the CA certificate {}: {e}", cert_path.display())
+        })?;
+        if parsed.public_key().subject_public_key.data.as_ref() != key.der_bytes() {
+            anyhow::bail!(
+                "the CA key {} is not the key of the CA certificate {}",
+                key_path.display(),
+                cert_path.display()
+            );
+        }
+        let issuer = Issuer::from_ca_cert_pem(&certificate_pem, key)
+            .with_context(|| format!("parsing the CA certificate {}", cert_path.display()))?;
         Ok(Self {
             certificate_pem,
             certificate_der,

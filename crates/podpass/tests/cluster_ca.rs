@@ -151,3 +151,71 @@ fn an_https_issuer_is_published_with_the_thumbprint_of_its_ca() {
     );
     assert!(printed.contains("note: no thumbprint: "), "{printed}");
 }
+
+#[test]
+fn a_corrupt_or_foreign_ca_key_stops_up_with_the_reason() {
+    let mut podpass = Podpass::start();
+    let ca_file = std::path::PathBuf::from(podpass.instance["ca_file"].as_str().unwrap());
+    let key_file = ca_file.with_file_name("ca.key");
+    podpass.stop();
+    let good_key = std::fs::read(&key_file).unwrap();
+
+    // `podpass up` on the same data directory must refuse to start, and say why.
+    let up = |podpass: &Podpass| -> String {
+        // The log goes to a file: a pipe nobody reads would stall a chatty start.
+        let log_path = podpass.dir.path().join("refused.log");
+        let log = std::fs::File::create(&log_path).unwrap();
+        let mut child = podpass
+            .command()
+            .args([
+                "up",
+                "--listen",
+                "127.0.0.1:0",
+                "--agent-port",
+                "0",
+                "--s3-listen",
+                "127.0.0.1:0",
+                "--https-listen",
+                "127.0.0.1:0",
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while child.try_wait().unwrap().is_none() {
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                panic!(
+                    "podpass up started with a bad CA key:\n{}",
+                    std::fs::read_to_string(&log_path).unwrap_or_default()
+                );
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        assert!(!child.wait().unwrap().success());
+        std::fs::read_to_string(&log_path).unwrap()
+    };
+    let garbage_written = std::fs::write(
+        &key_file,
+        b"-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n",
+    );
+    garbage_written.unwrap();
+    let refused = up(&podpass);
+    assert!(refused.contains("parsing the CA key"), "{refused}");
+
+    // Another CA's key, valid on its own: every certificate it signed would fail to verify.
+    let other = Podpass::start();
+    let other_key = std::path::PathBuf::from(other.instance["ca_file"].as_str().unwrap())
+        .with_file_name("ca.key");
+    std::fs::copy(&other_key, &key_file).unwrap();
+    let refused = up(&podpass);
+    assert!(
+        refused.contains("is not the key of the CA certificate"),
+        "{refused}"
+    );
+
+    // Its own key back: it starts again.
+    std::fs::write(&key_file, good_key).unwrap();
+    podpass.restart();
+}
