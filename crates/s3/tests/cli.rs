@@ -123,6 +123,7 @@ print("owner acl", code(lambda: s3.put_object_acl(Bucket="reports", Key="b.csv",
 print("public acl", code(lambda: s3.put_object_acl(Bucket="reports", Key="b.csv", ACL="public-read")))
 print("public put", code(lambda: s3.put_object(Bucket="reports", Key="c", Body=b"x", ACL="public-read")))
 print("public bucket", code(lambda: s3.put_bucket_acl(Bucket="reports", ACL="public-read")))
+print("write grant", code(lambda: s3.put_object_acl(Bucket="reports", Key="b.csv", GrantWrite="uri=http://acs.amazonaws.com/groups/global/AllUsers")))
 print("missing", code(lambda: s3.get_object_acl(Bucket="reports", Key="nope")))
 print("no bucket", code(lambda: s3.get_bucket_versioning(Bucket="nope-bucket")))
 print("recreate", code(lambda: s3.create_bucket(Bucket="reports")))
@@ -144,6 +145,7 @@ print("head", s3.head_bucket(Bucket="reports")["BucketRegion"])
         "public acl AccessControlListNotSupported 400",
         "public put AccessControlListNotSupported 400",
         "public bucket AccessControlListNotSupported 400",
+        "write grant AccessControlListNotSupported 400",
         "missing NoSuchKey 404",
         "no bucket NoSuchBucket 404",
         // The owner re-creating its bucket in us-east-1 gets 200, as in AWS.

@@ -845,6 +845,7 @@ impl S3 for ObjectStore {
                 input.grant_full_control.as_ref(),
                 input.grant_read.as_ref(),
                 input.grant_read_acp.as_ref(),
+                input.grant_write.as_ref(),
                 input.grant_write_acp.as_ref(),
             ],
             input.access_control_policy.is_some(),
