@@ -80,6 +80,37 @@ pub struct SessionIdentity {
     pub chained: bool,
 }
 
+impl SessionIdentity {
+    /// A session of `kind` for the role `role_arn` (id, name, path) of `account`, named
+    /// `session_name`, with nothing else set: no policies, tags, source or web identity.
+    pub fn new(
+        kind: SessionKind,
+        account: &str,
+        role_arn: &str,
+        role_id: &str,
+        role_name: &str,
+        role_path: &str,
+        session_name: &str,
+    ) -> Self {
+        SessionIdentity {
+            kind,
+            account: account.to_owned(),
+            role_arn: role_arn.to_owned(),
+            role_id: role_id.to_owned(),
+            role_name: role_name.to_owned(),
+            role_path: role_path.to_owned(),
+            session_name: session_name.to_owned(),
+            source_identity: None,
+            session_policy: None,
+            session_policy_arns: Vec::new(),
+            tags: Vec::new(),
+            transitive_tag_keys: Vec::new(),
+            federated: None,
+            chained: false,
+        }
+    }
+}
+
 /// A minted session, as sealed inside its session token.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionClaims {

@@ -228,22 +228,15 @@ fn role_identity(
     session_name: &str,
     kind: SessionKind,
 ) -> SessionIdentity {
-    SessionIdentity {
+    SessionIdentity::new(
         kind,
-        account: account.to_owned(),
-        role_arn: role.arn.clone(),
-        role_id: role.role_id.clone(),
-        role_name: role.role_name.clone(),
-        role_path: role.path.clone(),
-        session_name: session_name.to_owned(),
-        source_identity: None,
-        session_policy: None,
-        session_policy_arns: Vec::new(),
-        tags: Vec::new(),
-        transitive_tag_keys: Vec::new(),
-        federated: None,
-        chained: false,
-    }
+        account,
+        &role.arn,
+        &role.role_id,
+        &role.role_name,
+        &role.path,
+        session_name,
+    )
 }
 
 impl SessionRequest<'_> {

@@ -40,22 +40,16 @@ impl Control {
         }
         let seconds = duration.unwrap_or(DEFAULT_SECONDS).min(ROOT_MAX_SECONDS);
         let root = podpass_arn::account_root(&account);
-        let identity = SessionIdentity {
-            kind: SessionKind::SessionToken,
-            account: account.clone(),
-            role_arn: root.clone(),
-            role_id: account,
-            role_name: String::new(),
-            role_path: "/".to_owned(),
-            session_name: String::new(),
-            source_identity: None,
-            session_policy: None,
-            session_policy_arns: Vec::new(),
-            tags: Vec::new(),
-            transitive_tag_keys: Vec::new(),
-            federated: None,
-            chained: false,
-        };
+        // No role: the identity names the account root, with its account id as the id.
+        let identity = SessionIdentity::new(
+            SessionKind::SessionToken,
+            &account,
+            &root,
+            &account,
+            "",
+            "/",
+            "",
+        );
         let asker = Asker {
             source: "sts.amazonaws.com",
             operation: "GetSessionToken",
