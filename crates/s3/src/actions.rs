@@ -184,13 +184,7 @@ pub(crate) fn target(op: &str, path: &S3Path, uri: &Uri, headers: &HeaderMap) ->
         op == "CopyObject" && header(headers, "x-amz-tagging-directive") != Some("REPLACE");
     let request_tags = header(headers, "x-amz-tagging")
         .filter(|_| TAGGING_HEADER_OPERATIONS.contains(&op) && !copies_tags)
-        .map(|tags| {
-            RequestTags::Object(
-                form_urlencoded::parse(tags.as_bytes())
-                    .map(|(key, value)| (key.into_owned(), value.into_owned()))
-                    .collect(),
-            )
-        });
+        .map(|tags| RequestTags::Object(crate::objects::tagging::header_pairs(tags)));
     Some(Target {
         action,
         resource,

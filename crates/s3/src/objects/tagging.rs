@@ -90,11 +90,17 @@ pub(crate) fn from_tag_set(set: &TagSet, max: usize) -> S3Result<Tags> {
     validated(pairs(set), max)
 }
 
-/// The tags of an `x-amz-tagging` header: URL-encoded `key=value` pairs joined by `&`.
-pub(crate) fn from_header(header: &str) -> S3Result<Tags> {
-    let tags: Tags = form_urlencoded::parse(header.as_bytes())
+/// The pairs of an `x-amz-tagging` header as sent, not yet validated (what authorization
+/// sees): URL-encoded `key=value` pairs joined by `&`.
+pub(crate) fn header_pairs(header: &str) -> Tags {
+    form_urlencoded::parse(header.as_bytes())
         .map(|(key, value)| (key.into_owned(), value.into_owned()))
-        .collect();
+        .collect()
+}
+
+/// The tags of an `x-amz-tagging` header, validated.
+pub(crate) fn from_header(header: &str) -> S3Result<Tags> {
+    let tags = header_pairs(header);
     if tags
         .iter()
         .enumerate()
