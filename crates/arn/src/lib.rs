@@ -93,6 +93,11 @@ pub fn user(account: &str, path: &str, name: &str) -> String {
     format!("arn:{PARTITION}:iam::{account}:user{path}{name}")
 }
 
+/// `arn:aws:iam::ACCOUNT:group/PATH/NAME`.
+pub fn group(account: &str, path: &str, name: &str) -> String {
+    format!("arn:{PARTITION}:iam::{account}:group{path}{name}")
+}
+
 /// `arn:aws:iam::ACCOUNT:policy/PATH/NAME` of a customer managed policy.
 pub fn policy(account: &str, path: &str, name: &str) -> String {
     format!("arn:{PARTITION}:iam::{account}:policy{path}{name}")

@@ -43,6 +43,12 @@ pub enum MemberType {
     RoleName,
     /// `policyNameType` 1..128 `[\w+=,.@-]+`.
     PolicyName,
+    /// `userNameType` 1..64 `[\w+=,.@-]+` (a user being created or renamed).
+    UserName,
+    /// `existingUserNameType` 1..128 `[\w+=,.@-]+`.
+    ExistingUserName,
+    /// `groupNameType` 1..128 `[\w+=,.@-]+`.
+    GroupName,
     /// `pathType` 1..512 (role paths).
     Path,
     /// `pathPrefixType` 1..512 (ListRoles).
@@ -154,7 +160,8 @@ impl MemberType {
         match self {
             Self::RoleSessionName => (2, Some(64)),
             Self::AccessKeyId => (16, Some(128)),
-            Self::RoleName => (1, Some(64)),
+            Self::RoleName | Self::UserName => (1, Some(64)),
+            Self::ExistingUserName | Self::GroupName => (1, Some(128)),
             Self::PolicyName | Self::TagKey => (1, Some(128)),
             Self::Path | Self::PathPrefix | Self::PolicyPath => (1, Some(512)),
             Self::Arn => (20, Some(2048)),
@@ -180,7 +187,11 @@ impl MemberType {
         Some(match self {
             Self::RoleSessionName | Self::SourceIdentity => r"[\w+=,.@-]*",
             Self::AccessKeyId => r"[\w]*",
-            Self::RoleName | Self::PolicyName => r"[\w+=,.@-]+",
+            Self::RoleName
+            | Self::PolicyName
+            | Self::UserName
+            | Self::ExistingUserName
+            | Self::GroupName => r"[\w+=,.@-]+",
             Self::Path => r"(\u002F)|(\u002F[\u0021-\u007E]+\u002F)",
             Self::PathPrefix => r"\u002F[\u0021-\u007F]*",
             Self::PolicyPath => r"((/[A-Za-z0-9\.,\+@=_-]+)*)/",
@@ -209,9 +220,13 @@ impl MemberType {
     /// Whether `value` matches [`MemberType::pattern`] (true when there is none).
     pub fn matches_pattern(self, value: &str) -> bool {
         match self {
-            Self::RoleSessionName | Self::SourceIdentity | Self::RoleName | Self::PolicyName => {
-                value.chars().all(word_plus)
-            }
+            Self::RoleSessionName
+            | Self::SourceIdentity
+            | Self::RoleName
+            | Self::PolicyName
+            | Self::UserName
+            | Self::ExistingUserName
+            | Self::GroupName => value.chars().all(word_plus),
             Self::AccessKeyId => value.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
             Self::Path => is_role_path(value),
             Self::PathPrefix => {

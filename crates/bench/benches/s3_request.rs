@@ -13,7 +13,7 @@ use podpass_s3::{S3Front, S3Options, S3Server};
 use podpass_session::{Sealer, SessionIdentity, SessionKind, SessionTag};
 use podpass_sigv4::sign::{SigningParams, presign_query};
 use podpass_sigv4::{PathMode, RequestView};
-use podpass_store::{AccessKey, Role, Store};
+use podpass_store::{AccessKey, Holder, Role, Store};
 use tower::Service;
 
 const ACCOUNT: &str = "111122223333";
@@ -51,6 +51,8 @@ fn endpoints() -> Endpoints {
                 access_key_id: ADMIN_KEY.to_owned(),
                 secret_access_key: ADMIN_SECRET.to_owned(),
                 principal_arn: format!("arn:aws:iam::{ACCOUNT}:root"),
+                user_id: None,
+                active: true,
                 created_at: 0,
             })
             .await
@@ -71,7 +73,7 @@ fn endpoints() -> Endpoints {
             .await
             .expect("role");
         store
-            .attach_role_policy(ROLE, READ_ONLY)
+            .attach_policy(Holder::Role(ROLE), READ_ONLY)
             .await
             .expect("policy");
         let keys = KeyRing::load(store.clone(), jiff::Timestamp::now().as_second())

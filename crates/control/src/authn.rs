@@ -1,6 +1,7 @@
-//! Whose key signed a request: the account's long-term keys (cached, reread on a miss, since
-//! the CLI or another replica may have added one) or a sealed session token, opened without a
-//! database read. Checking the signature itself is the protocol adapter's job.
+//! Whose key signed a request: a long-term key of the account root or of an IAM user (cached,
+//! reread once a second, since the CLI, IAM or another replica may add, deactivate or delete
+//! one) or a sealed session token, opened without a database read. Checking the signature
+//! itself is the protocol adapter's job.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
@@ -9,16 +10,17 @@ use std::time::{Duration, Instant};
 use podpass_session::OpenError;
 use podpass_store::{AccessKey, Store, StoreError};
 
+use crate::caller::UserCaller;
 use crate::{Caller, Control, Ctx, Error, Result};
 
-/// How often a miss may re-read the store's long-term keys: the access key ids of misses are
-/// the caller's to choose, so an unbounded reload would let anyone make every request a full
-/// read of the keys table.
+/// How long a read of the keys is trusted, and how often it may be redone: a deactivated or
+/// deleted key stops signing within this time everywhere. Reads are of the whole (small) table
+/// and at most one per interval, whatever key ids callers send: those are the caller's to
+/// choose, so a reload per miss would let anyone make every request a full read.
 const RELOAD_INTERVAL: Duration = Duration::from_secs(1);
 
-/// The account's long-term keys, cached in memory, for every endpoint that checks signatures
-/// (the AWS APIs and S3). A miss re-reads the store, since the CLI or another replica may have
-/// added a key, at most once per [`RELOAD_INTERVAL`].
+/// The active long-term keys, cached in memory, for every endpoint that checks signatures
+/// (the AWS APIs and S3).
 pub struct AccessKeys {
     store: Store,
     keys: RwLock<HashMap<String, AccessKey>>,
@@ -35,35 +37,86 @@ impl AccessKeys {
         }
     }
 
-    /// The long-term key `access_key_id`, if the store has it (or had it at the last reload,
-    /// when a reload ran less than [`RELOAD_INTERVAL`] ago).
+    /// The active long-term key `access_key_id`, as the store had it at most
+    /// [`RELOAD_INTERVAL`] ago (or at the last reload, while another request reloads).
     pub async fn find(
         &self,
         access_key_id: &str,
     ) -> std::result::Result<Option<AccessKey>, StoreError> {
-        if let Some(key) = self.cached(access_key_id) {
-            return Ok(Some(key));
-        }
         {
             let mut last = self
                 .last_reload
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
             if last.is_some_and(|at| at.elapsed() < RELOAD_INTERVAL) {
-                return Ok(None);
+                drop(last);
+                return Ok(self.cached(access_key_id));
             }
             *last = Some(Instant::now());
         }
-        let all = self.store.access_keys().await?;
+        let reloaded = self.store.access_keys().await;
+        let all = match reloaded {
+            Ok(all) => all,
+            Err(error) => {
+                self.forget();
+                return Err(error);
+            }
+        };
         let mut keys = self
             .keys
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         *keys = all
             .into_iter()
+            .filter(|key| key.active)
             .map(|key| (key.access_key_id.clone(), key))
             .collect();
         Ok(keys.get(access_key_id).cloned())
+    }
+
+    /// Makes the next [`AccessKeys::find`] reread the store (after this process changed a key).
+    pub fn forget(&self) {
+        *self
+            .last_reload
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+    }
+
+    /// The caller behind the active long-term key `access_key_id`, with its secret: the
+    /// account root, or the user the key belongs to (`None` for an unknown key, or a user's key
+    /// whose user is gone).
+    pub async fn signing_identity(
+        &self,
+        access_key_id: &str,
+        default_account: &str,
+    ) -> std::result::Result<Option<SigningIdentity>, StoreError> {
+        let Some(key) = self.find(access_key_id).await? else {
+            return Ok(None);
+        };
+        let account = podpass_arn::Arn::parse(&key.principal_arn)
+            .map(|arn| arn.account)
+            .filter(|account| !account.is_empty())
+            .unwrap_or(default_account)
+            .to_owned();
+        let caller = match &key.user_id {
+            None => Caller::Root {
+                account,
+                access_key_id: key.access_key_id,
+            },
+            Some(user_id) => match self.store.user_by_id(user_id).await {
+                Ok(user) => Caller::User(Arc::new(UserCaller::with_key(
+                    &user,
+                    &account,
+                    &key.access_key_id,
+                ))),
+                Err(StoreError::NotFound(_)) => return Ok(None),
+                Err(error) => return Err(error),
+            },
+        };
+        Ok(Some(SigningIdentity {
+            caller,
+            secret_access_key: key.secret_access_key,
+        }))
     }
 
     fn cached(&self, access_key_id: &str) -> Option<AccessKey> {
@@ -94,11 +147,12 @@ impl Control {
         Ok(self.account_id().to_owned())
     }
 
-    /// Whether `caller`'s credentials may call `service` at all: the account root's
-    /// `GetSessionToken` credentials, without MFA (podpass has no MFA devices), cannot call IAM,
+    /// Whether `caller`'s credentials may call `service` at all: `GetSessionToken`'s
+    /// credentials (of the account root or a user), without MFA (podpass has no MFA devices), cannot call IAM,
     /// which AWS answers as for an unknown token.
     pub fn admit(&self, caller: &Caller, service: &str) -> Result<()> {
-        if service == "iam" && matches!(caller, Caller::Root { .. }) && caller.is_temporary() {
+        let own_session = matches!(caller, Caller::Root { .. } | Caller::User(_));
+        if service == "iam" && own_session && caller.is_temporary() {
             return Err(Error::BadCredentials);
         }
         Ok(())
@@ -131,23 +185,12 @@ impl Control {
             // Temporary keys never work without their session token.
             return Err(Error::BadCredentials);
         }
-        let key = self
-            .inner
+        self.inner
             .access_keys
-            .find(access_key_id)
+            .signing_identity(access_key_id, self.account_id())
             .await
             .map_err(Error::internal)?
-            .ok_or(Error::BadCredentials)?;
-        let account = podpass_arn::Arn::parse(&key.principal_arn)
-            .map_or(self.account_id(), |arn| arn.account)
-            .to_owned();
-        Ok(SigningIdentity {
-            caller: Caller::Root {
-                account,
-                access_key_id: key.access_key_id,
-            },
-            secret_access_key: key.secret_access_key,
-        })
+            .ok_or(Error::BadCredentials)
     }
 }
 
@@ -160,6 +203,8 @@ mod tests {
             access_key_id: id.to_owned(),
             secret_access_key: "secret".to_owned(),
             principal_arn: podpass_arn::account_root("111122223333"),
+            user_id: None,
+            active: true,
             created_at: 0,
         }
     }

@@ -4,12 +4,13 @@
 use std::sync::Arc;
 
 use podpass_policy::{
-    Decision, NamedPolicy, Policy, PolicyError, PolicyKind, PolicySet, PolicyType, Principal,
-    Request, RoleSession, catalogue, evaluate, evaluate_explained,
+    Decision, IamUser, NamedPolicy, Policy, PolicyError, PolicyKind, PolicySet, PolicyType,
+    Principal, Request, RoleSession, catalogue, evaluate, evaluate_explained,
 };
 use podpass_session::SessionClaims;
-use podpass_store::{Role, Store, StoreError};
+use podpass_store::{Holder, Role, Store, StoreError, User};
 
+use crate::caller::UserCaller;
 use crate::{Caller, Control, Ctx, Error, Result};
 
 /// Why a principal's policies could not be assembled.
@@ -61,24 +62,85 @@ pub async fn managed_policy(
     Ok(NamedPolicy::new(meta.policy_name, policy_type, policy).with_arn(arn))
 }
 
-/// Identity policies (inline and attached) and permissions boundary of a role.
-pub async fn role_policies(store: &Store, role: &Role) -> Result<PolicySet, AuthzError> {
-    let mut set = PolicySet::default();
-    for (name, document) in store.role_policies(&role.role_name).await? {
+/// Appends the inline and attached policies of `holder` to `set`.
+async fn add_holder_policies(
+    store: &Store,
+    holder: Holder<'_>,
+    set: &mut PolicySet,
+) -> Result<(), AuthzError> {
+    for (name, document) in store.inline_policies(holder).await? {
         let policy = parse(&name, &document, PolicyKind::Identity)?;
         set.identity
             .push(Arc::new(NamedPolicy::new(name, PolicyType::Inline, policy)));
     }
-    for arn in store.attached_role_policies(&role.role_name).await? {
+    for arn in store.attached_policies(holder).await? {
         let policy =
             managed_policy(store, &arn, PolicyKind::Identity, PolicyType::AwsManaged).await?;
         set.identity.push(Arc::new(policy));
     }
-    if let Some(arn) = &role.permissions_boundary {
+    Ok(())
+}
+
+async fn set_boundary(
+    store: &Store,
+    boundary: Option<&str>,
+    set: &mut PolicySet,
+) -> Result<(), AuthzError> {
+    if let Some(arn) = boundary {
         let policy = managed_policy(store, arn, PolicyKind::Boundary, PolicyType::Boundary).await?;
         set.boundary = Some(Arc::new(policy));
     }
+    Ok(())
+}
+
+/// Identity policies (inline and attached) and permissions boundary of a role.
+pub async fn role_policies(store: &Store, role: &Role) -> Result<PolicySet, AuthzError> {
+    let mut set = PolicySet::default();
+    add_holder_policies(store, Holder::Role(&role.role_name), &mut set).await?;
+    set_boundary(store, role.permissions_boundary.as_deref(), &mut set).await?;
     Ok(set)
+}
+
+/// What applies to a user: its own inline and attached policies, those of its groups, and its
+/// permissions boundary.
+pub async fn user_policies(store: &Store, user: &User) -> Result<PolicySet, AuthzError> {
+    let mut set = PolicySet::default();
+    add_holder_policies(store, Holder::of_user(user), &mut set).await?;
+    for group in store.user_groups(&user.user_id).await? {
+        add_holder_policies(store, Holder::of_group(&group), &mut set).await?;
+    }
+    set_boundary(store, user.permissions_boundary.as_deref(), &mut set).await?;
+    Ok(set)
+}
+
+/// The engine's principal and policies of a signing user, read by its id: a user deleted
+/// since its credentials were issued keeps its signature but no permission.
+pub async fn user_context(
+    store: &Store,
+    caller: &UserCaller,
+) -> Result<(Principal, PolicySet), AuthzError> {
+    let user = match store.user_by_id(&caller.user_id).await {
+        Ok(user) => user,
+        Err(StoreError::NotFound(_)) => {
+            return Ok((user_principal(caller, &[]), PolicySet::default()));
+        }
+        Err(error) => return Err(error.into()),
+    };
+    let policies = user_policies(store, &user).await?;
+    Ok((user_principal(caller, &user.tags), policies))
+}
+
+fn user_principal(caller: &UserCaller, tags: &[podpass_store::Tag]) -> Principal {
+    Principal::User(IamUser {
+        account: caller.account.clone(),
+        name: caller.user_name.clone(),
+        path: caller.path.clone(),
+        user_id: caller.user_id.clone(),
+        tags: tags
+            .iter()
+            .map(|t| (t.key.clone(), t.value.clone()))
+            .collect(),
+    })
 }
 
 /// Everything that applies to a role session: the role's policies, its boundary, and the
@@ -170,6 +232,9 @@ impl Control {
                 root_policies(),
             )),
             Caller::Session(session) => self.session_context(session).await,
+            Caller::User(user) => user_context(self.store(), user)
+                .await
+                .map_err(Error::internal),
         }
     }
 
@@ -187,14 +252,14 @@ impl Control {
         Ok((session_principal(session, &role_tags), policies))
     }
 
-    /// Allows the calling role session to perform `action` on `resource`, or refuses with
-    /// [`Error::NotAuthorized`], logging the engine's explanation (never shown to the caller).
-    /// The account root is allowed everything.
+    /// Allows the calling role session or user to perform `action` on `resource`, or refuses
+    /// with [`Error::NotAuthorized`], logging the engine's explanation. The account root is
+    /// allowed everything.
     pub async fn authorize(&self, ctx: &Ctx, action: &str, resource: &str) -> Result<()> {
         let caller = ctx.caller()?;
-        let Caller::Session(_) = caller else {
+        if let Caller::Root { .. } = caller {
             return Ok(());
-        };
+        }
         let (principal, policies) = self.caller_policies(caller).await?;
         let request = request(principal, action, resource, ctx);
         let decision = evaluate(&policies, &request);

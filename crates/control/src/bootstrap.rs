@@ -1,7 +1,7 @@
 //! First start of an instance: the account id, the account root's access key and the node's
 //! instance role, each created once and kept (ARNs and keys already handed out name them).
 
-use podpass_store::{AccessKey, OidcProvider, Role, Store, StoreError};
+use podpass_store::{AccessKey, Holder, OidcProvider, Role, Store, StoreError};
 
 use crate::{Error, Invalid, Result, ids};
 
@@ -71,6 +71,8 @@ pub async fn ensure_admin_key(
                 access_key_id: given.access_key_id.clone(),
                 secret_access_key: given.secret_access_key.clone(),
                 principal_arn: root,
+                user_id: None,
+                active: true,
                 created_at: crate::now(),
             }
         }
@@ -82,6 +84,8 @@ pub async fn ensure_admin_key(
                 access_key_id: ids::access_key_id().map_err(Error::internal)?,
                 secret_access_key: ids::secret_access_key().map_err(Error::internal)?,
                 principal_arn: root,
+                user_id: None,
+                active: true,
                 created_at: crate::now(),
             }
         }
@@ -258,7 +262,7 @@ async fn ensure_own_role(
         Err(e) => return Err(Error::internal(e)),
     }
     store
-        .put_role_policy(name, policy_name, policy)
+        .put_inline_policy(Holder::Role(name), policy_name, policy)
         .await
         .map_err(Error::internal)
 }

@@ -33,7 +33,7 @@ use std::time::Duration;
 use podpass_audit::{AuditDecision, AuditEvent, AuditLog};
 use podpass_store::Store;
 
-pub use caller::{Caller, Ctx};
+pub use caller::{Caller, Ctx, UserCaller};
 pub use error::{Error, Invalid, Result};
 
 use crate::authn::AccessKeys;

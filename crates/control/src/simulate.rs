@@ -1,13 +1,13 @@
 //! What the policy simulators share, `podpass iam simulate` and IAM's `SimulateCustomPolicy` /
-//! `SimulatePrincipalPolicy`: who the simulated caller is, and a stored role as a session with
-//! its policies. The decision itself is the engine's (`podpass_policy::evaluate_explained`).
+//! `SimulatePrincipalPolicy`: who the simulated caller is, and a stored role (as a session) or
+//! user with its policies. The decision itself is the engine's (`podpass_policy::evaluate_explained`).
 
 use podpass_arn::Arn;
 use podpass_policy::{IamUser, PolicySet, Principal, RoleSession};
 use podpass_store::{Role, StoreError};
 
-use crate::authz::role_policies;
-use crate::{Control, Error, Invalid, Result};
+use crate::authz::{role_policies, user_context};
+use crate::{Control, Error, Invalid, Result, UserCaller};
 
 /// Session name of the role session a simulation evaluates a role as.
 pub const SIMULATED_SESSION: &str = "simulated-session";
@@ -107,27 +107,41 @@ pub fn role_session(role: &Role, account: &str) -> Principal {
 }
 
 impl Control {
-    /// The role a simulation's `PolicySourceArn` names, with its policies: [`Error::NotFound`]
-    /// when there is none, [`Invalid::Input`] for anything but a role of this account.
-    pub async fn simulation_source(&self, arn: &str) -> Result<(Role, PolicySet)> {
+    /// The principal a simulation's `PolicySourceArn` names, with its policies: a role (as a
+    /// session of it) or a user (with its groups' policies). [`Error::NotFound`] when there is
+    /// none, [`Invalid::Input`] for anything but a role or user of this account.
+    pub async fn simulation_source(&self, arn: &str) -> Result<(Principal, PolicySet)> {
         let account = self.account_id();
-        let Some((_, name)) = Arn::parse(arn)
-            .filter(|a| a.service == "iam" && a.account == account)
-            .and_then(|a| a.path_and_name("role"))
-        else {
-            return Err(Error::invalid(
-                Invalid::Input,
-                format!(
-                    "Invalid PolicySourceArn {arn}: only roles of account {account} can be simulated."
-                ),
-            ));
-        };
-        match self.simulation_role(name).await? {
-            (role, policies) if role.arn == arn => Ok((role, policies)),
-            _ => Err(Error::not_found(format!(
-                "The role with name {name} cannot be found."
-            ))),
+        let parsed = Arn::parse(arn).filter(|a| a.service == "iam" && a.account == account);
+        if let Some((_, name)) = parsed.as_ref().and_then(|a| a.path_and_name("role")) {
+            return match self.simulation_role(name).await? {
+                (role, policies) if role.arn == arn => Ok((role_session(&role, account), policies)),
+                _ => Err(Error::not_found(format!(
+                    "The role with name {name} cannot be found."
+                ))),
+            };
         }
+        if let Some((_, name)) = parsed.as_ref().and_then(|a| a.path_and_name("user")) {
+            let user = match self.store().user(name).await {
+                Ok(user) if user.arn == arn => user,
+                Ok(_) | Err(StoreError::NotFound(_)) => {
+                    return Err(Error::not_found(format!(
+                        "The user with name {name} cannot be found."
+                    )));
+                }
+                Err(error) => return Err(Error::internal(error)),
+            };
+            let signer = UserCaller::with_key(&user, account, "");
+            return user_context(self.store(), &signer)
+                .await
+                .map_err(Error::internal);
+        }
+        Err(Error::invalid(
+            Invalid::Input,
+            format!(
+                "Invalid PolicySourceArn {arn}: only roles and users of account {account} can be simulated."
+            ),
+        ))
     }
 
     /// A stored role by name with its identity policies and boundary, as a simulation takes

@@ -158,7 +158,11 @@ impl World {
             if let Some(policy) = &spec.policy {
                 let document = serde_json::json!({"Version": "2012-10-17", "Statement": [policy]});
                 store
-                    .put_role_policy(name, "inline", &document.to_string())
+                    .put_inline_policy(
+                        podpass_store::Holder::Role(name),
+                        "inline",
+                        &document.to_string(),
+                    )
                     .await
                     .unwrap();
             }

@@ -103,7 +103,11 @@ async fn viewer(instance: &Instance) -> Caller {
     let policy = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "eks:ListPodIdentityAssociations", "Resource": "*"}]});
     instance
         .store
-        .put_role_policy("viewer", "list", &policy.to_string())
+        .put_inline_policy(
+            podpass_store::Holder::Role("viewer"),
+            "list",
+            &policy.to_string(),
+        )
         .await
         .unwrap();
     let input = AssumeRole {

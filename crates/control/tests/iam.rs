@@ -9,7 +9,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use podpass_control::credentials::{AssumeRole, SessionRequest};
-use podpass_control::iam::{NewPolicy, NewProvider, NewRole, PolicyInfo};
+use podpass_control::iam::{
+    NewPolicy, NewProvider, NewRole, NewUser, PolicyHolder, PolicyInfo, Tagged,
+};
 use podpass_control::{Caller, Control, Ctx, Error};
 use podpass_store::{OidcProvider, PolicyVersion, Role, Tag};
 use serde::Deserialize;
@@ -112,7 +114,12 @@ async fn reader(instance: &Instance) -> Caller {
         control.create_role(&admin, new).await.unwrap();
         let policy = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iam:GetRole", "Resource": podpass_arn::role(ACCOUNT, "/", "app")}]});
         control
-            .put_role_policy(&admin, "reader", "read-app", &policy.to_string())
+            .put_inline_policy(
+                &admin,
+                PolicyHolder::Role("reader"),
+                "read-app",
+                &policy.to_string(),
+            )
             .await
             .unwrap();
     }
@@ -137,7 +144,13 @@ fn role_fields(role: &Role) -> Value {
         "description": role.description,
         "maxSessionDuration": role.max_session_duration,
         "boundary": role.permissions_boundary,
-        "tags": role.tags.iter().map(|t| (t.key.clone(), json!(t.value))).collect::<serde_json::Map<_, _>>(),
+        "tags": tag_fields(&role.tags)["tags"],
+    })
+}
+
+fn tag_fields(tags: &[Tag]) -> Value {
+    json!({
+        "tags": tags.iter().map(|t| (t.key.clone(), json!(t.value))).collect::<serde_json::Map<_, _>>(),
     })
 }
 
@@ -163,6 +176,15 @@ fn provider_fields(provider: &OidcProvider) -> Value {
     })
 }
 
+/// The role, user or group whose policies a step acts on (`role`, `user` or `group`).
+fn holder(input: &Value) -> PolicyHolder<'_> {
+    match (text(input, "user"), text(input, "group")) {
+        (Some(user), _) => PolicyHolder::User(user),
+        (None, Some(group)) => PolicyHolder::Group(group),
+        (None, None) => PolicyHolder::Role(required(input, "role")),
+    }
+}
+
 /// Runs one step; its outcome as the fields a case's `expect` may name.
 async fn run(instance: &Instance, step: &Step, input: &Value) -> Result<Value, Error> {
     let caller = match step.caller.as_deref() {
@@ -172,7 +194,6 @@ async fn run(instance: &Instance, step: &Step, input: &Value) -> Result<Value, E
     let ctx = ctx(Some(caller));
     let control = &instance.control;
     let name = || required(input, "name");
-    let role = || required(input, "role");
     let arn = || required(input, "arn");
     Ok(match step.op.as_str() {
         "create_role" => {
@@ -198,11 +219,15 @@ async fn run(instance: &Instance, step: &Step, input: &Value) -> Result<Value, E
                 .update_assume_role_policy(&ctx, name(), required(input, "trust"))
                 .await?,
         ),
-        "tag_role" => role_fields(&control.tag_role(&ctx, name(), &tags(input)).await?),
+        "tag_role" => tag_fields(
+            &control
+                .tag(&ctx, Tagged::Role(name()), &tags(input))
+                .await?,
+        ),
         "untag_role" => {
             let keys = strings(input, "keys");
             let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
-            role_fields(&control.untag_role(&ctx, name(), &keys).await?)
+            tag_fields(&control.untag(&ctx, Tagged::Role(name()), &keys).await?)
         }
         "assume" => {
             let arn = podpass_arn::role(ACCOUNT, "/", name());
@@ -219,14 +244,26 @@ async fn run(instance: &Instance, step: &Step, input: &Value) -> Result<Value, E
         }
         "put_role_policy" => json!(
             control
-                .put_role_policy(&ctx, role(), name(), required(input, "document"))
+                .put_inline_policy(&ctx, holder(input), name(), required(input, "document"))
                 .await?
         ),
-        "delete_role_policy" => json!(control.delete_role_policy(&ctx, role(), name()).await?),
-        "list_role_policies" => json!({"names": control.list_role_policies(&ctx, role()).await?}),
-        "attach" => json!(control.attach_role_policy(&ctx, role(), arn()).await?),
+        "delete_role_policy" => json!(
+            control
+                .delete_inline_policy(&ctx, holder(input), name())
+                .await?
+        ),
+        "list_role_policies" => {
+            json!({"names": control.list_inline_policies(&ctx, holder(input)).await?})
+        }
+        "attach" => json!(control.attach_policy(&ctx, holder(input), arn()).await?),
         "attach_new_policies" => {
-            attach_new_policies(control, &ctx, role(), input["count"].as_u64().unwrap_or(1)).await?
+            attach_new_policies(
+                control,
+                &ctx,
+                holder(input),
+                input["count"].as_u64().unwrap_or(1),
+            )
+            .await?
         }
         "create_policy" => {
             let new = NewPolicy {
@@ -276,6 +313,39 @@ async fn run(instance: &Instance, step: &Step, input: &Value) -> Result<Value, E
                 .await?
         ),
         "delete_provider" => json!(control.delete_oidc_provider(&ctx, arn()).await?),
+        "create_user" => {
+            let new = NewUser {
+                name: name(),
+                path: text(input, "path"),
+                ..NewUser::default()
+            };
+            let user = control.create_user(&ctx, new).await?;
+            json!({"name": user.user_name, "path": user.path, "arn": user.arn})
+        }
+        "delete_user" => json!(control.delete_user(&ctx, name()).await?),
+        "create_access_key" => {
+            let key = control
+                .create_access_key(&ctx, Some(required(input, "user")))
+                .await?;
+            json!({"active": key.key.active, "user": key.user_name})
+        }
+        "create_group" => {
+            let group = control
+                .create_group(&ctx, name(), text(input, "path"))
+                .await?;
+            json!({"name": group.group_name, "arn": group.arn})
+        }
+        "add_to_group" => json!(
+            control
+                .set_group_member(
+                    &ctx,
+                    required(input, "group"),
+                    required(input, "user"),
+                    true
+                )
+                .await?
+        ),
+        "delete_group" => json!(control.delete_group(&ctx, name()).await?),
         other => panic!("unknown step {other}"),
     })
 }
@@ -284,7 +354,7 @@ async fn run(instance: &Instance, step: &Step, input: &Value) -> Result<Value, E
 async fn attach_new_policies(
     control: &Control,
     ctx: &Ctx,
-    role: &str,
+    holder: PolicyHolder<'_>,
     count: u64,
 ) -> Result<Value, Error> {
     let document = identity(&["s3:GetObject".into()]);
@@ -296,7 +366,7 @@ async fn attach_new_policies(
             ..NewPolicy::default()
         };
         let policy = control.create_policy(ctx, new).await?;
-        control.attach_role_policy(ctx, role, &policy.arn).await?;
+        control.attach_policy(ctx, holder, &policy.arn).await?;
     }
     Ok(Value::Null)
 }

@@ -167,7 +167,10 @@ async fn role_documents(
         role.trust_policy,
         PolicyKind::Trust,
     )];
-    for (name, document) in store.role_policies(&role.role_name).await? {
+    for (name, document) in store
+        .inline_policies(podpass_store::Holder::Role(&role.role_name))
+        .await?
+    {
         docs.push((
             format!("role {} inline policy {name}", role.role_name),
             document,

@@ -1024,7 +1024,7 @@ fn invalid_members_are_validation_errors() {
         "2000",
     ]);
     assert_aws_error(&page, "ValidationError");
-    let unknown = podpass.aws_admin(&["iam", "list-users"]);
+    let unknown = podpass.aws_admin(&["iam", "list-instance-profiles"]);
     assert_aws_error(&unknown, "InvalidAction");
 }
 

@@ -78,6 +78,49 @@ fn two_replicas_over_one_database_share_identities_sessions_and_keys() {
     assert_eq!(role["Role"]["RoleName"], "written-at-a");
     // Duplicates are refused by the database's constraints, as on SQLite.
     assert_aws_error(&create_role(&b), "EntityAlreadyExists");
+
+    // A user's key made at A signs at B, and once deactivated at A stops signing at B within
+    // B's one-second reread of the keys.
+    a.aws_admin_json(&["iam", "create-user", "--user-name", "ci"]);
+    let key = a.aws_admin_json(&["iam", "create-access-key", "--user-name", "ci"]);
+    let key_id = key["AccessKey"]["AccessKeyId"].as_str().unwrap();
+    let user_env = [
+        ("AWS_ACCESS_KEY_ID", key_id),
+        (
+            "AWS_SECRET_ACCESS_KEY",
+            key["AccessKey"]["SecretAccessKey"].as_str().unwrap(),
+        ),
+    ];
+    let signs_at_b = || {
+        b.aws(&user_env, &["sts", "get-caller-identity"])
+            .status
+            .success()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !signs_at_b() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the new key never signed at B"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    a.aws_admin_json(&[
+        "iam",
+        "update-access-key",
+        "--user-name",
+        "ci",
+        "--access-key-id",
+        key_id,
+        "--status",
+        "Inactive",
+    ]);
+    while signs_at_b() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the inactive key still signs at B"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
 }
 
 #[test]

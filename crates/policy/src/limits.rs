@@ -38,6 +38,10 @@ pub enum SizedDocument {
     TrustPolicy,
     /// All inline policies of one role together (IAM `LimitExceeded`).
     InlineRolePolicies,
+    /// All inline policies of one user together (IAM `LimitExceeded`).
+    InlineUserPolicies,
+    /// All inline policies of one group together (IAM `LimitExceeded`).
+    InlineGroupPolicies,
     /// One version of a customer managed policy (IAM `LimitExceeded`, quota `PolicySize`).
     ManagedPolicy,
     /// A session policy passed to `AssumeRole*` (STS `PackedPolicyTooLarge`).
@@ -61,6 +65,8 @@ impl SizedDocument {
         let (max, measure) = match self {
             SizedDocument::TrustPolicy => (2048, Measure::NonWhitespaceChars),
             SizedDocument::InlineRolePolicies => (10_240, Measure::NonWhitespaceChars),
+            SizedDocument::InlineUserPolicies => (2048, Measure::NonWhitespaceChars),
+            SizedDocument::InlineGroupPolicies => (5120, Measure::NonWhitespaceChars),
             SizedDocument::ManagedPolicy => (6144, Measure::NonWhitespaceChars),
             SizedDocument::SessionPolicy => (2048, Measure::NonWhitespaceChars),
             SizedDocument::BucketPolicy => (20 * 1024, Measure::Bytes),
@@ -111,6 +117,8 @@ mod tests {
         let table = [
             (SizedDocument::TrustPolicy, 2048),
             (SizedDocument::InlineRolePolicies, 10_240),
+            (SizedDocument::InlineUserPolicies, 2048),
+            (SizedDocument::InlineGroupPolicies, 5120),
             (SizedDocument::ManagedPolicy, 6144),
             (SizedDocument::SessionPolicy, 2048),
             (SizedDocument::BucketPolicy, 20_480),

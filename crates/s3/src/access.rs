@@ -5,10 +5,9 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use podpass_arn::Arn;
-use podpass_control::Caller;
 use podpass_control::authn::AccessKeys;
-use podpass_control::authz::{AuthzError, session_policies, session_principal};
+use podpass_control::authz::{AuthzError, session_policies, session_principal, user_context};
+use podpass_control::{Caller, UserCaller};
 use podpass_policy::{
     ContextValue, Decision, PolicySet, Principal, Request, evaluate, evaluate_explained,
 };
@@ -24,11 +23,10 @@ use crate::actions::{self, RequestTags, Target, object_arn};
 use crate::audit::{AuditDecision, AuditEvent, AuditLog};
 use crate::bucket_policy::BucketPolicies;
 use crate::front::RequestInfo;
-use crate::keys::find_admin_key;
 use crate::metrics::S3Metrics;
 use crate::objects::{TagReader, tagging};
 
-/// How long a session's compiled policies are reused before the store is read again.
+/// How long a signer's compiled policies are reused before the store is read again.
 const SESSION_POLICY_TTL: Duration = Duration::from_secs(10);
 
 /// Who signed the request; `None`: nobody (anonymous).
@@ -41,8 +39,8 @@ fn signer_arn(signer: &Signer) -> String {
         .map_or_else(|| "anonymous".to_owned(), Caller::arn)
 }
 
-/// A session's principal and policies, compiled once for many requests.
-struct SessionAuthz {
+/// A signer's (role session or user) principal and policies, compiled once for many requests.
+struct SignerAuthz {
     principal: Principal,
     policies: PolicySet,
 }
@@ -62,7 +60,7 @@ pub(crate) struct Authorizer {
     /// Where the tags of objects and buckets are read for tag conditions (`None`: objects
     /// stored elsewhere, whose tags podpass does not read, so those keys are absent).
     tags: Option<TagReader>,
-    sessions: moka::future::Cache<String, Arc<SessionAuthz>>,
+    signers: moka::future::Cache<String, Arc<SignerAuthz>>,
 }
 
 fn access_denied(request_id: &str) -> S3Error {
@@ -99,7 +97,7 @@ impl Authorizer {
             audit_allowed,
             metrics: S3Metrics::default(),
             tags: None,
-            sessions: moka::future::Cache::builder()
+            signers: moka::future::Cache::builder()
                 .max_capacity(10_000)
                 .time_to_live(SESSION_POLICY_TTL)
                 .build(),
@@ -139,33 +137,47 @@ impl Authorizer {
                 )),
             };
         }
-        let admin = find_admin_key(&self.admin, key)
-            .await?
+        let identity = self
+            .admin
+            .signing_identity(key, &self.account_id)
+            .await
+            .map_err(|error| internal(&info.request_id, &error))?
             .ok_or_else(|| s3_error!(InvalidAccessKeyId))?;
-        let account = Arn::parse(&admin.principal_arn)
-            .map(|arn| arn.account)
-            .filter(|account| !account.is_empty())
-            .unwrap_or(&self.account_id)
-            .to_owned();
-        Ok(Some(Caller::Root {
-            account,
-            access_key_id: admin.access_key_id,
-        }))
+        Ok(Some(identity.caller))
+    }
+
+    /// A signing user's principal and policies, read by its id and kept for
+    /// [`SESSION_POLICY_TTL`] under the key it signed with.
+    async fn user_authz(
+        &self,
+        user: &Arc<UserCaller>,
+    ) -> Result<Arc<SignerAuthz>, Arc<AuthzError>> {
+        let store = self.store.clone();
+        let caller = user.clone();
+        self.signers
+            .try_get_with(user.access_key_id.clone(), async move {
+                let (principal, policies) = user_context(&store, &caller).await?;
+                Ok(Arc::new(SignerAuthz {
+                    principal,
+                    policies,
+                }))
+            })
+            .await
     }
 
     async fn session_authz(
         &self,
         session: &Arc<SessionClaims>,
-    ) -> Result<Arc<SessionAuthz>, Arc<AuthzError>> {
+    ) -> Result<Arc<SignerAuthz>, Arc<AuthzError>> {
         let store = self.store.clone();
         let claims = session.clone();
-        self.sessions
+        self.signers
             .try_get_with(session.access_key_id.clone(), async move {
                 let role = match store.role(&claims.identity.role_name).await {
                     Ok(role) => role,
                     // A deleted role's sessions keep their signature but lose every permission.
                     Err(StoreError::NotFound(_)) => {
-                        return Ok(Arc::new(SessionAuthz {
+                        return Ok(Arc::new(SignerAuthz {
                             principal: session_principal(&claims, &[]),
                             policies: PolicySet::default(),
                         }));
@@ -173,7 +185,7 @@ impl Authorizer {
                     Err(error) => return Err(AuthzError::Store(error)),
                 };
                 let policies = session_policies(&store, &claims).await?;
-                Ok(Arc::new(SessionAuthz {
+                Ok(Arc::new(SignerAuthz {
                     principal: session_principal(&claims, &role.tags),
                     policies,
                 }))
@@ -212,6 +224,13 @@ impl Authorizer {
                     .map_err(|error| internal(&info.request_id, &error))?;
                 (authz.principal.clone(), authz.policies.clone())
             }
+            Some(Caller::User(user)) => {
+                let authz = self
+                    .user_authz(user)
+                    .await
+                    .map_err(|error| internal(&info.request_id, &error))?;
+                (authz.principal.clone(), authz.policies.clone())
+            }
             None => (Principal::Anonymous, PolicySet::default()),
         };
         policies.resource = bucket_policy.map(|stored| stored.compiled.clone());
@@ -235,7 +254,7 @@ impl Authorizer {
         let allowed = match caller {
             // The account root needs no identity policy; only an explicit deny stops it.
             Some(Caller::Root { .. }) => decision != Decision::ExplicitDeny,
-            Some(Caller::Session(_)) | None => decision == Decision::Allow,
+            Some(Caller::Session(_) | Caller::User(_)) | None => decision == Decision::Allow,
         };
         self.metrics.decision(allowed);
         // Settled either way: a later error response of an allowed request is not a refusal.

@@ -1,7 +1,7 @@
 //! IAM entities: roles, inline and managed policies, attachments, OIDC providers.
 
 use crate::{
-    ManagedPolicy, OidcProvider, PolicyVersion, Result, Role, Store, StoreError, from_json,
+    Holder, ManagedPolicy, OidcProvider, PolicyVersion, Result, Role, Store, StoreError, from_json,
     to_json, unique_violation,
 };
 
@@ -57,7 +57,9 @@ type PolicyRow = (
 
 const POLICY_COLUMNS: &str = "SELECT p.arn, p.policy_id, p.policy_name, p.path, p.description, \
      p.default_version_id, p.tags, p.created_at, p.updated_at, \
-     (SELECT COUNT(*) FROM role_attachments a WHERE a.policy_arn = p.arn) FROM managed_policies p";
+     (SELECT COUNT(*) FROM role_attachments a WHERE a.policy_arn = p.arn) \
+     + (SELECT COUNT(*) FROM holder_attachments h WHERE h.policy_arn = p.arn) \
+     FROM managed_policies p";
 
 fn policy_from_row(row: PolicyRow) -> Result<ManagedPolicy> {
     let (arn, policy_id, policy_name, path, description, default_version_id, tags, c, u, n) = row;
@@ -196,59 +198,70 @@ impl Store {
         Ok(())
     }
 
-    /// Creates or replaces an inline policy of a role.
-    pub async fn put_role_policy(&self, role: &str, policy_name: &str, doc: &str) -> Result<()> {
-        self.role(role).await?;
-        sqlx::query(
-            "INSERT INTO role_policies (role_key, policy_name, document) VALUES ($1, $2, $3) \
-             ON CONFLICT (role_key, policy_name) DO UPDATE SET document = excluded.document",
-        )
-        .bind(role_key(role))
-        .bind(policy_name)
-        .bind(doc)
-        .execute(&self.pool)
-        .await?;
+    /// Creates or replaces an inline policy of `holder`.
+    pub async fn put_inline_policy(
+        &self,
+        holder: Holder<'_>,
+        policy_name: &str,
+        doc: &str,
+    ) -> Result<()> {
+        let (table, column, key) = holder.inline_policies();
+        let sql = format!(
+            "INSERT INTO {table} ({column}, policy_name, document) VALUES ($1, $2, $3) \
+             ON CONFLICT ({column}, policy_name) DO UPDATE SET document = excluded.document"
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(key)
+            .bind(policy_name)
+            .bind(doc)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
-    /// Reads an inline policy document of a role.
-    pub async fn role_policy(&self, role: &str, policy_name: &str) -> Result<String> {
-        self.role(role).await?;
-        let row: Option<(String,)> = sqlx::query_as(
-            "SELECT document FROM role_policies WHERE role_key = $1 AND policy_name = $2",
-        )
-        .bind(role_key(role))
-        .bind(policy_name)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.map(|(d,)| d)
-            .ok_or_else(|| StoreError::NotFound(format!("The role policy with name {policy_name}")))
+    /// Reads an inline policy document of `holder`.
+    pub async fn inline_policy(&self, holder: Holder<'_>, policy_name: &str) -> Result<String> {
+        let (table, column, key) = holder.inline_policies();
+        let sql = format!("SELECT document FROM {table} WHERE {column} = $1 AND policy_name = $2");
+        let row: Option<(String,)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(key)
+            .bind(policy_name)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|(d,)| d).ok_or_else(|| {
+            StoreError::NotFound(format!(
+                "The {} policy with name {policy_name}",
+                holder.kind()
+            ))
+        })
     }
 
-    /// Lists a role's inline policies as (name, document), ordered by name.
-    pub async fn role_policies(&self, role: &str) -> Result<Vec<(String, String)>> {
-        self.role(role).await?;
-        let rows: Vec<(String, String)> = sqlx::query_as(
-            "SELECT policy_name, document FROM role_policies WHERE role_key = $1 ORDER BY policy_name",
-        )
-        .bind(role_key(role))
-        .fetch_all(&self.pool)
-        .await?;
+    /// Lists the inline policies of `holder` as (name, document), ordered by name.
+    pub async fn inline_policies(&self, holder: Holder<'_>) -> Result<Vec<(String, String)>> {
+        let (table, column, key) = holder.inline_policies();
+        let sql = format!(
+            "SELECT policy_name, document FROM {table} WHERE {column} = $1 ORDER BY policy_name"
+        );
+        let rows: Vec<(String, String)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(key)
+            .fetch_all(&self.pool)
+            .await?;
         Ok(rows)
     }
 
-    /// Deletes an inline policy of a role.
-    pub async fn delete_role_policy(&self, role: &str, policy_name: &str) -> Result<()> {
-        self.role(role).await?;
-        let done =
-            sqlx::query("DELETE FROM role_policies WHERE role_key = $1 AND policy_name = $2")
-                .bind(role_key(role))
-                .bind(policy_name)
-                .execute(&self.pool)
-                .await?;
+    /// Deletes an inline policy of `holder`.
+    pub async fn delete_inline_policy(&self, holder: Holder<'_>, policy_name: &str) -> Result<()> {
+        let (table, column, key) = holder.inline_policies();
+        let sql = format!("DELETE FROM {table} WHERE {column} = $1 AND policy_name = $2");
+        let done = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(key)
+            .bind(policy_name)
+            .execute(&self.pool)
+            .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound(format!(
-                "The role policy with name {policy_name}"
+                "The {} policy with name {policy_name}",
+                holder.kind()
             )));
         }
         Ok(())
@@ -390,29 +403,30 @@ impl Store {
         Ok(())
     }
 
-    /// Attaches a managed policy (customer or AWS managed) to a role; idempotent.
-    pub async fn attach_role_policy(&self, role: &str, policy_arn: &str) -> Result<()> {
-        self.role(role).await?;
-        sqlx::query(
-            "INSERT INTO role_attachments (role_key, policy_arn) VALUES ($1, $2) \
-             ON CONFLICT (role_key, policy_arn) DO NOTHING",
-        )
-        .bind(role_key(role))
-        .bind(policy_arn)
-        .execute(&self.pool)
-        .await?;
+    /// Attaches a managed policy (customer or AWS managed) to `holder`; idempotent.
+    pub async fn attach_policy(&self, holder: Holder<'_>, policy_arn: &str) -> Result<()> {
+        let (table, column, key) = holder.attachments();
+        let sql = format!(
+            "INSERT INTO {table} ({column}, policy_arn) VALUES ($1, $2) \
+             ON CONFLICT ({column}, policy_arn) DO NOTHING"
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(key)
+            .bind(policy_arn)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
-    /// Detaches a managed policy from a role.
-    pub async fn detach_role_policy(&self, role: &str, policy_arn: &str) -> Result<()> {
-        self.role(role).await?;
-        let done =
-            sqlx::query("DELETE FROM role_attachments WHERE role_key = $1 AND policy_arn = $2")
-                .bind(role_key(role))
-                .bind(policy_arn)
-                .execute(&self.pool)
-                .await?;
+    /// Detaches a managed policy from `holder`.
+    pub async fn detach_policy(&self, holder: Holder<'_>, policy_arn: &str) -> Result<()> {
+        let (table, column, key) = holder.attachments();
+        let sql = format!("DELETE FROM {table} WHERE {column} = $1 AND policy_arn = $2");
+        let done = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(key)
+            .bind(policy_arn)
+            .execute(&self.pool)
+            .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound(format!(
                 "Policy {policy_arn} was not found."
@@ -421,25 +435,27 @@ impl Store {
         Ok(())
     }
 
-    /// Lists the managed policy ARNs attached to a role, ordered.
-    pub async fn attached_role_policies(&self, role: &str) -> Result<Vec<String>> {
-        self.role(role).await?;
-        let rows: Vec<(String,)> = sqlx::query_as(
-            "SELECT policy_arn FROM role_attachments WHERE role_key = $1 ORDER BY policy_arn",
-        )
-        .bind(role_key(role))
-        .fetch_all(&self.pool)
-        .await?;
+    /// Lists the managed policy ARNs attached to `holder`, ordered.
+    pub async fn attached_policies(&self, holder: Holder<'_>) -> Result<Vec<String>> {
+        let (table, column, key) = holder.attachments();
+        let sql = format!("SELECT policy_arn FROM {table} WHERE {column} = $1 ORDER BY policy_arn");
+        let rows: Vec<(String,)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(key)
+            .fetch_all(&self.pool)
+            .await?;
         Ok(rows.into_iter().map(|(a,)| a).collect())
     }
 
-    /// Counts the roles a policy ARN is attached to (AWS managed policies included).
+    /// Counts the roles, users and groups a policy ARN is attached to (AWS managed policies
+    /// included).
     pub async fn attachment_count(&self, policy_arn: &str) -> Result<i64> {
-        let (n,): (i64,) =
-            sqlx::query_as("SELECT COUNT(*) FROM role_attachments WHERE policy_arn = $1")
-                .bind(policy_arn)
-                .fetch_one(&self.pool)
-                .await?;
+        let (n,): (i64,) = sqlx::query_as(
+            "SELECT (SELECT COUNT(*) FROM role_attachments WHERE policy_arn = $1) \
+             + (SELECT COUNT(*) FROM holder_attachments WHERE policy_arn = $1)",
+        )
+        .bind(policy_arn)
+        .fetch_one(&self.pool)
+        .await?;
         Ok(n)
     }
 
@@ -518,5 +534,36 @@ impl Store {
             )));
         }
         Ok(())
+    }
+}
+
+impl Holder<'_> {
+    /// What IAM's messages call the holder.
+    fn kind(&self) -> &'static str {
+        match self {
+            Holder::Role(_) => "role",
+            Holder::User(_) => "user",
+            Holder::Group(_) => "group",
+        }
+    }
+
+    /// The table of the holder's inline policies, its key column, and the holder's key there.
+    fn inline_policies(&self) -> (&'static str, &'static str, String) {
+        match self {
+            Holder::Role(name) => ("role_policies", "role_key", role_key(name)),
+            Holder::User(id) | Holder::Group(id) => {
+                ("holder_policies", "holder_id", (*id).to_owned())
+            }
+        }
+    }
+
+    /// The table of the holder's managed policy attachments, its key column, and the key.
+    fn attachments(&self) -> (&'static str, &'static str, String) {
+        match self {
+            Holder::Role(name) => ("role_attachments", "role_key", role_key(name)),
+            Holder::User(id) | Holder::Group(id) => {
+                ("holder_attachments", "holder_id", (*id).to_owned())
+            }
+        }
     }
 }

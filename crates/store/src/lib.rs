@@ -12,6 +12,7 @@ mod keys;
 mod objects;
 mod records;
 mod s3;
+mod users;
 
 pub use records::*;
 
@@ -34,6 +35,9 @@ pub enum StoreError {
     /// The entity is still referenced (attached policies, inline policies, ...).
     #[error("{0}")]
     Conflict(String),
+    /// A quota would be exceeded.
+    #[error("{0}")]
+    LimitExceeded(String),
     /// A stored JSON column could not be decoded: the store was written by something else.
     #[error("corrupt stored value in {column}: {source}")]
     Corrupt {
@@ -99,6 +103,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         6,
         "token review",
         include_str!("../migrations/0006_token_review.sql"),
+    ),
+    (
+        7,
+        "users and groups",
+        include_str!("../migrations/0007_users_groups.sql"),
     ),
 ];
 

@@ -13,15 +13,20 @@ pub struct Tag {
     pub value: String,
 }
 
-/// Long-term access key (the admin's); temporary keys are sealed, never stored.
+/// Long-term access key, of the account root or of an IAM user; temporary keys are sealed,
+/// never stored.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AccessKey {
     /// `AKIA...` id.
     pub access_key_id: String,
     /// Secret key.
     pub secret_access_key: String,
-    /// Principal the key acts as, e.g. `arn:aws:iam::000000000000:root`.
+    /// Principal the key acts as, e.g. `arn:aws:iam::000000000000:root` or a user's ARN.
     pub principal_arn: String,
+    /// The user's unique id (`AIDA...`) for a user's key, `None` for the account root's.
+    pub user_id: Option<String>,
+    /// Whether the key signs (`Active`); an `Inactive` key is refused.
+    pub active: bool,
     /// Creation time, epoch seconds.
     pub created_at: i64,
 }
@@ -163,6 +168,51 @@ pub struct Role {
     pub tags: Vec<Tag>,
     /// Creation time, epoch seconds.
     pub created_at: i64,
+}
+
+/// An IAM user.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct User {
+    /// User name as created (case preserved).
+    pub user_name: String,
+    /// `AIDA...` unique id.
+    pub user_id: String,
+    /// Path, `/` by default.
+    pub path: String,
+    /// `arn:aws:iam::ACCOUNT:user{path}{name}`.
+    pub arn: String,
+    /// Permissions boundary policy ARN.
+    pub permissions_boundary: Option<String>,
+    /// Tags.
+    pub tags: Vec<Tag>,
+    /// Creation time, epoch seconds.
+    pub created_at: i64,
+}
+
+/// An IAM group.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Group {
+    /// Group name as created (case preserved).
+    pub group_name: String,
+    /// `AGPA...` unique id.
+    pub group_id: String,
+    /// Path, `/` by default.
+    pub path: String,
+    /// `arn:aws:iam::ACCOUNT:group{path}{name}`.
+    pub arn: String,
+    /// Creation time, epoch seconds.
+    pub created_at: i64,
+}
+
+/// What inline policies and managed policy attachments belong to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Holder<'a> {
+    /// A role, by name.
+    Role(&'a str),
+    /// A user, by unique id.
+    User(&'a str),
+    /// A group, by unique id.
+    Group(&'a str),
 }
 
 /// A customer managed policy.

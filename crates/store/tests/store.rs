@@ -72,22 +72,34 @@ async fn deleting_a_role_with_policies_conflicts_until_they_are_gone() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(&dir).await;
     store.create_role(&role("r")).await.unwrap();
-    store.put_role_policy("r", "p", "{}").await.unwrap();
     store
-        .attach_role_policy("r", "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess")
+        .put_inline_policy(Holder::Role("r"), "p", "{}")
+        .await
+        .unwrap();
+    store
+        .attach_policy(
+            Holder::Role("r"),
+            "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess",
+        )
         .await
         .unwrap();
     assert!(
         matches!(store.delete_role("r").await, Err(StoreError::Conflict(m)) if m.contains("detach"))
     );
     store
-        .detach_role_policy("r", "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess")
+        .detach_policy(
+            Holder::Role("r"),
+            "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess",
+        )
         .await
         .unwrap();
     assert!(
         matches!(store.delete_role("r").await, Err(StoreError::Conflict(m)) if m.contains("delete policies"))
     );
-    store.delete_role_policy("r", "p").await.unwrap();
+    store
+        .delete_inline_policy(Holder::Role("r"), "p")
+        .await
+        .unwrap();
     store.delete_role("r").await.unwrap();
     assert!(matches!(
         store.role("r").await,
@@ -124,7 +136,7 @@ async fn managed_policy_versions_and_attachment_counts() {
     };
     store.create_policy_version(arn, &v2, true).await.unwrap();
     store.create_role(&role("r")).await.unwrap();
-    store.attach_role_policy("r", arn).await.unwrap();
+    store.attach_policy(Holder::Role("r"), arn).await.unwrap();
     let read = store.policy(arn).await.unwrap();
     assert_eq!(
         (read.default_version_id.as_str(), read.attachment_count),

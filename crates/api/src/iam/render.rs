@@ -1,8 +1,8 @@
-//! XML shapes IAM responses share: Role, Policy, PolicyVersion, Tags.
+//! XML shapes IAM responses share: Role, User, Group, AccessKey, Policy, PolicyVersion, Tags.
 
 use podpass_awsproto::{XmlWriter, encode_policy_document};
-use podpass_control::iam::PolicyInfo;
-use podpass_store::{PolicyVersion, Role, Tag};
+use podpass_control::iam::{PolicyInfo, UserAccessKey};
+use podpass_store::{Group, PolicyVersion, Role, Tag, User};
 
 use super::common::timestamp;
 
@@ -33,18 +33,55 @@ pub(super) fn write_role(w: &mut XmlWriter, role: &Role, view: RoleView) {
     if view == RoleView::Listed {
         return;
     }
-    if let Some(boundary) = &role.permissions_boundary {
+    write_boundary_and_tags(w, role.permissions_boundary.as_deref(), &role.tags);
+    if view == RoleView::Full {
+        w.nest("RoleLastUsed", |_| {});
+    }
+}
+
+fn write_boundary_and_tags(w: &mut XmlWriter, boundary: Option<&str>, tags: &[Tag]) {
+    if let Some(boundary) = boundary {
         w.nest("PermissionsBoundary", |w| {
             w.elem("PermissionsBoundaryType", "PermissionsBoundaryPolicy")
                 .elem("PermissionsBoundaryArn", boundary);
         });
     }
-    if !role.tags.is_empty() {
-        write_tags(w, &role.tags);
+    if !tags.is_empty() {
+        write_tags(w, tags);
     }
-    if view == RoleView::Full {
-        w.nest("RoleLastUsed", |_| {});
+}
+
+/// Writes the members of a `User` structure; ListUsers items (`listed`) carry neither
+/// boundary nor tags.
+pub(super) fn write_user(w: &mut XmlWriter, user: &User, listed: bool) {
+    w.elem("Path", &user.path)
+        .elem("UserName", &user.user_name)
+        .elem("UserId", &user.user_id)
+        .elem("Arn", &user.arn)
+        .timestamp("CreateDate", timestamp(user.created_at));
+    if !listed {
+        write_boundary_and_tags(w, user.permissions_boundary.as_deref(), &user.tags);
     }
+}
+
+/// Writes the members of a `Group` structure.
+pub(super) fn write_group(w: &mut XmlWriter, group: &Group) {
+    w.elem("Path", &group.path)
+        .elem("GroupName", &group.group_name)
+        .elem("GroupId", &group.group_id)
+        .elem("Arn", &group.arn)
+        .timestamp("CreateDate", timestamp(group.created_at));
+}
+
+/// Writes an `AccessKey` (with its secret: CreateAccessKey) or `AccessKeyMetadata` structure.
+pub(super) fn write_access_key(w: &mut XmlWriter, key: &UserAccessKey, with_secret: bool) {
+    w.elem("UserName", &key.user_name)
+        .elem("AccessKeyId", &key.key.access_key_id)
+        .elem("Status", if key.key.active { "Active" } else { "Inactive" });
+    if with_secret {
+        w.elem("SecretAccessKey", &key.key.secret_access_key);
+    }
+    w.timestamp("CreateDate", timestamp(key.key.created_at));
 }
 
 /// Writes `<Tags>` with one member per tag.

@@ -1,12 +1,12 @@
-//! Role operations: create, read, list, update, delete, tags and permissions boundary.
+//! Role operations: create, read, list, update, delete (tags and boundary:
+//! `identity_attributes`).
 
 use podpass_awsproto::{AwsError, MemberType, RenderedResponse, Validation};
-use podpass_control::iam::tags::MAX_TAGS;
 use podpass_control::iam::{MAX_SESSION_RANGE, NewRole};
 
 use super::common::{response, role_name};
 use super::pagination::PageRequest;
-use super::render::{RoleView, write_role, write_tags};
+use super::render::{RoleView, write_role};
 use super::tags::read_tags;
 use crate::AppState;
 use crate::call::Call;
@@ -187,112 +187,4 @@ pub(super) async fn update_assume_role_policy(
         .await
         .map_err(query)?;
     Ok(response("UpdateAssumeRolePolicy", call).empty())
-}
-
-/// TagRole.
-pub(super) async fn tag_role(state: &AppState, call: &Call) -> Result<RenderedResponse, AwsError> {
-    let mut validation = Validation::new();
-    let name = role_name(call, &mut validation);
-    let tags = read_tags(&call.params, &mut validation);
-    if tags.is_none() {
-        validation.require("Tags", None);
-    }
-    validation.finish()?;
-    state
-        .control
-        .tag_role(&call.ctx, name, &tags.unwrap_or_default())
-        .await
-        .map_err(query)?;
-    Ok(response("TagRole", call).empty())
-}
-
-/// UntagRole.
-pub(super) async fn untag_role(
-    state: &AppState,
-    call: &Call,
-) -> Result<RenderedResponse, AwsError> {
-    let mut validation = Validation::new();
-    let name = role_name(call, &mut validation);
-    let keys = call.params.list("TagKeys");
-    match &keys {
-        None => {
-            validation.require("TagKeys", None);
-        }
-        Some(keys) => {
-            validation.check_list_len("TagKeys", Some(keys), MAX_TAGS);
-            for (i, key) in keys.iter().enumerate() {
-                validation.check(
-                    &format!("TagKeys.member.{}", i + 1),
-                    Some(key),
-                    MemberType::TagKey,
-                );
-            }
-        }
-    }
-    validation.finish()?;
-    state
-        .control
-        .untag_role(&call.ctx, name, &keys.unwrap_or_default())
-        .await
-        .map_err(query)?;
-    Ok(response("UntagRole", call).empty())
-}
-
-/// ListRoleTags (sorted by key).
-pub(super) async fn list_role_tags(
-    state: &AppState,
-    call: &Call,
-) -> Result<RenderedResponse, AwsError> {
-    let mut validation = Validation::new();
-    let name = role_name(call, &mut validation);
-    let page_request = PageRequest::read(&call.params, &mut validation)?;
-    validation.finish()?;
-    let tags = state
-        .control
-        .list_role_tags(&call.ctx, name)
-        .await
-        .map_err(query)?;
-    let page = page_request.page(tags, |t| t.key.to_ascii_lowercase());
-    Ok(response("ListRoleTags", call).result(|w| {
-        write_tags(w, &page.items);
-        page.write_truncation(w);
-    }))
-}
-
-/// PutRolePermissionsBoundary.
-pub(super) async fn put_role_permissions_boundary(
-    state: &AppState,
-    call: &Call,
-) -> Result<RenderedResponse, AwsError> {
-    let mut validation = Validation::new();
-    let name = role_name(call, &mut validation);
-    let boundary = call.params.get("PermissionsBoundary");
-    validation.require("PermissionsBoundary", boundary).check(
-        "PermissionsBoundary",
-        boundary,
-        MemberType::Arn,
-    );
-    validation.finish()?;
-    state
-        .control
-        .put_role_permissions_boundary(&call.ctx, name, boundary.unwrap_or_default())
-        .await
-        .map_err(query)?;
-    Ok(response("PutRolePermissionsBoundary", call).empty())
-}
-
-/// DeleteRolePermissionsBoundary.
-pub(super) async fn delete_role_permissions_boundary(
-    state: &AppState,
-    call: &Call,
-) -> Result<RenderedResponse, AwsError> {
-    let mut validation = Validation::new();
-    let name = role_name(call, &mut validation);
-    validation.finish()?;
-    state
-        .control
-        .delete_role_permissions_boundary(&call.ctx, name)
-        .await
-        .map_err(query)?;
-    Ok(response("DeleteRolePermissionsBoundary", call).empty())
 }

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use podpass_awsproto::{AwsError, MemberType, RenderedResponse, Validation, XmlWriter};
-use podpass_control::simulate::{arn_principal, role_session};
+use podpass_control::simulate::arn_principal;
 use podpass_policy::{
     ContextValue, Decision, Explanation, NamedPolicy, PolicyKind, PolicySet, PolicyType, Principal,
     Request, Span, evaluate, evaluate_explained,
@@ -297,8 +297,9 @@ pub(super) async fn simulate_custom_policy(
     Ok(render("SimulateCustomPolicy", call, results, &page))
 }
 
-/// SimulatePrincipalPolicy: a role's inline, attached and boundary policies (plus any given
-/// documents), evaluated as a session of the role.
+/// SimulatePrincipalPolicy: a role's or user's inline, attached (and, for a user, its groups')
+/// and boundary policies, plus any given documents, evaluated as a session of the role or as
+/// the user.
 pub(super) async fn simulate_principal_policy(
     state: &AppState,
     call: &Call,
@@ -307,7 +308,7 @@ pub(super) async fn simulate_principal_policy(
     let source = required(call, &mut validation, "PolicySourceArn", MemberType::Arn);
     let mut simulation = read_simulation(call, &mut validation)?;
     authorize(state, call, "iam:SimulatePrincipalPolicy", source).await?;
-    let (role, stored) = state
+    let (source_principal, stored) = state
         .control
         .simulation_source(source)
         .await
@@ -318,10 +319,7 @@ pub(super) async fn simulate_principal_policy(
     if simulation.boundary.is_none() {
         simulation.boundary = stored.boundary;
     }
-    let principal = simulation
-        .caller
-        .clone()
-        .unwrap_or_else(|| role_session(&role, state.control.account_id()));
+    let principal = simulation.caller.clone().unwrap_or(source_principal);
     let (results, page) = evaluate_all(simulation, principal);
     Ok(render("SimulatePrincipalPolicy", call, results, &page))
 }

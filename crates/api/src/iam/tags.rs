@@ -28,6 +28,26 @@ pub(super) fn read_tags(params: &QueryParams, validation: &mut Validation) -> Op
     Some(tags)
 }
 
+/// Reads the required `TagKeys.member.N` of an untag operation, recording violations.
+pub(super) fn read_tag_keys<'p>(
+    params: &'p QueryParams,
+    validation: &mut Validation,
+) -> Vec<&'p str> {
+    let Some(keys) = params.list("TagKeys") else {
+        validation.require("TagKeys", None);
+        return Vec::new();
+    };
+    validation.check_list_len("TagKeys", Some(&keys), MAX_TAGS);
+    for (i, key) in keys.iter().enumerate() {
+        validation.check(
+            &format!("TagKeys.member.{}", i + 1),
+            Some(key),
+            MemberType::TagKey,
+        );
+    }
+    keys
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

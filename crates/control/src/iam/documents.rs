@@ -3,6 +3,7 @@
 
 use podpass_policy::{Policy, PolicyKind, SizedDocument, check_size};
 
+use super::PolicyHolder;
 use crate::{Error, Invalid, Result};
 
 /// What a policy document is written as, which decides its grammar and size quota.
@@ -10,10 +11,11 @@ use crate::{Error, Invalid, Result};
 pub enum DocumentUse<'a> {
     /// A role's trust policy.
     Trust,
-    /// An inline policy of the named role, whose other inline policies count with it.
+    /// An inline policy of the named role, user or group, whose other inline policies count
+    /// with it.
     Inline {
-        /// The role.
-        role: &'a str,
+        /// The holder.
+        holder: PolicyHolder<'a>,
         /// The documents of its other inline policies.
         others: &'a [&'a str],
     },
@@ -29,10 +31,7 @@ pub enum DocumentUse<'a> {
 pub fn check_document(text: &str, usage: DocumentUse<'_>) -> Result<Policy> {
     let (kind, sized) = match usage {
         DocumentUse::Trust => (PolicyKind::Trust, Some(SizedDocument::TrustPolicy)),
-        DocumentUse::Inline { .. } => (
-            PolicyKind::Identity,
-            Some(SizedDocument::InlineRolePolicies),
-        ),
+        DocumentUse::Inline { holder, .. } => (PolicyKind::Identity, Some(holder.inline_quota())),
         DocumentUse::Managed => (PolicyKind::Identity, Some(SizedDocument::ManagedPolicy)),
         DocumentUse::Simulated(kind) => (kind, None),
     };
@@ -44,8 +43,13 @@ pub fn check_document(text: &str, usage: DocumentUse<'_>) -> Result<Policy> {
         if let Err(exceeded) = check_size(sized, others.iter().copied().chain([text])) {
             let max = exceeded.max;
             return Err(Error::limit_exceeded(match usage {
-                DocumentUse::Inline { role, .. } => {
-                    format!("Maximum policy size of {max} bytes exceeded for role {role}")
+                DocumentUse::Inline { holder, .. } => {
+                    let (kind, name) = match holder {
+                        PolicyHolder::Role(name) => ("role", name),
+                        PolicyHolder::User(name) => ("user", name),
+                        PolicyHolder::Group(name) => ("group", name),
+                    };
+                    format!("Maximum policy size of {max} bytes exceeded for {kind} {name}")
                 }
                 DocumentUse::Managed => format!("Cannot exceed quota for PolicySize: {max}"),
                 _ => format!("Cannot exceed quota for ACLSizePerRole: {max}"),
@@ -114,14 +118,14 @@ mod tests {
             )
         );
         let alone = DocumentUse::Inline {
-            role: "r",
+            holder: PolicyHolder::Role("r"),
             others: &[],
         };
         assert!(check_document(&big, alone).is_ok());
         // The role's other inline policies count with it.
         let others = [big.as_str()];
         let with_others = DocumentUse::Inline {
-            role: "r",
+            holder: PolicyHolder::Role("r"),
             others: &others,
         };
         assert_eq!(
@@ -129,6 +133,18 @@ mod tests {
             (
                 "LimitExceeded".into(),
                 "Maximum policy size of 10240 bytes exceeded for role r".into()
+            )
+        );
+        // A user's inline policies have a smaller quota, named after the user.
+        let user = DocumentUse::Inline {
+            holder: PolicyHolder::User("ci"),
+            others: &[],
+        };
+        assert_eq!(
+            refusal(check_document(&big, user)),
+            (
+                "LimitExceeded".into(),
+                "Maximum policy size of 2048 bytes exceeded for user ci".into()
             )
         );
         // Too large is said before malformed: the text is not parsed at all.

@@ -1,14 +1,17 @@
-//! IAM: roles, their inline and attached policies, managed policies and their versions, OIDC
-//! identity providers. Each operation authorizes the caller on the entity's ARN, applies IAM's
+//! IAM: roles, users and groups, their inline and attached policies, users' access keys,
+//! managed policies and their versions, OIDC identity providers. Each operation authorizes the caller on the entity's ARN, applies IAM's
 //! rules and quotas, writes the store and clears the IAM cache, so that STS and EKS Auth see
 //! the change at once.
 
 mod documents;
+mod groups;
+mod holder_policies;
+mod identity_attributes;
 mod managed;
 mod oidc;
-mod role_policies;
 mod roles;
 pub mod tags;
+mod users;
 
 use podpass_policy::catalogue;
 use podpass_store::{Role, StoreError};
@@ -16,9 +19,12 @@ use podpass_store::{Role, StoreError};
 use crate::{Control, Ctx, Error, Result};
 
 pub use documents::{DocumentUse, check_document};
+pub use holder_policies::PolicyHolder;
+pub use identity_attributes::Tagged;
 pub use managed::{NewPolicy, PolicyInfo, PolicyScope, version_order_key};
 pub use oidc::{MAX_CLIENT_IDS, MAX_THUMBPRINTS, NewProvider};
 pub use roles::{MAX_SESSION_RANGE, NewRole};
+pub use users::{NewUser, UserAccessKey, UserView};
 
 /// A store error in IAM's words: a missing entity is the store's subject plus " cannot be
 /// found." (or its message when that is a full sentence), a taken name "... already exists.",
@@ -31,6 +37,7 @@ pub(crate) fn store_error(error: StoreError) -> Error {
             why: format!("{what} already exists."),
         },
         StoreError::Conflict(why) => Error::InUse { why },
+        StoreError::LimitExceeded(why) => Error::limit_exceeded(why),
         other => Error::internal(other),
     }
 }

@@ -1,10 +1,10 @@
-//! Roles: create, read, list, update, delete, tags and permissions boundary.
+//! Roles: create, read, list, update, delete (tags and boundary: `identity_attributes`).
 
 use podpass_store::{Role, Tag};
 
 use super::documents::{DocumentUse, check_document, lint_trust_policy};
 use super::store_error;
-use super::tags::{check_unique_keys, merge_tags, remove_tags};
+use super::tags::check_unique_keys;
 use crate::ids::unique_id;
 use crate::{Control, Ctx, Error, Result, now};
 
@@ -143,52 +143,6 @@ impl Control {
         let role = self.save_role(role).await?;
         lint_trust_policy(&role.role_name, &policy);
         Ok(role)
-    }
-
-    /// TagRole: adds tags, replacing the values of keys it has (any case).
-    pub async fn tag_role(&self, ctx: &Ctx, name: &str, tags: &[Tag]) -> Result<Role> {
-        let mut role = self.authorized_role(ctx, "iam:TagRole", name).await?;
-        check_unique_keys(tags)?;
-        role.tags = merge_tags(&role.tags, tags)?;
-        self.save_role(role).await
-    }
-
-    /// UntagRole: removes the tags of these keys (any case); unknown keys are no error.
-    pub async fn untag_role(&self, ctx: &Ctx, name: &str, keys: &[&str]) -> Result<Role> {
-        let mut role = self.authorized_role(ctx, "iam:UntagRole", name).await?;
-        role.tags = remove_tags(&role.tags, keys);
-        self.save_role(role).await
-    }
-
-    /// ListRoleTags: a role's tags by key, case-insensitively.
-    pub async fn list_role_tags(&self, ctx: &Ctx, name: &str) -> Result<Vec<Tag>> {
-        let mut role = self.authorized_role(ctx, "iam:ListRoleTags", name).await?;
-        role.tags.sort_by_key(|t| t.key.to_ascii_lowercase());
-        Ok(role.tags)
-    }
-
-    /// PutRolePermissionsBoundary: the policy must exist and be attachable.
-    pub async fn put_role_permissions_boundary(
-        &self,
-        ctx: &Ctx,
-        name: &str,
-        boundary: &str,
-    ) -> Result<Role> {
-        let mut role = self
-            .authorized_role(ctx, "iam:PutRolePermissionsBoundary", name)
-            .await?;
-        self.require_attachable(boundary).await?;
-        role.permissions_boundary = Some(boundary.to_owned());
-        self.save_role(role).await
-    }
-
-    /// DeleteRolePermissionsBoundary.
-    pub async fn delete_role_permissions_boundary(&self, ctx: &Ctx, name: &str) -> Result<Role> {
-        let mut role = self
-            .authorized_role(ctx, "iam:DeleteRolePermissionsBoundary", name)
-            .await?;
-        role.permissions_boundary = None;
-        self.save_role(role).await
     }
 
     /// Writes a changed role.

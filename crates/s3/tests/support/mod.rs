@@ -10,7 +10,7 @@ use podpass_control::sealing::KeyRing;
 use podpass_s3::audit::{self, AuditEvent, AuditFilter};
 use podpass_s3::{S3Options, S3Server};
 use podpass_session::{Credentials, SessionIdentity, SessionKind, SessionTag};
-use podpass_store::{AccessKey, Role, Store};
+use podpass_store::{AccessKey, Holder, Role, Store};
 
 pub(crate) const ACCOUNT: &str = "000000000000";
 pub(crate) const ADMIN_KEY: &str = "AKIAPODPASSADMIN0001";
@@ -90,6 +90,8 @@ impl S3Endpoint {
                     access_key_id: ADMIN_KEY.to_owned(),
                     secret_access_key: ADMIN_SECRET.to_owned(),
                     principal_arn: format!("arn:aws:iam::{ACCOUNT}:root"),
+                    user_id: None,
+                    active: true,
                     created_at: 0,
                 })
                 .await
@@ -159,11 +161,14 @@ impl S3Endpoint {
                 .await
                 .unwrap();
             for arn in attached {
-                self.store.attach_role_policy(name, arn).await.unwrap();
+                self.store
+                    .attach_policy(Holder::Role(name), arn)
+                    .await
+                    .unwrap();
             }
             if let Some(document) = inline {
                 self.store
-                    .put_role_policy(name, "inline", document)
+                    .put_inline_policy(Holder::Role(name), "inline", document)
                     .await
                     .unwrap();
             }
