@@ -4,7 +4,8 @@
 
 bench_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 bench_data="$bench_root/scripts/bench-data"
-bench_bin="$bench_root/target/release/podpass"
+bench_target="${CARGO_TARGET_DIR:-$bench_root/target}"
+bench_bin="$bench_target/release/podpass"
 bench_work="$(mktemp -d)"
 bench_servers=()
 

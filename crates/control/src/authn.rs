@@ -54,14 +54,9 @@ impl AccessKeys {
             }
             *last = Some(Instant::now());
         }
-        let reloaded = self.store.access_keys().await;
-        let all = match reloaded {
-            Ok(all) => all,
-            Err(error) => {
-                self.forget();
-                return Err(error);
-            }
-        };
+        // A failed read fails this request only: the others keep the last keys read until the
+        // next interval, so a store outage does not turn every request into a reload.
+        let all = self.store.access_keys().await?;
         let mut keys = self
             .keys
             .write()
@@ -227,5 +222,34 @@ mod tests {
         tokio::time::sleep(RELOAD_INTERVAL + Duration::from_millis(100)).await;
         assert!(keys.find("AKIASECOND").await.unwrap().is_some());
         assert!(keys.find("AKIAFIRST").await.unwrap().is_some());
+    }
+
+    #[tokio::test]
+    async fn a_deactivated_key_stops_signing_at_the_next_reread() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_sqlite_file(&dir.path().join("db"))
+            .await
+            .unwrap();
+        let user_key = AccessKey {
+            user_id: Some("AIDAUSER".to_owned()),
+            ..key("AKIAUSER")
+        };
+        store.create_access_key(&user_key).await.unwrap();
+        let keys = AccessKeys::new(store.clone());
+        assert!(keys.find("AKIAUSER").await.unwrap().is_some());
+        store
+            .set_access_key_active("AIDAUSER", "AKIAUSER", false)
+            .await
+            .unwrap();
+        // Another process's change shows at the next interval; this process's at once.
+        assert!(keys.find("AKIAUSER").await.unwrap().is_some());
+        keys.forget();
+        assert!(keys.find("AKIAUSER").await.unwrap().is_none());
+        store
+            .set_access_key_active("AIDAUSER", "AKIAUSER", true)
+            .await
+            .unwrap();
+        keys.forget();
+        assert!(keys.find("AKIAUSER").await.unwrap().is_some());
     }
 }

@@ -159,6 +159,10 @@ fn users_groups_and_access_keys_round_trip_and_sign() {
         "{refused}"
     );
     assert_aws_error(&podpass.aws(&env, &["iam", "get-user"]), "AccessDenied");
+    assert_aws_error(
+        &podpass.aws(&env, &["eks", "list-clusters"]),
+        "AccessDenied",
+    );
 
     // A group's policies apply to its members; the user's own, attached ones too.
     podpass.aws_admin_json(&["iam", "create-group", "--group-name", "builders"]);
@@ -170,7 +174,11 @@ fn users_groups_and_access_keys_round_trip_and_sign() {
         "--policy-name",
         "read-iam",
         "--policy-document",
-        &allow("iam:List*", "*"),
+        &json!({
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": ["iam:List*", "eks:ListClusters"], "Resource": "*"}]
+        })
+        .to_string(),
     ]);
     podpass.aws_admin_json(&[
         "iam",
@@ -181,6 +189,7 @@ fn users_groups_and_access_keys_round_trip_and_sign() {
         "ci",
     ]);
     json_of(&podpass.aws(&env, &["iam", "list-roles"]));
+    json_of(&podpass.aws(&env, &["eks", "list-clusters"]));
     let group = podpass.aws_admin_json(&["iam", "get-group", "--group-name", "builders"]);
     assert_eq!(names(&group["Users"], "UserName"), ["ci"]);
     let groups = podpass.aws_admin_json(&["iam", "list-groups-for-user", "--user-name", "ci"]);
