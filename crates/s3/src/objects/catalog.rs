@@ -326,6 +326,10 @@ impl Catalog {
 
     /// Up to `limit` objects of `bucket` whose key is after `after` and at least `from`, in key
     /// order (UTF-8 byte order, as S3 lists).
+    ///
+    /// The query has one lower bound, the tighter of the two: given both, SQLite seeks the
+    /// index to only one of them and filters every row up to the other, so a listing of a
+    /// prefix late in a large bucket would read all the keys before it.
     pub(super) async fn objects_after(
         &self,
         bucket: &str,
@@ -333,17 +337,31 @@ impl Catalog {
         from: &str,
         limit: u32,
     ) -> Result<Vec<ObjectRow>, sqlx::Error> {
-        let rows = sqlx::query(concat!(
-            "SELECT ",
-            object_columns!(),
-            " FROM objects WHERE bucket = $1 AND key > $2 AND key >= $3 ORDER BY key LIMIT $4"
-        ))
-        .bind(bucket)
-        .bind(after)
-        .bind(from)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
+        let (query, bound) = if from > after {
+            (
+                concat!(
+                    "SELECT ",
+                    object_columns!(),
+                    " FROM objects WHERE bucket = $1 AND key >= $2 ORDER BY key LIMIT $3"
+                ),
+                from,
+            )
+        } else {
+            (
+                concat!(
+                    "SELECT ",
+                    object_columns!(),
+                    " FROM objects WHERE bucket = $1 AND key > $2 ORDER BY key LIMIT $3"
+                ),
+                after,
+            )
+        };
+        let rows = sqlx::query(query)
+            .bind(bucket)
+            .bind(bound)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
         Ok(rows.iter().map(object_row).collect())
     }
 

@@ -69,8 +69,12 @@ pub(crate) async fn list(
         Some(cp) => past(cp),
         None => query.after.to_owned(),
     };
-    let batch = u32::try_from((query.max_keys + 1).min(BATCH)).unwrap_or(1000);
     loop {
+        // Only as many rows as the page still needs, plus the one that tells it is truncated:
+        // reading a whole batch past a full page would double the work of a 1,000-key page.
+        let listed = page.objects.len() + page.prefixes.len();
+        let needed = (query.max_keys + 1).saturating_sub(listed).min(BATCH);
+        let batch = u32::try_from(needed).unwrap_or(1);
         let rows = catalog
             .objects_after(bucket, &cursor, query.prefix, batch)
             .await?;
