@@ -1,7 +1,7 @@
 """Setup of scripts/bench-state on one S3 endpoint: creates the bucket `bench` with the 4 KiB
 object `get-4k` (admin keys from the environment: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
-AWS_REGION), then prints three presigned URLs, one per line, valid for an hour:
-  HeadObject get-4k, GetObject get-4k, ListObjectsV2 of the prefix seed/0500/ (1,000 keys)
+AWS_REGION), then prints two presigned URLs, one per line, valid for an hour:
+  GetObject get-4k, ListObjectsV2 of the prefix seed/0500/ (1,000 keys)
 Usage: state-presign.py ENDPOINT BODY_4K"""
 
 import sys
@@ -23,7 +23,6 @@ def main():
     with open(body_4k, "rb") as body:
         s3.put_object(Bucket=BUCKET, Key="get-4k", Body=body.read())
     for operation, params in (
-        ("head_object", {"Bucket": BUCKET, "Key": "get-4k"}),
         ("get_object", {"Bucket": BUCKET, "Key": "get-4k"}),
         ("list_objects_v2", {"Bucket": BUCKET, "Prefix": "seed/0500/", "MaxKeys": 1000}),
     ):
