@@ -1,8 +1,8 @@
 //! Hot-path cache of what STS and EKS Auth read on every call: roles with their parsed trust
-//! policy, and OIDC providers. Entries live one second, IAM's own kind of eventual consistency
-//! for writers in other processes (the CLI, other replicas); this process's IAM API clears the
-//! cache on every write, so its own changes apply at once. Misses are not cached: a role created
-//! a moment ago is found.
+//! policy, OIDC providers, and Pod Identity associations. Entries live one second, IAM's own
+//! kind of eventual consistency for writers in other processes (the CLI, other replicas); this
+//! process's IAM and EKS APIs clear the cache on every write, so its own changes apply at once.
+//! Misses are not cached: a role or association created a moment ago is found.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,7 +10,7 @@ use std::time::Duration;
 use moka::future::Cache;
 use podpass_arn::Arn;
 use podpass_policy::{NamedPolicy, Policy, PolicyKind, PolicyType};
-use podpass_store::{OidcProvider, Role, Store, StoreError};
+use podpass_store::{OidcProvider, PodIdentityAssociation, Role, Store, StoreError};
 
 use crate::error::{Error, Result};
 
@@ -30,6 +30,8 @@ pub struct TrustedRole {
 pub struct IamCache {
     roles: Cache<String, Arc<TrustedRole>>,
     providers: Cache<String, Arc<OidcProvider>>,
+    /// By cluster, namespace and ServiceAccount.
+    associations: Cache<(String, String, String), Arc<PodIdentityAssociation>>,
 }
 
 impl IamCache {
@@ -43,6 +45,10 @@ impl IamCache {
                 .max_capacity(CAPACITY)
                 .time_to_live(TTL)
                 .build(),
+            associations: Cache::builder()
+                .max_capacity(CAPACITY)
+                .time_to_live(TTL)
+                .build(),
         }
     }
 
@@ -50,6 +56,7 @@ impl IamCache {
     pub fn clear(&self) {
         self.roles.invalidate_all();
         self.providers.invalidate_all();
+        self.associations.invalidate_all();
     }
 
     /// The role named by `arn` (an ARN of `account`), or `None`.
@@ -105,5 +112,33 @@ impl IamCache {
             Err(StoreError::NotFound(_)) => Ok(None),
             Err(e) => Err(Error::internal(e)),
         }
+    }
+
+    /// The Pod Identity association of a ServiceAccount of `cluster`, or `None`.
+    pub async fn association(
+        &self,
+        store: &Store,
+        cluster: &str,
+        namespace: &str,
+        service_account: &str,
+    ) -> Result<Option<Arc<PodIdentityAssociation>>> {
+        let key = (
+            cluster.to_owned(),
+            namespace.to_owned(),
+            service_account.to_owned(),
+        );
+        if let Some(hit) = self.associations.get(&key).await {
+            return Ok(Some(hit));
+        }
+        let Some(association) = store
+            .association_for(cluster, namespace, service_account)
+            .await
+            .map_err(Error::internal)?
+        else {
+            return Ok(None);
+        };
+        let association = Arc::new(association);
+        self.associations.insert(key, association.clone()).await;
+        Ok(Some(association))
     }
 }

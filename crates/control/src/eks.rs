@@ -176,6 +176,7 @@ impl Control {
                 other => Error::internal(other),
             })?;
         self.issuer_keys().forget(&cluster.issuer_url);
+        self.iam_written();
         tracing::info!(request_id = %ctx.request_id, cluster = %name, "cluster deleted");
         Ok(cluster)
     }
@@ -347,6 +348,7 @@ impl Control {
             .update_association(&association)
             .await
             .map_err(Error::internal)?;
+        self.iam_written();
         Ok(association)
     }
 
@@ -364,6 +366,7 @@ impl Control {
             .delete_association(cluster, id)
             .await
             .map_err(Error::internal)?;
+        self.iam_written();
         Ok(association)
     }
 

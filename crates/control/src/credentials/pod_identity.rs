@@ -4,6 +4,8 @@
 //! <https://docs.aws.amazon.com/eks/latest/APIReference/API_auth_AssumeRoleForPodIdentity.html>,
 //! <https://docs.aws.amazon.com/eks/latest/userguide/pod-id-abac.html>
 
+use std::sync::Arc;
+
 use podpass_policy::{PolicySet, Principal, Request};
 use podpass_session::{SessionKind, SessionTag};
 use podpass_store::{Cluster, PodIdentityAssociation, StoreError};
@@ -33,7 +35,7 @@ pub struct PodIdentitySession {
     /// The pod's ServiceAccount.
     pub service_account: String,
     /// The association that decided.
-    pub association: PodIdentityAssociation,
+    pub association: Arc<PodIdentityAssociation>,
 }
 
 /// Who issued a Pod Identity session.
@@ -104,10 +106,9 @@ impl Control {
         };
         let (namespace, service_account) = (&kube.namespace, &kube.serviceaccount.name);
         let association = self
-            .store()
-            .association_for(&cluster.name, namespace, service_account)
-            .await
-            .map_err(Error::internal)?
+            .iam_cache()
+            .association(self.store(), &cluster.name, namespace, service_account)
+            .await?
             .ok_or_else(|| {
                 Error::not_found(format!(
                     "No Pod Identity Association found for service account {service_account} in namespace {namespace} of cluster {}",

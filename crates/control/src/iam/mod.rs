@@ -80,9 +80,9 @@ impl Control {
         }
     }
 
-    /// Marks IAM state as written: cached roles and providers are dropped, so this process's
-    /// STS and EKS Auth apply the change to the next request.
-    fn iam_written(&self) {
+    /// Marks IAM or Pod Identity state as written: cached roles, providers and associations
+    /// are dropped, so this process's STS and EKS Auth apply the change to the next request.
+    pub(crate) fn iam_written(&self) {
         self.iam_cache().clear();
     }
 }
