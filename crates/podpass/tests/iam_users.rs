@@ -147,6 +147,32 @@ fn users_groups_and_access_keys_round_trip_and_sign() {
     assert_eq!(metadata.as_array().unwrap().len(), 2);
     assert!(metadata[0].get("SecretAccessKey").is_none());
     assert_eq!(metadata[0]["UserName"], "ci");
+    // Paged one at a time, the two keys come once each.
+    let first_page = podpass.aws_admin_json(&[
+        "iam",
+        "list-access-keys",
+        "--user-name",
+        "ci",
+        "--max-items",
+        "1",
+    ]);
+    let next = first_page["NextToken"].as_str().expect("a second page");
+    let second_page = podpass.aws_admin_json(&[
+        "iam",
+        "list-access-keys",
+        "--user-name",
+        "ci",
+        "--max-items",
+        "1",
+        "--starting-token",
+        next,
+    ]);
+    let mut paged = names(&first_page["AccessKeyMetadata"], "AccessKeyId");
+    paged.extend(names(&second_page["AccessKeyMetadata"], "AccessKeyId"));
+    paged.sort_unstable();
+    let mut both = names(metadata, "AccessKeyId");
+    both.sort_unstable();
+    assert_eq!(paged, both);
 
     // The key signs as the user, who may do nothing it is not allowed.
     let env = key_env(&first);

@@ -375,10 +375,9 @@ impl Store {
         Ok(())
     }
 
-    /// A user's access keys (by user id), oldest first.
+    /// A user's access keys (by user id), in key id order: the order ListAccessKeys pages by.
     pub async fn user_access_keys(&self, user_id: &str) -> Result<Vec<AccessKey>> {
-        let sql =
-            format!("{ACCESS_KEY_COLUMNS} WHERE user_id = $1 ORDER BY created_at, access_key_id");
+        let sql = format!("{ACCESS_KEY_COLUMNS} WHERE user_id = $1 ORDER BY access_key_id");
         let rows: Vec<AccessKeyRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .bind(user_id)
             .fetch_all(&self.pool)

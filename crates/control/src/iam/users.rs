@@ -219,7 +219,7 @@ impl Control {
         })
     }
 
-    /// ListAccessKeys: the user's keys (the caller's when none is named), oldest first.
+    /// ListAccessKeys: the user's keys (the caller's when none is named), by key id.
     pub async fn list_access_keys(
         &self,
         ctx: &Ctx,
