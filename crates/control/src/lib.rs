@@ -155,6 +155,19 @@ impl Control {
         &self.inner.issuer_keys
     }
 
+    /// Verifies a ServiceAccount token of the cluster whose issuer is `issuer_url`, for that
+    /// issuer's own audience: the token its kube-apiserver authenticates callers with.
+    pub async fn verify_api_token(
+        &self,
+        issuer_url: &str,
+        token: &str,
+    ) -> std::result::Result<podpass_token::Claims, issuers::VerifyFailure> {
+        self.inner
+            .issuer_keys
+            .verify(issuer_url, &[issuer_url.to_owned()], token, now())
+            .await
+    }
+
     /// Roles and OIDC providers as STS and EKS Auth read them.
     pub fn iam_cache(&self) -> &IamCache {
         &self.inner.iam_cache

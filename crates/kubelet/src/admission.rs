@@ -1,6 +1,7 @@
 //! What the API server does to a Pod on create before the kubelet sees it: namespace and
 //! ServiceAccount defaulting, the ServiceAccount admission plugin's `kube-api-access-*` volume,
-//! a UID, then the pod-identity mutating webhook.
+//! a UID, then the built-in pod-identity mutating webhook. The webhooks registered in the
+//! cluster ([`crate::MutatingWebhooks`]) run after this, and the result is validated last.
 
 use podpass_podmutation::{IdentityResolver, InjectionMethod, Jitter, WebhookConfig, mutate_pod};
 use serde_json::{Map, Value, json};
@@ -22,8 +23,8 @@ pub const ROOT_CA_CONFIG_MAP: &str = "kube-root-ca.crt";
 /// The admission chain's collaborators.
 #[derive(Clone, Copy)]
 pub struct Admission<'a> {
-    /// The mutating webhook's settings.
-    pub webhook: &'a WebhookConfig,
+    /// The built-in mutating webhook's settings (`None`: it is off, a registered one runs).
+    pub webhook: Option<&'a WebhookConfig>,
     /// ServiceAccount settings and Pod Identity associations, from the caller's store.
     pub identities: &'a dyn IdentityResolver,
     /// Pod Identity token lifetime jitter.
@@ -43,14 +44,51 @@ pub struct Admitted {
     pub injected: Option<InjectionMethod>,
 }
 
+/// A pod through the built-in admission steps, not yet validated.
+#[derive(Debug)]
+pub struct Mutated {
+    /// The object.
+    pub object: Value,
+    /// Its namespace, as defaulted.
+    pub namespace: String,
+    /// What credentials the built-in webhook injected, if any.
+    pub injected: Option<InjectionMethod>,
+}
+
 impl Admission<'_> {
     /// Admits a raw Pod created in `request_namespace` (`None`: take the manifest's or
-    /// `default`).
+    /// `default`), with no webhook registered in the cluster.
     pub fn admit(
+        &self,
+        pod: Value,
+        request_namespace: Option<&str>,
+    ) -> Result<Admitted, KubeletError> {
+        let mutated = self.mutate(pod, request_namespace)?;
+        self.validate(mutated.object, mutated.injected)
+    }
+
+    /// As the API server, validates what admission produced.
+    pub fn validate(
+        &self,
+        object: Value,
+        injected: Option<InjectionMethod>,
+    ) -> Result<Admitted, KubeletError> {
+        let mut typed = Pod::from_value(&object)?;
+        self.images.resolve(&mut typed)?;
+        Ok(Admitted {
+            object,
+            pod: typed,
+            injected,
+        })
+    }
+
+    /// The built-in mutating admission: defaults, the API access volume, a UID and the
+    /// built-in webhook.
+    pub fn mutate(
         &self,
         mut pod: Value,
         request_namespace: Option<&str>,
-    ) -> Result<Admitted, KubeletError> {
+    ) -> Result<Mutated, KubeletError> {
         let root = pod
             .as_object_mut()
             .ok_or_else(|| KubeletError::Manifest("the document is not an object".into()))?;
@@ -82,19 +120,20 @@ impl Admission<'_> {
             "creationTimestamp".into(),
             json!(crate::status::now_rfc3339()),
         );
-        let injected = self.run_webhook(&mut pod, &namespace, &service_account)?;
-        // As the API server, validate what admission produced.
-        let mut typed = Pod::from_value(&pod)?;
-        self.images.resolve(&mut typed)?;
-        Ok(Admitted {
+        let injected = match self.webhook {
+            Some(webhook) => self.run_webhook(webhook, &mut pod, &namespace, &service_account)?,
+            None => None,
+        };
+        Ok(Mutated {
             object: pod,
-            pod: typed,
+            namespace,
             injected,
         })
     }
 
     fn run_webhook(
         &self,
+        webhook: &WebhookConfig,
         pod: &mut Value,
         namespace: &str,
         service_account: &str,
@@ -103,7 +142,7 @@ impl Admission<'_> {
         let has_pod_identity = self.identities.has_pod_identity(namespace, service_account);
         let mutation = mutate_pod(
             pod,
-            self.webhook,
+            webhook,
             settings.as_ref(),
             has_pod_identity,
             self.jitter,

@@ -37,12 +37,14 @@ pub enum Document {
         /// `metadata.annotations` (IRSA's role annotation among them).
         annotations: BTreeMap<String, String>,
     },
-    /// A kind the local cluster has nothing for (a Service, RBAC, a webhook configuration, ...).
+    /// Any other kind (a Service, RBAC, a webhook configuration, ...), as written.
     Other {
         /// `kind`.
         kind: String,
         /// `metadata.name`.
         name: String,
+        /// The whole document.
+        document: Box<Value>,
     },
 }
 
@@ -114,7 +116,11 @@ pub fn classify(document: Value) -> Result<Document, KubeletError> {
             pod: template_pod(&document, workload, &name)?,
             owner: Some(format!("{kind}/{name}")),
         }),
-        _ => Ok(Document::Other { kind, name }),
+        _ => Ok(Document::Other {
+            kind,
+            name,
+            document: Box::new(document),
+        }),
     }
 }
 

@@ -19,7 +19,7 @@ use crate::manifest::parse_document;
 use crate::metrics::KubeletMetrics;
 use crate::process::MountMode;
 use crate::runner::{ExecOutput, PodHandle, RunnerSettings, VOLUMES_DIR};
-use crate::sources::{Clock, ObjectSource, TokenSource};
+use crate::sources::{Clock, MutatingWebhooks, ObjectSource, TokenSource};
 use crate::status::PodRecord;
 use crate::volumes::{PodVolumes, VolumeDeps};
 
@@ -28,8 +28,11 @@ use crate::volumes::{PodVolumes, VolumeDeps};
 pub struct KubeletConfig {
     /// State directory: pods live in `<base_dir>/pods/<namespace>/<name>/`.
     pub base_dir: PathBuf,
-    /// The pod-identity webhook's settings, applied at admission.
+    /// The built-in pod-identity webhook's settings, applied at admission.
     pub webhook: WebhookConfig,
+    /// Whether the built-in webhook mutates pods (off when an installed webhook, registered
+    /// through a MutatingWebhookConfiguration, does it instead).
+    pub builtin_webhook: bool,
     /// `None`: [`MountMode::detect`].
     pub mount_mode: Option<MountMode>,
     /// First restart delay (doubles per restart).
@@ -53,6 +56,7 @@ impl KubeletConfig {
         Self {
             base_dir: base_dir.into(),
             webhook: WebhookConfig::default(),
+            builtin_webhook: true,
             mount_mode: None,
             restart_backoff: Duration::from_secs(10),
             max_restart_backoff: Duration::from_secs(300),
@@ -77,6 +81,8 @@ pub struct KubeletDeps {
     pub jitter: Arc<dyn Jitter>,
     /// Clock of the token refresh rule.
     pub clock: Arc<dyn Clock>,
+    /// The webhooks registered in the cluster, called after the built-in admission.
+    pub registered_webhooks: Option<Arc<dyn MutatingWebhooks>>,
 }
 
 type PodKey = (String, String);
@@ -150,13 +156,7 @@ impl Kubelet {
         let deps = &self.inner.deps;
         let metrics = &self.inner.settings.metrics;
         // Name and namespace are checked here, before anything touches the disk.
-        let admitted = Admission {
-            webhook: &self.inner.config.webhook,
-            identities: deps.identities.as_ref(),
-            jitter: deps.jitter.as_ref(),
-            images: &self.inner.config.images,
-        }
-        .admit(manifest, namespace);
+        let admitted = self.admit(manifest, namespace).await;
         metrics.admission(admitted.is_ok());
         let Admitted {
             object,
@@ -193,6 +193,31 @@ impl Kubelet {
         );
         handle.start(volumes, deps.objects.clone()).await;
         Ok(handle.record())
+    }
+
+    /// The API server's admission of a new pod: built-in, then the registered webhooks, then
+    /// validation.
+    async fn admit(
+        &self,
+        manifest: Value,
+        namespace: Option<&str>,
+    ) -> Result<Admitted, KubeletError> {
+        let mut mutated = self.admission().mutate(manifest, namespace)?;
+        if let Some(webhooks) = &self.inner.deps.registered_webhooks {
+            mutated.object = webhooks.mutate(mutated.object, &mutated.namespace).await?;
+        }
+        self.admission().validate(mutated.object, mutated.injected)
+    }
+
+    fn admission(&self) -> Admission<'_> {
+        let config = &self.inner.config;
+        let deps = &self.inner.deps;
+        Admission {
+            webhook: config.builtin_webhook.then_some(&config.webhook),
+            identities: deps.identities.as_ref(),
+            jitter: deps.jitter.as_ref(),
+            images: &config.images,
+        }
     }
 
     /// The pod `namespace/name`.

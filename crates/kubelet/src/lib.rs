@@ -53,8 +53,8 @@ pub use process::MountMode;
 pub use router::router;
 pub use runner::ExecOutput;
 pub use sources::{
-    BoxFuture, Clock, IssuedToken, ObjectData, ObjectRef, ObjectSource, SourceError, StaticObjects,
-    SystemClock, TokenParams, TokenSource,
+    BoxFuture, Clock, IssuedToken, MutatingWebhooks, ObjectData, ObjectRef, ObjectSource,
+    SourceError, StaticObjects, SystemClock, TokenParams, TokenSource,
 };
 pub use status::{ContainerState, ContainerStatus, PodPhase, PodRecord, PodStatus};
 pub use volumes::{PodVolumes, VolumeDeps};

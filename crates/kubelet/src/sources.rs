@@ -40,6 +40,18 @@ pub struct IssuedToken {
     pub expiration: i64,
 }
 
+/// The mutating admission webhooks registered in the cluster (its
+/// MutatingWebhookConfigurations), which the API server calls after its built-in admission.
+pub trait MutatingWebhooks: Send + Sync {
+    /// The pod `object`, being created in `namespace`, as the registered webhooks leave it; an
+    /// error refuses the pod.
+    fn mutate<'a>(
+        &'a self,
+        object: serde_json::Value,
+        namespace: &'a str,
+    ) -> BoxFuture<'a, Result<serde_json::Value, crate::KubeletError>>;
+}
+
 /// The TokenRequest API (`POST .../serviceaccounts/{name}/token`).
 pub trait TokenSource: Send + Sync {
     /// Issues a token for `params`.

@@ -11,7 +11,7 @@ fn admit(yaml: &str, namespace: Option<&str>) -> Result<Value, KubeletError> {
     let config = WebhookConfig::default();
     let resolver = resolver();
     Admission {
-        webhook: &config,
+        webhook: Some(&config),
         identities: &resolver,
         jitter: &FixedJitter,
         images: &Images::default(),
@@ -226,7 +226,7 @@ fn admitted_argv(yaml: &str, images: &Images) -> Vec<Vec<String>> {
     let config = WebhookConfig::default();
     let resolver = resolver();
     let pod = Admission {
-        webhook: &config,
+        webhook: Some(&config),
         identities: &resolver,
         jitter: &FixedJitter,
         images,

@@ -65,7 +65,10 @@ binaryData: {blob: AP8=}
         found[0],
         Document::Other {
             kind: "Namespace".into(),
-            name: "podpass".into()
+            name: "podpass".into(),
+            document: Box::new(
+                json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "podpass"}})
+            ),
         }
     );
     // One pod of the template, in the workload's namespace, with its labels.

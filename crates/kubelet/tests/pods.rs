@@ -325,6 +325,7 @@ async fn state_survives_a_restart_and_running_pods_become_unknown() {
             identities: std::sync::Arc::new(common::resolver()),
             jitter: std::sync::Arc::new(common::FixedJitter),
             clock: h.clock.clone(),
+            registered_webhooks: None,
         },
     )
     .await

@@ -10,7 +10,7 @@ use podpass_kubelet::{
     TokenParams, TokenSource,
 };
 use podpass_podmutation::{IdentityResolver, ServiceAccountSettings};
-use podpass_store::{ClusterObject, ObjectKind, Store};
+use podpass_store::{ClusterObject, ClusterResource, ObjectKind, Store};
 use podpass_token::{ObjectRef, TokenRequest};
 
 /// The ServiceAccount every namespace has.
@@ -153,6 +153,77 @@ impl LocalCluster {
         sa.annotations = annotations;
         self.store.put_service_account(&sa).await?;
         Ok(created)
+    }
+
+    /// Creates or replaces an object of a kept kind (`namespace` empty when cluster-scoped);
+    /// returns whether it was created.
+    pub(crate) async fn apply_resource(
+        &self,
+        kind: &str,
+        namespace: &str,
+        name: &str,
+        object: &serde_json::Value,
+    ) -> Result<bool, SourceError> {
+        self.store
+            .put_resource(&ClusterResource {
+                cluster_name: self.cluster.clone(),
+                namespace: namespace.to_owned(),
+                kind: kind.to_owned(),
+                name: name.to_owned(),
+                object: object.to_string(),
+            })
+            .await
+            .map_err(Into::into)
+    }
+
+    /// Every object of a kept kind, read as `T`.
+    pub(crate) async fn resources<T: serde::de::DeserializeOwned>(
+        &self,
+        kind: &str,
+    ) -> Result<Vec<T>, SourceError> {
+        self.store
+            .resources(&self.cluster, kind)
+            .await?
+            .into_iter()
+            .map(|resource| {
+                serde_json::from_str(&resource.object).map_err(|e| {
+                    format!("{kind} {}/{}: {e}", resource.namespace, resource.name).into()
+                })
+            })
+            .collect()
+    }
+
+    /// The cluster's ServiceAccounts, of one namespace or all, ordered by namespace and name.
+    pub(crate) async fn service_accounts(
+        &self,
+        namespace: Option<&str>,
+    ) -> Result<Vec<podpass_store::ServiceAccount>, SourceError> {
+        Ok(self
+            .store
+            .list_service_accounts(&self.cluster, namespace)
+            .await?)
+    }
+
+    /// The ServiceAccount `namespace/name`, if it exists.
+    pub(crate) async fn find_service_account(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Option<podpass_store::ServiceAccount>, SourceError> {
+        match self
+            .store
+            .service_account(&self.cluster, namespace, name)
+            .await
+        {
+            Ok(sa) => Ok(Some(sa)),
+            Err(podpass_store::StoreError::NotFound(_)) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The cluster's name.
+    pub(crate) fn name(&self) -> &str {
+        &self.cluster
     }
 
     async fn stored_object(

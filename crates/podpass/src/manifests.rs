@@ -51,6 +51,10 @@ pub(crate) struct ManifestsArgs {
     #[arg(long, env = "PODPASS_MANIFESTS_PUBLIC_URL")]
     pub public_url: Option<String>,
 
+    /// URL pods reach the S3 endpoint at [default: http://podpass-api.NAMESPACE.svc:7702]
+    #[arg(long, env = "PODPASS_MANIFESTS_S3_PUBLIC_URL")]
+    pub s3_public_url: Option<String>,
+
     /// Name of the cluster in podpass (EKS's cluster name: ARNs, the agent's EKS Auth calls)
     #[arg(long, env = "PODPASS_MANIFESTS_CLUSTER", default_value = "podpass")]
     pub cluster: String,
@@ -157,6 +161,18 @@ pub(crate) struct ManifestsArgs {
         default_value_t = 2705
     )]
     pub agent_metrics_port: u16,
+
+    /// Port the webhook serves HTTPS on in its pod (its Service's port stays 443)
+    #[arg(long, env = "PODPASS_MANIFESTS_WEBHOOK_PORT", default_value_t = 9443)]
+    pub webhook_port: u16,
+
+    /// Port of the webhook's Prometheus metrics in its pod
+    #[arg(
+        long,
+        env = "PODPASS_MANIFESTS_WEBHOOK_METRICS_PORT",
+        default_value_t = 9999
+    )]
+    pub webhook_metrics_port: u16,
 }
 
 /// `podpass manifests --help` examples.
@@ -208,8 +224,6 @@ pub(crate) enum FailurePolicy {
 }
 
 /// Ports of the webhook's container.
-const WEBHOOK_PORT: u16 = 9443;
-const WEBHOOK_METRICS_PORT: u16 = 9999;
 /// Where the API keeps its data directory (an emptyDir: the state is in PostgreSQL).
 const DATA_DIR: &str = "/var/lib/podpass";
 /// Where the webhook reads its serving certificate.
@@ -260,7 +274,9 @@ impl ManifestsArgs {
     }
 
     fn s3_url(&self) -> String {
-        format!("http://podpass-api.{}.svc:{}", self.namespace, self.s3_port)
+        self.s3_public_url.clone().unwrap_or_else(|| {
+            format!("http://podpass-api.{}.svc:{}", self.namespace, self.s3_port)
+        })
     }
 
     fn labels(&self, component: &str) -> Value {
@@ -722,10 +738,10 @@ impl ManifestsArgs {
 
     fn webhook_deployment(&self) -> Document {
         let mut env = vec![
-            ("PODPASS_WEBHOOK_PORT", WEBHOOK_PORT.to_string()),
+            ("PODPASS_WEBHOOK_PORT", self.webhook_port.to_string()),
             (
                 "PODPASS_WEBHOOK_METRICS_PORT",
-                WEBHOOK_METRICS_PORT.to_string(),
+                self.webhook_metrics_port.to_string(),
             ),
             ("PODPASS_WEBHOOK_TLS_CERT", format!("{CERT_DIR}/tls.crt")),
             ("PODPASS_WEBHOOK_TLS_KEY", format!("{CERT_DIR}/tls.key")),
@@ -785,8 +801,8 @@ impl ManifestsArgs {
                                 "args": ["webhook"],
                                 "env": Self::env(&env),
                                 "ports": [
-                                    {"name": "https", "containerPort": WEBHOOK_PORT, "protocol": "TCP"},
-                                    {"name": "metrics", "containerPort": WEBHOOK_METRICS_PORT, "protocol": "TCP"},
+                                    {"name": "https", "containerPort": self.webhook_port, "protocol": "TCP"},
+                                    {"name": "metrics", "containerPort": self.webhook_metrics_port, "protocol": "TCP"},
                                 ],
                                 "readinessProbe": {"httpGet": {"path": "/healthz", "port": "https", "scheme": "HTTPS"}, "periodSeconds": 5},
                                 "livenessProbe": {"httpGet": {"path": "/healthz", "port": "https", "scheme": "HTTPS"}, "initialDelaySeconds": 5, "periodSeconds": 10, "failureThreshold": 6},

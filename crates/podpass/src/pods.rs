@@ -124,7 +124,8 @@ async fn answer(response: reqwest::Response) -> anyhow::Result<Value> {
 
 /// What a manifest file holds, sorted the way `run -f` and `apply -f` use it.
 struct Manifest {
-    /// ServiceAccounts, Secrets and ConfigMaps, stored before the pods start.
+    /// ServiceAccounts, Secrets, ConfigMaps and the kinds the cluster keeps (RBAC, Services,
+    /// webhook configurations), stored before the pods start.
     objects: Vec<Document>,
     /// Pods to run, each with the workload it stands for, if any.
     pods: Vec<(Value, Option<String>)>,
@@ -146,7 +147,9 @@ impl Manifest {
         for document in podpass_kubelet::parse_documents(&text)? {
             match podpass_kubelet::documents::classify(document)? {
                 Document::Pod { pod, owner } => manifest.pods.push((pod, owner)),
-                Document::Other { kind, name } => {
+                Document::Other { kind, name, .. }
+                    if crate::cluster_objects::kept_kind(&kind).is_none() =>
+                {
                     eprintln!(
                         "{kind}/{name} skipped: nothing in podpass's one-node cluster acts on it"
                     )
@@ -157,7 +160,7 @@ impl Manifest {
         Ok(manifest)
     }
 
-    /// Creates or replaces the ServiceAccounts, Secrets and ConfigMaps, printing each outcome.
+    /// Creates or replaces the objects, printing each outcome as kubectl does.
     async fn store_objects(
         &self,
         client: &AwsClient,
@@ -175,25 +178,35 @@ impl Manifest {
                         "kind": "ServiceAccount",
                         "metadata": {"name": name, "annotations": annotations},
                     });
-                    (name, namespace, body)
+                    (name, namespace.as_deref(), body)
                 }
-                Document::Config(config) => (&config.name, &config.namespace, config.to_document()),
-                Document::Pod { .. } | Document::Other { .. } => continue,
+                Document::Config(config) => (
+                    &config.name,
+                    config.namespace.as_deref(),
+                    config.to_document(),
+                ),
+                Document::Other { name, document, .. } => (
+                    name,
+                    document
+                        .pointer("/metadata/namespace")
+                        .and_then(Value::as_str),
+                    (**document).clone(),
+                ),
+                Document::Pod { .. } => continue,
             };
-            let Some(resource) = crate::cluster_objects::resource_of(object) else {
+            let namespace = namespace_of(namespace_flag, written_namespace);
+            let Some((path, kind)) = crate::cluster_objects::destination(object, &namespace) else {
                 continue;
             };
-            let namespace = namespace_of(namespace_flag, written_namespace.as_deref());
             let response = client
                 .admin(
                     Method::PUT,
-                    &format!("/podpass/v1/namespaces/{namespace}/{resource}/{name}"),
+                    &format!("/podpass/v1/{path}"),
                     Some(("application/json", body.to_string())),
                 )
                 .await?;
             let created = response.status() == reqwest::StatusCode::CREATED;
             answer(response).await?;
-            let kind = resource.trim_end_matches('s');
             let verb = if created { "created" } else { "configured" };
             println!("{kind}/{name} {verb}");
         }

@@ -215,6 +215,19 @@ pub(crate) struct UpArgs {
     )]
     pub image_entrypoints: Vec<(String, podpass_kubelet::ImageCommand)>,
 
+    /// Mutate the local kubelet's pods with podpass's built-in webhook. Set false when the
+    /// webhook of an install (`podpass manifests --components webhook`, applied with `podpass
+    /// run -f`) mutates them instead, through its MutatingWebhookConfiguration: webhooks
+    /// registered that way are called either way
+    #[arg(
+        long,
+        env = "PODPASS_BUILTIN_WEBHOOK",
+        action = ArgAction::Set,
+        value_name = "BOOL",
+        default_value_t = true
+    )]
+    pub builtin_webhook: bool,
+
     #[command(flatten)]
     pub s3_upstream: S3UpstreamArgs,
 
@@ -697,17 +710,23 @@ pub(crate) async fn up(global: &Global, args: UpArgs) -> anyhow::Result<()> {
     if let Some((kubelet, _)) = &node {
         kubelet.metrics().register(&mut registry);
     }
-    let state = AppState::with_metrics(control, registry);
+    let state = AppState::with_metrics(control.clone(), registry);
     let mut app = podpass_api::router(state.clone());
     let kubelet = match node {
         Some((kubelet, local)) => {
             let node_api = podpass_kubelet::router(kubelet.clone())
-                .merge(crate::cluster_objects::router(local))
+                .merge(crate::cluster_objects::router(local.clone()))
                 .layer(axum::middleware::from_fn_with_state(
                     state,
                     podpass_api::admin::require_admin,
                 ));
-            app = app.merge(node_api);
+            // The Kubernetes API of the cluster authenticates its own callers (their tokens).
+            let kube_api = crate::kube_api::router(crate::kube_api::KubeApi {
+                control,
+                local,
+                kubelet: kubelet.clone(),
+            });
+            app = app.merge(node_api).merge(kube_api);
             Some(kubelet)
         }
         None => None,
@@ -908,6 +927,7 @@ async fn start_kubelet(
     std::sync::Arc<crate::local_cluster::LocalCluster>,
 )> {
     let mut config = podpass_kubelet::KubeletConfig::new(data_dir.join("kubelet"));
+    config.builtin_webhook = args.builtin_webhook;
     config.webhook.aws_default_region = args.region.clone();
     config.webhook.container_credentials_full_uri = agent_url.to_owned();
     config.node_env = vec![
@@ -955,16 +975,19 @@ async fn start_kubelet(
         &config.webhook.annotation_prefix,
         Some(node_api.ca.certificate_pem()),
     );
+    let registered_webhooks = crate::registered_webhooks::RegisteredWebhooks::new(local.clone());
     let deps = podpass_kubelet::KubeletDeps {
         tokens: local.clone(),
         objects: local.clone(),
         identities: local.clone(),
         jitter: std::sync::Arc::new(podpass_podmutation::RandomJitter),
         clock: std::sync::Arc::new(podpass_kubelet::SystemClock),
+        registered_webhooks: Some(registered_webhooks.clone()),
     };
     let kubelet = podpass_kubelet::Kubelet::start(config, deps)
         .await
         .context("starting the local kubelet")?;
+    registered_webhooks.attach(kubelet.clone());
     Ok((kubelet, local))
 }
 

@@ -23,6 +23,8 @@ struct Ports {
     agent: u16,
     agent_probes: u16,
     agent_metrics: u16,
+    webhook: u16,
+    webhook_metrics: u16,
 }
 
 impl Ports {
@@ -39,15 +41,17 @@ impl Ports {
     }
 }
 
-/// Renders the install for the sandbox's cluster (with `extra` flags) and applies it; returns
-/// the ports.
-fn install(cluster: &Podpass, extra: &[&str]) -> Ports {
+/// Renders the install of `components` for the sandbox's cluster (with `extra` flags), with
+/// the operator's `podpass-admin` Secret; returns it and the ports.
+fn render(cluster: &Podpass, components: &str, extra: &[&str]) -> (String, Ports) {
     let ports = Ports {
         api: free_port(),
         s3: free_port(),
         agent: free_port(),
         agent_probes: free_port(),
         agent_metrics: free_port(),
+        webhook: free_port(),
+        webhook_metrics: free_port(),
     };
     // What `kubectl get --raw /openid/v1/jwks` prints on the cluster.
     let jwks = support::http_get(&format!("{}/openid/v1/jwks", cluster.issuer()));
@@ -60,7 +64,7 @@ fn install(cluster: &Podpass, extra: &[&str]) -> Ports {
             &[
                 "manifests",
                 "--components",
-                "api,agent",
+                components,
                 "--replicas",
                 "1",
                 "--cluster",
@@ -71,6 +75,12 @@ fn install(cluster: &Podpass, extra: &[&str]) -> Ports {
                 jwks_file.to_str().unwrap(),
                 "--public-url",
                 &ports.api_url(),
+                "--s3-public-url",
+                &ports.s3_url(),
+                "--webhook-port",
+                &port(ports.webhook),
+                "--webhook-metrics-port",
+                &port(ports.webhook_metrics),
                 "--api-port",
                 &port(ports.api),
                 "--s3-port",
@@ -94,7 +104,14 @@ fn install(cluster: &Podpass, extra: &[&str]) -> Ports {
         "---\napiVersion: v1\nkind: Secret\nmetadata: {{name: podpass-admin, namespace: podpass}}\n\
          stringData: {{access-key-id: {ADMIN_KEY_ID}, secret-access-key: {ADMIN_SECRET}}}\n"
     );
-    let file = cluster.write("podpass.yaml", &(rendered + &admin_secret));
+    (rendered + &admin_secret, ports)
+}
+
+/// Renders the install of the API and the agent (with `extra` flags) and applies it; returns
+/// the ports.
+fn install(cluster: &Podpass, extra: &[&str]) -> Ports {
+    let (rendered, ports) = render(cluster, "api,agent", extra);
+    let file = cluster.write("podpass.yaml", &rendered);
     let out = cluster.podpass(&["run", "-f", file.to_str().unwrap()]);
     let applied = text(&out.stdout);
     assert!(
@@ -114,8 +131,12 @@ fn install(cluster: &Podpass, extra: &[&str]) -> Ports {
     ] {
         assert!(applied.contains(line), "{line} not in:\n{applied}");
     }
+    assert!(applied.contains("service/podpass-api created"), "{applied}");
     let skipped = text(&out.stderr);
-    assert!(skipped.contains("Service/podpass-api skipped"), "{skipped}");
+    assert!(
+        skipped.contains("PodDisruptionBudget/podpass-api skipped"),
+        "{skipped}"
+    );
     // Ready as the rendered readiness probes see them.
     wait_ready(cluster, "podpass-api-0");
     wait_ready(cluster, "podpass-agent-0");
@@ -204,6 +225,82 @@ spec:
     )
 }
 
+/// The bucket `reports` with one object, and two roles of the installed API that may list it:
+/// `reports-irsa`, trusted by `reports/<irsa_account>`'s tokens (IRSA), and
+/// `reports-pod-identity`, associated with `reports/<pod_identity_account>` (Pod Identity).
+fn reports_roles(cluster: &Podpass, ports: &Ports, irsa_account: &str, pod_identity_account: &str) {
+    let account = "000000000000";
+    // The install made its node role and the OIDC provider of the cluster's issuer.
+    let providers = installed_admin(cluster, ports, &["iam", "list-open-id-connect-providers"]);
+    let provider_arn = providers["OpenIDConnectProviderList"][0]["Arn"]
+        .as_str()
+        .expect("the cluster's OIDC provider")
+        .to_owned();
+    let issuer_path = cluster.issuer().trim_start_matches("http://").to_owned();
+    assert!(provider_arn.ends_with(&issuer_path), "{provider_arn}");
+
+    // A bucket and two roles that may list it: one for Pod Identity, one for IRSA.
+    installed_admin(cluster, ports, &["s3", "mb", "s3://reports"]);
+    let object = cluster.write("q3.csv", "region,total\n");
+    installed_admin(
+        cluster,
+        ports,
+        &["s3", "cp", object.to_str().unwrap(), "s3://reports/q3.csv"],
+    );
+    let list_policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:ListBucket","s3:GetObject"],"Resource":["arn:aws:s3:::reports","arn:aws:s3:::reports/*"]}]}"#;
+    let pod_identity_trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"pods.eks.amazonaws.com"},"Action":["sts:AssumeRole","sts:TagSession"]}]}"#;
+    let irsa_trust = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"Federated":"{provider_arn}"}},"Action":"sts:AssumeRoleWithWebIdentity","Condition":{{"StringEquals":{{"{issuer_path}:sub":"system:serviceaccount:reports:{irsa_account}","{issuer_path}:aud":"sts.amazonaws.com"}}}}}}]}}"#
+    );
+    for (role, trust) in [
+        ("reports-pod-identity", pod_identity_trust),
+        ("reports-irsa", irsa_trust.as_str()),
+    ] {
+        installed_admin(
+            cluster,
+            ports,
+            &[
+                "iam",
+                "create-role",
+                "--role-name",
+                role,
+                "--assume-role-policy-document",
+                trust,
+            ],
+        );
+        installed_admin(
+            cluster,
+            ports,
+            &[
+                "iam",
+                "put-role-policy",
+                "--role-name",
+                role,
+                "--policy-name",
+                "list",
+                "--policy-document",
+                list_policy,
+            ],
+        );
+    }
+    installed_admin(
+        cluster,
+        ports,
+        &[
+            "eks",
+            "create-pod-identity-association",
+            "--cluster-name",
+            "onprem",
+            "--namespace",
+            "reports",
+            "--service-account",
+            pod_identity_account,
+            "--role-arn",
+            &format!("arn:aws:iam::{account}:role/reports-pod-identity"),
+        ],
+    );
+}
+
 /// Runs a pod of the cluster to completion and returns its output.
 fn run_pod(cluster: &Podpass, name: &str, manifest: &str) -> String {
     let file = cluster.write(&format!("{name}.yaml"), manifest);
@@ -223,75 +320,7 @@ fn the_installed_api_and_agent_give_the_clusters_pods_their_roles() {
     let ports = install(&cluster, &[]);
     let account = "000000000000";
 
-    // The install made its node role and the OIDC provider of the cluster's issuer.
-    let providers = installed_admin(&cluster, &ports, &["iam", "list-open-id-connect-providers"]);
-    let provider_arn = providers["OpenIDConnectProviderList"][0]["Arn"]
-        .as_str()
-        .expect("the cluster's OIDC provider")
-        .to_owned();
-    let issuer_path = cluster.issuer().trim_start_matches("http://").to_owned();
-    assert!(provider_arn.ends_with(&issuer_path), "{provider_arn}");
-
-    // A bucket and two roles that may list it: one for Pod Identity, one for IRSA.
-    installed_admin(&cluster, &ports, &["s3", "mb", "s3://reports"]);
-    let object = cluster.write("q3.csv", "region,total\n");
-    installed_admin(
-        &cluster,
-        &ports,
-        &["s3", "cp", object.to_str().unwrap(), "s3://reports/q3.csv"],
-    );
-    let list_policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:ListBucket","s3:GetObject"],"Resource":["arn:aws:s3:::reports","arn:aws:s3:::reports/*"]}]}"#;
-    let pod_identity_trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"pods.eks.amazonaws.com"},"Action":["sts:AssumeRole","sts:TagSession"]}]}"#;
-    let irsa_trust = format!(
-        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"Federated":"{provider_arn}"}},"Action":"sts:AssumeRoleWithWebIdentity","Condition":{{"StringEquals":{{"{issuer_path}:sub":"system:serviceaccount:reports:reader","{issuer_path}:aud":"sts.amazonaws.com"}}}}}}]}}"#
-    );
-    for (role, trust) in [
-        ("reports-pod-identity", pod_identity_trust),
-        ("reports-irsa", irsa_trust.as_str()),
-    ] {
-        installed_admin(
-            &cluster,
-            &ports,
-            &[
-                "iam",
-                "create-role",
-                "--role-name",
-                role,
-                "--assume-role-policy-document",
-                trust,
-            ],
-        );
-        installed_admin(
-            &cluster,
-            &ports,
-            &[
-                "iam",
-                "put-role-policy",
-                "--role-name",
-                role,
-                "--policy-name",
-                "list",
-                "--policy-document",
-                list_policy,
-            ],
-        );
-    }
-    installed_admin(
-        &cluster,
-        &ports,
-        &[
-            "eks",
-            "create-pod-identity-association",
-            "--cluster-name",
-            "onprem",
-            "--namespace",
-            "reports",
-            "--service-account",
-            "reader",
-            "--role-arn",
-            &format!("arn:aws:iam::{account}:role/reports-pod-identity"),
-        ],
-    );
+    reports_roles(&cluster, &ports, "reader", "reader");
 
     // What the webhook injects in a cluster, written out: the pod's own token for the agent,
     // and the installed API as the AWS endpoint. The image's entrypoint is `aws`.
@@ -460,4 +489,236 @@ fn the_installed_broker_hands_pods_sessions_of_aws() {
     // AssumeRole for it, as the broker's own web identity.
     let issued = cluster.podpass_ok(&["audit", "--principal", "podpass-broker"]);
     assert!(issued.contains("AssumeRole"), "{issued}");
+}
+
+/// What cert-manager does for the install: a CA, the webhook's serving certificate for its
+/// Service's name in the Secret the Deployment mounts, and the CA as the caBundle of the
+/// webhook configuration (its CA injector). Returns the install with both.
+fn as_cert_manager(rendered: &str) -> String {
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(rcgen::DnType::CommonName, "cert-manager test CA");
+    let ca_pem = ca.self_signed(&ca_key).unwrap().pem();
+    let issuer = rcgen::Issuer::from_ca_cert_pem(&ca_pem, ca_key).unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let serving = rcgen::CertificateParams::new(vec![
+        "podpass-webhook.podpass.svc".to_owned(),
+        "podpass-webhook.podpass.svc.cluster.local".to_owned(),
+    ])
+    .unwrap()
+    .signed_by(&key, &issuer)
+    .unwrap();
+    let b64 = |text: &str| base64::Engine::encode(&base64::engine::general_purpose::STANDARD, text);
+    let secret = format!(
+        "---\napiVersion: v1\nkind: Secret\ntype: kubernetes.io/tls\n\
+         metadata: {{name: podpass-webhook-tls, namespace: podpass}}\n\
+         data: {{tls.crt: {}, tls.key: {}, ca.crt: {}}}\n",
+        b64(&serving.pem()),
+        b64(&key.serialize_pem()),
+        b64(&ca_pem),
+    );
+    let service = "  clientConfig:\n    service:\n";
+    assert!(rendered.contains(service), "{rendered}");
+    rendered.replace(
+        service,
+        &format!(
+            "  clientConfig:\n    caBundle: {}\n    service:\n",
+            b64(&ca_pem)
+        ),
+    ) + &secret
+}
+
+/// A pod of `reports/<service_account>` as its author writes it: nothing of AWS in it.
+fn plain_pod(name: &str, service_account: &str, args: &str) -> String {
+    format!(
+        "apiVersion: v1
+kind: Pod
+metadata: {{name: {name}, namespace: reports}}
+spec:
+  serviceAccountName: {service_account}
+  restartPolicy: Never
+  containers:
+  - {{name: aws, image: amazon/aws-cli, args: {args}}}
+"
+    )
+}
+
+/// The env of the first container of a pod as admitted.
+fn admitted_env(cluster: &Podpass, pod: &str) -> Vec<String> {
+    let object: serde_json::Value = serde_json::from_str(
+        &cluster.podpass_ok(&["get", "pod", pod, "-n", "reports", "-o", "json"]),
+    )
+    .unwrap();
+    object["spec"]["containers"][0]["env"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e["name"].as_str().map(str::to_owned))
+        .collect()
+}
+
+#[test]
+fn the_installed_webhook_mutates_the_clusters_pods() {
+    // The sandbox's own webhook is off: the installed one, registered by its
+    // MutatingWebhookConfiguration, is the only one that mutates pods.
+    let cluster = Podpass::start_with(&["--builtin-webhook", "false"], &[]);
+    let account = "000000000000";
+    let (rendered, ports) = render(&cluster, "api,webhook,agent", &["--failure-policy", "fail"]);
+    let rendered = as_cert_manager(&rendered);
+    // The webhook lists Pod Identity associations when it starts (then every 10 s): it is
+    // deployed once they exist, so that no wait depends on that period.
+    let documents: Vec<&str> = rendered.split("\n---\n").collect();
+    let is_webhook_deployment =
+        |d: &&str| d.contains("\nkind: Deployment\n") && d.contains("  name: podpass-webhook\n");
+    let webhook: String = documents
+        .iter()
+        .copied()
+        .filter(is_webhook_deployment)
+        .collect();
+    assert!(!webhook.is_empty(), "{rendered}");
+    let rest: Vec<&str> = documents
+        .iter()
+        .copied()
+        .filter(|d| !is_webhook_deployment(d))
+        .collect();
+    let file = cluster.write("podpass.yaml", &rest.join("\n---\n"));
+    let out = cluster.podpass(&["run", "-f", file.to_str().unwrap()]);
+    let applied = text(&out.stdout);
+    assert!(out.status.success(), "{applied}\n{}", text(&out.stderr));
+    for line in [
+        "clusterrole.rbac.authorization.k8s.io/podpass-webhook created",
+        "clusterrolebinding.rbac.authorization.k8s.io/podpass-webhook created",
+        "service/podpass-webhook created",
+        "mutatingwebhookconfiguration.admissionregistration.k8s.io/podpass-webhook created",
+        "secret/podpass-webhook-tls created",
+    ] {
+        assert!(applied.contains(line), "{line} not in:\n{applied}");
+    }
+    wait_ready(&cluster, "podpass-api-0");
+    wait_ready(&cluster, "podpass-agent-0");
+
+    reports_roles(&cluster, &ports, "irsa-reader", "pi-reader");
+    let accounts = cluster.write(
+        "accounts.yaml",
+        &format!(
+            "apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: irsa-reader
+  namespace: reports
+  annotations: {{eks.amazonaws.com/role-arn: 'arn:aws:iam::{account}:role/reports-irsa'}}
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {{name: pi-reader, namespace: reports}}
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {{name: nobody, namespace: reports}}
+"
+        ),
+    );
+    cluster.podpass_ok(&["run", "-f", accounts.to_str().unwrap()]);
+
+    // failurePolicy Fail: while no webhook answers, pods of the cluster are refused, not
+    // admitted without their credentials.
+    let early = cluster.write(
+        "early.yaml",
+        &plain_pod("early", "irsa-reader", "[--version]"),
+    );
+    let out = cluster.podpass(&["run", "-f", early.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("failed calling webhook \"pod-identity-webhook.podpass.io\""),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let file = cluster.write("webhook.yaml", &webhook);
+    let applied = cluster.podpass_ok(&["run", "-f", file.to_str().unwrap()]);
+    assert!(
+        applied.contains("pod/podpass-webhook-0 created"),
+        "{applied}"
+    );
+    wait_ready(&cluster, "podpass-webhook-0");
+
+    // The pods say nothing of AWS; the installed webhook, reading their ServiceAccounts through
+    // the cluster's API and the associations through the installed EKS API, gives them
+    // credentials and the installed endpoints.
+    let arn = run_pod(
+        &cluster,
+        "irsa",
+        &plain_pod(
+            "irsa",
+            "irsa-reader",
+            "[sts, get-caller-identity, --query, Arn, --output, text]",
+        ),
+    );
+    assert!(
+        arn.trim().starts_with(&format!(
+            "arn:aws:sts::{account}:assumed-role/reports-irsa/"
+        )),
+        "{arn}\n{}",
+        text(
+            &cluster
+                .podpass(&["logs", "podpass-webhook-0", "-n", "podpass"])
+                .stdout
+        )
+    );
+    let env = admitted_env(&cluster, "irsa");
+    for name in [
+        "AWS_ROLE_ARN",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+        "AWS_ENDPOINT_URL_STS",
+    ] {
+        assert!(env.iter().any(|e| e == name), "{name} not in {env:?}");
+    }
+    let listing = run_pod(
+        &cluster,
+        "pod-identity",
+        &plain_pod("pod-identity", "pi-reader", "[s3, ls, s3://reports]"),
+    );
+    assert!(listing.contains("q3.csv"), "{listing}");
+    let env = admitted_env(&cluster, "pod-identity");
+    assert!(
+        env.iter()
+            .any(|e| e == "AWS_CONTAINER_CREDENTIALS_FULL_URI"),
+        "{env:?}"
+    );
+    // The seed's first two labs, on this install: a pod with no ServiceAccount token, and a
+    // pod with only its ServiceAccount's default token, try the same bucket through the
+    // installed S3 endpoint. Neither is mutated, and neither may list it.
+    for (lab, automount) in [("no-token", false), ("default-token", true)] {
+        let pod = format!(
+            "apiVersion: v1
+kind: Pod
+metadata: {{name: {lab}, namespace: reports}}
+spec:
+  serviceAccountName: nobody
+  automountServiceAccountToken: {automount}
+  restartPolicy: Never
+  containers:
+  - name: aws
+    image: amazon/aws-cli
+    args: [s3, ls, s3://reports]
+    env:
+    - {{name: AWS_ENDPOINT_URL_S3, value: '{s3}'}}
+    - {{name: AWS_MAX_ATTEMPTS, value: '1'}}
+",
+            s3 = ports.s3_url(),
+        );
+        let file = cluster.write(&format!("{lab}.yaml"), &pod);
+        let out = cluster.podpass(&["run", "-f", file.to_str().unwrap(), "--attach"]);
+        let said = format!("{}{}", text(&out.stdout), text(&out.stderr));
+        assert!(!out.status.success(), "{lab} listed the bucket: {said}");
+        assert!(!said.contains("q3.csv"), "{said}");
+        let env = admitted_env(&cluster, lab);
+        assert!(
+            !env.iter()
+                .any(|e| e.starts_with("AWS_ROLE") || e.starts_with("AWS_CONTAINER")),
+            "{lab} was given credentials: {env:?}"
+        );
+    }
 }

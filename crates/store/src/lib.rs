@@ -11,6 +11,7 @@ mod iam_extra;
 mod keys;
 mod objects;
 mod records;
+mod resources;
 mod s3;
 mod users;
 
@@ -108,6 +109,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         7,
         "users and groups",
         include_str!("../migrations/0007_users_groups.sql"),
+    ),
+    (
+        8,
+        "cluster resources",
+        include_str!("../migrations/0008_cluster_resources.sql"),
     ),
 ];
 

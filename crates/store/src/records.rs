@@ -145,6 +145,21 @@ pub struct ClusterObject {
     pub created_at: i64,
 }
 
+/// A Kubernetes object of a podpass cluster, kept as applied.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClusterResource {
+    /// Owning cluster.
+    pub cluster_name: String,
+    /// Namespace; empty for cluster-scoped kinds.
+    pub namespace: String,
+    /// `kind` (`ClusterRole`, `Service`, ...).
+    pub kind: String,
+    /// `metadata.name`.
+    pub name: String,
+    /// The object, as JSON.
+    pub object: String,
+}
+
 /// An IAM role.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Role {

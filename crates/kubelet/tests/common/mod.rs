@@ -138,6 +138,7 @@ pub(crate) async fn harness(mode: MountMode) -> Harness {
         identities: Arc::new(resolver()),
         jitter: Arc::new(FixedJitter),
         clock: clock.clone(),
+        registered_webhooks: None,
     };
     let kubelet = Kubelet::start(config, deps).await.unwrap();
     Harness {
