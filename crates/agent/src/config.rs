@@ -66,6 +66,25 @@ pub struct AgentConfig {
     #[arg(long, env = "PODPASS_AGENT_MAX_SERVICE_QPS", default_value_t = 3)]
     pub max_service_qps: u32,
 
+    /// Credential requests per second each address serves before answering 429 (the reference
+    /// agent's fixed 1000); raise it for nodes whose pods ask more often.
+    #[arg(
+        long,
+        env = "PODPASS_AGENT_MAX_REQUESTS_PER_SECOND",
+        default_value_t = 1000,
+        value_parser = clap::value_parser!(u32).range(1..)
+    )]
+    pub max_requests_per_second: u32,
+
+    /// Requests served at once above that rate before the limit applies (the reference's 500).
+    #[arg(
+        long,
+        env = "PODPASS_AGENT_REQUEST_BURST",
+        default_value_t = 500,
+        value_parser = clap::value_parser!(u32).range(1..)
+    )]
+    pub request_burst: u32,
+
     /// EKS Auth base URL (e.g. a podpass server); default https://eks-auth.<region>.api.aws.
     #[arg(long, env = "PODPASS_AGENT_ENDPOINT")]
     pub endpoint: Option<String>,
@@ -142,6 +161,8 @@ impl AgentConfig {
             max_credential_retention_before_renewal: Duration::from_secs(3 * 3600),
             max_cache_size: 2000,
             max_service_qps: 3,
+            max_requests_per_second: 1000,
+            request_burst: 500,
             endpoint: None,
             region: None,
             eks_auth_connect_timeout: Duration::from_millis(500),
@@ -166,6 +187,14 @@ impl AgentConfig {
             });
         }
         Ok(())
+    }
+
+    /// The credentials route's rate limit.
+    pub fn rate_limit(&self) -> crate::RateLimit {
+        crate::RateLimit {
+            per_second: f64::from(self.max_requests_per_second),
+            burst: self.request_burst,
+        }
     }
 
     /// The cache part of the settings.
@@ -272,12 +301,37 @@ mod tests {
             "PODPASS_AGENT_MAX_CREDENTIAL_RETENTION_BEFORE_RENEWAL",
             "PODPASS_AGENT_ENDPOINT",
             "PODPASS_AGENT_REGION",
+            "PODPASS_AGENT_MAX_REQUESTS_PER_SECOND",
+            "PODPASS_AGENT_REQUEST_BURST",
             "[default: 3h]",
             "[default: 169.254.170.23 [fd00:ec2::23]]",
             "[default: 500ms]",
         ] {
             assert!(help.contains(expected), "{expected} missing from:\n{help}");
         }
+    }
+
+    #[test]
+    fn the_rate_limit_is_the_references_unless_raised() {
+        let default = AgentConfig::new("c1").rate_limit();
+        assert_eq!((default.per_second, default.burst), (1000.0, 500));
+        let cli = Cli::try_parse_from([
+            "agent",
+            "-c",
+            "c1",
+            "--max-requests-per-second",
+            "20000",
+            "--request-burst",
+            "5000",
+        ])
+        .unwrap();
+        let raised = cli.agent.rate_limit();
+        assert_eq!((raised.per_second, raised.burst), (20000.0, 5000));
+        // No limit of zero: that would refuse every pod.
+        assert!(
+            Cli::try_parse_from(["agent", "-c", "c1", "--max-requests-per-second", "0"]).is_err()
+        );
+        assert!(Cli::try_parse_from(["agent", "-c", "c1", "--request-burst", "0"]).is_err());
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! Hot-path cache of what STS and EKS Auth read on every call: roles with their parsed trust
-//! policy, OIDC providers, and Pod Identity associations. Entries live one second, IAM's own
+//! policy, OIDC providers, clusters, and Pod Identity associations. Entries live one second, IAM's own
 //! kind of eventual consistency for writers in other processes (the CLI, other replicas); this
 //! process's IAM and EKS APIs clear the cache on every write, so its own changes apply at once.
 //! Misses are not cached: a role or association created a moment ago is found.
@@ -10,7 +10,7 @@ use std::time::Duration;
 use moka::future::Cache;
 use podpass_arn::Arn;
 use podpass_policy::{NamedPolicy, Policy, PolicyKind, PolicyType};
-use podpass_store::{OidcProvider, PodIdentityAssociation, Role, Store, StoreError};
+use podpass_store::{Cluster, OidcProvider, PodIdentityAssociation, Role, Store, StoreError};
 
 use crate::error::{Error, Result};
 
@@ -30,6 +30,8 @@ pub struct TrustedRole {
 pub struct IamCache {
     roles: Cache<String, Arc<TrustedRole>>,
     providers: Cache<String, Arc<OidcProvider>>,
+    /// By name.
+    clusters: Cache<String, Arc<Cluster>>,
     /// By cluster, namespace and ServiceAccount.
     associations: Cache<(String, String, String), Arc<PodIdentityAssociation>>,
 }
@@ -45,6 +47,10 @@ impl IamCache {
                 .max_capacity(CAPACITY)
                 .time_to_live(TTL)
                 .build(),
+            clusters: Cache::builder()
+                .max_capacity(CAPACITY)
+                .time_to_live(TTL)
+                .build(),
             associations: Cache::builder()
                 .max_capacity(CAPACITY)
                 .time_to_live(TTL)
@@ -56,6 +62,7 @@ impl IamCache {
     pub fn clear(&self) {
         self.roles.invalidate_all();
         self.providers.invalidate_all();
+        self.clusters.invalidate_all();
         self.associations.invalidate_all();
     }
 
@@ -108,6 +115,22 @@ impl IamCache {
                     .insert(arn.to_owned(), provider.clone())
                     .await;
                 Ok(Some(provider))
+            }
+            Err(StoreError::NotFound(_)) => Ok(None),
+            Err(e) => Err(Error::internal(e)),
+        }
+    }
+
+    /// The cluster named `name`, or `None`.
+    pub async fn cluster(&self, store: &Store, name: &str) -> Result<Option<Arc<Cluster>>> {
+        if let Some(hit) = self.clusters.get(name).await {
+            return Ok(Some(hit));
+        }
+        match store.cluster(name).await {
+            Ok(cluster) => {
+                let cluster = Arc::new(cluster);
+                self.clusters.insert(name.to_owned(), cluster.clone()).await;
+                Ok(Some(cluster))
             }
             Err(StoreError::NotFound(_)) => Ok(None),
             Err(e) => Err(Error::internal(e)),

@@ -667,6 +667,12 @@ metadata: {{name: nobody, namespace: reports}}
                 .stdout
         )
     );
+    let listing = run_pod(
+        &cluster,
+        "irsa-list",
+        &plain_pod("irsa-list", "irsa-reader", "[s3, ls, s3://reports]"),
+    );
+    assert!(listing.contains("q3.csv"), "{listing}");
     let env = admitted_env(&cluster, "irsa");
     for name in [
         "AWS_ROLE_ARN",

@@ -12,7 +12,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use super::credentials::{CredentialsEndpoint, RateLimit};
+use super::credentials::CredentialsEndpoint;
 use super::probe::{metrics_router, probe_router};
 use crate::cache::CredentialCache;
 use crate::clock::{Clock, SystemClock};
@@ -176,7 +176,7 @@ pub async fn start(
         let endpoint = CredentialsEndpoint::new(
             cache.clone(),
             config.bind_hosts.clone(),
-            RateLimit::default(),
+            config.rate_limit(),
             clock.clone(),
             metrics.clone(),
         );

@@ -286,6 +286,21 @@ async fn requests_beyond_the_burst_get_429_until_tokens_refill() {
 }
 
 #[tokio::test]
+async fn a_raised_limit_serves_beyond_the_references_burst() {
+    let agent = agent_with(RateLimit {
+        per_second: 20_000.0,
+        burst: 2_000,
+    });
+    for _ in 0..2_000 {
+        assert_eq!(agent.get(V4, None).await.status, StatusCode::BAD_REQUEST);
+    }
+    assert_eq!(
+        agent.get(V4, None).await.status,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+}
+
+#[tokio::test]
 async fn responses_are_counted_by_status() {
     let agent = agent();
     let mut registry = Registry::default();

@@ -92,7 +92,11 @@ impl Control {
         let token = token
             .filter(|t| is_jwt_shaped(t))
             .ok_or_else(|| Error::invalid(Invalid::Parameter, "The token is not a valid JWT."))?;
-        let cluster = self.cluster(cluster).await?;
+        let cluster = self
+            .iam_cache()
+            .cluster(self.store(), cluster)
+            .await?
+            .ok_or_else(|| Error::not_found(format!("No cluster found for name: {cluster}.")))?;
         let claims = self.verify_pod_token(&cluster, token).await?;
         let Some((kube, pod)) = claims
             .kubernetes
