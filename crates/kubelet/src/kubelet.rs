@@ -87,6 +87,12 @@ pub struct KubeletDeps {
 
 type PodKey = (String, String);
 
+/// What identifies a pod, which admission webhooks may not change.
+fn identity(object: &Value) -> [Option<Value>; 3] {
+    ["/metadata/name", "/metadata/namespace", "/metadata/uid"]
+        .map(|path| object.pointer(path).cloned())
+}
+
 /// The kubelet of this machine. Cheap to clone.
 #[derive(Clone)]
 pub struct Kubelet {
@@ -204,7 +210,14 @@ impl Kubelet {
     ) -> Result<Admitted, KubeletError> {
         let mut mutated = self.admission().mutate(manifest, namespace)?;
         if let Some(webhooks) = &self.inner.deps.registered_webhooks {
+            let before = identity(&mutated.object);
             mutated.object = webhooks.mutate(mutated.object, &mutated.namespace).await?;
+            // As the API server, refuse a webhook that would move or rename the pod.
+            if identity(&mutated.object) != before {
+                return Err(KubeletError::Admission(
+                    "a mutating webhook may not change the pod's name, namespace or uid".into(),
+                ));
+            }
         }
         self.admission().validate(mutated.object, mutated.injected)
     }

@@ -514,3 +514,63 @@ async fn a_failing_liveness_probe_restarts_the_container_and_it_is_never_ready()
     assert_eq!(ready(&h, "stuck").await, [false]);
     h.kubelet.delete("default", "stuck").await.unwrap();
 }
+
+/// A registered webhook that sets one label, and moves the pod when asked to.
+struct Labeller {
+    move_to: Option<&'static str>,
+}
+
+impl podpass_kubelet::MutatingWebhooks for Labeller {
+    fn mutate<'a>(
+        &'a self,
+        mut object: serde_json::Value,
+        _namespace: &'a str,
+    ) -> podpass_kubelet::BoxFuture<'a, Result<serde_json::Value, KubeletError>> {
+        object["metadata"]["labels"] = serde_json::json!({"mutated": "yes"});
+        if let Some(namespace) = self.move_to {
+            object["metadata"]["namespace"] = serde_json::json!(namespace);
+        }
+        Box::pin(async move { Ok(object) })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn registered_webhooks_mutate_pods_but_may_not_move_them() {
+    let labeller = common::harness_with_webhooks(
+        MountMode::Rewrite,
+        Some(std::sync::Arc::new(Labeller { move_to: None })),
+    )
+    .await;
+    let record = labeller
+        .kubelet
+        .run(
+            &pod("labelled", "  containers: [{name: c, command: ['true']}]"),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(record.object["metadata"]["labels"]["mutated"], "yes");
+
+    let mover = common::harness_with_webhooks(
+        MountMode::Rewrite,
+        Some(std::sync::Arc::new(Labeller {
+            move_to: Some("kube-system"),
+        })),
+    )
+    .await;
+    let refused = mover
+        .kubelet
+        .run(
+            &pod("moved", "  containers: [{name: c, command: ['true']}]"),
+            None,
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        refused
+            .to_string()
+            .contains("may not change the pod's name, namespace or uid"),
+        "{refused}"
+    );
+    assert!(mover.kubelet.list(Some("kube-system")).await.is_empty());
+}

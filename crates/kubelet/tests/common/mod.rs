@@ -123,6 +123,14 @@ pub(crate) struct Harness {
 }
 
 pub(crate) async fn harness(mode: MountMode) -> Harness {
+    harness_with_webhooks(mode, None).await
+}
+
+/// A harness whose pods also go through `webhooks`, as registered in a cluster.
+pub(crate) async fn harness_with_webhooks(
+    mode: MountMode,
+    webhooks: Option<Arc<dyn podpass_kubelet::MutatingWebhooks>>,
+) -> Harness {
     let dir = tempfile::tempdir().unwrap();
     let clock = ManualClock::at(1_000_000);
     let tokens = FakeTokens::new(clock.clone());
@@ -138,7 +146,7 @@ pub(crate) async fn harness(mode: MountMode) -> Harness {
         identities: Arc::new(resolver()),
         jitter: Arc::new(FixedJitter),
         clock: clock.clone(),
-        registered_webhooks: None,
+        registered_webhooks: webhooks,
     };
     let kubelet = Kubelet::start(config, deps).await.unwrap();
     Harness {
