@@ -162,6 +162,25 @@ pub(crate) struct ManifestsArgs {
     )]
     pub agent_metrics_port: u16,
 
+    /// Credential requests per second the node agent serves per address before answering 429
+    /// (the reference agent's fixed 1000)
+    #[arg(
+        long,
+        env = "PODPASS_MANIFESTS_AGENT_MAX_REQUESTS_PER_SECOND",
+        default_value_t = 1000,
+        value_parser = clap::value_parser!(u32).range(1..)
+    )]
+    pub agent_max_requests_per_second: u32,
+
+    /// Requests the node agent serves at once above that rate (the reference's 500)
+    #[arg(
+        long,
+        env = "PODPASS_MANIFESTS_AGENT_REQUEST_BURST",
+        default_value_t = 500,
+        value_parser = clap::value_parser!(u32).range(1..)
+    )]
+    pub agent_request_burst: u32,
+
     /// Port the webhook serves HTTPS on in its pod (its Service's port stays 443)
     #[arg(long, env = "PODPASS_MANIFESTS_WEBHOOK_PORT", default_value_t = 9443)]
     pub webhook_port: u16,
@@ -874,6 +893,14 @@ impl ManifestsArgs {
             (
                 "PODPASS_AGENT_METRICS_PORT",
                 self.agent_metrics_port.to_string(),
+            ),
+            (
+                "PODPASS_AGENT_MAX_REQUESTS_PER_SECOND",
+                self.agent_max_requests_per_second.to_string(),
+            ),
+            (
+                "PODPASS_AGENT_REQUEST_BURST",
+                self.agent_request_burst.to_string(),
             ),
             ("PODPASS_LOG_FORMAT", "json".to_owned()),
             // The agent's own identity: its ServiceAccount's token, which the node role trusts.

@@ -64,6 +64,10 @@ fn variants(dir: &std::path::Path) -> Vec<(String, String)> {
             "fail",
             "--agent-port",
             "8080",
+            "--agent-max-requests-per-second",
+            "20000",
+            "--agent-request-burst",
+            "5000",
             "--replicas",
             "1",
         ],
@@ -85,6 +89,54 @@ fn variants(dir: &std::path::Path) -> Vec<(String, String)> {
     .into_iter()
     .map(|args| (args.join(" "), manifests(&args)))
     .collect()
+}
+
+#[test]
+fn the_agents_rate_limit_is_rendered_as_asked() {
+    let env = |args: &[&str]| -> Vec<(String, String)> {
+        let docs = documents(&manifests(args));
+        let agent = docs
+            .iter()
+            .find(|d| d["kind"] == "DaemonSet")
+            .expect("the agent's DaemonSet");
+        agent["spec"]["template"]["spec"]["containers"][0]["env"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["name"].as_str().unwrap_or_default().contains("REQUEST"))
+            .map(|e| {
+                (
+                    e["name"].as_str().unwrap().to_owned(),
+                    e["value"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    };
+    let pair = |name: &str, value: &str| (name.to_owned(), value.to_owned());
+    assert_eq!(
+        env(&[]),
+        [
+            pair("PODPASS_AGENT_MAX_REQUESTS_PER_SECOND", "1000"),
+            pair("PODPASS_AGENT_REQUEST_BURST", "500")
+        ]
+    );
+    assert_eq!(
+        env(&[
+            "--agent-max-requests-per-second",
+            "20000",
+            "--agent-request-burst",
+            "5000"
+        ]),
+        [
+            pair("PODPASS_AGENT_MAX_REQUESTS_PER_SECOND", "20000"),
+            pair("PODPASS_AGENT_REQUEST_BURST", "5000")
+        ]
+    );
+    assert!(
+        !podpass(&["manifests", "--agent-max-requests-per-second", "0"])
+            .status
+            .success()
+    );
 }
 
 #[test]
