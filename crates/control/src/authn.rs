@@ -1,6 +1,6 @@
-//! Whose key signed a request: a long-term key of the account root or of an IAM user (cached,
-//! reread once a second, since the CLI, IAM or another replica may add, deactivate or delete
-//! one) or a sealed session token, opened without a database read. Checking the signature
+//! Whose key signed a request: a long-term key of the account root or of an IAM user (cached
+//! with the users they belong to, reread once a second, since the CLI, IAM or another replica
+//! may add, deactivate or delete one) or a sealed session token, opened without a database read. Checking the signature
 //! itself is the protocol adapter's job.
 
 use std::collections::HashMap;
@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use podpass_session::OpenError;
-use podpass_store::{AccessKey, Store, StoreError};
+use podpass_store::{AccessKey, Store, StoreError, User};
 
 use crate::caller::UserCaller;
 use crate::{Caller, Control, Ctx, Error, Result};
@@ -25,6 +25,8 @@ pub struct AccessKeys {
     store: Store,
     keys: RwLock<HashMap<String, AccessKey>>,
     last_reload: Mutex<Option<Instant>>,
+    /// The users of user keys, by id, each reread after [`RELOAD_INTERVAL`].
+    users: moka::future::Cache<String, Arc<User>>,
 }
 
 impl AccessKeys {
@@ -34,6 +36,10 @@ impl AccessKeys {
             store,
             keys: RwLock::new(HashMap::new()),
             last_reload: Mutex::new(None),
+            users: moka::future::Cache::builder()
+                .max_capacity(10_000)
+                .time_to_live(RELOAD_INTERVAL)
+                .build(),
         }
     }
 
@@ -69,12 +75,24 @@ impl AccessKeys {
         Ok(keys.get(access_key_id).cloned())
     }
 
-    /// Makes the next [`AccessKeys::find`] reread the store (after this process changed a key).
+    /// Makes the next [`AccessKeys::find`] reread the store, and the users too (after this
+    /// process changed a key or a user).
     pub fn forget(&self) {
         *self
             .last_reload
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+        self.users.invalidate_all();
+    }
+
+    /// The user `user_id`, read at most [`RELOAD_INTERVAL`] ago.
+    async fn user(&self, user_id: &str) -> std::result::Result<Arc<User>, StoreError> {
+        if let Some(user) = self.users.get(user_id).await {
+            return Ok(user);
+        }
+        let user = Arc::new(self.store.user_by_id(user_id).await?);
+        self.users.insert(user_id.to_owned(), user.clone()).await;
+        Ok(user)
     }
 
     /// The caller behind the active long-term key `access_key_id`, with its secret: the
@@ -98,7 +116,7 @@ impl AccessKeys {
                 account,
                 access_key_id: key.access_key_id,
             },
-            Some(user_id) => match self.store.user_by_id(user_id).await {
+            Some(user_id) => match self.user(user_id).await {
                 Ok(user) => Caller::User(Arc::new(UserCaller::with_key(
                     &user,
                     &account,

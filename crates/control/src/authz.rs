@@ -10,6 +10,7 @@ use podpass_policy::{
 use podpass_session::SessionClaims;
 use podpass_store::{Holder, Role, Store, StoreError, User};
 
+use crate::cache::{CallerKey, CallerPolicies};
 use crate::caller::UserCaller;
 use crate::{Caller, Control, Ctx, Error, Result};
 
@@ -223,19 +224,45 @@ fn root_policies() -> PolicySet {
 
 impl Control {
     /// The engine's principal and applicable policies for a caller.
+    /// Users' and sessions' are compiled once and kept in the IAM cache.
     pub async fn caller_policies(&self, caller: &Caller) -> Result<(Principal, PolicySet)> {
-        match caller {
-            Caller::Root { account, .. } => Ok((
-                Principal::AccountRoot {
-                    account: account.clone(),
-                },
-                root_policies(),
-            )),
-            Caller::Session(session) => self.session_context(session).await,
-            Caller::User(user) => user_context(self.store(), user)
-                .await
-                .map_err(Error::internal),
-        }
+        let cached = match caller {
+            Caller::Root { account, .. } => {
+                return Ok((
+                    Principal::AccountRoot {
+                        account: account.clone(),
+                    },
+                    root_policies(),
+                ));
+            }
+            Caller::Session(session) => {
+                let key = CallerKey::Session(session.access_key_id.clone());
+                self.iam_cache()
+                    .caller_policies(key, async {
+                        let (principal, policies) = self.session_context(session).await?;
+                        Ok(CallerPolicies {
+                            principal,
+                            policies,
+                        })
+                    })
+                    .await?
+            }
+            Caller::User(user) => {
+                let key = CallerKey::User(user.user_id.clone());
+                self.iam_cache()
+                    .caller_policies(key, async {
+                        let (principal, policies) = user_context(self.store(), user)
+                            .await
+                            .map_err(Error::internal)?;
+                        Ok(CallerPolicies {
+                            principal,
+                            policies,
+                        })
+                    })
+                    .await?
+            }
+        };
+        Ok((cached.principal.clone(), cached.policies.clone()))
     }
 
     /// Principal (with role tags overlaid by session tags) and policies of a role session.

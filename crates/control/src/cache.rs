@@ -1,5 +1,6 @@
 //! Hot-path cache of what STS and EKS Auth read on every call: roles with their parsed trust
-//! policy, OIDC providers, clusters, and Pod Identity associations. Entries live one second, IAM's own
+//! policy, OIDC providers, clusters, Pod Identity associations, and the compiled policies of the
+//! users and role sessions that sign calls. Entries live one second, IAM's own
 //! kind of eventual consistency for writers in other processes (the CLI, other replicas); this
 //! process's IAM and EKS APIs clear the cache on every write, so its own changes apply at once.
 //! Misses are not cached: a role or association created a moment ago is found.
@@ -9,7 +10,7 @@ use std::time::Duration;
 
 use moka::future::Cache;
 use podpass_arn::Arn;
-use podpass_policy::{NamedPolicy, Policy, PolicyKind, PolicyType};
+use podpass_policy::{NamedPolicy, Policy, PolicyKind, PolicySet, PolicyType, Principal};
 use podpass_store::{Cluster, OidcProvider, PodIdentityAssociation, Role, Store, StoreError};
 
 use crate::error::{Error, Result};
@@ -34,6 +35,26 @@ pub struct IamCache {
     clusters: Cache<String, Arc<Cluster>>,
     /// By cluster, namespace and ServiceAccount.
     associations: Cache<(String, String, String), Arc<PodIdentityAssociation>>,
+    /// What a signing user or role session is allowed, by [`CallerKey`].
+    callers: Cache<CallerKey, Arc<CallerPolicies>>,
+}
+
+/// Whose compiled policies a [`CallerPolicies`] entry holds.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum CallerKey {
+    /// A user, by its unique id.
+    User(String),
+    /// A role session, by its access key id: unique to one issuance, and only usable with the
+    /// sealed token that binds it to that issuance's role, session policies and tags.
+    Session(String),
+}
+
+/// A caller's principal (with its tags) and the policies that apply to it.
+pub struct CallerPolicies {
+    /// The principal, as the policy engine sees it.
+    pub principal: Principal,
+    /// Its identity policies, boundary and session policies.
+    pub policies: PolicySet,
 }
 
 impl IamCache {
@@ -55,6 +76,10 @@ impl IamCache {
                 .max_capacity(CAPACITY)
                 .time_to_live(TTL)
                 .build(),
+            callers: Cache::builder()
+                .max_capacity(CAPACITY)
+                .time_to_live(TTL)
+                .build(),
         }
     }
 
@@ -64,6 +89,21 @@ impl IamCache {
         self.providers.invalidate_all();
         self.clusters.invalidate_all();
         self.associations.invalidate_all();
+        self.callers.invalidate_all();
+    }
+
+    /// The policies of the caller `key`, compiled by `load` on a miss.
+    pub async fn caller_policies(
+        &self,
+        key: CallerKey,
+        load: impl Future<Output = Result<CallerPolicies>>,
+    ) -> Result<Arc<CallerPolicies>> {
+        if let Some(hit) = self.callers.get(&key).await {
+            return Ok(hit);
+        }
+        let loaded = Arc::new(load.await?);
+        self.callers.insert(key, loaded.clone()).await;
+        Ok(loaded)
     }
 
     /// The role named by `arn` (an ARN of `account`), or `None`.

@@ -80,10 +80,12 @@ impl Control {
         }
     }
 
-    /// Marks IAM or Pod Identity state as written: cached roles, providers and associations
-    /// are dropped, so this process's STS and EKS Auth apply the change to the next request.
+    /// Marks IAM or Pod Identity state as written: cached roles, providers, associations,
+    /// users and callers' policies are dropped, so this process applies the change to the next
+    /// request.
     pub(crate) fn iam_written(&self) {
         self.iam_cache().clear();
+        self.inner.access_keys.forget();
     }
 }
 
