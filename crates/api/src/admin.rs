@@ -28,8 +28,7 @@ pub async fn require_admin(
         let body = to_bytes(body, MAX_BODY_BYTES)
             .await
             .map_err(|_| AwsError::new("RequestEntityTooLarge", "Request body too large", 413))?;
-        let hash = podpass_sigv4::sha256_hex(&body);
-        match authenticate(&state, &parts, &hash, &[SERVICE]).await? {
+        match authenticate(&state, &parts, &body, &[SERVICE]).await? {
             Some(Caller::Root { .. }) => Ok(body),
             Some(caller) => Err(AwsError::access_denied(format!(
                 "User: {} is not authorized: podpass admin APIs are for the account's admin keys",

@@ -21,11 +21,12 @@ fn sigv4_error(e: &SigV4Error) -> AwsError {
 pub(crate) async fn authenticate(
     state: &AppState,
     parts: &Parts,
-    payload_hash: &str,
+    body: &[u8],
     services: &[&str],
 ) -> Result<Option<Caller>, AwsError> {
-    let view = RequestView::from_http_parts(parts, payload_hash);
-    let auth = match parse_auth(&view) {
+    // Where a request claims to be signed does not depend on its body, so an unsigned call
+    // (AssumeRoleWithWebIdentity, with its token in the body) is not hashed.
+    let auth = match parse_auth(&RequestView::from_http_parts(parts, "")) {
         Ok(auth) => auth,
         Err(SigV4Error::NotSigned) => return Ok(None),
         Err(e) => return Err(sigv4_error(&e)),
@@ -42,6 +43,8 @@ pub(crate) async fn authenticate(
         .await
         .map_err(errors::query)?;
     let key = SigningKey::derive(&signer.secret_access_key, &auth.scope);
+    let payload_hash = podpass_sigv4::sha256_hex(body);
+    let view = RequestView::from_http_parts(parts, &payload_hash);
     verify_signature(&view, &auth, &key, PathMode::Normalized).map_err(|e| {
         if let SigV4Error::SignatureMismatch {
             canonical_request, ..

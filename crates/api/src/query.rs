@@ -70,7 +70,6 @@ pub(crate) async fn handle(
         _ => Service::Sts,
     };
     let action = params.action().unwrap_or_default().to_owned();
-    let payload_hash = podpass_sigv4::sha256_hex(&body);
     let outcome = async {
         if action.is_empty() {
             return Err(AwsError::new("MissingAction", "Missing Action", 400));
@@ -82,7 +81,7 @@ pub(crate) async fn handle(
             None | Some("") => return Err(unknown_action(&action, NO_VERSION)),
             Some(other) => return Err(unknown_action(&action, other)),
         }
-        let caller = authenticate(&state, &parts, &payload_hash, &[service.name()]).await?;
+        let caller = authenticate(&state, &parts, &body, &[service.name()]).await?;
         if let Some(caller) = &caller {
             state
                 .control

@@ -38,8 +38,7 @@ where
         let body = to_bytes(body, MAX_BODY_BYTES)
             .await
             .map_err(|_| AwsError::invalid_request_exception("Request body too large"))?;
-        let payload_hash = podpass_sigv4::sha256_hex(&body);
-        let caller = authenticate(&state, &parts, &payload_hash, &[service]).await?;
+        let caller = authenticate(&state, &parts, &body, &[service]).await?;
         let call = Call {
             ctx: Ctx {
                 request_id: request_id.clone(),

@@ -32,6 +32,12 @@ mod webhook_cmd;
 
 use clap::Parser;
 
+/// mimalloc rather than glibc's malloc: every request allocates and frees small buffers on
+/// one worker thread and drops some on another, where glibc's arenas lock and consolidate
+/// (about a tenth of a credential call's CPU in the profiles of docs/BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     quiet_on_closed_pipe();
     let cli = cli::Cli::parse();

@@ -26,6 +26,10 @@ struct Instance {
     region: String,
 }
 
+/// The allocator `podpass up` runs with (crates/podpass/src/main.rs).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> anyhow::Result<()> {
     let data_dir = std::env::args_os()
         .nth(1)
