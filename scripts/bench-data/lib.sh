@@ -72,6 +72,23 @@ bench_instance() {
     "$1/instance.json" "$2"
 }
 
+# bench_child PID: the process PID started (the server a `timeout` wrapper runs).
+bench_child() {
+  local child
+  for _ in $(seq 50); do
+    child="$(pgrep -P "$1" | head -n 1)" && [ -n "$child" ] && echo "$child" && return 0
+    sleep 0.1
+  done
+  echo "bench: process $1 started no child" >&2
+  exit 1
+}
+
+# bench_cpu_ms PID: the CPU time (user and system, all threads) PID has used so far, in ms.
+bench_cpu_ms() {
+  awk -v tick="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); print ($12 + $13) * 1000 / tick }' \
+    "/proc/$1/stat"
+}
+
 bench_machine() {
   echo "== machine"
   echo "cores: $(nproc)"
@@ -82,24 +99,45 @@ bench_machine() {
 # bench_wrk NAME THREADS CONNECTIONS DURATION URL [WRK_OPTION...]: one wrk run through
 # request.lua (environment BENCH_* as that script documents), its full output kept in
 # $bench_work/NAME.txt, then one summary line:
-#   NAME: requests/s R  p50 A  p99 B  statuses CODE=COUNT ...  socket errors E
+#   NAME: requests/s R  p50 A  p99 B  statuses CODE=COUNT ...  socket errors E  requests N  server_cpu_ms C
+# With BENCH_CPU_PID set, C is the CPU time that process used during the run (else empty), and
+# with BENCH_PERF_DIR set as well, `perf record` samples that process during the run into
+# BENCH_PERF_DIR/NAME.perf.data (DWARF call graphs: the release build has no frame pointers).
 bench_wrk() {
   local name="$1" threads="$2" connections="$3" duration="$4" url="$5"
   shift 5
   local out="$bench_work/$name.txt"
   local options="$*"
+  local cpu_before="" cpu_ms=""
   # Tokens in headers are long and secret-like: show the header names only.
   echo "-- $name: wrk -t$threads -c$connections -d$duration --latency ${options//: [^ ]*/: …}" >&2
+  local perf=""
+  if [ -n "${BENCH_CPU_PID:-}" ]; then
+    cpu_before="$(bench_cpu_ms "$BENCH_CPU_PID")"
+    if [ -n "${BENCH_PERF_DIR:-}" ]; then
+      perf record -q -F 999 --call-graph dwarf,16384 -p "$BENCH_CPU_PID" \
+        -o "$BENCH_PERF_DIR/$name.perf.data" 2>/dev/null &
+      perf=$!
+    fi
+  fi
   timeout 120 wrk -t"$threads" -c"$connections" -d"$duration" --timeout 2s --latency \
     -s "$bench_data/request.lua" "$@" "$url" >"$out"
-  awk -v name="$name" '
+  if [ -n "$perf" ]; then
+    kill -INT "$perf"
+    wait "$perf" 2>/dev/null || true
+  fi
+  if [ -n "$cpu_before" ]; then
+    cpu_ms="$(awk -v a="$cpu_before" -v b="$(bench_cpu_ms "$BENCH_CPU_PID")" 'BEGIN { print b - a }')"
+  fi
+  awk -v name="$name" -v cpu_ms="$cpu_ms" '
+    / requests in / { requests = $1 }
     /^Requests\/sec:/ { rps = $2 }
     $1 == "50%" { p50 = $2 }
     $1 == "99%" { p99 = $2 }
     /^status / { sub(":", "", $2); statuses = statuses " " $2 "=" $3 }
     /Socket errors:/ { errors = $0; sub(/.*Socket errors: */, "", errors) }
     END {
-      printf "%s: requests/s %s  p50 %s  p99 %s  statuses%s  socket errors %s\n",
-        name, rps, p50, p99, statuses, (errors == "" ? "none" : errors)
+      printf "%s: requests/s %s  p50 %s  p99 %s  statuses%s  socket errors %s  requests %s  server_cpu_ms %s\n",
+        name, rps, p50, p99, statuses, (errors == "" ? "none" : errors), requests, cpu_ms
     }' "$out"
 }
