@@ -215,6 +215,15 @@ fn a_tokens_session_tags_and_source_identity_are_checked_kept_and_chained() {
             json!({"https://aws.amazon.com/source_identity": "aws:admin"}),
             "source_identity",
         ),
+        // A claim that is there as null is malformed, not absent.
+        (
+            json!({"https://aws.amazon.com/tags": null}),
+            "is not an object",
+        ),
+        (
+            json!({"https://aws.amazon.com/source_identity": null}),
+            "source_identity",
+        ),
     ] {
         let out = web_identity(&deployer, &token(&idp, &claims));
         let stderr = assert_aws_error(&out, "ValidationError");

@@ -36,4 +36,5 @@ pub use request::{
 pub use signing_key::{KeyAlgorithm, KeyError, SigningKey, key_id};
 pub use verify::{
     DEFAULT_LEEWAY_SECONDS, JwksError, MAX_TOKEN_LENGTH, Verifier, VerifyError, decode_unverified,
+    unverified_claims,
 };

@@ -380,6 +380,18 @@ fn parse_header(token: &str) -> Result<(jws::CompactParts<'_>, IncomingHeader), 
     Ok((parts, header))
 }
 
+/// The claims as `T`, without checking anything but the encoding: what a caller reads before
+/// verifying (the issuer, which picks the keys) or besides what the verifier checks. Only the
+/// fields of `T` are kept, so a token's other claims cost no allocation.
+pub fn unverified_claims<T: serde::de::DeserializeOwned>(token: &str) -> Result<T, VerifyError> {
+    let parts = split_token(token)?;
+    jws::decode_segment(parts.payload)
+        .and_then(|bytes| serde_json::from_slice::<T>(&bytes).ok())
+        .ok_or(VerifyError::Malformed(
+            "claims are not a base64url JSON object",
+        ))
+}
+
 /// Header and claims as JSON, without checking anything but the encoding
 /// (for `podpass token decode` and for finding a token's issuer before verifying it).
 pub fn decode_unverified(

@@ -8,7 +8,7 @@ use common::*;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use podpass_token::{
     Jwks, JwksError, JwtAlgorithm, KeyAlgorithm, MAX_TOKEN_LENGTH, PublicJwk, SigningKey,
-    TokenRequest, Verifier, VerifyError, decode_unverified, mint,
+    TokenRequest, Verifier, VerifyError, decode_unverified, mint, unverified_claims,
 };
 use serde_json::{Value, json};
 
@@ -391,16 +391,49 @@ fn malformed_tokens_are_named() {
     }
 }
 
-#[test]
-fn decode_unverified_returns_header_and_claims() {
-    let (token, claims) = mint(
+/// A pod-bound token of `ISSUER`, signed with the EC key, and its claims.
+fn pod_bound_es256_token() -> (String, podpass_token::Claims) {
+    mint(
         &ec_key(),
         ISSUER,
         &service_account(),
         &pod_bound_request(),
         NOW,
     )
-    .unwrap();
+    .unwrap()
+}
+
+#[test]
+fn unverified_claims_reads_only_the_fields_asked_for() {
+    #[derive(serde::Deserialize, Debug, PartialEq)]
+    struct Issuer {
+        iss: String,
+    }
+    let (token, _) = pod_bound_es256_token();
+    assert_eq!(
+        unverified_claims::<Issuer>(&token),
+        Ok(Issuer {
+            iss: ISSUER.to_owned()
+        })
+    );
+    let malformed = Err(VerifyError::Malformed(
+        "claims are not a base64url JSON object",
+    ));
+    // Claims that are a list, lack the field, or repeat it are refused.
+    for claims in [r#"[1]"#, r#"{"sub":"x"}"#, r#"{"iss":"a","iss":"b"}"#] {
+        let token = format!("e30.{}.x", URL_SAFE_NO_PAD.encode(claims));
+        assert_eq!(unverified_claims::<Issuer>(&token), malformed, "{claims}");
+    }
+    let oversized = "a".repeat(MAX_TOKEN_LENGTH + 1);
+    assert!(matches!(
+        unverified_claims::<Issuer>(&oversized),
+        Err(VerifyError::TooLarge(_))
+    ));
+}
+
+#[test]
+fn decode_unverified_returns_header_and_claims() {
+    let (token, claims) = pod_bound_es256_token();
     let (header, payload) = decode_unverified(&token).unwrap();
     assert_eq!(header, json!({"alg": "ES256", "kid": EC_KID}));
     assert_eq!(payload, serde_json::to_value(&claims).unwrap());

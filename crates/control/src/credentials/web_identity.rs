@@ -7,6 +7,7 @@ use podpass_awsproto::MemberType;
 use podpass_policy::{PolicySet, Principal, Request};
 use podpass_session::{FederatedIdentity, SessionKind, SessionTag};
 use podpass_token::VerifyError;
+use serde::Deserialize;
 use serde_json::Value;
 
 use super::{Issued, SessionRequest, TrustQuery, duration_for, tag_pairs};
@@ -49,12 +50,8 @@ impl Control {
         // A token file written by a shell redirect ends with a newline; it is not part of the JWT.
         let token = input.token.trim_end();
         let invalid = || Error::invalid(Invalid::Token, INVALID_TOKEN);
-        let (_, claims) = podpass_token::decode_unverified(token).map_err(|_| invalid())?;
-        let issuer = claims
-            .get("iss")
-            .and_then(serde_json::Value::as_str)
-            .ok_or_else(invalid)?
-            .to_owned();
+        let claims: StsClaims = podpass_token::unverified_claims(token).map_err(|_| invalid())?;
+        let issuer = claims.iss.clone().ok_or_else(invalid)?;
         let provider_url = issuer
             .strip_prefix("https://")
             .or_else(|| issuer.strip_prefix("http://"))
@@ -197,6 +194,34 @@ impl Control {
 /// `transitive_tag_keys`) and `https://aws.amazon.com/source_identity`.
 /// <https://docs.aws.amazon.com/IAM/latest/UserGuide/id_session-tags.html#id_session-tags_adding-assume-role-idp>,
 /// <https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_temp_control-access_monitor.html>
+/// What STS reads of a web identity token's claims besides what the verifier checks: the
+/// issuer, which names the provider, and the session tags and source identity it asks for.
+#[derive(Deserialize)]
+struct StsClaims {
+    iss: Option<String>,
+    /// [`TAGS_CLAIM`].
+    #[serde(
+        rename = "https://aws.amazon.com/tags",
+        default,
+        deserialize_with = "present"
+    )]
+    tags: Option<Value>,
+    /// [`SOURCE_IDENTITY_CLAIM`].
+    #[serde(
+        rename = "https://aws.amazon.com/source_identity",
+        default,
+        deserialize_with = "present"
+    )]
+    source_identity: Option<Value>,
+}
+
+/// A claim that is there, even as `null` (which is refused as malformed, not taken as absent).
+fn present<'de, D: serde::Deserializer<'de>>(
+    claim: D,
+) -> std::result::Result<Option<Value>, D::Error> {
+    Value::deserialize(claim).map(Some)
+}
+
 #[derive(Debug, Default, PartialEq, Eq)]
 struct TokenAttributes {
     tags: Vec<SessionTag>,
@@ -212,12 +237,12 @@ const MAX_SESSION_TAGS: usize = 50;
 impl TokenAttributes {
     /// Reads the claims of a verified token; anything malformed refuses the whole request, as
     /// STS does (`ValidationError`), rather than issuing a session without what was asked.
-    fn of(claims: &Value) -> Result<Self> {
+    fn of(claims: &StsClaims) -> Result<Self> {
         let mut attributes = Self::default();
-        if let Some(claim) = claims.get(TAGS_CLAIM) {
+        if let Some(claim) = &claims.tags {
             attributes.read_tags(claim)?;
         }
-        if let Some(id) = claims.get(SOURCE_IDENTITY_CLAIM) {
+        if let Some(id) = &claims.source_identity {
             let id = id
                 .as_str()
                 .filter(|id| {
