@@ -1,7 +1,7 @@
 //! Whose key signed a request: a long-term key of the account root or of an IAM user (cached
 //! with the users they belong to, reread once a second, since the CLI, IAM or another replica
-//! may add, deactivate or delete one) or a sealed session token, opened without a database read. Checking the signature
-//! itself is the protocol adapter's job.
+//! may add, deactivate or delete one) or a sealed session token, opened without a database
+//! read. Checking the signature itself is the protocol adapter's job.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};

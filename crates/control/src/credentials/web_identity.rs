@@ -189,11 +189,6 @@ impl Control {
     }
 }
 
-/// What an identity provider asks of the session through its token, as AWS reads it:
-/// `https://aws.amazon.com/tags` (`principal_tags`, each a list of one value, and
-/// `transitive_tag_keys`) and `https://aws.amazon.com/source_identity`.
-/// <https://docs.aws.amazon.com/IAM/latest/UserGuide/id_session-tags.html#id_session-tags_adding-assume-role-idp>,
-/// <https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_temp_control-access_monitor.html>
 /// What STS reads of a web identity token's claims besides what the verifier checks: the
 /// issuer, which names the provider, and the session tags and source identity it asks for.
 #[derive(Deserialize)]
@@ -222,6 +217,11 @@ fn present<'de, D: serde::Deserializer<'de>>(
     Value::deserialize(claim).map(Some)
 }
 
+/// What an identity provider asks of the session through its token, as AWS reads it:
+/// `https://aws.amazon.com/tags` (`principal_tags`, each a list of one value, and
+/// `transitive_tag_keys`) and `https://aws.amazon.com/source_identity`.
+/// <https://docs.aws.amazon.com/IAM/latest/UserGuide/id_session-tags.html#id_session-tags_adding-assume-role-idp>,
+/// <https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_temp_control-access_monitor.html>
 #[derive(Debug, Default, PartialEq, Eq)]
 struct TokenAttributes {
     tags: Vec<SessionTag>,
