@@ -144,14 +144,31 @@ fn user_principal(caller: &UserCaller, tags: &[podpass_store::Tag]) -> Principal
     })
 }
 
-/// Everything that applies to a role session: the role's policies, its boundary, and the
-/// session policies passed when it was assumed.
-pub async fn session_policies(
+/// The engine's principal and policies of a role session: a role deleted since the session
+/// was issued leaves it its signature but no permission.
+pub async fn session_context(
     store: &Store,
     session: &SessionClaims,
+) -> Result<(Principal, PolicySet), AuthzError> {
+    let role = match store.role(&session.identity.role_name).await {
+        Ok(role) => role,
+        Err(StoreError::NotFound(_)) => {
+            return Ok((session_principal(session, &[]), PolicySet::default()));
+        }
+        Err(error) => return Err(error.into()),
+    };
+    let policies = session_policies(store, &role, session).await?;
+    Ok((session_principal(session, &role.tags), policies))
+}
+
+/// Everything that applies to a session of `role`: the role's policies, its boundary, and the
+/// session policies passed when it was assumed.
+async fn session_policies(
+    store: &Store,
+    role: &Role,
+    session: &SessionClaims,
 ) -> Result<PolicySet, AuthzError> {
-    let role = store.role(&session.identity.role_name).await?;
-    let mut set = role_policies(store, &role).await?;
+    let mut set = role_policies(store, role).await?;
     if let Some(text) = &session.identity.session_policy {
         let policy = parse("session policy", text, PolicyKind::Session)?;
         set.session.push(Arc::new(NamedPolicy::new(
@@ -169,7 +186,7 @@ pub async fn session_policies(
 }
 
 /// The engine's principal for a role session: role tags overlaid by session tags.
-pub fn session_principal(session: &SessionClaims, role_tags: &[podpass_store::Tag]) -> Principal {
+fn session_principal(session: &SessionClaims, role_tags: &[podpass_store::Tag]) -> Principal {
     let identity = &session.identity;
     let mut tags: Vec<(String, String)> = role_tags
         .iter()
@@ -225,16 +242,14 @@ fn root_policies() -> PolicySet {
 impl Control {
     /// The engine's principal and applicable policies for a caller.
     /// Users' and sessions' are compiled once and kept in the IAM cache.
-    pub async fn caller_policies(&self, caller: &Caller) -> Result<(Principal, PolicySet)> {
-        let cached = match caller {
-            Caller::Root { account, .. } => {
-                return Ok((
-                    Principal::AccountRoot {
-                        account: account.clone(),
-                    },
-                    root_policies(),
-                ));
-            }
+    pub async fn caller_policies(&self, caller: &Caller) -> Result<Arc<CallerPolicies>> {
+        match caller {
+            Caller::Root { account, .. } => Ok(Arc::new(CallerPolicies {
+                principal: Principal::AccountRoot {
+                    account: account.clone(),
+                },
+                policies: root_policies(),
+            })),
             Caller::Session(session) => {
                 let key = CallerKey::Session(session.access_key_id.clone());
                 self.iam_cache()
@@ -245,7 +260,7 @@ impl Control {
                             policies,
                         })
                     })
-                    .await?
+                    .await
             }
             Caller::User(user) => {
                 let key = CallerKey::User(user.user_id.clone());
@@ -259,24 +274,16 @@ impl Control {
                             policies,
                         })
                     })
-                    .await?
+                    .await
             }
-        };
-        Ok((cached.principal.clone(), cached.policies.clone()))
+        }
     }
 
     /// Principal (with role tags overlaid by session tags) and policies of a role session.
     pub async fn session_context(&self, session: &SessionClaims) -> Result<(Principal, PolicySet)> {
-        let policies = session_policies(self.store(), session)
+        session_context(self.store(), session)
             .await
-            .map_err(Error::internal)?;
-        let role_tags = self
-            .store()
-            .role(&session.identity.role_name)
-            .await
-            .map(|r| r.tags)
-            .unwrap_or_default();
-        Ok((session_principal(session, &role_tags), policies))
+            .map_err(Error::internal)
     }
 
     /// Allows the calling role session or user to perform `action` on `resource`, or refuses
@@ -287,13 +294,16 @@ impl Control {
         if let Caller::Root { .. } = caller {
             return Ok(());
         }
-        let (principal, policies) = self.caller_policies(caller).await?;
-        let request = request(principal, action, resource, ctx);
-        let decision = evaluate(&policies, &request);
+        let CallerPolicies {
+            principal,
+            policies,
+        } = &*self.caller_policies(caller).await?;
+        let request = request(principal.clone(), action, resource, ctx);
+        let decision = evaluate(policies, &request);
         if decision == Decision::Allow {
             return Ok(());
         }
-        let explanation = evaluate_explained(&policies, &request);
+        let explanation = evaluate_explained(policies, &request);
         tracing::info!(
             request_id = %ctx.request_id,
             principal = %caller.arn(),

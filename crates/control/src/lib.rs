@@ -86,6 +86,23 @@ pub struct Settings {
     pub node_cluster: Option<String>,
 }
 
+impl Settings {
+    /// The settings of a process that runs no node and brokers nothing, such as an S3
+    /// endpoint of its own: EKS's `CreateCluster` is refused there.
+    pub fn new(account_id: &str, region: &str) -> Self {
+        Settings {
+            account_id: account_id.to_owned(),
+            region: region.to_owned(),
+            node_role: None,
+            issuer_keys_refresh: Duration::from_secs(30),
+            token_reviewer: None,
+            upstream: None,
+            new_clusters: None,
+            node_cluster: None,
+        }
+    }
+}
+
 /// The domain layer: cheap to clone, shared by every handler and command.
 #[derive(Clone)]
 pub struct Control {
@@ -101,6 +118,14 @@ struct Inner {
     issuer_keys: IssuerKeys,
     audit: AuditLog,
     iam_cache: IamCache,
+}
+
+impl std::fmt::Debug for Control {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Control")
+            .field("account_id", &self.inner.settings.account_id)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Control {
@@ -168,7 +193,12 @@ impl Control {
             .await
     }
 
-    /// Roles and OIDC providers as STS and EKS Auth read them.
+    /// The long-term access keys (the account root's and users'), as callers sign with them.
+    pub fn access_keys(&self) -> &AccessKeys {
+        &self.inner.access_keys
+    }
+
+    /// The hot-path cache of roles, providers, clusters, associations and callers' policies.
     pub fn iam_cache(&self) -> &IamCache {
         &self.inner.iam_cache
     }

@@ -504,31 +504,6 @@ pub(crate) async fn up(global: &Global, args: UpArgs) -> anyhow::Result<()> {
         Some(url) => url.trim_end_matches('/').to_owned(),
         None => format!("http://{}", s3_listener.local_addr()?),
     };
-    let s3 = podpass_s3::S3Server::new(
-        store.clone(),
-        keys.clone(),
-        &account_id,
-        &args.region,
-        &data_dir,
-        podpass_s3::S3Options {
-            audit: Some(audit.clone()),
-            storage: args.s3_upstream.storage(&args.region),
-            audit_allowed: args.s3_audit == S3Audit::All,
-            ..podpass_s3::S3Options::default()
-        },
-    )
-    .await
-    .context("starting the S3 endpoint")?;
-    let imported = s3
-        .import_bucket_policy_files()
-        .await
-        .context("moving bucket policy files into the store")?;
-    if imported > 0 {
-        tracing::info!(
-            imported,
-            "bucket policies moved from the data directory into the store"
-        );
-    }
     let cluster = register_cluster(&args, &store, now).await?;
     let node_trustee = service_account_trustee(&args, args.node_service_account.as_deref())?;
     let node_role = ensure_node_role(
@@ -578,10 +553,36 @@ pub(crate) async fn up(global: &Global, args: UpArgs) -> anyhow::Result<()> {
             }),
             node_cluster: local_node.then(|| args.cluster.clone()),
         },
-        store,
-        keys,
+        store.clone(),
+        keys.clone(),
         audit.clone(),
     );
+    let s3 = podpass_s3::S3Server::new(
+        store.clone(),
+        keys.clone(),
+        &account_id,
+        &args.region,
+        &data_dir,
+        podpass_s3::S3Options {
+            audit: Some(audit.clone()),
+            storage: args.s3_upstream.storage(&args.region),
+            audit_allowed: args.s3_audit == S3Audit::All,
+            control: Some(control.clone()),
+            ..podpass_s3::S3Options::default()
+        },
+    )
+    .await
+    .context("starting the S3 endpoint")?;
+    let imported = s3
+        .import_bucket_policy_files()
+        .await
+        .context("moving bucket policy files into the store")?;
+    if imported > 0 {
+        tracing::info!(
+            imported,
+            "bucket policies moved from the data directory into the store"
+        );
+    }
     let cluster = match cluster {
         Some(registered) => registered,
         None => control

@@ -579,4 +579,72 @@ fn a_user_assumes_roles_uses_s3_and_gets_its_own_session_token() {
         )
         .contains("Must specify userName")
     );
+
+    // IAM writes apply to S3 at once in the process that made them: the policies read for the
+    // first listing are not reused after a policy is deleted.
+    podpass.aws_admin_json(&[
+        "iam",
+        "put-role-policy",
+        "--role-name",
+        "deployer",
+        "--policy-name",
+        "list",
+        "--policy-document",
+        &allow("s3:ListBucket", "arn:aws:s3:::dev-bucket"),
+    ]);
+    // One boto3 process, so that the deletes and the listings after them are milliseconds apart.
+    let as_boto3 = |c: &Value| {
+        json!({
+            "aws_access_key_id": c["AccessKeyId"],
+            "aws_secret_access_key": c["SecretAccessKey"],
+            "aws_session_token": c.get("SessionToken"),
+        })
+    };
+    let callers = json!({
+        "role session": as_boto3(&session["Credentials"]),
+        "user key": as_boto3(&key),
+        "user session": as_boto3(credentials),
+    });
+    let script = format!(
+        r#"
+import json, boto3
+from botocore.exceptions import ClientError
+def client(service, endpoint, **credentials):
+    session = boto3.session.Session(**credentials)
+    return session.client(service, region_name="us-east-1", endpoint_url=endpoint)
+iam = client("iam", "{endpoint}", profile_name="podpass")
+buckets = {{name: client("s3", "{s3}", **c) for name, c in json.loads('{callers}').items()}}
+def outcome(s3):
+    try:
+        s3.list_objects_v2(Bucket="dev-bucket")
+        return "allowed"
+    except ClientError as error:
+        return error.response["Error"]["Code"]
+before = {{name: outcome(s3) for name, s3 in buckets.items()}}
+iam.delete_role_policy(RoleName="deployer", PolicyName="list")
+iam.delete_user_policy(UserName="dev", PolicyName="work")
+print(json.dumps([before, {{name: outcome(s3) for name, s3 in buckets.items()}}]))
+"#,
+        endpoint = podpass.endpoint(),
+    );
+    let out = podpass.python(&[], &script);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let outcomes: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let each = |outcome: &str| json!({"role session": outcome, "user key": outcome, "user session": outcome});
+    assert_eq!(outcomes, json!([each("allowed"), each("AccessDenied")]));
+
+    // A session of a deleted role keeps its signature and loses every permission, on IAM as
+    // on S3 (a refusal, not a failure).
+    podpass.aws_admin_json(&["iam", "delete-role", "--role-name", "deployer"]);
+    assert_aws_error(
+        &podpass.aws(&role_env, &["iam", "list-roles"]),
+        "AccessDenied",
+    );
+    assert_aws_error(
+        &podpass.aws(
+            &with_s3(&role_env, &s3),
+            &["s3api", "list-objects-v2", "--bucket", "dev-bucket"],
+        ),
+        "AccessDenied",
+    );
 }

@@ -3,16 +3,12 @@
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
 
-use podpass_control::authn::AccessKeys;
-use podpass_control::authz::{AuthzError, session_policies, session_principal, user_context};
-use podpass_control::{Caller, UserCaller};
+use podpass_control::{Caller, Control};
 use podpass_policy::{
     ContextValue, Decision, PolicySet, Principal, Request, evaluate, evaluate_explained,
 };
-use podpass_session::{ACCESS_KEY_ID_PREFIX, SessionClaims};
-use podpass_store::{Store, StoreError};
+use podpass_session::ACCESS_KEY_ID_PREFIX;
 use s3s::access::{S3Access, S3AccessContext};
 use s3s::auth::Credentials;
 use s3s::dto::{DeleteObjectsInput, PutBucketTaggingInput, PutObjectTaggingInput};
@@ -26,9 +22,6 @@ use crate::front::RequestInfo;
 use crate::metrics::S3Metrics;
 use crate::objects::{TagReader, tagging};
 
-/// How long a signer's compiled policies are reused before the store is read again.
-const SESSION_POLICY_TTL: Duration = Duration::from_secs(10);
-
 /// Who signed the request; `None`: nobody (anonymous).
 type Signer = Option<Caller>;
 
@@ -39,18 +32,11 @@ fn signer_arn(signer: &Signer) -> String {
         .map_or_else(|| "anonymous".to_owned(), Caller::arn)
 }
 
-/// A signer's (role session or user) principal and policies, compiled once for many requests.
-struct SignerAuthz {
-    principal: Principal,
-    policies: PolicySet,
-}
-
 /// The [`S3Access`] podpass gives s3s.
 pub(crate) struct Authorizer {
-    pub store: Store,
-    pub account_id: String,
-    pub region: String,
-    pub admin: Arc<AccessKeys>,
+    /// The domain layer: who signed, and the policies of users and role sessions, from the
+    /// caches that its IAM writes clear.
+    pub control: Control,
     pub policies: Arc<BucketPolicies>,
     pub audit: AuditLog,
     /// Whether allowed requests are audited (refusals always are).
@@ -60,7 +46,6 @@ pub(crate) struct Authorizer {
     /// Where the tags of objects and buckets are read for tag conditions (`None`: objects
     /// stored elsewhere, whose tags podpass does not read, so those keys are absent).
     tags: Option<TagReader>,
-    signers: moka::future::Cache<String, Arc<SignerAuthz>>,
 }
 
 fn access_denied(request_id: &str) -> S3Error {
@@ -77,30 +62,20 @@ fn internal(request_id: &str, error: &dyn std::fmt::Display) -> S3Error {
 }
 
 impl Authorizer {
-    /// An authorizer over `store`'s roles and the bucket policies.
+    /// An authorizer of `control`'s callers and the bucket policies.
     pub(crate) fn new(
-        store: Store,
-        account_id: String,
-        region: String,
-        admin: Arc<AccessKeys>,
+        control: Control,
         policies: Arc<BucketPolicies>,
         audit: AuditLog,
         audit_allowed: bool,
     ) -> Self {
         Authorizer {
-            store,
-            account_id,
-            region,
-            admin,
+            control,
             policies,
             audit,
             audit_allowed,
             metrics: S3Metrics::default(),
             tags: None,
-            signers: moka::future::Cache::builder()
-                .max_capacity(10_000)
-                .time_to_live(SESSION_POLICY_TTL)
-                .build(),
         }
     }
 
@@ -138,59 +113,13 @@ impl Authorizer {
             };
         }
         let identity = self
-            .admin
-            .signing_identity(key, &self.account_id)
+            .control
+            .access_keys()
+            .signing_identity(key, self.control.account_id())
             .await
             .map_err(|error| internal(&info.request_id, &error))?
             .ok_or_else(|| s3_error!(InvalidAccessKeyId))?;
         Ok(Some(identity.caller))
-    }
-
-    /// A signing user's principal and policies, read by its id and kept for
-    /// [`SESSION_POLICY_TTL`] under the key it signed with.
-    async fn user_authz(
-        &self,
-        user: &Arc<UserCaller>,
-    ) -> Result<Arc<SignerAuthz>, Arc<AuthzError>> {
-        let store = self.store.clone();
-        let caller = user.clone();
-        self.signers
-            .try_get_with(user.access_key_id.clone(), async move {
-                let (principal, policies) = user_context(&store, &caller).await?;
-                Ok(Arc::new(SignerAuthz {
-                    principal,
-                    policies,
-                }))
-            })
-            .await
-    }
-
-    async fn session_authz(
-        &self,
-        session: &Arc<SessionClaims>,
-    ) -> Result<Arc<SignerAuthz>, Arc<AuthzError>> {
-        let store = self.store.clone();
-        let claims = session.clone();
-        self.signers
-            .try_get_with(session.access_key_id.clone(), async move {
-                let role = match store.role(&claims.identity.role_name).await {
-                    Ok(role) => role,
-                    // A deleted role's sessions keep their signature but lose every permission.
-                    Err(StoreError::NotFound(_)) => {
-                        return Ok(Arc::new(SignerAuthz {
-                            principal: session_principal(&claims, &[]),
-                            policies: PolicySet::default(),
-                        }));
-                    }
-                    Err(error) => return Err(AuthzError::Store(error)),
-                };
-                let policies = session_policies(&store, &claims).await?;
-                Ok(Arc::new(SignerAuthz {
-                    principal: session_principal(&claims, &role.tags),
-                    policies,
-                }))
-            })
-            .await
     }
 
     /// Allows `target` for `caller` or returns S3's `AccessDenied`; audits either way.
@@ -211,25 +140,20 @@ impl Authorizer {
             None => None,
         };
         let (principal, mut policies) = match caller {
+            // The account root needs no identity policy (see `allowed` below).
             Some(Caller::Root { account, .. }) => (
                 Principal::AccountRoot {
                     account: account.clone(),
                 },
                 PolicySet::default(),
             ),
-            Some(Caller::Session(session)) => {
-                let authz = self
-                    .session_authz(session)
+            Some(signer) => {
+                let compiled = self
+                    .control
+                    .caller_policies(signer)
                     .await
                     .map_err(|error| internal(&info.request_id, &error))?;
-                (authz.principal.clone(), authz.policies.clone())
-            }
-            Some(Caller::User(user)) => {
-                let authz = self
-                    .user_authz(user)
-                    .await
-                    .map_err(|error| internal(&info.request_id, &error))?;
-                (authz.principal.clone(), authz.policies.clone())
+                (compiled.principal.clone(), compiled.policies.clone())
             }
             None => (Principal::Anonymous, PolicySet::default()),
         };
@@ -240,7 +164,10 @@ impl Authorizer {
                 "aws:SecureTransport",
                 if info.secure { "true" } else { "false" },
             )
-            .with("aws:RequestedRegion", self.region.as_str());
+            .with(
+                "aws:RequestedRegion",
+                self.control.settings().region.as_str(),
+            );
         if !info.source_ip.is_empty() {
             request.set("aws:SourceIp", info.source_ip.as_str());
         }

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use podpass_control::Control;
 use podpass_control::authn::AccessKeys;
 use podpass_session::{ACCESS_KEY_ID_PREFIX, SessionClaims};
 use s3s::auth::{S3Auth, SecretKey};
@@ -45,7 +46,7 @@ impl SessionKeys {
 
 /// The [`S3Auth`] podpass gives s3s.
 pub(crate) struct KeyResolver {
-    pub admin: Arc<AccessKeys>,
+    pub control: Control,
     pub sessions: SessionKeys,
 }
 
@@ -68,7 +69,7 @@ impl S3Auth for KeyResolver {
                 .map(|claims| SecretKey::from(claims.secret_access_key.as_str()))
                 .ok_or_else(unknown_key);
         }
-        find_admin_key(&self.admin, access_key)
+        find_admin_key(self.control.access_keys(), access_key)
             .await?
             .map(|key| SecretKey::from(key.secret_access_key))
             .ok_or_else(unknown_key)

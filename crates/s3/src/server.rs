@@ -6,8 +6,8 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use podpass_control::authn::AccessKeys;
 use podpass_control::sealing::KeyRing;
+use podpass_control::{Control, Settings};
 use podpass_store::Store;
 use s3s::host::{S3Host, VirtualHost};
 use s3s::service::S3ServiceBuilder;
@@ -40,6 +40,10 @@ pub struct S3Options {
     /// Record allowed requests in the audit trail too; refusals always are. Off is AWS's
     /// default for S3 (CloudTrail logs S3 data events only when asked to), for throughput.
     pub audit_allowed: bool,
+    /// The domain layer whose caches of access keys and callers' policies the endpoint shares,
+    /// so that IAM writes through it apply to S3 at once; `None` makes one over the same store,
+    /// which sees IAM writes within a second, as another process does.
+    pub control: Option<Control>,
 }
 
 /// Where the S3 endpoint keeps objects. Bucket policies stay with podpass either way: it is
@@ -62,6 +66,7 @@ impl Default for S3Options {
             audit: None,
             storage: Storage::Embedded,
             audit_allowed: true,
+            control: None,
         }
     }
 }
@@ -188,16 +193,20 @@ impl S3Server {
         let sessions = SessionKeys::new();
         let metrics = S3Metrics::default();
         if options.authorize {
-            let admin = Arc::new(AccessKeys::new(store.clone()));
+            let control = options.control.unwrap_or_else(|| {
+                Control::new(
+                    Settings::new(account_id, region),
+                    store,
+                    keys.clone(),
+                    audit.clone(),
+                )
+            });
             builder.set_auth(KeyResolver {
-                admin: admin.clone(),
+                control: control.clone(),
                 sessions: sessions.clone(),
             });
             let authorizer = Authorizer::new(
-                store,
-                account_id.to_owned(),
-                region.to_owned(),
-                admin,
+                control,
                 policies.clone(),
                 audit.clone(),
                 options.audit_allowed,

@@ -46,7 +46,7 @@ impl Control {
         let (tags, transitive_keys) = carried_tags(caller, input)?;
         let source_identity = carried_source_identity(caller, input)?;
 
-        let (principal, caller_policies) = self.caller_policies(caller).await?;
+        let caller_policies = self.caller_policies(caller).await?;
         let pairs = tag_pairs(&tags);
         let keys: Vec<&str> = transitive_keys.iter().map(String::as_str).collect();
         let context = |mut r: Request| {
@@ -66,8 +66,8 @@ impl Control {
             r
         };
         let query = TrustQuery {
-            principal,
-            policies: &caller_policies,
+            principal: caller_policies.principal.clone(),
+            policies: &caller_policies.policies,
             context: &context,
         };
         let caller_arn = caller.arn();
