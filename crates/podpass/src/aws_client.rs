@@ -195,6 +195,9 @@ impl AwsClient {
         body: Vec<u8>,
     ) -> anyhow::Result<reqwest::Response> {
         let endpoint = &self.instance.s3_endpoint_url;
+        if endpoint.is_empty() {
+            anyhow::bail!("this podpass serves no S3 endpoint (--s3-listen off)");
+        }
         self.signed(endpoint, "s3", method, path, "", &[], body)
             .await
     }

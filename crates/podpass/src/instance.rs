@@ -37,7 +37,8 @@ pub(crate) struct Instance {
     pub issuer_url: String,
     /// The node agent's credentials URL (`AWS_CONTAINER_CREDENTIALS_FULL_URI` of local pods).
     pub agent_url: String,
-    /// The S3 endpoint (`AWS_ENDPOINT_URL_S3`).
+    /// The S3 endpoint (`AWS_ENDPOINT_URL_S3`); empty when the instance serves none and was
+    /// told of none (`--s3-listen off`).
     pub s3_endpoint_url: String,
     /// The API's HTTPS endpoint, whose certificate the cluster CA signs (none without a
     /// local node or with `--https-listen off`).
@@ -91,12 +92,17 @@ impl Instance {
 
     /// The shell exports a client needs for this instance.
     pub(crate) fn exports(&self, secret_access_key: Option<&str>) -> String {
-        let mut lines = vec![
-            format!("export AWS_ENDPOINT_URL={}", self.endpoint_url),
-            format!("export AWS_ENDPOINT_URL_S3={}", self.s3_endpoint_url),
+        let mut lines = vec![format!("export AWS_ENDPOINT_URL={}", self.endpoint_url)];
+        if !self.s3_endpoint_url.is_empty() {
+            lines.push(format!(
+                "export AWS_ENDPOINT_URL_S3={}",
+                self.s3_endpoint_url
+            ));
+        }
+        lines.extend([
             format!("export AWS_REGION={}", self.region),
             format!("export AWS_DEFAULT_REGION={}", self.region),
-        ];
+        ]);
         match (&self.profile, secret_access_key) {
             (Some(profile), _) => lines.push(format!("export AWS_PROFILE={profile}")),
             (None, Some(secret)) => {

@@ -55,10 +55,17 @@ pub(crate) struct UpArgs {
     #[arg(long, env = "PODPASS_NO_PROFILE")]
     pub no_profile: bool,
 
-    /// Address of the S3 endpoint (port 0 picks a free port); clients reach it through
+    /// Address of the S3 endpoint (port 0 picks a free port; `off`: none, as for API replicas
+    /// whose S3 another process serves, named by --s3-public-url); clients reach it through
     /// AWS_ENDPOINT_URL_S3
-    #[arg(long, env = "PODPASS_S3_LISTEN", default_value = "127.0.0.1:7702")]
-    pub s3_listen: SocketAddr,
+    #[arg(
+        long,
+        env = "PODPASS_S3_LISTEN",
+        default_value = "127.0.0.1:7702",
+        value_name = "ADDRESS|off",
+        value_parser = parse_optional_listen
+    )]
+    pub s3_listen: OptionalListen,
 
     /// Address of the API's HTTPS listener with a local node (`off`: none): the same endpoints
     /// as --listen, with a certificate the local cluster's CA signs (the CA every pod gets as
@@ -497,12 +504,19 @@ pub(crate) async fn up(global: &Global, args: UpArgs) -> anyhow::Result<()> {
     };
     let audit = podpass_audit::AuditLog::open(&data_dir.join("audit"), rotation)
         .context("opening the audit trail")?;
-    let s3_listener = tokio::net::TcpListener::bind(args.s3_listen)
-        .await
-        .with_context(|| format!("binding {}", args.s3_listen))?;
-    let s3_url = match &args.s3_public_url {
-        Some(url) => url.trim_end_matches('/').to_owned(),
-        None => format!("http://{}", s3_listener.local_addr()?),
+    let s3_listener = match args.s3_listen.0 {
+        Some(address) => Some(
+            tokio::net::TcpListener::bind(address)
+                .await
+                .with_context(|| format!("binding {address}"))?,
+        ),
+        None => None,
+    };
+    // Empty when this process serves no S3 and is told of none.
+    let s3_url = match (&args.s3_public_url, &s3_listener) {
+        (Some(url), _) => url.trim_end_matches('/').to_owned(),
+        (None, Some(listener)) => format!("http://{}", listener.local_addr()?),
+        (None, None) => String::new(),
     };
     let cluster = register_cluster(&args, &store, now).await?;
     let node_trustee = service_account_trustee(&args, args.node_service_account.as_deref())?;
@@ -557,32 +571,13 @@ pub(crate) async fn up(global: &Global, args: UpArgs) -> anyhow::Result<()> {
         keys.clone(),
         audit.clone(),
     );
-    let s3 = podpass_s3::S3Server::new(
-        store.clone(),
-        keys.clone(),
-        &account_id,
-        &args.region,
-        &data_dir,
-        podpass_s3::S3Options {
-            audit: Some(audit.clone()),
-            storage: args.s3_upstream.storage(&args.region),
-            audit_allowed: args.s3_audit == S3Audit::All,
-            control: Some(control.clone()),
-            ..podpass_s3::S3Options::default()
-        },
-    )
-    .await
-    .context("starting the S3 endpoint")?;
-    let imported = s3
-        .import_bucket_policy_files()
-        .await
-        .context("moving bucket policy files into the store")?;
-    if imported > 0 {
-        tracing::info!(
-            imported,
-            "bucket policies moved from the data directory into the store"
-        );
-    }
+    let s3 = match s3_listener {
+        Some(listener) => Some((
+            start_s3(&args, &control, keys.clone(), &data_dir, &audit).await?,
+            listener,
+        )),
+        None => None,
+    };
     let cluster = match cluster {
         Some(registered) => registered,
         None => control
@@ -665,22 +660,23 @@ pub(crate) async fn up(global: &Global, args: UpArgs) -> anyhow::Result<()> {
     if let (Some(url), Some(ca)) = (&instance.https_endpoint_url, &instance.ca_file) {
         tracing::info!(endpoint = %url, ca = %ca.display(), "HTTPS endpoint ready (the cluster CA signs it)");
     }
-    tracing::info!(
-        endpoint = %s3_url,
-        objects = args.s3_upstream.url.as_deref().unwrap_or("data directory"),
-        "S3 endpoint ready (AWS_ENDPOINT_URL_S3)"
-    );
+    if s3.is_some() {
+        tracing::info!(
+            endpoint = %s3_url,
+            objects = args.s3_upstream.url.as_deref().unwrap_or("data directory"),
+            "S3 endpoint ready (AWS_ENDPOINT_URL_S3)"
+        );
+    }
     tracing::info!(
         profile = instance.profile.as_deref().unwrap_or("(none)"),
         account = %account_id,
         "admin credentials ready: eval \"$(podpass env)\""
     );
 
-    let s3_metrics = s3.metrics().clone();
+    let s3_metrics = s3.as_ref().map(|(s3, _)| s3.metrics().clone());
     let (stop_s3, s3_stopped) = tokio::sync::watch::channel(false);
-    let s3_task = tokio::spawn(async move {
-        s3.serve_with(s3_listener, limits, wait_for(s3_stopped))
-            .await
+    let s3_task = s3.map(|(s3, listener)| {
+        tokio::spawn(async move { s3.serve_with(listener, limits, wait_for(s3_stopped)).await })
     });
     let node = match &node_api {
         Some(node_api) => Some(
@@ -701,7 +697,9 @@ pub(crate) async fn up(global: &Global, args: UpArgs) -> anyhow::Result<()> {
     // One `/metrics` for everything this process runs: the API's own, S3, the node agent's
     // (under the reference agent's names), the kubelet and its in-process webhook.
     let mut registry = prometheus_client::registry::Registry::default();
-    s3_metrics.register(&mut registry);
+    if let Some(s3_metrics) = &s3_metrics {
+        s3_metrics.register(&mut registry);
+    }
     if let Some(upstream) = &upstream {
         upstream.metrics().register(&mut registry);
     }
@@ -760,10 +758,12 @@ pub(crate) async fn up(global: &Global, args: UpArgs) -> anyhow::Result<()> {
             Ok(Ok(())) => {}
         }
     }
-    match s3_task.await {
-        Ok(Err(e)) => tracing::warn!(error = %e, "the S3 endpoint stopped with an error"),
-        Err(e) => tracing::warn!(error = %e, "the S3 endpoint task failed"),
-        Ok(Ok(())) => {}
+    if let Some(s3_task) = s3_task {
+        match s3_task.await {
+            Ok(Err(e)) => tracing::warn!(error = %e, "the S3 endpoint stopped with an error"),
+            Err(e) => tracing::warn!(error = %e, "the S3 endpoint task failed"),
+            Ok(Ok(())) => {}
+        }
     }
     audit.flush().await;
     if let Some(kubelet) = kubelet {
@@ -911,6 +911,44 @@ impl NodeApi {
     }
 }
 
+/// The S3 endpoint, authorizing with `control`'s callers, with bucket policies an earlier
+/// podpass kept as files moved into the store.
+async fn start_s3(
+    args: &UpArgs,
+    control: &Control,
+    keys: std::sync::Arc<KeyRing>,
+    data_dir: &std::path::Path,
+    audit: &podpass_audit::AuditLog,
+) -> anyhow::Result<podpass_s3::S3Server> {
+    let s3 = podpass_s3::S3Server::new(
+        control.store().clone(),
+        keys,
+        control.account_id(),
+        &args.region,
+        data_dir,
+        podpass_s3::S3Options {
+            audit: Some(audit.clone()),
+            storage: args.s3_upstream.storage(&args.region),
+            audit_allowed: args.s3_audit == S3Audit::All,
+            control: Some(control.clone()),
+            ..podpass_s3::S3Options::default()
+        },
+    )
+    .await
+    .context("starting the S3 endpoint")?;
+    let imported = s3
+        .import_bucket_policy_files()
+        .await
+        .context("moving bucket policy files into the store")?;
+    if imported > 0 {
+        tracing::info!(
+            imported,
+            "bucket policies moved from the data directory into the store"
+        );
+    }
+    Ok(s3)
+}
+
 /// The local kubelet: pods get tokens from the cluster's issuer, the webhook's mutation with the
 /// store's ServiceAccounts and associations, and podpass's endpoints in their environment.
 #[allow(clippy::too_many_arguments)]
@@ -933,13 +971,17 @@ async fn start_kubelet(
     config.webhook.container_credentials_full_uri = agent_url.to_owned();
     config.node_env = vec![
         ("AWS_ENDPOINT_URL".to_owned(), public_url.to_owned()),
-        ("AWS_ENDPOINT_URL_S3".to_owned(), s3_url.to_owned()),
         // The node's instance metadata (its role), where the SDKs look last.
         (
             "AWS_EC2_METADATA_SERVICE_ENDPOINT".to_owned(),
             format!("{public_url}/"),
         ),
     ];
+    if !s3_url.is_empty() {
+        config
+            .node_env
+            .push(("AWS_ENDPOINT_URL_S3".to_owned(), s3_url.to_owned()));
+    }
     // As the kubelet gives every pod the `kubernetes` Service's address.
     if let Some(address) = node_api.https_address() {
         let (host, port) = (address.ip().to_string(), address.port().to_string());

@@ -99,3 +99,30 @@ fn up_documents_the_listener_limits() {
         );
     }
 }
+
+#[test]
+fn an_api_replica_without_s3_names_the_endpoint_that_serves_it() {
+    let elsewhere = "http://podpass-s3.podpass.svc:7702";
+    let podpass = Podpass::start_with(&["--s3-listen", "off", "--s3-public-url", elsewhere], &[]);
+    assert_eq!(podpass.instance["s3_endpoint_url"], elsewhere);
+    let env = support::text(&podpass.podpass(&["env"]).stdout);
+    assert!(
+        env.contains(&format!("export AWS_ENDPOINT_URL_S3={elsewhere}\n")),
+        "{env}"
+    );
+    // It serves the AWS endpoint, and no S3: no listener, no S3 metrics.
+    let metrics = support::http_get(&format!("{}/metrics", podpass.endpoint()));
+    assert!(metrics.contains("podpass_"), "{metrics}");
+    assert!(!metrics.contains("podpass_s3_"), "{metrics}");
+    assert!(
+        !podpass.log().contains("S3 endpoint ready"),
+        "{}",
+        podpass.log()
+    );
+
+    // Told of no S3 endpoint at all, it exports none rather than an empty one.
+    let alone = Podpass::start_with(&["--s3-listen", "off"], &[]);
+    let env = support::text(&alone.podpass(&["env"]).stdout);
+    assert!(!env.contains("AWS_ENDPOINT_URL_S3"), "{env}");
+    assert!(env.contains("export AWS_ENDPOINT_URL="), "{env}");
+}

@@ -66,19 +66,20 @@ impl Podpass {
 
     fn launch(&mut self) {
         let log = std::fs::File::create(self.dir.path().join("podpass.log")).expect("log file");
-        let child = self
-            .command()
-            .args([
-                "up",
-                "--listen",
-                &format!("127.0.0.1:{}", self.port),
-                "--agent-port",
-                "0",
-                "--s3-listen",
-                "127.0.0.1:0",
-                "--https-listen",
-                "127.0.0.1:0",
-            ])
+        let mut command = self.command();
+        command.args([
+            "up",
+            "--listen",
+            &format!("127.0.0.1:{}", self.port),
+            "--agent-port",
+            "0",
+            "--https-listen",
+            "127.0.0.1:0",
+        ]);
+        if !self.up_args.iter().any(|arg| arg == "--s3-listen") {
+            command.args(["--s3-listen", "127.0.0.1:0"]);
+        }
+        let child = command
             .args(&self.up_args)
             .stdout(Stdio::null())
             .stderr(log)
