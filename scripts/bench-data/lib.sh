@@ -32,16 +32,17 @@ bench_free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-# bench_up DATA_DIR: starts `podpass up` on free loopback ports (at most 5 minutes of life, only
-# warnings logged so that per-request log lines are not measured) and waits for its
-# instance.json. Sets bench_endpoint.
+# bench_up DATA_DIR [UP_OPTION...]: starts `podpass up` on free loopback ports (at most 5
+# minutes of life, only warnings logged so that per-request log lines are not measured) and
+# waits for its instance.json. Sets bench_endpoint.
 bench_up() {
   local data="$1" port
+  shift
   port="$(bench_free_port)"
   bench_endpoint="http://127.0.0.1:$port"
   timeout 300 "$bench_bin" up --data-dir "$data" --listen "127.0.0.1:$port" \
     --s3-listen 127.0.0.1:0 --https-listen 127.0.0.1:0 --agent-port 0 --no-profile --log warn \
-    >"$bench_work/up.log" 2>&1 &
+    "$@" >"$bench_work/up.log" 2>&1 &
   bench_servers+=("$!")
   bench_wait_for "$bench_endpoint/" "$bench_work/up.log"
   for _ in $(seq 50); do
@@ -87,6 +88,46 @@ bench_child() {
 bench_cpu_ms() {
   awk -v tick="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); print ($12 + $13) * 1000 / tick }' \
     "/proc/$1/stat"
+}
+
+# bench_postgres DATABASE...: a throwaway PostgreSQL server (Debian's binaries, fsync on) on
+# a free loopback port, as `postgres` when we are root, with the given databases; stopped and
+# removed on exit. Sets bench_pg_bin, bench_pg_port and bench_pg_dir.
+bench_postgres() {
+  bench_pg_bin="$(dirname "$(ls /usr/lib/postgresql/*/bin/initdb | sort | tail -n 1)")"
+  bench_pg_port="$(bench_free_port)"
+  # Its own directory: the work directory is private to us, and PostgreSQL's user must own this.
+  bench_pg_dir="$(mktemp -d)"
+  if [ "$(id -u)" = 0 ]; then chown postgres: "$bench_pg_dir"; fi
+  bench_as_postgres "$bench_pg_bin/initdb" -D "$bench_pg_dir/data" -A trust -U postgres >/dev/null
+  bench_as_postgres "$bench_pg_bin/pg_ctl" start -D "$bench_pg_dir/data" -l "$bench_pg_dir/log" -w \
+    -o "-p $bench_pg_port -k $bench_pg_dir -c listen_addresses=127.0.0.1" >/dev/null
+  trap bench_stop_postgres EXIT
+  local db
+  for db in "$@"; do
+    bench_as_postgres "$bench_pg_bin/createdb" -h 127.0.0.1 -p "$bench_pg_port" -U postgres "$db"
+  done
+}
+
+bench_as_postgres() {
+  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+bench_stop_postgres() {
+  bench_as_postgres "$bench_pg_bin/pg_ctl" stop -D "$bench_pg_dir/data" -m immediate -w >/dev/null 2>&1 || true
+  rm -rf "$bench_pg_dir"
+  bench_cleanup
+}
+
+# bench_postgres_cpu_ms: the CPU time the PostgreSQL server (postmaster and its live backends)
+# has used so far, in ms.
+bench_postgres_cpu_ms() {
+  local postmaster pid total=0
+  postmaster="$(head -n 1 "$bench_pg_dir/data/postmaster.pid")"
+  for pid in "$postmaster" $(pgrep -P "$postmaster"); do
+    total="$(awk -v a="$total" -v b="$(bench_cpu_ms "$pid" 2>/dev/null || echo 0)" 'BEGIN { print a + b }')"
+  done
+  echo "$total"
 }
 
 bench_machine() {
