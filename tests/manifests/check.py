@@ -121,6 +121,10 @@ def reference_errors(docs):
             if spec.get("enableServiceLinks") is not False:
                 errors.append(f"{name}: enableServiceLinks must be false")
             volumes = {v["name"] for v in spec.get("volumes", [])}
+            # A StatefulSet's controller adds a volume per claim template.
+            volumes |= {c["metadata"]["name"] for c in doc["spec"].get("volumeClaimTemplates", [])}
+            if doc["kind"] == "StatefulSet" and not has("Service", namespace, doc["spec"].get("serviceName")):
+                errors.append(f"{name}: its serviceName is not a Service of the install")
             for volume in spec.get("volumes", []):
                 if "configMap" in volume and not has("ConfigMap", namespace, volume["configMap"]["name"]):
                     errors.append(f"{name}: ConfigMap {volume['configMap']['name']} is not created")

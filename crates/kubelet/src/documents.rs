@@ -144,6 +144,31 @@ fn template_pod(workload: &Value, kind: &str, name: &str) -> Result<Value, Kubel
         metadata.insert("namespace".into(), namespace.clone());
     }
     let mut spec = template.get("spec").cloned().unwrap_or(json!({}));
+    // A StatefulSet's controller gives each pod a claim of each template, `<template>-<pod>`.
+    if kind == "StatefulSet"
+        && let Some(templates) = workload
+            .pointer("/spec/volumeClaimTemplates")
+            .and_then(Value::as_array)
+        && let Some(spec) = spec.as_object_mut()
+    {
+        let volumes = spec.entry("volumes").or_insert(json!([]));
+        for claim in templates {
+            let claim_name = claim
+                .pointer("/metadata/name")
+                .and_then(Value::as_str)
+                .ok_or_else(|| {
+                    KubeletError::Manifest(format!(
+                        "StatefulSet {name:?}: spec.volumeClaimTemplates[].metadata.name: Required value"
+                    ))
+                })?;
+            if let Some(volumes) = volumes.as_array_mut() {
+                volumes.push(json!({
+                    "name": claim_name,
+                    "persistentVolumeClaim": {"claimName": format!("{claim_name}-{name}-0")},
+                }));
+            }
+        }
+    }
     // A Job's pods may not restart for ever; its template says how they end.
     if kind == "Job"
         && let Some(spec) = spec.as_object_mut()

@@ -195,6 +195,7 @@ impl Kubelet {
                 clock: deps.clock.clone(),
                 max_refresh_jitter: self.inner.config.max_refresh_jitter,
                 metrics: metrics.clone(),
+                claims: self.inner.config.base_dir.join("claims"),
             },
         );
         handle.start(volumes, deps.objects.clone()).await;

@@ -206,6 +206,12 @@ pub enum VolumeSource {
     },
     /// `emptyDir`: a plain writable directory.
     EmptyDir,
+    /// `persistentVolumeClaim`: a directory of the node that outlives the pod, one per claim
+    /// of the namespace, made on first use as a dynamic provisioner would.
+    PersistentVolumeClaim {
+        /// `claimName`.
+        claim_name: String,
+    },
 }
 
 /// One source of a projected volume.
@@ -391,6 +397,14 @@ struct RawVolume {
     downward_api: Option<RawDownward>,
     #[serde(default)]
     empty_dir: Option<Value>,
+    #[serde(default)]
+    persistent_volume_claim: Option<RawClaim>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawClaim {
+    claim_name: String,
 }
 
 #[derive(Deserialize)]
@@ -647,10 +661,12 @@ fn volume(raw: RawVolume) -> Result<Volume, KubeletError> {
         raw.secret.is_some(),
         raw.downward_api.is_some(),
         raw.empty_dir.is_some(),
+        raw.persistent_volume_claim.is_some(),
     ];
     if kinds.iter().filter(|k| **k).count() != 1 {
         return Err(context(
-            "exactly one of projected, configMap, secret, downwardAPI, emptyDir is supported"
+            "exactly one of projected, configMap, secret, downwardAPI, emptyDir, \
+             persistentVolumeClaim is supported"
                 .into(),
         ));
     }
@@ -674,6 +690,13 @@ fn volume(raw: RawVolume) -> Result<Volume, KubeletError> {
         VolumeSource::DownwardApi {
             default_mode: mode(d.default_mode).map_err(context)?,
             items: downward(d).map_err(context)?,
+        }
+    } else if let Some(claim) = raw.persistent_volume_claim {
+        // A directory name of the node: a DNS subdomain has no `/` and is not `..`.
+        names::check_subdomain("persistentVolumeClaim.claimName", &claim.claim_name)
+            .map_err(context)?;
+        VolumeSource::PersistentVolumeClaim {
+            claim_name: claim.claim_name,
         }
     } else {
         VolumeSource::EmptyDir

@@ -31,6 +31,8 @@ pub struct VolumeDeps {
     pub max_refresh_jitter: Duration,
     /// Where token requests are counted.
     pub metrics: KubeletMetrics,
+    /// Where the directories of PersistentVolumeClaims live, `<namespace>/<claim>` below.
+    pub claims: PathBuf,
 }
 
 /// A token held for one (audience, lifetime) pair of the pod.
@@ -66,9 +68,22 @@ impl PodVolumes {
         }
     }
 
-    /// Directory of volume `name`.
+    /// Directory of volume `name`: a claim's outside the pod, the others in the pod's own.
     pub fn dir(&self, name: &str) -> PathBuf {
-        self.root.join(name)
+        let claim = self
+            .pod
+            .volumes
+            .iter()
+            .find_map(|volume| match &volume.source {
+                VolumeSource::PersistentVolumeClaim { claim_name } if volume.name == name => {
+                    Some(claim_name)
+                }
+                _ => None,
+            });
+        match claim {
+            Some(claim) => self.deps.claims.join(&self.pod.namespace).join(claim),
+            None => self.root.join(name),
+        }
     }
 
     /// Writes every volume; the first failure is returned with the volume's name.
@@ -118,7 +133,7 @@ impl PodVolumes {
         };
         let dir = self.dir(&volume.name);
         let payload = match &volume.source {
-            VolumeSource::EmptyDir => {
+            VolumeSource::EmptyDir | VolumeSource::PersistentVolumeClaim { .. } => {
                 return std::fs::create_dir_all(&dir)
                     .map_err(|e| KubeletError::io("creating", &dir, e));
             }

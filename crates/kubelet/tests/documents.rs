@@ -192,3 +192,36 @@ fn a_workload_without_a_template_or_a_valid_name_is_refused() {
         assert!(message.contains(expected), "{yaml}: {message}");
     }
 }
+
+#[test]
+fn a_statefulsets_pod_gets_a_claim_of_each_template() {
+    let yaml = "
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: s3, namespace: podpass}
+spec:
+  serviceName: s3
+  selector: {matchLabels: {app: s3}}
+  template:
+    metadata: {labels: {app: s3}}
+    spec:
+      containers: [{name: s3, command: ['true'], volumeMounts: [{name: data, mountPath: /data}]}]
+      volumes: [{name: tmp, emptyDir: {}}]
+  volumeClaimTemplates:
+  - metadata: {name: data}
+    spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}
+";
+    let document = parse_documents(yaml).unwrap().remove(0);
+    let Document::Pod { pod, owner } = classify(document).unwrap() else {
+        panic!("a StatefulSet runs a pod");
+    };
+    assert_eq!(owner.as_deref(), Some("StatefulSet/s3"));
+    assert_eq!(pod["metadata"]["name"], "s3-0");
+    assert_eq!(
+        pod["spec"]["volumes"],
+        json!([
+            {"name": "tmp", "emptyDir": {}},
+            {"name": "data", "persistentVolumeClaim": {"claimName": "data-s3-0"}},
+        ])
+    );
+}

@@ -176,6 +176,8 @@ fn volumes_for(
             clock,
             max_refresh_jitter: Duration::ZERO,
             metrics: podpass_kubelet::KubeletMetrics::default(),
+            // Not a volume's name: those are DNS labels.
+            claims: root.join(".claims"),
         },
     )
 }
@@ -366,6 +368,7 @@ spec:
         clock: clock.clone(),
         max_refresh_jitter: Duration::ZERO,
         metrics: podpass_kubelet::KubeletMetrics::default(),
+        claims: tmp.path().join(".claims"),
     };
     let mut volumes = PodVolumes::new(pod(yaml), tmp.path().to_path_buf(), deps(objects.clone()));
     volumes.set_up().await.unwrap();
@@ -380,4 +383,65 @@ spec:
         err.to_string(),
         "MountVolume.SetUp failed for volume \"s\": secret references non-existent secret key: nope"
     );
+}
+
+#[tokio::test]
+async fn a_claim_outlives_its_pod_and_no_claim_name_leaves_the_claims_directory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let clock = ManualClock::at(10_000);
+    let yaml = r#"
+metadata: {name: s3-0, namespace: podpass}
+spec:
+  containers: [{name: c, command: ["true"]}]
+  volumes:
+  - {name: data, persistentVolumeClaim: {claimName: data-s3-0}}
+  - {name: scratch, emptyDir: {}}
+"#;
+    let claims = tmp.path().join("claims");
+    let run = |pod_dir: &str| {
+        PodVolumes::new(
+            pod(yaml),
+            tmp.path().join(pod_dir),
+            VolumeDeps {
+                tokens: FakeTokens::new(clock.clone()),
+                objects: Arc::new(objects()),
+                clock: clock.clone(),
+                max_refresh_jitter: Duration::ZERO,
+                metrics: podpass_kubelet::KubeletMetrics::default(),
+                claims: claims.clone(),
+            },
+        )
+    };
+    let mut first = run("first");
+    first.set_up().await.unwrap();
+    let claim = claims.join("podpass/data-s3-0");
+    assert_eq!(first.dir("data"), claim);
+    assert_eq!(first.dir("scratch"), tmp.path().join("first/scratch"));
+    fs::write(claim.join("object"), "kept").unwrap();
+    fs::write(first.dir("scratch").join("file"), "lost").unwrap();
+
+    // The pod is deleted with its directory and made again: the claim's data is there.
+    fs::remove_dir_all(tmp.path().join("first")).unwrap();
+    let mut second = run("second");
+    second.set_up().await.unwrap();
+    assert_eq!(
+        fs::read_to_string(second.dir("data").join("object")).unwrap(),
+        "kept"
+    );
+    assert!(!second.dir("scratch").join("file").exists());
+
+    // A claim name is a directory name of the node: no path tricks.
+    for name in ["../../etc", "a/b", "..", "UPPER"] {
+        let hostile = format!(
+            "metadata: {{name: p}}\nspec:\n  containers: [{{name: c, command: [\"true\"]}}]\n  \
+             volumes: [{{name: data, persistentVolumeClaim: {{claimName: '{name}'}}}}]\n"
+        );
+        let refused = Pod::from_value(&parse_document(&hostile).unwrap()).unwrap_err();
+        assert!(
+            refused
+                .to_string()
+                .contains("persistentVolumeClaim.claimName"),
+            "{name}: {refused}"
+        );
+    }
 }

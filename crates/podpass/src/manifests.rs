@@ -51,9 +51,34 @@ pub(crate) struct ManifestsArgs {
     #[arg(long, env = "PODPASS_MANIFESTS_PUBLIC_URL")]
     pub public_url: Option<String>,
 
-    /// URL pods reach the S3 endpoint at [default: http://podpass-api.NAMESPACE.svc:7702]
+    /// URL pods reach the S3 endpoint at [default: http://podpass-s3.NAMESPACE.svc:7702, or
+    /// http://podpass-api.NAMESPACE.svc:7702 with --s3-upstream-url]
     #[arg(long, env = "PODPASS_MANIFESTS_S3_PUBLIC_URL")]
     pub s3_public_url: Option<String>,
+
+    /// Keep S3 objects in this S3-compatible endpoint (AWS S3, MinIO, Ceph), reached with the
+    /// keys of the Secret --s3-upstream-secret: the API replicas then serve S3 themselves,
+    /// all alike. Without it, objects stay on a PersistentVolume of one StatefulSet pod,
+    /// `podpass-s3`, the only writer of the embedded object store
+    #[arg(long, env = "PODPASS_MANIFESTS_S3_UPSTREAM_URL", value_name = "URL")]
+    pub s3_upstream_url: Option<String>,
+
+    /// Secret holding the upstream's keys under `access-key-id` and `secret-access-key`
+    #[arg(
+        long,
+        env = "PODPASS_MANIFESTS_S3_UPSTREAM_SECRET",
+        default_value = "podpass-s3-upstream"
+    )]
+    pub s3_upstream_secret: String,
+
+    /// Size of the PersistentVolumeClaim of the embedded object store (without
+    /// --s3-upstream-url), from the cluster's default StorageClass
+    #[arg(
+        long,
+        env = "PODPASS_MANIFESTS_S3_STORAGE_SIZE",
+        default_value = "10Gi"
+    )]
+    pub s3_storage_size: String,
 
     /// Name of the cluster in podpass (EKS's cluster name: ARNs, the agent's EKS Auth calls)
     #[arg(long, env = "PODPASS_MANIFESTS_CLUSTER", default_value = "podpass")]
@@ -127,9 +152,14 @@ pub(crate) struct ManifestsArgs {
     #[arg(long, env = "PODPASS_MANIFESTS_API_PORT", default_value_t = 7700)]
     pub api_port: u16,
 
-    /// Port of the API's S3 listener (container and Service)
+    /// Port of the S3 listener (container and Service)
     #[arg(long, env = "PODPASS_MANIFESTS_S3_PORT", default_value_t = 7702)]
     pub s3_port: u16,
+
+    /// Port of the `podpass-s3` pod's own API listener, where its probes look (no Service
+    /// exposes it)
+    #[arg(long, env = "PODPASS_MANIFESTS_S3_PROBE_PORT", default_value_t = 7700)]
+    pub s3_probe_port: u16,
 
     /// Addresses the node agent serves on, put on a link of each node by its init container
     /// (EKS's by default, which the SDKs know; others are injected into pods by the webhook)
@@ -242,8 +272,8 @@ pub(crate) enum FailurePolicy {
     Fail,
 }
 
-/// Ports of the webhook's container.
-/// Where the API keeps its data directory (an emptyDir: the state is in PostgreSQL).
+/// Where `podpass up` keeps its data directory: scratch in an API replica (the state is in
+/// PostgreSQL), the PersistentVolume of the objects in `podpass-s3`.
 const DATA_DIR: &str = "/var/lib/podpass";
 /// Where the webhook reads its serving certificate.
 const CERT_DIR: &str = "/etc/podpass/webhook-tls";
@@ -294,8 +324,22 @@ impl ManifestsArgs {
 
     fn s3_url(&self) -> String {
         self.s3_public_url.clone().unwrap_or_else(|| {
-            format!("http://podpass-api.{}.svc:{}", self.namespace, self.s3_port)
+            format!(
+                "http://{}.{}.svc:{}",
+                self.s3_server().service(),
+                self.namespace,
+                self.s3_port
+            )
         })
+    }
+
+    /// Which pods serve S3.
+    fn s3_server(&self) -> ApiPod {
+        if self.s3_upstream_url.is_some() {
+            ApiPod::Api
+        } else {
+            ApiPod::ObjectStore
+        }
     }
 
     fn labels(&self, component: &str) -> Value {
@@ -404,19 +448,41 @@ impl ManifestsArgs {
     }
 
     fn api_service(&self) -> Document {
+        let http =
+            json!({"name": "http", "port": self.api_port, "targetPort": "http", "protocol": "TCP"});
+        let (comment, ports) = match self.s3_server() {
+            ApiPod::Api => (
+                "STS, IAM, EKS, EKS Auth and the issuer on the port named http; S3 on the port named s3.",
+                json!([http, self.s3_service_port()]),
+            ),
+            ApiPod::ObjectStore => (
+                "STS, IAM, EKS, EKS Auth and the issuer; S3 is Service/podpass-s3.",
+                json!([http]),
+            ),
+        };
         Document {
-            comment: "STS, IAM, EKS, EKS Auth and the issuer on the port named http; S3 on the port named s3.",
+            comment,
             object: json!({
                 "apiVersion": "v1",
                 "kind": "Service",
                 "metadata": self.metadata("podpass-api", "api"),
-                "spec": {
-                    "selector": Self::selector("api"),
-                    "ports": [
-                        {"name": "http", "port": self.api_port, "targetPort": "http", "protocol": "TCP"},
-                        {"name": "s3", "port": self.s3_port, "targetPort": "s3", "protocol": "TCP"},
-                    ],
-                },
+                "spec": {"selector": Self::selector("api"), "ports": ports},
+            }),
+        }
+    }
+
+    fn s3_service_port(&self) -> Value {
+        json!({"name": "s3", "port": self.s3_port, "targetPort": "s3", "protocol": "TCP"})
+    }
+
+    fn s3_service(&self) -> Document {
+        Document {
+            comment: "S3, served by the object store's one pod.",
+            object: json!({
+                "apiVersion": "v1",
+                "kind": "Service",
+                "metadata": self.metadata("podpass-s3", "s3"),
+                "spec": {"selector": Self::selector("s3"), "ports": [self.s3_service_port()]},
             }),
         }
     }
@@ -485,7 +551,9 @@ impl ManifestsArgs {
         }
     }
 
-    fn api_deployment(&self, with_jwks: bool) -> Document {
+    /// The `podpass up` container of `pod` and the pod's volumes (an object store pod's data
+    /// volume is its claim, not among them).
+    fn up_container(&self, with_jwks: bool, pod: ApiPod) -> (Value, Vec<Value>) {
         let mut settings = vec![
             (
                 "PODPASS_CLUSTER_ISSUER_URL",
@@ -507,9 +575,14 @@ impl ManifestsArgs {
             settings.push(("PODPASS_CLUSTER_TOKENREVIEW", "true".to_owned()));
         }
         let mut mounts = vec![json!({"name": "data", "mountPath": DATA_DIR})];
-        let mut volumes = vec![json!({"name": "data", "emptyDir": {"sizeLimit": "1Gi"}})];
+        let mut volumes = Vec::new();
+        if pod == ApiPod::Api {
+            // Scratch only: the state is in PostgreSQL, objects upstream or in podpass-s3.
+            volumes.push(json!({"name": "data", "emptyDir": {"sizeLimit": "1Gi"}}));
+        }
         let mut aws_identity = Vec::new();
-        if let Some(role_arn) = &self.broker_role_arn {
+        // The broker serves EKS Auth, which the object store pod is not asked for.
+        if let (Some(role_arn), ApiPod::Api) = (&self.broker_role_arn, pod) {
             settings.push(("PODPASS_BROKER", "true".to_owned()));
             // IRSA, written out as the webhook would inject it (the webhook does not mutate
             // podpass's own namespace).
@@ -534,10 +607,16 @@ impl ManifestsArgs {
                 json!({"name": "cluster-jwks", "configMap": {"name": "podpass-cluster-jwks"}}),
             );
         }
-        let env = Self::env(&[
+        let serves_s3 = pod == self.s3_server();
+        let (http_port, s3_listen) = match pod {
+            ApiPod::Api if serves_s3 => (self.api_port, format!("0.0.0.0:{}", self.s3_port)),
+            ApiPod::Api => (self.api_port, "off".to_owned()),
+            ApiPod::ObjectStore => (self.s3_probe_port, format!("0.0.0.0:{}", self.s3_port)),
+        };
+        let mut env = Self::env(&[
             ("PODPASS_DATA_DIR", DATA_DIR.to_owned()),
-            ("PODPASS_LISTEN", format!("0.0.0.0:{}", self.api_port)),
-            ("PODPASS_S3_LISTEN", format!("0.0.0.0:{}", self.s3_port)),
+            ("PODPASS_LISTEN", format!("0.0.0.0:{http_port}")),
+            ("PODPASS_S3_LISTEN", s3_listen),
             ("PODPASS_PUBLIC_URL", self.public_url()),
             ("PODPASS_S3_PUBLIC_URL", self.s3_url()),
             ("PODPASS_LOCAL_NODE", "false".to_owned()),
@@ -546,8 +625,10 @@ impl ManifestsArgs {
             ("PODPASS_REGION", self.region.clone()),
             ("PODPASS_CLUSTER", self.cluster.clone()),
             ("PODPASS_LOG_FORMAT", "json".to_owned()),
-        ]);
-        let mut env = env.as_array().cloned().unwrap_or_default();
+        ])
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
         env.extend(Self::env(&settings).as_array().cloned().unwrap_or_default());
         env.extend(
             Self::env(&aws_identity)
@@ -559,13 +640,62 @@ impl ManifestsArgs {
             0,
             json!({"name": "PODPASS_DATABASE_URL", "valueFrom": {"secretKeyRef": {"name": self.database_secret, "key": "url"}}}),
         );
-        // The account root's key at first start, when the operator provides one.
+        // The account root's key at first start, when the operator provides one: whichever pod
+        // starts first creates it.
         for (name, key) in [
             ("PODPASS_ADMIN_ACCESS_KEY_ID", "access-key-id"),
             ("PODPASS_ADMIN_SECRET_ACCESS_KEY", "secret-access-key"),
         ] {
             env.push(json!({"name": name, "valueFrom": {"secretKeyRef": {"name": ADMIN_SECRET, "key": key, "optional": true}}}));
         }
+        let mut ports =
+            vec![json!({"name": "http", "containerPort": http_port, "protocol": "TCP"})];
+        if serves_s3 {
+            if let Some(url) = &self.s3_upstream_url {
+                env.push(json!({"name": "PODPASS_S3_UPSTREAM_URL", "value": url}));
+                for (name, key) in [
+                    ("PODPASS_S3_UPSTREAM_ACCESS_KEY_ID", "access-key-id"),
+                    ("PODPASS_S3_UPSTREAM_SECRET_ACCESS_KEY", "secret-access-key"),
+                ] {
+                    env.push(json!({"name": name, "valueFrom": {"secretKeyRef": {"name": self.s3_upstream_secret, "key": key}}}));
+                }
+            }
+            ports.push(json!({"name": "s3", "containerPort": self.s3_port, "protocol": "TCP"}));
+        }
+        let container = json!({
+            "name": pod.component(),
+            "image": self.image,
+            "args": ["up"],
+            "env": env,
+            "ports": ports,
+            "readinessProbe": {"httpGet": {"path": "/readyz", "port": "http"}, "periodSeconds": 5},
+            "livenessProbe": {"httpGet": {"path": "/healthz", "port": "http"}, "initialDelaySeconds": 10, "periodSeconds": 10, "failureThreshold": 6},
+            "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"memory": "512Mi"}},
+            "securityContext": Self::restricted(),
+            "volumeMounts": mounts,
+        });
+        (container, volumes)
+    }
+
+    /// The pod template of `pod`'s workload.
+    fn up_template(&self, with_jwks: bool, pod: ApiPod) -> Value {
+        let (container, volumes) = self.up_container(with_jwks, pod);
+        json!({
+            "metadata": {"labels": self.labels(pod.component())},
+            "spec": {
+                "serviceAccountName": "podpass-api",
+                // Its own token only to call TokenReview.
+                "automountServiceAccountToken": self.cluster_tokenreview,
+                // Kubernetes would put PODPASS_API_PORT=tcp://... into the env.
+                "enableServiceLinks": false,
+                "securityContext": Self::pod_security(),
+                "containers": [container],
+                "volumes": volumes,
+            },
+        })
+    }
+
+    fn api_deployment(&self, with_jwks: bool) -> Document {
         Document {
             comment: "The API: `podpass up` without a local node, its state in PostgreSQL, so replicas share it.",
             object: json!({
@@ -576,33 +706,32 @@ impl ManifestsArgs {
                     "replicas": self.replicas,
                     "selector": {"matchLabels": Self::selector("api")},
                     "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
-                    "template": {
-                        "metadata": {"labels": self.labels("api")},
+                    "template": self.up_template(with_jwks, ApiPod::Api),
+                },
+            }),
+        }
+    }
+
+    fn object_store(&self, with_jwks: bool) -> Document {
+        Document {
+            comment: "S3's embedded object store: one pod, the only writer of its PersistentVolume; \
+                      `--s3-upstream-url` keeps objects elsewhere and lets every API replica serve S3.",
+            object: json!({
+                "apiVersion": "apps/v1",
+                "kind": "StatefulSet",
+                "metadata": self.metadata("podpass-s3", "s3"),
+                "spec": {
+                    "replicas": 1,
+                    "serviceName": "podpass-s3",
+                    "selector": {"matchLabels": Self::selector("s3")},
+                    "template": self.up_template(with_jwks, ApiPod::ObjectStore),
+                    "volumeClaimTemplates": [{
+                        "metadata": {"name": "data", "labels": self.labels("s3")},
                         "spec": {
-                            "serviceAccountName": "podpass-api",
-                            // Its own token only to call TokenReview.
-                            "automountServiceAccountToken": self.cluster_tokenreview,
-                            // Kubernetes would put PODPASS_API_PORT=tcp://... into the env.
-                            "enableServiceLinks": false,
-                            "securityContext": Self::pod_security(),
-                            "containers": [{
-                                "name": "api",
-                                "image": self.image,
-                                "args": ["up"],
-                                "env": env,
-                                "ports": [
-                                    {"name": "http", "containerPort": self.api_port, "protocol": "TCP"},
-                                    {"name": "s3", "containerPort": self.s3_port, "protocol": "TCP"},
-                                ],
-                                "readinessProbe": {"httpGet": {"path": "/readyz", "port": "http"}, "periodSeconds": 5},
-                                "livenessProbe": {"httpGet": {"path": "/healthz", "port": "http"}, "initialDelaySeconds": 10, "periodSeconds": 10, "failureThreshold": 6},
-                                "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"memory": "512Mi"}},
-                                "securityContext": Self::restricted(),
-                                "volumeMounts": mounts,
-                            }],
-                            "volumes": volumes,
+                            "accessModes": ["ReadWriteOnce"],
+                            "resources": {"requests": {"storage": self.s3_storage_size}},
                         },
-                    },
+                    }],
                 },
             }),
         }
@@ -1008,6 +1137,10 @@ impl ManifestsArgs {
             docs.push(self.api_service());
             docs.push(self.api_deployment(jwks.is_some()));
             docs.push(self.disruption_budget("api"));
+            if self.s3_server() == ApiPod::ObjectStore {
+                docs.push(self.s3_service());
+                docs.push(self.object_store(jwks.is_some()));
+            }
         }
         if self.has(Component::Webhook) {
             docs.extend(self.webhook_rbac());
@@ -1027,6 +1160,33 @@ impl ManifestsArgs {
             docs.push(self.agent_daemonset());
         }
         docs
+    }
+}
+
+/// The two pods that run `podpass up`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ApiPod {
+    /// A replica of the API: STS, IAM, EKS, EKS Auth and the issuer, and S3 when its objects
+    /// are upstream.
+    Api,
+    /// The one pod of the embedded object store, serving S3.
+    ObjectStore,
+}
+
+impl ApiPod {
+    fn component(self) -> &'static str {
+        match self {
+            ApiPod::Api => "api",
+            ApiPod::ObjectStore => "s3",
+        }
+    }
+
+    /// The Service of its component.
+    fn service(self) -> &'static str {
+        match self {
+            ApiPod::Api => "podpass-api",
+            ApiPod::ObjectStore => "podpass-s3",
+        }
     }
 }
 

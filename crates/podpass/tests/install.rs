@@ -20,6 +20,7 @@ const ADMIN_SECRET: &str = "installtestsecretinstalltestsecret000001";
 struct Ports {
     api: u16,
     s3: u16,
+    s3_probe: u16,
     agent: u16,
     agent_probes: u16,
     agent_metrics: u16,
@@ -47,6 +48,7 @@ fn render(cluster: &Podpass, components: &str, extra: &[&str]) -> (String, Ports
     let ports = Ports {
         api: free_port(),
         s3: free_port(),
+        s3_probe: free_port(),
         agent: free_port(),
         agent_probes: free_port(),
         agent_metrics: free_port(),
@@ -85,6 +87,8 @@ fn render(cluster: &Podpass, components: &str, extra: &[&str]) -> (String, Ports
                 &port(ports.api),
                 "--s3-port",
                 &port(ports.s3),
+                "--s3-probe-port",
+                &port(ports.s3_probe),
                 "--agent-port",
                 &port(ports.agent),
                 "--agent-bind-hosts",
@@ -107,11 +111,11 @@ fn render(cluster: &Podpass, components: &str, extra: &[&str]) -> (String, Ports
     (rendered + &admin_secret, ports)
 }
 
-/// Renders the install of the API and the agent (with `extra` flags) and applies it; returns
-/// the ports.
-fn install(cluster: &Podpass, extra: &[&str]) -> Ports {
+/// Renders the install of the API and the agent (with `extra` flags) and applies it, with
+/// `objects` (more documents, such as Secrets the flags name); returns the ports.
+fn install(cluster: &Podpass, extra: &[&str], objects: &str) -> Ports {
     let (rendered, ports) = render(cluster, "api,agent", extra);
-    let file = cluster.write("podpass.yaml", &rendered);
+    let file = cluster.write("podpass.yaml", &(rendered + objects));
     let out = cluster.podpass(&["run", "-f", file.to_str().unwrap()]);
     let applied = text(&out.stdout);
     assert!(
@@ -140,6 +144,14 @@ fn install(cluster: &Podpass, extra: &[&str]) -> Ports {
     // Ready as the rendered readiness probes see them.
     wait_ready(cluster, "podpass-api-0");
     wait_ready(cluster, "podpass-agent-0");
+    // Objects upstream, the API serves S3; else the object store's one pod does.
+    let object_store = "pod/podpass-s3-0 created (one pod of StatefulSet/podpass-s3)";
+    if extra.contains(&"--s3-upstream-url") {
+        assert!(!applied.contains(object_store), "{applied}");
+    } else {
+        assert!(applied.contains(object_store), "{applied}");
+        wait_ready(cluster, "podpass-s3-0");
+    }
     ports
 }
 
@@ -317,7 +329,7 @@ fn run_pod(cluster: &Podpass, name: &str, manifest: &str) -> String {
 #[test]
 fn the_installed_api_and_agent_give_the_clusters_pods_their_roles() {
     let cluster = Podpass::start();
-    let ports = install(&cluster, &[]);
+    let ports = install(&cluster, &[], "");
     let account = "000000000000";
 
     reports_roles(&cluster, &ports, "reader", "reader");
@@ -392,6 +404,93 @@ spec:
 }
 
 #[test]
+fn with_objects_upstream_the_api_replicas_serve_s3_themselves() {
+    // The sandbox plays the object store too (AWS S3, MinIO): a user of its own, with keys.
+    let cluster = Podpass::start();
+    cluster.aws_admin_json(&["iam", "create-user", "--user-name", "objects"]);
+    cluster.aws_admin_json(&[
+        "iam",
+        "attach-user-policy",
+        "--user-name",
+        "objects",
+        "--policy-arn",
+        "arn:aws:iam::aws:policy/AmazonS3FullAccess",
+    ]);
+    let key = cluster.aws_admin_json(&["iam", "create-access-key", "--user-name", "objects"])
+        ["AccessKey"]
+        .clone();
+    let upstream_secret = format!(
+        "---\napiVersion: v1\nkind: Secret\nmetadata: {{name: podpass-s3-upstream, namespace: podpass}}\n\
+         stringData: {{access-key-id: {}, secret-access-key: {}}}\n",
+        key["AccessKeyId"].as_str().unwrap(),
+        key["SecretAccessKey"].as_str().unwrap(),
+    );
+    let upstream = cluster.s3_endpoint();
+    let ports = install(
+        &cluster,
+        &["--s3-upstream-url", &upstream],
+        &upstream_secret,
+    );
+    reports_roles(&cluster, &ports, "reader", "reader");
+
+    // The object went through the installed API to the upstream store.
+    let out = cluster.aws(
+        &[
+            ("AWS_PROFILE", "podpass"),
+            ("AWS_ENDPOINT_URL_S3", &upstream),
+        ],
+        &[
+            "s3api",
+            "list-objects-v2",
+            "--bucket",
+            "reports",
+            "--query",
+            "Contents[].Key",
+        ],
+    );
+    assert!(
+        text(&out.stdout).contains("q3.csv"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    // A Pod Identity pod lists it through the installed S3, which decides with its own IAM.
+    let sa = cluster.write(
+        "reader.yaml",
+        "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: reader, namespace: reports}\n",
+    );
+    cluster.podpass_ok(&["run", "-f", sa.to_str().unwrap()]);
+    let s3_env = [
+        ("AWS_ENDPOINT_URL", ports.api_url()),
+        ("AWS_ENDPOINT_URL_S3", ports.s3_url()),
+    ];
+    let env: Vec<(&str, &str)> = s3_env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    for (pod, command, succeeds, expected) in [
+        ("lister", "[s3, ls, s3://reports]", true, "q3.csv"),
+        (
+            "remover",
+            "[s3, rm, s3://reports/q3.csv]",
+            false,
+            "AccessDenied",
+        ),
+    ] {
+        let manifest = pod_identity_pod(
+            pod,
+            "reader",
+            "public.ecr.aws/aws-cli/aws-cli:2.17.0",
+            command,
+            &ports,
+            &env,
+        );
+        let file = cluster.write(&format!("{pod}.yaml"), &manifest);
+        let out = cluster.podpass(&["run", "-f", file.to_str().unwrap(), "--attach"]);
+        let output = text(&out.stdout) + &text(&out.stderr);
+        assert_eq!(out.status.success(), succeeds, "{pod}: {output}");
+        assert!(output.contains(expected), "{pod}: {output}");
+    }
+}
+
+#[test]
 fn the_installed_broker_hands_pods_sessions_of_aws() {
     // The sandbox plays AWS too: pods (the installed API's among them) reach its endpoint
     // through the node's AWS_ENDPOINT_URL, as they would reach AWS's.
@@ -442,7 +541,7 @@ fn the_installed_broker_hands_pods_sessions_of_aws() {
         r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["sts:AssumeRole","sts:TagSession"],"Resource":"*"}]}"#,
     ]);
 
-    let ports = install(&cluster, &["--broker-role-arn", &broker_role]);
+    let ports = install(&cluster, &["--broker-role-arn", &broker_role], "");
     installed_admin(
         &cluster,
         &ports,

@@ -85,6 +85,15 @@ fn variants(dir: &std::path::Path) -> Vec<(String, String)> {
             "--image",
             "registry.local/podpass:dev",
         ],
+        vec![
+            "--s3-upstream-url",
+            "http://minio.storage.svc:9000",
+            "--s3-upstream-secret",
+            "minio-keys",
+            "--replicas",
+            "3",
+        ],
+        vec!["--s3-storage-size", "200Gi", "--s3-probe-port", "7710"],
     ]
     .into_iter()
     .map(|args| (args.join(" "), manifests(&args)))
@@ -274,6 +283,8 @@ fn the_install_has_what_an_operator_needs() {
         "Deployment/podpass-api",
         "PodDisruptionBudget/podpass-api",
         "Service/podpass-api",
+        "StatefulSet/podpass-s3",
+        "Service/podpass-s3",
         "Deployment/podpass-webhook",
         "MutatingWebhookConfiguration/podpass-webhook",
         "Certificate/podpass-webhook",
@@ -344,4 +355,117 @@ fn a_broker_install_takes_its_aws_identity_with_irsa() {
     // Without the flag, the API has no AWS identity at all.
     let plain = api_spec(&[]).to_string();
     assert!(!plain.contains("AWS_ROLE_ARN") && !plain.contains("PODPASS_BROKER"));
+}
+
+/// The one embedded object store can have one writer only: without an upstream, S3 is one
+/// StatefulSet pod with its PersistentVolume and the API replicas serve none; with an upstream,
+/// every API replica serves S3 in front of it.
+#[test]
+fn s3_has_one_writer_or_lives_upstream() {
+    let find = |docs: &[Value], kind: &str, name: &str| {
+        docs.iter()
+            .find(|d| d["kind"] == kind && d["metadata"]["name"] == name)
+            .cloned()
+    };
+    let env_of = |workload: &Value| -> Vec<(String, Value)> {
+        workload["spec"]["template"]["spec"]["containers"][0]["env"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                let value = e
+                    .get("value")
+                    .cloned()
+                    .unwrap_or_else(|| e["valueFrom"].clone());
+                (e["name"].as_str().unwrap().to_owned(), value)
+            })
+            .collect()
+    };
+    let setting = |env: &[(String, Value)], name: &str| {
+        env.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone())
+    };
+    let ports_of = |workload: &Value| -> Vec<String> {
+        workload["spec"]["template"]["spec"]["containers"][0]["ports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+
+    let embedded = documents(&manifests(&["--s3-storage-size", "50Gi"]));
+    let api = find(&embedded, "Deployment", "podpass-api").unwrap();
+    let api_env = env_of(&api);
+    assert_eq!(setting(&api_env, "PODPASS_S3_LISTEN"), Some("off".into()));
+    assert_eq!(ports_of(&api), ["http"]);
+    let api_service = find(&embedded, "Service", "podpass-api").unwrap();
+    assert_eq!(api_service["spec"]["ports"].as_array().unwrap().len(), 1);
+    let store = find(&embedded, "StatefulSet", "podpass-s3").unwrap();
+    assert_eq!(store["spec"]["replicas"], 1);
+    assert_eq!(
+        store["spec"]["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"],
+        "50Gi"
+    );
+    let pod = &store["spec"]["template"]["spec"];
+    assert!(
+        pod["volumes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|v| v["name"] != "data")
+    );
+    assert_eq!(ports_of(&store), ["http", "s3"]);
+    let store_env = env_of(&store);
+    assert_eq!(
+        setting(&store_env, "PODPASS_S3_LISTEN"),
+        Some("0.0.0.0:7702".into())
+    );
+    // Everyone is told the one S3 Service, and the webhook injects it into pods.
+    let s3_url = Value::from("http://podpass-s3.podpass.svc:7702");
+    assert_eq!(
+        setting(&api_env, "PODPASS_S3_PUBLIC_URL"),
+        Some(s3_url.clone())
+    );
+    assert_eq!(
+        setting(&store_env, "PODPASS_S3_PUBLIC_URL"),
+        Some(s3_url.clone())
+    );
+    let webhook = find(&embedded, "Deployment", "podpass-webhook").unwrap();
+    assert_eq!(
+        setting(&env_of(&webhook), "PODPASS_WEBHOOK_S3_ENDPOINT_URL"),
+        Some(s3_url)
+    );
+    // Both pods of `podpass up` share the store and create the operator's admin key alike.
+    for env in [&api_env, &store_env] {
+        assert!(setting(env, "PODPASS_DATABASE_URL").is_some());
+        assert!(setting(env, "PODPASS_ADMIN_ACCESS_KEY_ID").is_some());
+    }
+
+    let upstream = documents(&manifests(&[
+        "--s3-upstream-url",
+        "http://minio.storage.svc:9000",
+    ]));
+    assert!(find(&upstream, "StatefulSet", "podpass-s3").is_none());
+    assert!(find(&upstream, "Service", "podpass-s3").is_none());
+    let api = find(&upstream, "Deployment", "podpass-api").unwrap();
+    let api_env = env_of(&api);
+    assert_eq!(ports_of(&api), ["http", "s3"]);
+    assert_eq!(
+        setting(&api_env, "PODPASS_S3_LISTEN"),
+        Some("0.0.0.0:7702".into())
+    );
+    assert_eq!(
+        setting(&api_env, "PODPASS_S3_UPSTREAM_URL"),
+        Some("http://minio.storage.svc:9000".into())
+    );
+    assert_eq!(
+        setting(&api_env, "PODPASS_S3_UPSTREAM_SECRET_ACCESS_KEY"),
+        Some(
+            serde_json::json!({"secretKeyRef": {"name": "podpass-s3-upstream", "key": "secret-access-key"}})
+        )
+    );
+    assert_eq!(
+        setting(&api_env, "PODPASS_S3_PUBLIC_URL"),
+        Some("http://podpass-api.podpass.svc:7702".into())
+    );
 }
