@@ -257,7 +257,11 @@ async fn ensure_own_role(
                 tags: Vec::new(),
                 created_at: crate::now(),
             };
-            store.create_role(&role).await.map_err(Error::internal)?;
+            match store.create_role(&role).await {
+                // Another replica created it at the same moment, from the same configuration.
+                Ok(()) | Err(StoreError::AlreadyExists(_)) => {}
+                Err(e) => return Err(Error::internal(e)),
+            }
         }
         Err(e) => return Err(Error::internal(e)),
     }

@@ -72,7 +72,13 @@ impl Clusters {
         match self.store.cluster(name).await {
             Ok(cluster) => Ok(cluster),
             Err(StoreError::NotFound(_)) => {
-                self.create_under(name, public_url, algorithm, now).await
+                match self.create_under(name, public_url, algorithm, now).await {
+                    // Another replica created it at the same moment: theirs is the cluster.
+                    Err(ClusterError::Store(StoreError::AlreadyExists(_))) => {
+                        Ok(self.store.cluster(name).await?)
+                    }
+                    created => created,
+                }
             }
             Err(e) => Err(e.into()),
         }
@@ -214,8 +220,12 @@ impl Clusters {
                     token_review,
                     created_at: now,
                 };
-                self.store.register_cluster(&cluster).await?;
-                Ok(cluster)
+                match self.store.register_cluster(&cluster).await {
+                    Ok(()) => Ok(cluster),
+                    // Another replica registered it at the same moment, from the same flags.
+                    Err(StoreError::AlreadyExists(_)) => Ok(self.store.cluster(name).await?),
+                    Err(e) => Err(e.into()),
+                }
             }
             Err(e) => Err(e.into()),
         }

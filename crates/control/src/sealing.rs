@@ -32,7 +32,11 @@ pub enum SealingError {
 pub async fn load_sealer(store: &Store, now: i64) -> Result<Sealer, SealingError> {
     let mut keys = stored_keys(store).await?;
     if keys.is_empty() {
-        add_key(store, 1, now).await?;
+        match add_key(store, 1, now).await {
+            // Another replica made the first key at the same moment: the ring is theirs.
+            Ok(()) | Err(SealingError::Store(StoreError::AlreadyExists(_))) => {}
+            Err(e) => return Err(e),
+        }
         keys = stored_keys(store).await?;
     }
     let (active, others) = keys.split_first().ok_or(SealingError::BadId(0))?;

@@ -695,8 +695,9 @@ fn the_installed_webhook_mutates_the_clusters_pods() {
     ] {
         assert!(applied.contains(line), "{line} not in:\n{applied}");
     }
-    wait_ready(&cluster, "podpass-api-0");
-    wait_ready(&cluster, "podpass-agent-0");
+    for pod in ["podpass-api-0", "podpass-s3-0", "podpass-agent-0"] {
+        wait_ready(&cluster, pod);
+    }
 
     reports_roles(&cluster, &ports, "irsa-reader", "pi-reader");
     let accounts = cluster.write(

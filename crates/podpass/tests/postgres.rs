@@ -40,6 +40,26 @@ fn irsa_session(at: &Podpass, token_from: &Podpass, role_arn: &str) -> serde_jso
     answer["Credentials"].clone()
 }
 
+/// A Deployment's replicas start together, and on a new database each finds no cluster, no
+/// role and no sealing key: whichever creates one first wins, and the other adopts it instead
+/// of failing its start.
+#[test]
+fn replicas_started_at_once_on_an_empty_database_all_come_up() {
+    for _ in 0..3 {
+        let postgres = Postgres::start();
+        let url = postgres.url();
+        let env = [("PODPASS_DATABASE_URL", url.as_str())];
+        let (a, b) = std::thread::scope(|scope| {
+            let a = scope.spawn(|| Podpass::start_with(&[], &env));
+            let b = scope.spawn(|| Podpass::start_with(&[], &env));
+            (a.join(), b.join())
+        });
+        let (a, b) = (a.expect("replica a started"), b.expect("replica b started"));
+        assert_eq!(a.issuer(), b.issuer(), "one cluster, one issuer");
+        assert_eq!(a.account(), b.account());
+    }
+}
+
 #[test]
 fn two_replicas_over_one_database_share_identities_sessions_and_keys() {
     let postgres = Postgres::start();
