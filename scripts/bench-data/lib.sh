@@ -28,6 +28,13 @@ bench_need_wrk() {
   fi
 }
 
+bench_need_ab() {
+  if ! command -v ab >/dev/null; then
+    echo "bench: installing Debian's apache2-utils (ab)" >&2
+    apt-get update -qq && apt-get install -y -qq apache2-utils >/dev/null
+  fi
+}
+
 bench_free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
@@ -128,6 +135,28 @@ bench_postgres_cpu_ms() {
     total="$(awk -v a="$total" -v b="$(bench_cpu_ms "$pid" 2>/dev/null || echo 0)" 'BEGIN { print a + b }')"
   done
   echo "$total"
+}
+
+# bench_ab_head NAME CONCURRENCY DURATION URL: HEAD requests from ApacheBench over kept-alive
+# connections (wrk cannot measure HEAD: it waits for the body the answer announces), summed
+# up as bench_wrk does. ab is one thread, so compare its figures with each other, not with wrk's.
+bench_ab_head() {
+  local name="$1" concurrency="$2" duration="$3" url="$4"
+  local out="$bench_work/$name.txt" percentiles="$bench_work/$name.csv"
+  echo "-- $name: ab -k -i -c$concurrency -t${duration%s}" >&2
+  timeout 120 ab -q -k -i -c "$concurrency" -t "${duration%s}" -n 10000000 -e "$percentiles" \
+    "$url" >"$out" 2>&1
+  awk -v name="$name" -F '[:,]' '
+    FILENAME ~ /csv$/ && $1 == "50" { p50 = $2 }
+    FILENAME ~ /csv$/ && $1 == "99" { p99 = $2 }
+    /^Complete requests/ { requests = $2 + 0 }
+    /^Failed requests/ { failed = $2 + 0 }
+    /^Non-2xx responses/ { non2xx = $2 + 0 }
+    /^Requests per second/ { split($2, words, " "); rps = words[1] }
+    END {
+      printf "%s: requests/s %s  p50 %sms  p99 %sms  statuses 2xx=%d non-2xx=%d  socket errors %d  requests %d  server_cpu_ms \n",
+        name, rps, p50, p99, requests - non2xx - failed, non2xx, failed, requests
+    }' "$out" "$percentiles"
 }
 
 bench_machine() {
