@@ -9,7 +9,7 @@ use podpass_control::credentials::{AssumeRole, SessionRequest};
 use podpass_control::iam::{NewRole, NewUser, PolicyHolder};
 use podpass_control::{Caller, Control, Ctx, Error};
 use serde_json::json;
-use support::{ACCOUNT, Instance, ctx, root};
+use support::{ACCOUNT, Instance, admin_user, ctx, root};
 
 fn policy(effect: &str, action: &str, resource: &str) -> String {
     json!({"Version": "2012-10-17", "Statement": [{"Effect": effect, "Action": action, "Resource": resource}]})
@@ -122,9 +122,8 @@ async fn a_sessions_role_policy_change_applies_to_its_next_call() {
     let app = create_role(control, "app").await;
     let hop = create_role(control, "hop").await;
     allow_assume(control, PolicyHolder::Role("hop"), &app).await;
-    let session = ctx(Some(
-        assume(control, &ctx(Some(root())), &hop).await.unwrap(),
-    ));
+    let admin = ctx(Some(admin_user(control, "admin").await));
+    let session = ctx(Some(assume(control, &admin, &hop).await.unwrap()));
 
     assume(control, &session, &app)
         .await

@@ -17,7 +17,8 @@ use podpass_token::{ObjectRef, TokenRequest};
 use serde::Deserialize;
 use serde_json::Value;
 use support::{
-    ACCOUNT, CLUSTER, Documented, Failures, Instance, ctx, load_cases, root, wrong_refusal,
+    ACCOUNT, CLUSTER, Documented, Failures, Instance, admin_user, ctx, load_cases, root,
+    wrong_refusal,
 };
 
 const EXTERNAL_ID: &str = "ext-7c1f";
@@ -249,12 +250,15 @@ impl World {
         jwt
     }
 
-    /// The caller a case names: `"root"`, `"none"`, or a session of a role assumed by the root
-    /// with tags.
+    /// The caller a case names: `"root"`, `"admin"` (an IAM user with AdministratorAccess),
+    /// `"none"`, or a session of a role assumed by the admin with tags.
     async fn caller(&self, spec: Option<&Value>) -> Option<Caller> {
         match spec {
             None => None,
             Some(Value::String(s)) if s == "root" => Some(root()),
+            Some(Value::String(s)) if s == "admin" => {
+                Some(admin_user(&self.control, "admin").await)
+            }
             Some(Value::String(s)) if s == "none" => None,
             Some(session) => {
                 let role = session["session"].as_str().expect("session role");
@@ -283,9 +287,10 @@ impl World {
                     source_identity: session["sourceIdentity"].as_str(),
                     ..AssumeRole::default()
                 };
+                let admin = admin_user(&self.control, "admin").await;
                 let issued = self
                     .control
-                    .assume_role(&ctx(Some(root())), &input)
+                    .assume_role(&ctx(Some(admin)), &input)
                     .await
                     .expect("the first session");
                 Some(Caller::Session(Arc::new(issued.session)))

@@ -14,7 +14,8 @@ use podpass_store::{Cluster, PodIdentityAssociation, Role};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use support::{
-    ACCOUNT, CLUSTER, Documented, Failures, Instance, ctx, load_cases, root, wrong_refusal,
+    ACCOUNT, CLUSTER, Documented, Failures, Instance, admin_user, ctx, load_cases, root,
+    wrong_refusal,
 };
 
 impl Documented for Case {
@@ -118,9 +119,10 @@ async fn viewer(instance: &Instance) -> Caller {
         },
         ..AssumeRole::default()
     };
+    let admin = admin_user(&instance.control, "admin").await;
     let issued = instance
         .control
-        .assume_role(&ctx(Some(root())), &input)
+        .assume_role(&ctx(Some(admin)), &input)
         .await
         .unwrap();
     Caller::Session(Arc::new(issued.session))

@@ -16,7 +16,9 @@ use podpass_control::{Caller, Control, Ctx, Error};
 use podpass_store::{OidcProvider, PolicyVersion, Role, Tag};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use support::{ACCOUNT, Documented, Failures, Instance, ctx, load_cases, root, wrong_refusal};
+use support::{
+    ACCOUNT, Documented, Failures, Instance, admin_user, ctx, load_cases, root, wrong_refusal,
+};
 
 impl Documented for Case {
     fn name(&self) -> &str {
@@ -37,7 +39,8 @@ struct Case {
 #[derive(Deserialize)]
 struct Step {
     op: String,
-    /// `"reader"`: a session of a role that may only read the role `app`.
+    /// `"reader"`: a session of a role that may only read the role `app`; `"admin"`: an IAM
+    /// user with AdministratorAccess; otherwise the account root.
     #[serde(rename = "as")]
     caller: Option<String>,
     #[serde(default)]
@@ -132,7 +135,8 @@ async fn reader(instance: &Instance) -> Caller {
         },
         ..AssumeRole::default()
     };
-    let issued = control.assume_role(&admin, &input).await.unwrap();
+    let assumer = ctx(Some(admin_user(control, "admin").await));
+    let issued = control.assume_role(&assumer, &input).await.unwrap();
     Caller::Session(Arc::new(issued.session))
 }
 
@@ -189,6 +193,7 @@ fn holder(input: &Value) -> PolicyHolder<'_> {
 async fn run(instance: &Instance, step: &Step, input: &Value) -> Result<Value, Error> {
     let caller = match step.caller.as_deref() {
         Some("reader") => reader(instance).await,
+        Some("admin") => admin_user(&instance.control, "admin").await,
         _ => root(),
     };
     let ctx = ctx(Some(caller));

@@ -35,6 +35,19 @@ fn create_role(podpass: &Podpass, name: &str) -> Value {
     ])
 }
 
+/// A session of the role `name` (which trusts the account), assumed by an IAM user with
+/// AdministratorAccess: the AWS CLI's `Credentials` and `AssumedRoleUser`.
+fn assume(podpass: &Podpass, name: &str, session: &str) -> Value {
+    podpass.aws_operator_json(&[
+        "sts",
+        "assume-role",
+        "--role-arn",
+        &format!("arn:aws:iam::{}:role/{name}", podpass.account()),
+        "--role-session-name",
+        session,
+    ])
+}
+
 fn role_names(listing: &Value) -> Vec<&str> {
     listing["Roles"]
         .as_array()
@@ -1028,18 +1041,55 @@ fn invalid_members_are_validation_errors() {
     assert_aws_error(&unknown, "InvalidAction");
 }
 
+/// STS refuses the account root `AssumeRole` whatever the trust policy says, with its code,
+/// status and message; an IAM user of the account is let in by the same trust.
+#[test]
+fn the_account_root_may_not_assume_a_role() {
+    let podpass = Podpass::start();
+    create_role(&podpass, "worker");
+    let out = podpass.python(
+        &[("AWS_PROFILE", "podpass")],
+        r#"
+import json, os
+import boto3
+from botocore.exceptions import ClientError
+
+sts = boto3.client("sts")
+account = sts.get_caller_identity()["Account"]
+try:
+    sts.assume_role(RoleArn=f"arn:aws:iam::{account}:role/worker", RoleSessionName="s1")
+    print(json.dumps({"issued": True}))
+except ClientError as e:
+    print(json.dumps({
+        "code": e.response["Error"]["Code"],
+        "message": e.response["Error"]["Message"],
+        "status": e.response["ResponseMetadata"]["HTTPStatusCode"],
+    }))
+"#,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let refused: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(
+        refused,
+        json!({"code": "AccessDenied", "message": "Roles may not be assumed by root accounts.", "status": 403})
+    );
+    let denied = podpass.podpass_ok(&["audit", "--denied"]);
+    assert!(
+        denied.contains("the account root may not assume roles"),
+        "the refusal is in the audit trail with its reason: {denied}"
+    );
+    let assumed = assume(&podpass, "worker", "s1");
+    assert_eq!(
+        assumed["AssumedRoleUser"]["Arn"],
+        format!("arn:aws:sts::{}:assumed-role/worker/s1", podpass.account()).as_str()
+    );
+}
+
 #[test]
 fn role_sessions_need_iam_permissions() {
     let podpass = Podpass::start();
     create_role(&podpass, "worker");
-    let assumed = podpass.aws_admin_json(&[
-        "sts",
-        "assume-role",
-        "--role-arn",
-        &format!("arn:aws:iam::{}:role/worker", podpass.account()),
-        "--role-session-name",
-        "s1",
-    ]);
+    let assumed = assume(&podpass, "worker", "s1");
     let env = credentials_env(&assumed["Credentials"]);
     let denied = podpass.aws(&env, &["iam", "list-roles"]);
     let stderr = assert_aws_error(&denied, "AccessDenied");
@@ -1199,7 +1249,7 @@ fn policy_size_quotas_are_checked_on_the_raw_text_before_parsing() {
     // Session policy: the model's 2,048 characters, then the packed size with the policy ARNs.
     let role_arn = format!("arn:aws:iam::{account}:role/agg");
     let assume = |policy: &str| {
-        podpass.aws_admin(&[
+        podpass.aws_operator(&[
             "sts",
             "assume-role",
             "--role-arn",
@@ -1407,14 +1457,7 @@ fn get_access_key_info_names_the_account_to_callers_allowed_it() {
 
     // A role session needs sts:GetAccessKeyInfo in its policies, as in AWS.
     create_role(&podpass, "auditor");
-    let assumed = podpass.aws_admin_json(&[
-        "sts",
-        "assume-role",
-        "--role-arn",
-        &format!("arn:aws:iam::{}:role/auditor", podpass.account()),
-        "--role-session-name",
-        "s1",
-    ]);
+    let assumed = assume(&podpass, "auditor", "s1");
     let env = credentials_env(&assumed["Credentials"]);
     assert_aws_error(&info(&env, "AKIAIOSFODNN7EXAMPLE"), "AccessDenied");
     podpass.aws_admin_json(&[
@@ -1454,14 +1497,7 @@ fn a_denial_carries_its_reasons_sealed_for_decode_authorization_message() {
         "--policy-document",
         r#"{"Version":"2012-10-17","Statement":[{"Sid":"ReadApps","Effect":"Allow","Action":"iam:GetRole","Resource":"*","Condition":{"StringEquals":{"aws:PrincipalTag/team":"apps"}}},{"Sid":"NoList","Effect":"Deny","Action":"iam:ListRoles","Resource":"*"}]}"#,
     ]);
-    let assumed = podpass.aws_admin_json(&[
-        "sts",
-        "assume-role",
-        "--role-arn",
-        &format!("arn:aws:iam::{}:role/viewer", podpass.account()),
-        "--role-session-name",
-        "s1",
-    ]);
+    let assumed = assume(&podpass, "viewer", "s1");
     let env = credentials_env(&assumed["Credentials"]);
     let encoded = |stderr: &str| -> String {
         stderr
@@ -1613,14 +1649,21 @@ fn get_session_token_gives_the_root_an_hour_of_its_own_power_and_no_iam() {
 
     // A role session may not ask either; MFA is refused, not ignored; durations are STS's.
     create_role(&podpass, "ci");
-    let assumed = podpass.aws_admin_json(&[
+    let ci_arn = format!("arn:aws:iam::{}:role/ci", podpass.account());
+    let as_root = [
         "sts",
         "assume-role",
         "--role-arn",
-        &format!("arn:aws:iam::{}:role/ci", podpass.account()),
+        &ci_arn,
         "--role-session-name",
         "job",
-    ]);
+    ];
+    assert!(
+        assert_aws_error(&podpass.aws(&env, &as_root), "AccessDenied")
+            .contains("Roles may not be assumed by root accounts."),
+        "the root's session credentials are still the root's"
+    );
+    let assumed = assume(&podpass, "ci", "job");
     let role_env = credentials_env(&assumed["Credentials"]);
     assert_aws_error(&session_token(&role_env, &[]), "AccessDenied");
     let mfa = [

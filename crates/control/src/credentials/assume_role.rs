@@ -1,5 +1,5 @@
-//! STS `AssumeRole`: a signed caller (the account root or a role session) asks for a role's
-//! session, with session policies, tags and a source identity.
+//! STS `AssumeRole`: a signed caller (an IAM user or a role session, never the account root)
+//! asks for a role's session, with session policies, tags and a source identity.
 //! <https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html>,
 //! <https://docs.aws.amazon.com/IAM/latest/UserGuide/id_session-tags.html#id_session-tags_role-chaining>
 
@@ -7,7 +7,7 @@ use podpass_policy::Request;
 use podpass_session::{SessionKind, SessionTag};
 
 use super::{Issued, SessionRequest, TrustQuery, duration_for, tag_pairs};
-use crate::{Asker, Caller, Control, Ctx, Error, Invalid, Result};
+use crate::{Asker, Caller, Control, Ctx, Decided, Error, Invalid, Result};
 
 /// What `AssumeRole` asks for.
 #[derive(Clone, Debug, Default)]
@@ -28,13 +28,34 @@ impl Control {
     /// Issues a session of `input.session.role_arn` to the signed caller, if the role's trust
     /// policy allows it `sts:AssumeRole` (and `sts:TagSession`, `sts:SetSourceIdentity` for
     /// what it passes). A role session's transitive tags carry over and cannot be overridden.
+    /// The account root is refused whatever the trust policy says, as STS refuses it.
     pub async fn assume_role(&self, ctx: &Ctx, input: &AssumeRole<'_>) -> Result<Issued> {
         let caller = ctx.caller()?;
         let role_arn = input.session.role_arn;
+        let caller_arn = caller.arn();
+        let asker = Asker {
+            source: "sts.amazonaws.com",
+            operation: "AssumeRole",
+            principal: &caller_arn,
+        };
+        if matches!(caller, Caller::Root { .. }) {
+            self.audit_decision(
+                ctx,
+                Decided {
+                    asker,
+                    access_key_id: None,
+                    action: "sts:AssumeRole",
+                    resource: role_arn,
+                    allowed: false,
+                    reason: "the account root may not assume roles, whatever their trust policies"
+                        .to_owned(),
+                },
+            );
+            return Err(Error::denied("Roles may not be assumed by root accounts."));
+        }
         let denied = |action: &str, resource: &str| {
             Error::denied(format!(
-                "User: {} is not authorized to perform: {action} on resource: {resource}",
-                caller.arn()
+                "User: {caller_arn} is not authorized to perform: {action} on resource: {resource}"
             ))
         };
         let trusted = self
@@ -69,12 +90,6 @@ impl Control {
             principal: caller_policies.principal.clone(),
             policies: &caller_policies.policies,
             context: &context,
-        };
-        let caller_arn = caller.arn();
-        let asker = Asker {
-            source: "sts.amazonaws.com",
-            operation: "AssumeRole",
-            principal: &caller_arn,
         };
         let needed = [
             ("sts:AssumeRole", true),

@@ -80,6 +80,39 @@ pub(crate) fn root() -> Caller {
     }
 }
 
+/// An IAM user `name` with AdministratorAccess (made on the first call), signing with its
+/// access key: the caller that assumes roles, which the account root may not.
+pub(crate) async fn admin_user(control: &Control, name: &str) -> Caller {
+    let root = ctx(Some(root()));
+    let mut keys = control
+        .list_access_keys(&root, Some(name))
+        .await
+        .unwrap_or_default();
+    if keys.is_empty() {
+        let new = podpass_control::iam::NewUser {
+            name,
+            path: None,
+            permissions_boundary: None,
+            tags: Vec::new(),
+        };
+        control.create_user(&root, new).await.unwrap();
+        control
+            .attach_policy(
+                &root,
+                podpass_control::iam::PolicyHolder::User(name),
+                "arn:aws:iam::aws:policy/AdministratorAccess",
+            )
+            .await
+            .unwrap();
+        keys.push(control.create_access_key(&root, Some(name)).await.unwrap());
+    }
+    control
+        .signing_identity(&keys[0].key.access_key_id, None, podpass_control::now())
+        .await
+        .unwrap()
+        .caller
+}
+
 /// The name a case file gives an error: its variant, and its kind for `Invalid`.
 pub(crate) fn error_name(error: &Error) -> String {
     match error {

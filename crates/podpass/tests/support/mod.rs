@@ -270,16 +270,42 @@ impl Podpass {
 
     /// Like `aws_admin`, asserting success and parsing the JSON output.
     pub(crate) fn aws_admin_json(&self, args: &[&str]) -> serde_json::Value {
-        let out = self.aws_admin(args);
-        assert!(
-            out.status.success(),
-            "aws {args:?} failed:\n{}",
-            text(&out.stderr)
-        );
-        if out.stdout.is_empty() {
-            return serde_json::Value::Null;
+        json_output(args, &self.aws_admin(args))
+    }
+
+    /// The AWS CLI as `operator`: an IAM user with AdministratorAccess, made on the first call.
+    /// Roles are assumed as it, since STS refuses the account root.
+    pub(crate) fn aws_operator(&self, args: &[&str]) -> Output {
+        let saved = self.dir.path().join("operator-key.json");
+        if !saved.exists() {
+            self.aws_admin_json(&["iam", "create-user", "--user-name", "operator"]);
+            self.aws_admin_json(&[
+                "iam",
+                "attach-user-policy",
+                "--user-name",
+                "operator",
+                "--policy-arn",
+                "arn:aws:iam::aws:policy/AdministratorAccess",
+            ]);
+            let created =
+                self.aws_admin_json(&["iam", "create-access-key", "--user-name", "operator"]);
+            std::fs::write(&saved, created["AccessKey"].to_string()).expect("save the key");
         }
-        serde_json::from_slice(&out.stdout).expect("aws printed JSON")
+        let key: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&saved).expect("read the key")).expect("key");
+        let field = |name: &str| key[name].as_str().expect("access key field");
+        self.aws(
+            &[
+                ("AWS_ACCESS_KEY_ID", field("AccessKeyId")),
+                ("AWS_SECRET_ACCESS_KEY", field("SecretAccessKey")),
+            ],
+            args,
+        )
+    }
+
+    /// Like `aws_operator`, asserting success and parsing the JSON output.
+    pub(crate) fn aws_operator_json(&self, args: &[&str]) -> serde_json::Value {
+        json_output(args, &self.aws_operator(args))
     }
 
     /// Runs a boto3 script with the given environment; the script prints its result.
@@ -314,6 +340,19 @@ impl Drop for Podpass {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// The JSON an AWS CLI run printed (null if nothing), asserting that it succeeded.
+fn json_output(args: &[&str], out: &Output) -> serde_json::Value {
+    assert!(
+        out.status.success(),
+        "aws {args:?} failed:\n{}",
+        text(&out.stderr)
+    );
+    if out.stdout.is_empty() {
+        return serde_json::Value::Null;
+    }
+    serde_json::from_slice(&out.stdout).expect("aws printed JSON")
 }
 
 /// The environment of a process using the `Credentials` of an STS answer (AWS CLI JSON).
