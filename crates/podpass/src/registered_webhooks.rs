@@ -131,36 +131,15 @@ impl RegisteredWebhooks {
             .map(|bundle| bundle.0.as_slice())
             .filter(|bundle| !bundle.is_empty())
             .ok_or("the webhook has no caBundle to verify it with")?;
-        let certificates = reqwest::Certificate::from_pem_bundle(ca)
-            .map_err(|e| format!("reading the caBundle: {e}"))?;
-        let mut client = reqwest::Client::builder()
-            .tls_certs_only(certificates)
-            .timeout(Duration::from_secs(timeout))
-            .redirect(reqwest::redirect::Policy::none());
-        if let Some((host, address)) = &resolve {
-            client = client.resolve(host, *address);
-        }
-        let client = client.build().map_err(|e| e.to_string())?;
         let uid = uuid::Uuid::new_v4().to_string();
         let review = review(version, &uid, pod, namespace);
-        let mut response = client
-            .post(format!("{url}?timeout={timeout}s"))
-            .json(&review)
-            .send()
-            .await
-            .map_err(|e| format!("failed to call webhook: Post {url:?}: {}", error_chain(&e)))?;
-        if !response.status().is_success() {
-            return Err(format!("received status {}", response.status()));
-        }
-        let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(|e| e.to_string())? {
-            if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
-                return Err("the response is larger than 3 MiB".into());
-            }
-            body.extend_from_slice(&chunk);
-        }
-        let answer: Value = serde_json::from_slice(&body)
-            .map_err(|e| format!("the response is not an AdmissionReview: {e}"))?;
+        let endpoint = Endpoint {
+            url: &url,
+            resolve,
+            ca,
+            timeout: Duration::from_secs(timeout),
+        };
+        let answer = exchange(&endpoint, &review).await?;
         read_answer(&answer, version, &uid, pod)
     }
 
@@ -345,6 +324,55 @@ fn review(version: &str, uid: &str, pod: &Value, namespace: &str) -> Value {
     })
 }
 
+/// Where and how a webhook is called.
+struct Endpoint<'a> {
+    url: &'a str,
+    /// The address the URL's host name is reached at (a Service's port on this node).
+    resolve: Option<(String, SocketAddr)>,
+    /// The PEM certificates the webhook's certificate must chain to, and nothing else.
+    ca: &'a [u8],
+    /// The whole call's limit: connecting, sending, and reading the answer to its end.
+    timeout: Duration,
+}
+
+/// POSTs `review` to the webhook and reads its JSON answer, never more than
+/// `MAX_RESPONSE_BYTES` of it, nor for longer than the endpoint's timeout.
+async fn exchange(endpoint: &Endpoint<'_>, review: &Value) -> Result<Value, CallError> {
+    let url = endpoint.url;
+    let certificates = reqwest::Certificate::from_pem_bundle(endpoint.ca)
+        .map_err(|e| format!("reading the caBundle: {e}"))?;
+    let mut client = reqwest::Client::builder()
+        .tls_certs_only(certificates)
+        .timeout(endpoint.timeout)
+        .redirect(reqwest::redirect::Policy::none());
+    if let Some((host, address)) = &endpoint.resolve {
+        client = client.resolve(host, *address);
+    }
+    let client = client.build().map_err(|e| e.to_string())?;
+    let mut response = client
+        .post(format!("{url}?timeout={}s", endpoint.timeout.as_secs()))
+        .json(review)
+        .send()
+        .await
+        .map_err(|e| format!("failed to call webhook: Post {url:?}: {}", error_chain(&e)))?;
+    if !response.status().is_success() {
+        return Err(format!("received status {}", response.status()));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| format!("reading the response: {}", error_chain(&e)))?
+    {
+        if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
+            return Err("the response is larger than 3 MiB".into());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    serde_json::from_slice(&body)
+        .map_err(|e| format!("the response is not an AdmissionReview: {e}"))
+}
+
 /// Reads a webhook's AdmissionReview answer to the request `uid` about `pod`.
 fn read_answer(answer: &Value, version: &str, uid: &str, pod: &Value) -> Result<Answer, CallError> {
     let expected = format!("admission.k8s.io/{version}");
@@ -489,5 +517,152 @@ mod tests {
         assert!(read_answer(&bad, "v1", "u1", &pod).is_err());
         let wrong_version = answer("u1", json!({"allowed": true}));
         assert!(read_answer(&wrong_version, "v1beta1", "u1", &pod).is_err());
+    }
+}
+
+/// A webhook is whoever answers at its address: one that stalls, drips or floods its answer
+/// must cost the pod's creation no more than the call's timeout and 3 MiB.
+#[cfg(test)]
+mod hostile_webhooks {
+    use std::time::Duration;
+
+    use serde_json::{Value, json};
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    use super::{Endpoint, exchange};
+    use crate::pki::ClusterCa;
+
+    /// How the webhook answers once it has read the request's first bytes.
+    #[derive(Clone, Copy)]
+    enum Behaviour {
+        /// Never answers, and keeps the connection open.
+        Stall,
+        /// Announces a small answer, then sends a byte every 200 ms.
+        Drip,
+        /// Sends 4 MiB of answer.
+        Flood,
+        /// Answers with a valid AdmissionReview.
+        Answer,
+    }
+
+    /// A TLS webhook on loopback behaving as told; returns its URL and the CA bundle it is
+    /// trusted with. Its task lives as long as the test's runtime.
+    async fn webhook(behaviour: Behaviour, dir: &std::path::Path) -> (String, String) {
+        let ca = ClusterCa::load_or_create(dir, "hostile").unwrap();
+        let mut config = (*ca.serving_config(&[]).unwrap()).clone();
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!(
+            "https://127.0.0.1:{}/mutate",
+            listener.local_addr().unwrap().port()
+        );
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    let Ok(mut tls) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    let mut request = [0u8; 1024];
+                    let _ = tls.read(&mut request).await;
+                    let _ = answer(&mut tls, behaviour).await;
+                });
+            }
+        });
+        (url, ca.certificate_pem().to_owned())
+    }
+
+    async fn answer<W: tokio::io::AsyncWrite + Unpin>(
+        out: &mut W,
+        behaviour: Behaviour,
+    ) -> std::io::Result<()> {
+        let head = |length: usize| {
+            format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {length}\r\n\r\n"
+            )
+        };
+        match behaviour {
+            Behaviour::Stall => std::future::pending().await,
+            Behaviour::Drip => {
+                out.write_all(head(1000).as_bytes()).await?;
+                loop {
+                    out.write_all(b" ").await?;
+                    out.flush().await?;
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            }
+            Behaviour::Flood => {
+                out.write_all(head(4 << 20).as_bytes()).await?;
+                let block = vec![b' '; 64 << 10];
+                for _ in 0..64 {
+                    out.write_all(&block).await?;
+                }
+                out.flush().await
+            }
+            Behaviour::Answer => {
+                let body = json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+                    "response": {"uid": "u", "allowed": true}})
+                .to_string();
+                out.write_all(format!("{}{body}", head(body.len())).as_bytes())
+                    .await?;
+                out.flush().await
+            }
+        }
+    }
+
+    /// What the API server's call to a webhook behaving so gives, with a one-second timeout.
+    async fn call(behaviour: Behaviour) -> Result<Value, String> {
+        let dir = tempfile::tempdir().unwrap();
+        let (url, ca) = webhook(behaviour, dir.path()).await;
+        call_trusting(&url, &ca).await
+    }
+
+    async fn call_trusting(url: &str, ca: &str) -> Result<Value, String> {
+        let endpoint = Endpoint {
+            url,
+            resolve: None,
+            ca: ca.as_bytes(),
+            timeout: Duration::from_secs(1),
+        };
+        // A guard against a hang, far beyond the call's own limit: not a measurement.
+        tokio::time::timeout(Duration::from_secs(30), exchange(&endpoint, &json!({})))
+            .await
+            .expect("the call ends at its own timeout")
+    }
+
+    #[tokio::test]
+    async fn a_well_behaved_webhook_is_read() {
+        let answer = call(Behaviour::Answer).await.unwrap();
+        assert_eq!(answer["response"]["allowed"], true);
+    }
+
+    #[tokio::test]
+    async fn a_webhook_whose_certificate_the_ca_bundle_does_not_vouch_for_is_refused() {
+        let (dir, other) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let (url, _) = webhook(Behaviour::Answer, dir.path()).await;
+        let stranger = ClusterCa::load_or_create(other.path(), "stranger").unwrap();
+        let error = call_trusting(&url, stranger.certificate_pem())
+            .await
+            .unwrap_err();
+        assert!(error.contains("certificate"), "{error}");
+    }
+
+    #[tokio::test]
+    async fn a_webhook_that_never_answers_fails_at_the_timeout() {
+        let error = call(Behaviour::Stall).await.unwrap_err();
+        assert!(error.contains("timed out"), "{error}");
+    }
+
+    #[tokio::test]
+    async fn a_webhook_that_drips_its_answer_fails_at_the_timeout() {
+        let error = call(Behaviour::Drip).await.unwrap_err();
+        assert!(error.contains("timed out"), "{error}");
+    }
+
+    #[tokio::test]
+    async fn a_webhook_that_floods_is_read_no_further_than_3_mib() {
+        let error = call(Behaviour::Flood).await.unwrap_err();
+        assert_eq!(error, "the response is larger than 3 MiB");
     }
 }
