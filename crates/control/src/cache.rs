@@ -3,9 +3,12 @@
 //! users and role sessions that sign calls. Entries live one second, IAM's own
 //! kind of eventual consistency for writers in other processes (the CLI, other replicas); this
 //! process's IAM and EKS APIs clear the cache on every write, so its own changes apply at once.
-//! Misses are not cached: a role or association created a moment ago is found.
+//! Misses are not cached: a role or association created a moment ago is found. A fill that read
+//! the store before a write is not kept once that write has cleared the cache (see [`IamCache::fill`]).
 
+use std::hash::Hash;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use moka::future::Cache;
@@ -37,6 +40,9 @@ pub struct IamCache {
     associations: Cache<(String, String, String), Arc<PodIdentityAssociation>>,
     /// What a signing user or role session is allowed, by [`CallerKey`].
     callers: Cache<CallerKey, Arc<CallerPolicies>>,
+    /// How many times the cache was cleared: a fill that began before a clear may hold what the
+    /// write replaced.
+    generation: AtomicU64,
 }
 
 /// Whose compiled policies a [`CallerPolicies`] entry holds.
@@ -80,16 +86,37 @@ impl IamCache {
                 .max_capacity(CAPACITY)
                 .time_to_live(TTL)
                 .build(),
+            generation: AtomicU64::new(0),
         }
     }
 
-    /// Forgets everything (after an IAM write).
+    /// Forgets everything (after an IAM write), and whatever fills are under way.
     pub fn clear(&self) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
         self.roles.invalidate_all();
         self.providers.invalidate_all();
         self.clusters.invalidate_all();
         self.associations.invalidate_all();
         self.callers.invalidate_all();
+    }
+
+    /// The generation a fill starts from, read before it reads the store.
+    fn generation(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
+    }
+
+    /// Keeps `value`, read from the store since `generation`, unless the cache was cleared in the
+    /// meantime: then the value may be what a write replaced. A clear that comes after the
+    /// check still removes the entry, since it was inserted before.
+    async fn fill<K, V>(&self, cache: &Cache<K, V>, generation: u64, key: K, value: V)
+    where
+        K: Clone + Eq + Hash + Send + Sync + 'static,
+        V: Clone + Send + Sync + 'static,
+    {
+        cache.insert(key.clone(), value).await;
+        if self.generation() != generation {
+            cache.invalidate(&key).await;
+        }
     }
 
     /// The policies of the caller `key`, compiled by `load` on a miss.
@@ -101,8 +128,10 @@ impl IamCache {
         if let Some(hit) = self.callers.get(&key).await {
             return Ok(hit);
         }
+        let generation = self.generation();
         let loaded = Arc::new(load.await?);
-        self.callers.insert(key, loaded.clone()).await;
+        self.fill(&self.callers, generation, key, loaded.clone())
+            .await;
         Ok(loaded)
     }
 
@@ -122,6 +151,7 @@ impl IamCache {
         else {
             return Ok(None);
         };
+        let generation = self.generation();
         let role = match store.role(name).await {
             Ok(role) if role.arn == arn => role,
             Ok(_) | Err(StoreError::NotFound(_)) => return Ok(None),
@@ -139,7 +169,8 @@ impl IamCache {
             role,
             trust: Arc::new(trust),
         });
-        self.roles.insert(arn.to_owned(), entry.clone()).await;
+        self.fill(&self.roles, generation, arn.to_owned(), entry.clone())
+            .await;
         Ok(Some(entry))
     }
 
@@ -148,12 +179,17 @@ impl IamCache {
         if let Some(hit) = self.providers.get(arn).await {
             return Ok(Some(hit));
         }
+        let generation = self.generation();
         match store.oidc_provider(arn).await {
             Ok(provider) => {
                 let provider = Arc::new(provider);
-                self.providers
-                    .insert(arn.to_owned(), provider.clone())
-                    .await;
+                self.fill(
+                    &self.providers,
+                    generation,
+                    arn.to_owned(),
+                    provider.clone(),
+                )
+                .await;
                 Ok(Some(provider))
             }
             Err(StoreError::NotFound(_)) => Ok(None),
@@ -166,10 +202,12 @@ impl IamCache {
         if let Some(hit) = self.clusters.get(name).await {
             return Ok(Some(hit));
         }
+        let generation = self.generation();
         match store.cluster(name).await {
             Ok(cluster) => {
                 let cluster = Arc::new(cluster);
-                self.clusters.insert(name.to_owned(), cluster.clone()).await;
+                self.fill(&self.clusters, generation, name.to_owned(), cluster.clone())
+                    .await;
                 Ok(Some(cluster))
             }
             Err(StoreError::NotFound(_)) => Ok(None),
@@ -193,6 +231,7 @@ impl IamCache {
         if let Some(hit) = self.associations.get(&key).await {
             return Ok(Some(hit));
         }
+        let generation = self.generation();
         let Some(association) = store
             .association_for(cluster, namespace, service_account)
             .await
@@ -201,7 +240,56 @@ impl IamCache {
             return Ok(None);
         };
         let association = Arc::new(association);
-        self.associations.insert(key, association.clone()).await;
+        self.fill(&self.associations, generation, key, association.clone())
+            .await;
         Ok(Some(association))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policies() -> CallerPolicies {
+        CallerPolicies {
+            principal: Principal::Anonymous,
+            policies: PolicySet::default(),
+        }
+    }
+
+    async fn cached(cache: &IamCache, key: &CallerKey) -> bool {
+        cache.callers.get(key).await.is_some()
+    }
+
+    #[tokio::test]
+    async fn a_fill_is_kept_when_no_write_came_during_it() {
+        let cache = IamCache::new();
+        let key = CallerKey::User("AIDA1".to_owned());
+        cache
+            .caller_policies(key.clone(), async { Ok(policies()) })
+            .await
+            .unwrap();
+        assert!(cached(&cache, &key).await);
+    }
+
+    #[tokio::test]
+    async fn a_fill_that_a_write_overtook_is_not_kept() {
+        // The policies were read, then an IAM write cleared the cache before they were stored:
+        // they may be what the write replaced, so the next call must read again.
+        let cache = IamCache::new();
+        let key = CallerKey::Session("ASIA1".to_owned());
+        cache
+            .caller_policies(key.clone(), async {
+                cache.clear();
+                Ok(policies())
+            })
+            .await
+            .unwrap();
+        assert!(!cached(&cache, &key).await);
+        cache
+            .caller_policies(key.clone(), async { Ok(policies()) })
+            .await
+            .unwrap();
+        assert!(cached(&cache, &key).await, "the next fill is kept again");
     }
 }
