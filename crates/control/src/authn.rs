@@ -4,6 +4,7 @@
 //! read. Checking the signature itself is the protocol adapter's job.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -27,6 +28,9 @@ pub struct AccessKeys {
     last_reload: Mutex<Option<Instant>>,
     /// The users of user keys, by id, each reread after [`RELOAD_INTERVAL`].
     users: moka::future::Cache<String, Arc<User>>,
+    /// How many times [`AccessKeys::forget`] was called: a read that began before a change of
+    /// this process may hold what it changed, and is not kept.
+    generation: AtomicU64,
 }
 
 impl AccessKeys {
@@ -40,7 +44,12 @@ impl AccessKeys {
                 .max_capacity(10_000)
                 .time_to_live(RELOAD_INTERVAL)
                 .build(),
+            generation: AtomicU64::new(0),
         }
+    }
+
+    fn generation(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
     }
 
     /// The active long-term key `access_key_id`, as the store had it at most
@@ -62,22 +71,41 @@ impl AccessKeys {
         }
         // A failed read fails this request only: the others keep the last keys read until the
         // next interval, so a store outage does not turn every request into a reload.
+        let generation = self.generation();
         let all = self.store.access_keys().await?;
-        let mut keys = self
-            .keys
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        *keys = all
+        Ok(self.install(generation, all, access_key_id))
+    }
+
+    /// Keeps the keys a reload read since `generation`, and answers for `access_key_id` from
+    /// them. A reload that a [`AccessKeys::forget`] overtook may hold a key this process has
+    /// since changed: it answers its own call (which ran alongside the change) but is not kept,
+    /// where it would otherwise outlive the reload the change asked for.
+    fn install(
+        &self,
+        generation: u64,
+        all: Vec<AccessKey>,
+        access_key_id: &str,
+    ) -> Option<AccessKey> {
+        let read: HashMap<String, AccessKey> = all
             .into_iter()
             .filter(|key| key.active)
             .map(|key| (key.access_key_id.clone(), key))
             .collect();
-        Ok(keys.get(access_key_id).cloned())
+        let found = read.get(access_key_id).cloned();
+        let mut keys = self
+            .keys
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if self.generation() == generation {
+            *keys = read;
+        }
+        found
     }
 
     /// Makes the next [`AccessKeys::find`] reread the store, and the users too (after this
     /// process changed a key or a user).
     pub fn forget(&self) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
         *self
             .last_reload
             .lock()
@@ -90,8 +118,13 @@ impl AccessKeys {
         if let Some(user) = self.users.get(user_id).await {
             return Ok(user);
         }
+        let generation = self.generation();
         let user = Arc::new(self.store.user_by_id(user_id).await?);
         self.users.insert(user_id.to_owned(), user.clone()).await;
+        // Checked after the insert: a forget that comes later invalidates it.
+        if self.generation() != generation {
+            self.users.invalidate(user_id).await;
+        }
         Ok(user)
     }
 
@@ -240,6 +273,28 @@ mod tests {
         tokio::time::sleep(RELOAD_INTERVAL + Duration::from_millis(100)).await;
         assert!(keys.find("AKIASECOND").await.unwrap().is_some());
         assert!(keys.find("AKIAFIRST").await.unwrap().is_some());
+    }
+
+    #[tokio::test]
+    async fn a_reload_that_a_change_overtook_is_not_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_sqlite_file(&dir.path().join("db"))
+            .await
+            .unwrap();
+        let keys = AccessKeys::new(store);
+        // A reload read the key as active; this process deactivated it before the reload
+        // stored what it read.
+        let generation = keys.generation();
+        keys.forget();
+        assert!(
+            keys.install(generation, vec![key("AKIASTALE")], "AKIASTALE")
+                .is_some(),
+            "the reload answers the call it ran for"
+        );
+        assert!(keys.cached("AKIASTALE").is_none(), "but is not kept");
+        let generation = keys.generation();
+        keys.install(generation, vec![key("AKIAFRESH")], "AKIAFRESH");
+        assert!(keys.cached("AKIAFRESH").is_some());
     }
 
     #[tokio::test]
