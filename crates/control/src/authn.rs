@@ -26,11 +26,14 @@ pub struct AccessKeys {
     store: Store,
     keys: RwLock<HashMap<String, AccessKey>>,
     last_reload: Mutex<Option<Instant>>,
-    /// The users of user keys, by id, each reread after [`RELOAD_INTERVAL`].
-    users: moka::future::Cache<String, Arc<User>>,
-    /// How many times [`AccessKeys::forget`] was called: a read that began before a change of
-    /// this process may hold what it changed, and is not kept.
+    /// The users of user keys, by id, each reread after [`RELOAD_INTERVAL`], with the
+    /// generation they were read in.
+    users: moka::future::Cache<String, (u64, Arc<User>)>,
+    /// How many times [`AccessKeys::forget`] was called: what was read before a change of this
+    /// process may hold what it changed, and is not used after it.
     generation: AtomicU64,
+    /// The generation the table in `keys` was read in.
+    installed: AtomicU64,
 }
 
 impl AccessKeys {
@@ -45,6 +48,7 @@ impl AccessKeys {
                 .time_to_live(RELOAD_INTERVAL)
                 .build(),
             generation: AtomicU64::new(0),
+            installed: AtomicU64::new(0),
         }
     }
 
@@ -53,25 +57,28 @@ impl AccessKeys {
     }
 
     /// The active long-term key `access_key_id`, as the store had it at most
-    /// [`RELOAD_INTERVAL`] ago (or at the last reload, while another request reloads).
+    /// [`RELOAD_INTERVAL`] ago (or at the last reload, while another request reloads), and
+    /// never as it was before this process's last change.
     pub async fn find(
         &self,
         access_key_id: &str,
     ) -> std::result::Result<Option<AccessKey>, StoreError> {
+        let generation = self.generation();
         {
             let mut last = self
                 .last_reload
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            if last.is_some_and(|at| at.elapsed() < RELOAD_INTERVAL) {
+            let current = self.installed.load(Ordering::SeqCst) == generation;
+            if current && last.is_some_and(|at| at.elapsed() < RELOAD_INTERVAL) {
                 drop(last);
                 return Ok(self.cached(access_key_id));
             }
             *last = Some(Instant::now());
         }
         // A failed read fails this request only: the others keep the last keys read until the
-        // next interval, so a store outage does not turn every request into a reload.
-        let generation = self.generation();
+        // next interval, so a store outage does not turn every request into a reload (unless
+        // this process changed a key since: then none answers from before the change).
         let all = self.store.access_keys().await?;
         Ok(self.install(generation, all, access_key_id))
     }
@@ -98,33 +105,30 @@ impl AccessKeys {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         if self.generation() == generation {
             *keys = read;
+            self.installed.store(generation, Ordering::SeqCst);
         }
         found
     }
 
-    /// Makes the next [`AccessKeys::find`] reread the store, and the users too (after this
-    /// process changed a key or a user).
+    /// Makes every [`AccessKeys::find`] reread the store until a reload that began after this
+    /// call is installed, and the users too (after this process changed a key or a user).
     pub fn forget(&self) {
         self.generation.fetch_add(1, Ordering::SeqCst);
-        *self
-            .last_reload
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
         self.users.invalidate_all();
     }
 
     /// The user `user_id`, read at most [`RELOAD_INTERVAL`] ago.
     async fn user(&self, user_id: &str) -> std::result::Result<Arc<User>, StoreError> {
-        if let Some(user) = self.users.get(user_id).await {
+        let generation = self.generation();
+        if let Some((read_in, user)) = self.users.get(user_id).await
+            && read_in == generation
+        {
             return Ok(user);
         }
-        let generation = self.generation();
         let user = Arc::new(self.store.user_by_id(user_id).await?);
-        self.users.insert(user_id.to_owned(), user.clone()).await;
-        // Checked after the insert: a forget that comes later invalidates it.
-        if self.generation() != generation {
-            self.users.invalidate(user_id).await;
-        }
+        self.users
+            .insert(user_id.to_owned(), (generation, user.clone()))
+            .await;
         Ok(user)
     }
 
@@ -295,6 +299,30 @@ mod tests {
         let generation = keys.generation();
         keys.install(generation, vec![key("AKIAFRESH")], "AKIAFRESH");
         assert!(keys.cached("AKIAFRESH").is_some());
+    }
+
+    #[tokio::test]
+    async fn after_a_change_no_request_answers_from_the_table_read_before_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_sqlite_file(&dir.path().join("db"))
+            .await
+            .unwrap();
+        let user_key = AccessKey {
+            user_id: Some("AIDAUSER".to_owned()),
+            ..key("AKIAUSER")
+        };
+        store.create_access_key(&user_key).await.unwrap();
+        let keys = AccessKeys::new(store.clone());
+        assert!(keys.find("AKIAUSER").await.unwrap().is_some());
+        store
+            .set_access_key_active("AIDAUSER", "AKIAUSER", false)
+            .await
+            .unwrap();
+        keys.forget();
+        // Another request reloading at this moment would leave the reload interval running;
+        // the table read before the change must still not answer.
+        *keys.last_reload.lock().unwrap() = Some(Instant::now());
+        assert!(keys.find("AKIAUSER").await.unwrap().is_none());
     }
 
     #[tokio::test]

@@ -3,9 +3,11 @@
 //! users and role sessions that sign calls. Entries live one second, IAM's own
 //! kind of eventual consistency for writers in other processes (the CLI, other replicas); this
 //! process's IAM and EKS APIs clear the cache on every write, so its own changes apply at once.
-//! Misses are not cached: a role or association created a moment ago is found. A fill that read
-//! the store before a write is not kept once that write has cleared the cache (see [`IamCache::fill`]).
+//! Misses are not cached: a role or association created a moment ago is found. Every entry
+//! carries the generation of the cache it was read in, and a clear starts a new one: an entry
+//! read before a write, even one stored after the write's clear, is never served again.
 
+use std::borrow::Borrow;
 use std::hash::Hash;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -30,18 +32,25 @@ pub struct TrustedRole {
     pub trust: Arc<NamedPolicy>,
 }
 
+/// A cached value, with the generation of the cache when it was read from the store.
+#[derive(Clone)]
+struct Stamped<V> {
+    generation: u64,
+    value: V,
+}
+
 /// The cache; cheap to share.
 pub struct IamCache {
-    roles: Cache<String, Arc<TrustedRole>>,
-    providers: Cache<String, Arc<OidcProvider>>,
+    roles: Cache<String, Stamped<Arc<TrustedRole>>>,
+    providers: Cache<String, Stamped<Arc<OidcProvider>>>,
     /// By name.
-    clusters: Cache<String, Arc<Cluster>>,
+    clusters: Cache<String, Stamped<Arc<Cluster>>>,
     /// By cluster, namespace and ServiceAccount.
-    associations: Cache<(String, String, String), Arc<PodIdentityAssociation>>,
+    associations: Cache<(String, String, String), Stamped<Arc<PodIdentityAssociation>>>,
     /// What a signing user or role session is allowed, by [`CallerKey`].
-    callers: Cache<CallerKey, Arc<CallerPolicies>>,
-    /// How many times the cache was cleared: a fill that began before a clear may hold what the
-    /// write replaced.
+    callers: Cache<CallerKey, Stamped<Arc<CallerPolicies>>>,
+    /// How many times the cache was cleared. Only entries read in the current generation are
+    /// served: one read before a write may hold what the write replaced.
     generation: AtomicU64,
 }
 
@@ -90,7 +99,8 @@ impl IamCache {
         }
     }
 
-    /// Forgets everything (after an IAM write), and whatever fills are under way.
+    /// Forgets everything (after an IAM write), and whatever fills are under way: they read
+    /// in the previous generation.
     pub fn clear(&self) {
         self.generation.fetch_add(1, Ordering::SeqCst);
         self.roles.invalidate_all();
@@ -105,18 +115,28 @@ impl IamCache {
         self.generation.load(Ordering::SeqCst)
     }
 
-    /// Keeps `value`, read from the store since `generation`, unless the cache was cleared in the
-    /// meantime: then the value may be what a write replaced. A clear that comes after the
-    /// check still removes the entry, since it was inserted before.
-    async fn fill<K, V>(&self, cache: &Cache<K, V>, generation: u64, key: K, value: V)
+    /// The entry of `key` if it was read in the current generation.
+    async fn hit<K, Q, V>(&self, cache: &Cache<K, Stamped<V>>, key: &Q) -> Option<V>
     where
-        K: Clone + Eq + Hash + Send + Sync + 'static,
+        K: Borrow<Q> + Eq + Hash + Send + Sync + 'static,
+        Q: Eq + Hash + ?Sized,
         V: Clone + Send + Sync + 'static,
     {
-        cache.insert(key.clone(), value).await;
-        if self.generation() != generation {
-            cache.invalidate(&key).await;
-        }
+        cache
+            .get(key)
+            .await
+            .filter(|entry| entry.generation == self.generation())
+            .map(|entry| entry.value)
+    }
+
+    /// Keeps `value`, read from the store in `generation`: served only while no clear has come
+    /// since, whenever the insert lands.
+    async fn fill<K, V>(&self, cache: &Cache<K, Stamped<V>>, generation: u64, key: K, value: V)
+    where
+        K: Eq + Hash + Send + Sync + 'static,
+        V: Clone + Send + Sync + 'static,
+    {
+        cache.insert(key, Stamped { generation, value }).await;
     }
 
     /// The policies of the caller `key`, compiled by `load` on a miss.
@@ -125,7 +145,7 @@ impl IamCache {
         key: CallerKey,
         load: impl Future<Output = Result<CallerPolicies>>,
     ) -> Result<Arc<CallerPolicies>> {
-        if let Some(hit) = self.callers.get(&key).await {
+        if let Some(hit) = self.hit(&self.callers, &key).await {
             return Ok(hit);
         }
         let generation = self.generation();
@@ -142,7 +162,7 @@ impl IamCache {
         account: &str,
         arn: &str,
     ) -> Result<Option<Arc<TrustedRole>>> {
-        if let Some(hit) = self.roles.get(arn).await {
+        if let Some(hit) = self.hit(&self.roles, arn).await {
             return Ok(Some(hit));
         }
         let Some((_, name)) = Arn::parse(arn)
@@ -176,7 +196,7 @@ impl IamCache {
 
     /// The OIDC provider named by `arn`, or `None`.
     pub async fn provider(&self, store: &Store, arn: &str) -> Result<Option<Arc<OidcProvider>>> {
-        if let Some(hit) = self.providers.get(arn).await {
+        if let Some(hit) = self.hit(&self.providers, arn).await {
             return Ok(Some(hit));
         }
         let generation = self.generation();
@@ -199,7 +219,7 @@ impl IamCache {
 
     /// The cluster named `name`, or `None`.
     pub async fn cluster(&self, store: &Store, name: &str) -> Result<Option<Arc<Cluster>>> {
-        if let Some(hit) = self.clusters.get(name).await {
+        if let Some(hit) = self.hit(&self.clusters, name).await {
             return Ok(Some(hit));
         }
         let generation = self.generation();
@@ -228,7 +248,7 @@ impl IamCache {
             namespace.to_owned(),
             service_account.to_owned(),
         );
-        if let Some(hit) = self.associations.get(&key).await {
+        if let Some(hit) = self.hit(&self.associations, &key).await {
             return Ok(Some(hit));
         }
         let generation = self.generation();
@@ -258,7 +278,7 @@ mod tests {
     }
 
     async fn cached(cache: &IamCache, key: &CallerKey) -> bool {
-        cache.callers.get(key).await.is_some()
+        cache.hit(&cache.callers, key).await.is_some()
     }
 
     #[tokio::test]
@@ -291,5 +311,23 @@ mod tests {
             .await
             .unwrap();
         assert!(cached(&cache, &key).await, "the next fill is kept again");
+    }
+
+    #[tokio::test]
+    async fn an_entry_stored_after_the_clear_that_outdated_it_is_not_served() {
+        // The fill read before the write and its insert landed after the write's clear.
+        let cache = IamCache::new();
+        let key = CallerKey::User("AIDA2".to_owned());
+        let generation = cache.generation();
+        cache.clear();
+        cache
+            .fill(
+                &cache.callers,
+                generation,
+                key.clone(),
+                Arc::new(policies()),
+            )
+            .await;
+        assert!(!cached(&cache, &key).await);
     }
 }

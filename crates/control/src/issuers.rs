@@ -13,6 +13,7 @@
 //! a second.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -111,6 +112,9 @@ pub struct IssuerKeys {
     refresh: Duration,
     entries: RwLock<HashMap<String, Entry>>,
     fetches: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// How many times an issuer was forgotten, changed under `entries`' write lock: a fetch
+    /// that began before may hold a deleted cluster's keys, and is not kept.
+    forgotten: AtomicU64,
 }
 
 impl IssuerKeys {
@@ -135,6 +139,7 @@ impl IssuerKeys {
             refresh,
             entries: RwLock::new(HashMap::new()),
             fetches: Mutex::new(HashMap::new()),
+            forgotten: AtomicU64::new(0),
         }
     }
 
@@ -207,10 +212,10 @@ impl IssuerKeys {
 
     /// Drops what is cached of `issuer` (a deleted cluster's): its tokens are checked afresh.
     pub(crate) fn forget(&self, issuer: &str) {
-        self.entries
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .remove(issuer);
+        let mut entries = self.write();
+        self.forgotten.fetch_add(1, Ordering::SeqCst);
+        entries.remove(issuer);
+        drop(entries);
         self.reviewed
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -248,11 +253,12 @@ impl IssuerKeys {
             fetches.entry(issuer.to_owned()).or_default().clone()
         };
         let _fetching = lock.lock().await;
+        let forgotten = self.forgotten.load(Ordering::SeqCst);
         let jwks = match self.plan(issuer, refresh) {
             Plan::Use(jwks) => jwks,
             Plan::Fail(error) => return Err(FetchError::Http(error)),
             Plan::Fetch => match self.fetch(issuer).await {
-                Ok(jwks) => self.store_fetched(issuer, jwks),
+                Ok(jwks) => self.store_fetched(issuer, jwks, forgotten),
                 Err(error) => self.fetch_failed(issuer, error)?,
             },
         };
@@ -282,10 +288,16 @@ impl IssuerKeys {
         }
     }
 
-    fn store_fetched(&self, issuer: &str, jwks: Jwks) -> Arc<Jwks> {
+    /// Keeps a set fetched since `forgotten`, unless an issuer was forgotten in the meantime
+    /// (its cluster deleted): then the set answers the call that fetched it only.
+    fn store_fetched(&self, issuer: &str, jwks: Jwks, forgotten: u64) -> Arc<Jwks> {
         let jwks = Arc::new(jwks);
         let now = Instant::now();
-        self.write().insert(
+        let mut entries = self.write();
+        if self.forgotten.load(Ordering::SeqCst) != forgotten {
+            return jwks;
+        }
+        entries.insert(
             issuer.to_owned(),
             Entry {
                 fetched: now,
@@ -526,6 +538,21 @@ mod tests {
             assert!(Instant::now() < deadline, "still {got:?}, want {want:?}");
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    #[tokio::test]
+    async fn a_set_fetched_across_its_clusters_deletion_is_not_kept() {
+        let (keys, _dir) = keys(DEFAULT_REFRESH).await;
+        let issuer = "https://deleted.example";
+        let jwks = || Jwks::from_json(r#"{"keys": []}"#).unwrap();
+        // The fetch read the cluster's keys; the cluster was deleted before it stored them.
+        let forgotten = keys.forgotten.load(Ordering::SeqCst);
+        keys.forget(issuer);
+        keys.store_fetched(issuer, jwks(), forgotten);
+        assert!(keys.read().get(issuer).is_none());
+        let forgotten = keys.forgotten.load(Ordering::SeqCst);
+        keys.store_fetched(issuer, jwks(), forgotten);
+        assert!(keys.read().get(issuer).is_some());
     }
 
     #[tokio::test(flavor = "multi_thread")]
