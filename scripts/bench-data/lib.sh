@@ -138,14 +138,23 @@ bench_postgres_cpu_ms() {
 }
 
 # bench_ab_head NAME CONCURRENCY DURATION URL: HEAD requests from ApacheBench over kept-alive
-# connections (wrk cannot measure HEAD: it waits for the body the answer announces), summed
-# up as bench_wrk does. ab is one thread, so compare its figures with each other, not with wrk's.
+# connections (wrk cannot measure HEAD: it waits for the body the answer announces), in
+# bench_wrk's summary line, without the server's CPU. DURATION is whole seconds ("3" or "3s").
+# ab is one thread, so compare its figures with each other, not with wrk's.
 bench_ab_head() {
   local name="$1" concurrency="$2" duration="$3" url="$4"
   local out="$bench_work/$name.txt" percentiles="$bench_work/$name.csv"
+  if ! [[ "$duration" =~ ^[0-9]+s?$ ]]; then
+    echo "bench: ab runs for whole seconds, not $duration" >&2
+    exit 1
+  fi
   echo "-- $name: ab -k -i -c$concurrency -t${duration%s}" >&2
-  timeout 120 ab -q -k -i -c "$concurrency" -t "${duration%s}" -n 10000000 -e "$percentiles" \
-    "$url" >"$out" 2>&1
+  if ! timeout 120 ab -q -r -k -i -c "$concurrency" -t "${duration%s}" -n 10000000 \
+    -e "$percentiles" "$url" >"$out" 2>&1; then
+    echo "bench: ab failed:" >&2
+    cat "$out" >&2
+    exit 1
+  fi
   awk -v name="$name" -F '[:,]' '
     FILENAME ~ /csv$/ && $1 == "50" { p50 = $2 }
     FILENAME ~ /csv$/ && $1 == "99" { p99 = $2 }
@@ -154,7 +163,7 @@ bench_ab_head() {
     /^Non-2xx responses/ { non2xx = $2 + 0 }
     /^Requests per second/ { split($2, words, " "); rps = words[1] }
     END {
-      printf "%s: requests/s %s  p50 %sms  p99 %sms  statuses 2xx=%d non-2xx=%d  socket errors %d  requests %d  server_cpu_ms \n",
+      printf "%s: requests/s %s  p50 %sms  p99 %sms  statuses 2xx=%d non-2xx=%d  failed %d  requests %d  server_cpu_ms \n",
         name, rps, p50, p99, requests - non2xx - failed, non2xx, failed, requests
     }' "$out" "$percentiles"
 }

@@ -312,6 +312,17 @@ async fn simulate(global: &Global, args: SimulateArgs) -> anyhow::Result<()> {
         Some(name) => Some(store.role(name).await.map_err(|e| anyhow::anyhow!("{e}"))?),
         None => None,
     };
+    if trust_role.is_some()
+        && args.action.eq_ignore_ascii_case("sts:AssumeRole")
+        && matches!(principal, Principal::AccountRoot { .. })
+        && args.caller.is_none()
+    {
+        eprintln!(
+            "note: the caller is the account root, which STS refuses sts:AssumeRole whatever the \
+             trust policy says (\"Roles may not be assumed by root accounts.\"); pass --caller to \
+             simulate a user or a role session"
+        );
+    }
     let resource = args
         .resource
         .clone()

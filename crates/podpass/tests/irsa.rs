@@ -557,6 +557,21 @@ fn iam_simulate_explains_trust_and_permission_decisions_offline() {
             .iter()
             .all(|c| c["held"] == true)
     );
+    // The account root, the default caller, is told that STS refuses it AssumeRole.
+    let as_root = podpass.podpass(&[
+        "iam",
+        "simulate",
+        "--trust-of",
+        "podpass-demo-default-reader",
+        "--action",
+        "sts:AssumeRole",
+    ]);
+    assert!(as_root.status.success(), "{}", text(&as_root.stderr));
+    assert!(
+        text(&as_root.stderr).contains("Roles may not be assumed by root accounts."),
+        "{}",
+        text(&as_root.stderr)
+    );
     let denied: serde_json::Value = serde_json::from_str(&simulate("intruder")).unwrap();
     assert_eq!(denied["decision"], "implicitDeny");
     // Why: the statement that names the ServiceAccount, and the `sub` it saw instead.

@@ -39,6 +39,7 @@ impl Control {
             principal: &caller_arn,
         };
         if matches!(caller, Caller::Root { .. }) {
+            tracing::info!(request_id = %ctx.request_id, role = %role_arn, "AssumeRole by the account root refused");
             self.audit_decision(
                 ctx,
                 Decided {
