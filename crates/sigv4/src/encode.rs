@@ -79,16 +79,29 @@ pub(crate) fn encode_query_component(raw: &[u8]) -> String {
     percent_encode(raw, QUERY_ENCODE).to_string()
 }
 
-/// The canonical query string; `skip_name` (the presigned `X-Amz-Signature`) is left out.
+/// A query name or value as the canonical query holds it: decoded (`+` is a space) and
+/// encoded again. Most are already in that form (only unreserved characters), and are kept as
+/// sent without the two copies.
+fn canonical_component(raw: &str) -> Cow<'_, str> {
+    let unreserved = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~');
+    if raw.bytes().all(unreserved) {
+        Cow::Borrowed(raw)
+    } else {
+        Cow::Owned(encode_query_component(&decode_component(raw)))
+    }
+}
+
+/// The canonical query string; `skip_name` (the presigned `X-Amz-Signature`, whose every
+/// spelling has one canonical form) is left out.
 pub(crate) fn canonical_query(raw_query: &str, skip_name: Option<&str>) -> String {
-    let mut pairs: Vec<(String, String)> = query_pairs(raw_query)
-        .filter(|(name, _)| skip_name.is_none_or(|skip| name.as_slice() != skip.as_bytes()))
-        .map(|(name, value)| {
-            (
-                encode_query_component(&name),
-                encode_query_component(&value),
-            )
+    let mut pairs: Vec<(Cow<'_, str>, Cow<'_, str>)> = raw_query
+        .split('&')
+        .filter(|piece| !piece.is_empty())
+        .map(|piece| {
+            let (name, value) = piece.split_once('=').unwrap_or((piece, ""));
+            (canonical_component(name), canonical_component(value))
         })
+        .filter(|(name, _)| skip_name.is_none_or(|skip| name != skip))
         .collect();
     pairs.sort_unstable();
     let mut out = String::with_capacity(raw_query.len() + 8);
@@ -165,6 +178,19 @@ mod tests {
         assert_eq!(
             canonical_query("X-Amz-Signature=abc&X-Amz-Date=1", Some("X-Amz-Signature")),
             "X-Amz-Date=1"
+        );
+        // However the skipped name is spelled, and only that name.
+        assert_eq!(
+            canonical_query(
+                "X-Amz-%53ignature=abc&X-Amz-Date=1&X-Amz+Signature=d",
+                Some("X-Amz-Signature")
+            ),
+            "X-Amz%20Signature=d&X-Amz-Date=1"
+        );
+        // Already canonical pieces are kept as sent, the others decoded and encoded again.
+        assert_eq!(
+            canonical_query("b=%41%2f&a=x.y~z_-", None),
+            "a=x.y~z_-&b=A%2F"
         );
     }
 
