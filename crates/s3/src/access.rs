@@ -286,7 +286,9 @@ impl Authorizer {
     ) -> S3Result<()> {
         let info = request_info(&req.extensions)?;
         let caller = self.caller(req.credentials.as_ref(), &info).await?;
-        let Some(mut target) = actions::target(operation, path, &req.uri, &req.headers) else {
+        let Some(mut target) =
+            actions::target(operation, path, info.signature, &req.uri, &req.headers)
+        else {
             return Err(self.unsupported(&caller, &info, operation));
         };
         target.request_tags = Some(request_tags);
@@ -313,10 +315,10 @@ impl Authorizer {
     }
 }
 
-fn request_info(extensions: &http::Extensions) -> S3Result<RequestInfo> {
+fn request_info(extensions: &http::Extensions) -> S3Result<Arc<RequestInfo>> {
     // The front layer adds it to every request; without it the service was wired wrongly.
     extensions
-        .get::<RequestInfo>()
+        .get::<Arc<RequestInfo>>()
         .cloned()
         .ok_or_else(|| s3_error!(InternalError, "request context missing"))
 }
@@ -340,7 +342,13 @@ impl S3Access for Authorizer {
             // tags it sets.
             return Ok(());
         }
-        let Some(target) = actions::target(operation, cx.s3_path(), cx.uri(), cx.headers()) else {
+        let Some(target) = actions::target(
+            operation,
+            cx.s3_path(),
+            info.signature,
+            cx.uri(),
+            cx.headers(),
+        ) else {
             return Err(self.unsupported(&caller, &info, operation));
         };
         let bucket = cx.s3_path().get_bucket_name().map(str::to_owned);

@@ -153,7 +153,13 @@ pub(crate) fn object_arn(bucket: &str, key: &str) -> String {
 
 /// The authorization target of operation `op` on `path`; `None` for operations podpass does
 /// not authorize (denied) or a path that does not fit the operation.
-pub(crate) fn target(op: &str, path: &S3Path, uri: &Uri, headers: &HeaderMap) -> Option<Target> {
+pub(crate) fn target(
+    op: &str,
+    path: &S3Path,
+    signature: Option<Signature>,
+    uri: &Uri,
+    headers: &HeaderMap,
+) -> Option<Target> {
     let &(_, action, scope) = OPERATIONS.iter().find(|(name, _, _)| *name == op)?;
     let resource = match (scope, path) {
         (Scope::Account, _) => "arn:aws:s3:::*".to_owned(),
@@ -173,7 +179,7 @@ pub(crate) fn target(op: &str, path: &S3Path, uri: &Uri, headers: &HeaderMap) ->
             }
         }
     }
-    keys.extend(request_keys(uri, headers));
+    keys.extend(request_keys(signature, headers));
     let tagged_object = match path {
         S3Path::Object { bucket, key } if EXISTING_TAG_OPERATIONS.contains(&op) => {
             Some((bucket.to_string(), key.to_string()))
@@ -198,21 +204,51 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
+/// How a request is signed, as `s3:authType` and `s3:signatureversion` tell it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Signature {
+    /// In the query (a presigned URL) rather than the `Authorization` header.
+    pub in_query: bool,
+    /// SigV4 (`AWS4-HMAC-SHA256`) rather than SigV2.
+    pub v4: bool,
+}
+
+impl Signature {
+    /// How the request of `uri` and `headers` is signed, as sent; `None`: not at all.
+    pub(crate) fn of(uri: &Uri, headers: &HeaderMap) -> Option<Self> {
+        if let Some(authorization) = headers.get(http::header::AUTHORIZATION) {
+            return Some(Signature {
+                in_query: false,
+                v4: authorization.as_bytes().starts_with(b"AWS4-"),
+            });
+        }
+        let query = uri.query()?;
+        let has = |name| query.split('&').any(|pair| is_query_param(pair, name));
+        if has("X-Amz-Signature") {
+            Some(Signature {
+                in_query: true,
+                v4: true,
+            })
+        } else if has("Signature") {
+            Some(Signature {
+                in_query: true,
+                v4: false,
+            })
+        } else {
+            None
+        }
+    }
+}
+
 /// Keys every S3 request carries: how it was signed and the headers S3 policies test.
-fn request_keys(uri: &Uri, headers: &HeaderMap) -> Vec<(&'static str, String)> {
+fn request_keys(signature: Option<Signature>, headers: &HeaderMap) -> Vec<(&'static str, String)> {
     let mut keys = Vec::new();
-    let authorization = headers
-        .get(http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
-    let query_v4 = query_value(uri, "X-Amz-Signature").is_some();
-    let query_v2 = query_value(uri, "Signature").is_some();
-    let signature = match (authorization, query_v4, query_v2) {
-        (Some(header), _, _) => Some(("REST-HEADER", header.starts_with("AWS4-"))),
-        (None, true, _) => Some(("REST-QUERY-STRING", true)),
-        (None, false, true) => Some(("REST-QUERY-STRING", false)),
-        (None, false, false) => None,
-    };
-    if let Some((auth_type, v4)) = signature {
+    if let Some(Signature { in_query, v4 }) = signature {
+        let auth_type = if in_query {
+            "REST-QUERY-STRING"
+        } else {
+            "REST-HEADER"
+        };
         keys.push(("s3:authType", auth_type.to_owned()));
         let version = if v4 { "AWS4-HMAC-SHA256" } else { "AWS" };
         keys.push(("s3:signatureversion", version.to_owned()));
@@ -237,15 +273,24 @@ fn request_keys(uri: &Uri, headers: &HeaderMap) -> Vec<(&'static str, String)> {
 /// The decoded value of query parameter `name`, if present. Called several times per request on
 /// presigned URLs, so only the matching pair (and escaped keys) is decoded.
 pub(crate) fn query_value(uri: &Uri, name: &str) -> Option<String> {
-    uri.query()?.split('&').find_map(|pair| {
-        let raw_key = pair.split_once('=').map_or(pair, |(key, _)| key);
-        let escaped = raw_key.bytes().any(|b| b == b'%' || b == b'+');
-        if !escaped && raw_key != name {
-            return None;
-        }
-        let (key, value) = form_urlencoded::parse(pair.as_bytes()).next()?;
-        (key == name).then(|| value.into_owned())
-    })
+    let pair = uri
+        .query()?
+        .split('&')
+        .find(|pair| is_query_param(pair, name))?;
+    let (_, value) = form_urlencoded::parse(pair.as_bytes()).next()?;
+    Some(value.into_owned())
+}
+
+/// Whether `pair` (`key=value`, still encoded) of a query is parameter `name`. Only an escaped
+/// key is decoded.
+fn is_query_param(pair: &str, name: &str) -> bool {
+    let raw_key = pair.split_once('=').map_or(pair, |(key, _)| key);
+    if !raw_key.bytes().any(|b| b == b'%' || b == b'+') {
+        return raw_key == name;
+    }
+    form_urlencoded::parse(raw_key.as_bytes())
+        .next()
+        .is_some_and(|(key, _)| key == name)
 }
 
 /// The source object of a CopyObject/UploadPartCopy (`x-amz-copy-source: bucket/key[?versionId=]`),
@@ -292,6 +337,7 @@ mod tests {
         let target = target(
             "ListObjectsV2",
             &path,
+            None,
             &uri("/b?list-type=2&prefix=team%2Fa%2F&delimiter=%2F&max-keys=5"),
             &HeaderMap::new(),
         )
@@ -313,19 +359,19 @@ mod tests {
         let object = S3Path::object("b", "dir/k.txt");
         let none = HeaderMap::new();
         let root = uri("/");
-        let get = target("HeadObject", &object, &root, &none).unwrap();
+        let get = target("HeadObject", &object, None, &root, &none).unwrap();
         assert_eq!(
             (get.action, get.resource.as_str()),
             ("s3:GetObject", "arn:aws:s3:::b/dir/k.txt")
         );
-        let part = target("UploadPart", &object, &root, &none).unwrap();
+        let part = target("UploadPart", &object, None, &root, &none).unwrap();
         assert_eq!(part.action, "s3:PutObject");
-        let list = target("ListBuckets", &S3Path::root(), &root, &none).unwrap();
+        let list = target("ListBuckets", &S3Path::root(), None, &root, &none).unwrap();
         assert_eq!(
             (list.action, list.resource.as_str()),
             ("s3:ListAllMyBuckets", "arn:aws:s3:::*")
         );
-        let head = target("HeadBucket", &S3Path::bucket("b"), &root, &none).unwrap();
+        let head = target("HeadBucket", &S3Path::bucket("b"), None, &root, &none).unwrap();
         assert_eq!(
             (head.action, head.resource.as_str()),
             ("s3:ListBucket", "arn:aws:s3:::b")
@@ -340,24 +386,29 @@ mod tests {
             target(
                 "PutBucketLifecycleConfiguration",
                 &S3Path::bucket("b"),
+                None,
                 &root,
                 &none
             ),
             None
         );
         assert_eq!(
-            target("GetObject", &S3Path::bucket("b"), &root, &none),
+            target("GetObject", &S3Path::bucket("b"), None, &root, &none),
             None
         );
     }
 
     #[test]
     fn presigned_requests_are_query_string_auth() {
+        let presigned = uri("/b/k?X-Amz-Signature=abc");
+        let none = HeaderMap::new();
+        let signature = Signature::of(&presigned, &none);
         let target = target(
             "GetObject",
             &S3Path::object("b", "k"),
-            &uri("/b/k?X-Amz-Signature=abc"),
-            &HeaderMap::new(),
+            signature,
+            &presigned,
+            &none,
         )
         .unwrap();
         assert!(
@@ -370,14 +421,32 @@ mod tests {
                 .keys
                 .contains(&("s3:signatureversion", "AWS4-HMAC-SHA256".to_owned()))
         );
+        let v2_url = uri("/b/k?AWSAccessKeyId=A&Signature=s&Expires=1");
         let v2 = super::target(
             "GetObject",
             &S3Path::object("b", "k"),
-            &uri("/b/k?AWSAccessKeyId=A&Signature=s&Expires=1"),
-            &HeaderMap::new(),
+            Signature::of(&v2_url, &none),
+            &v2_url,
+            &none,
         )
         .unwrap();
         assert!(v2.keys.contains(&("s3:signatureversion", "AWS".to_owned())));
+        let mut signed = HeaderMap::new();
+        signed.insert(
+            http::header::AUTHORIZATION,
+            "AWS4-HMAC-SHA256 Credential=A/20261207/us-east-1/s3/aws4_request"
+                .parse()
+                .unwrap(),
+        );
+        let header = Signature::of(&uri("/b/k"), &signed);
+        assert_eq!(
+            header,
+            Some(Signature {
+                in_query: false,
+                v4: true
+            })
+        );
+        assert_eq!(Signature::of(&uri("/b/k"), &none), None);
     }
 
     #[test]
@@ -390,20 +459,27 @@ mod tests {
             ("team".to_owned(), "red".to_owned()),
             ("path".to_owned(), "a/b".to_owned()),
         ]);
-        let put = target("PutObject", &object, &root, &headers).unwrap();
+        let put = target("PutObject", &object, None, &root, &headers).unwrap();
         assert_eq!(put.request_tags, Some(tags.clone()));
         assert_eq!(put.tagged_object, None);
         // A copy takes the header's tags only when it replaces the source's.
-        let copy = target("CopyObject", &object, &root, &headers).unwrap();
+        let copy = target("CopyObject", &object, None, &root, &headers).unwrap();
         assert_eq!(copy.request_tags, None);
         headers.insert("x-amz-tagging-directive", "REPLACE".parse().unwrap());
-        let copy = target("CopyObject", &object, &root, &headers).unwrap();
+        let copy = target("CopyObject", &object, None, &root, &headers).unwrap();
         assert_eq!(copy.request_tags, Some(tags));
         // Reads are decided with the object's current tags; a tag header means nothing there.
-        let get = target("GetObject", &object, &root, &headers).unwrap();
+        let get = target("GetObject", &object, None, &root, &headers).unwrap();
         assert_eq!(get.tagged_object, Some(("b".to_owned(), "k".to_owned())));
         assert_eq!(get.request_tags, None);
-        let untag = target("DeleteBucketTagging", &S3Path::bucket("b"), &root, &headers).unwrap();
+        let untag = target(
+            "DeleteBucketTagging",
+            &S3Path::bucket("b"),
+            None,
+            &root,
+            &headers,
+        )
+        .unwrap();
         assert_eq!(untag.action, "s3:PutBucketTagging");
     }
 

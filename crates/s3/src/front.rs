@@ -16,7 +16,7 @@ use s3s::{Body, S3Error, S3ErrorCode};
 use std::future::Future;
 use std::pin::Pin;
 
-use crate::actions::query_value;
+use crate::actions::{Signature, query_value};
 use crate::audit::{AuditDecision, AuditEvent, AuditLog};
 use crate::keys::SessionKeys;
 use crate::metrics::{S3Metrics, UNKNOWN_OPERATION};
@@ -34,6 +34,9 @@ pub(crate) struct RequestInfo {
     pub session: Option<Arc<SessionClaims>>,
     /// The access key id the request claims to be signed with.
     pub access_key_id: Option<String>,
+    /// How the request is signed, read once here for the `s3:authType` and
+    /// `s3:signatureversion` keys of every decision on it.
+    pub signature: Option<Signature>,
     /// What the authorizer learns of the request, for the layer to read back.
     pub trace: Arc<RequestTrace>,
 }
@@ -309,6 +312,7 @@ impl S3Front {
             secure: self.secure,
             session: None,
             access_key_id: claimed_access_key_id(request.headers(), request.uri()),
+            signature: Signature::of(request.uri(), request.headers()),
             trace,
         };
         promote_v2_query_headers(&mut request);
@@ -325,6 +329,8 @@ impl S3Front {
             self.audit_refusal(&info, method.as_str(), &path, reason);
             return with_request_id(error_response(error, &info.request_id), &info.request_id);
         }
+        // Shared, not copied, with each check of the authorizer.
+        let info = Arc::new(info);
         request.extensions_mut().insert(info.clone());
         let response = match self.inner.call(request).await {
             Ok(response) => response,

@@ -777,3 +777,60 @@ fn object_and_bucket_tags_decide_access_by_the_sessions_team() {
         "NoSuchBucket",
     );
 }
+
+#[test]
+fn bucket_policies_see_how_a_request_was_signed() {
+    let s3 = S3Endpoint::start();
+    seed(&s3, "signed", &["k.txt"]);
+    let admin = s3.admin();
+    // The documented way to refuse presigned URLs, and SigV2, on a bucket.
+    let policy = r#"{"Version":"2012-10-17","Statement":[
+      {"Effect":"Deny","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::signed/*",
+       "Condition":{"StringEquals":{"s3:authType":"REST-QUERY-STRING"}}},
+      {"Effect":"Deny","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::signed/*",
+       "Condition":{"StringEquals":{"s3:signatureversion":"AWS"}}}]}"#;
+    s3.aws_ok(
+        &admin,
+        &[
+            "s3api",
+            "put-bucket-policy",
+            "--bucket",
+            "signed",
+            "--policy",
+            policy,
+        ],
+    );
+    let script = r#"
+import re, urllib.request, urllib.error
+import boto3, botocore
+from botocore.config import Config
+def get(s3):
+    try:
+        return s3.get_object(Bucket="signed", Key="k.txt")["Body"].read().decode()
+    except botocore.exceptions.ClientError as e:
+        return e.response["Error"]["Code"]
+def fetch(url):
+    try:
+        return urllib.request.urlopen(url).read().decode()
+    except urllib.error.HTTPError as e:
+        return re.search(r"<Code>(.*?)</Code>", e.read().decode()).group(1)
+v4 = boto3.client("s3", config=Config(signature_version="s3v4"))
+print("header v4", get(v4))
+print("header v2", get(boto3.client("s3", config=Config(signature_version="s3"))))
+params = {"Bucket": "signed", "Key": "k.txt"}
+print("query v4", fetch(v4.generate_presigned_url("get_object", Params=params)))
+v2 = boto3.client("s3", config=Config(signature_version="s3"))
+print("query v2", fetch(v2.generate_presigned_url("get_object", Params=params)))
+"#;
+    assert_eq!(
+        s3.python(Some(&admin), script),
+        "header v4 seed\nheader v2 AccessDenied\nquery v4 AccessDenied\nquery v2 AccessDenied\n"
+    );
+    let reasons: Vec<String> = s3
+        .denials()
+        .into_iter()
+        .filter(|event| event.action == "s3:GetObject")
+        .map(|event| event.reason)
+        .collect();
+    assert_eq!(reasons.len(), 3, "{reasons:?}");
+}
