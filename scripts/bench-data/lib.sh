@@ -97,6 +97,13 @@ bench_cpu_ms() {
     "/proc/$1/stat"
 }
 
+# bench_user_cpu_ms PID: the user-space part of it, which the kernel's scheduling and wake-ups
+# (the noisiest part on a shared VM) do not touch.
+bench_user_cpu_ms() {
+  awk -v tick="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); print $12 * 1000 / tick }' \
+    "/proc/$1/stat"
+}
+
 # bench_postgres DATABASE...: a throwaway PostgreSQL server (Debian's binaries, fsync on) on
 # a free loopback port, as `postgres` when we are root, with the given databases; stopped and
 # removed on exit. Sets bench_pg_bin, bench_pg_port and bench_pg_dir.
@@ -178,8 +185,9 @@ bench_machine() {
 # bench_wrk NAME THREADS CONNECTIONS DURATION URL [WRK_OPTION...]: one wrk run through
 # request.lua (environment BENCH_* as that script documents), its full output kept in
 # $bench_work/NAME.txt, then one summary line:
-#   NAME: requests/s R  p50 A  p99 B  statuses CODE=COUNT ...  socket errors E  requests N  server_cpu_ms C
-# With BENCH_CPU_PID set, C is the CPU time that process used during the run (else empty), and
+#   NAME: requests/s R  p50 A  p99 B  statuses CODE=COUNT ...  socket errors E  requests N  server_cpu_ms C  server_user_ms U
+# With BENCH_CPU_PID set, C is the CPU time that process used during the run and U its
+# user-space part (else both empty), and
 # with BENCH_PERF_DIR set as well, `perf record` samples that process during the run into
 # BENCH_PERF_DIR/NAME.perf.data (DWARF call graphs: the release build has no frame pointers).
 bench_wrk() {
@@ -187,12 +195,13 @@ bench_wrk() {
   shift 5
   local out="$bench_work/$name.txt"
   local options="$*"
-  local cpu_before="" cpu_ms=""
+  local cpu_before="" cpu_ms="" user_before="" user_ms=""
   # Tokens in headers are long and secret-like: show the header names only.
   echo "-- $name: wrk -t$threads -c$connections -d$duration --latency ${options//: [^ ]*/: …}" >&2
   local perf=""
   if [ -n "${BENCH_CPU_PID:-}" ]; then
     cpu_before="$(bench_cpu_ms "$BENCH_CPU_PID")"
+    user_before="$(bench_user_cpu_ms "$BENCH_CPU_PID")"
     if [ -n "${BENCH_PERF_DIR:-}" ]; then
       perf record -q -F 999 --call-graph dwarf,16384 -p "$BENCH_CPU_PID" \
         -o "$BENCH_PERF_DIR/$name.perf.data" 2>/dev/null &
@@ -207,8 +216,9 @@ bench_wrk() {
   fi
   if [ -n "$cpu_before" ]; then
     cpu_ms="$(awk -v a="$cpu_before" -v b="$(bench_cpu_ms "$BENCH_CPU_PID")" 'BEGIN { print b - a }')"
+    user_ms="$(awk -v a="$user_before" -v b="$(bench_user_cpu_ms "$BENCH_CPU_PID")" 'BEGIN { print b - a }')"
   fi
-  awk -v name="$name" -v cpu_ms="$cpu_ms" '
+  awk -v name="$name" -v cpu_ms="$cpu_ms" -v user_ms="$user_ms" '
     / requests in / { requests = $1 }
     /^Requests\/sec:/ { rps = $2 }
     $1 == "50%" { p50 = $2 }
@@ -216,7 +226,7 @@ bench_wrk() {
     /^status / { sub(":", "", $2); statuses = statuses " " $2 "=" $3 }
     /Socket errors:/ { errors = $0; sub(/.*Socket errors: */, "", errors) }
     END {
-      printf "%s: requests/s %s  p50 %s  p99 %s  statuses%s  socket errors %s  requests %s  server_cpu_ms %s\n",
-        name, rps, p50, p99, statuses, (errors == "" ? "none" : errors), requests, cpu_ms
+      printf "%s: requests/s %s  p50 %s  p99 %s  statuses%s  socket errors %s  requests %s  server_cpu_ms %s  server_user_ms %s\n",
+        name, rps, p50, p99, statuses, (errors == "" ? "none" : errors), requests, cpu_ms, user_ms
     }' "$out"
 }
