@@ -1,7 +1,9 @@
-//! State shared by every handler: the domain layer and the API's own metrics.
+//! State shared by every handler: the domain layer, the API's own metrics and its cache of
+//! derived SigV4 signing keys.
 
 use podpass_control::Control;
 
+use crate::auth::SigningKeys;
 use crate::metrics::Metrics;
 
 /// Cheaply clonable handle on everything handlers need.
@@ -9,6 +11,7 @@ use crate::metrics::Metrics;
 pub struct AppState {
     pub(crate) control: Control,
     pub(crate) metrics: std::sync::Arc<Metrics>,
+    pub(crate) signing_keys: SigningKeys,
 }
 
 impl AppState {
@@ -17,6 +20,7 @@ impl AppState {
         Self {
             control,
             metrics: std::sync::Arc::default(),
+            signing_keys: SigningKeys::new(),
         }
     }
 
@@ -26,6 +30,7 @@ impl AppState {
         Self {
             control,
             metrics: std::sync::Arc::new(Metrics::new(registry)),
+            signing_keys: SigningKeys::new(),
         }
     }
 }
