@@ -213,29 +213,42 @@ pub(crate) struct Signature {
     pub v4: bool,
 }
 
+/// A request signed in more than one way, which S3 refuses: the policy keys could otherwise
+/// name one signature while s3s verifies another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct MixedSignatures;
+
 impl Signature {
-    /// How the request of `uri` and `headers` is signed, as sent; `None`: not at all.
-    pub(crate) fn of(uri: &Uri, headers: &HeaderMap) -> Option<Self> {
-        if let Some(authorization) = headers.get(http::header::AUTHORIZATION) {
-            return Some(Signature {
-                in_query: false,
-                v4: authorization.as_bytes().starts_with(b"AWS4-"),
-            });
-        }
-        let query = uri.query()?;
+    /// How the request of `uri` and `headers` is signed, as s3s sees it: an `Authorization`
+    /// header counts when it is one UTF-8 value (s3s ignores any other), a presigned URL by its
+    /// `X-Amz-Signature` (SigV4) or `Signature` (SigV2) parameter. `None`: not at all.
+    pub(crate) fn of(uri: &Uri, headers: &HeaderMap) -> Result<Option<Self>, MixedSignatures> {
+        let mut values = headers.get_all(http::header::AUTHORIZATION).iter();
+        let header = match (values.next(), values.next()) {
+            (Some(value), None) => value.to_str().ok(),
+            _ => None,
+        };
+        let query = uri.query().unwrap_or("");
         let has = |name| query.split('&').any(|pair| is_query_param(pair, name));
-        if has("X-Amz-Signature") {
-            Some(Signature {
+        let signatures = [
+            header.map(|value| Signature {
+                in_query: false,
+                v4: value.starts_with("AWS4-"),
+            }),
+            has("X-Amz-Signature").then_some(Signature {
                 in_query: true,
                 v4: true,
-            })
-        } else if has("Signature") {
-            Some(Signature {
+            }),
+            has("Signature").then_some(Signature {
                 in_query: true,
                 v4: false,
-            })
-        } else {
-            None
+            }),
+        ];
+        let mut found = signatures.into_iter().flatten();
+        let first = found.next();
+        match found.next() {
+            Some(_) => Err(MixedSignatures),
+            None => Ok(first),
         }
     }
 }
@@ -402,7 +415,7 @@ mod tests {
     fn presigned_requests_are_query_string_auth() {
         let presigned = uri("/b/k?X-Amz-Signature=abc");
         let none = HeaderMap::new();
-        let signature = Signature::of(&presigned, &none);
+        let signature = Signature::of(&presigned, &none).unwrap();
         let target = target(
             "GetObject",
             &S3Path::object("b", "k"),
@@ -425,7 +438,7 @@ mod tests {
         let v2 = super::target(
             "GetObject",
             &S3Path::object("b", "k"),
-            Signature::of(&v2_url, &none),
+            Signature::of(&v2_url, &none).unwrap(),
             &v2_url,
             &none,
         )
@@ -441,12 +454,54 @@ mod tests {
         let header = Signature::of(&uri("/b/k"), &signed);
         assert_eq!(
             header,
-            Some(Signature {
+            Ok(Some(Signature {
                 in_query: false,
                 v4: true
-            })
+            }))
         );
-        assert_eq!(Signature::of(&uri("/b/k"), &none), None);
+        assert_eq!(Signature::of(&uri("/b/k"), &none), Ok(None));
+    }
+
+    #[test]
+    fn a_request_signed_twice_is_told_apart_and_headers_s3s_ignores_do_not_count() {
+        let none = HeaderMap::new();
+        let mut v4_header = HeaderMap::new();
+        v4_header.insert(
+            http::header::AUTHORIZATION,
+            "AWS4-HMAC-SHA256 Credential=A".parse().unwrap(),
+        );
+        let presigned_v4 = uri("/b/k?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Signature=ab");
+        let presigned_v2 = uri("/b/k?AWSAccessKeyId=A&Expires=1&Signature=s");
+        for (url, headers) in [
+            (&presigned_v4, &v4_header),
+            (&presigned_v2, &v4_header),
+            (
+                &uri("/b/k?AWSAccessKeyId=A&Signature=s&X-Amz-Signature=x"),
+                &none,
+            ),
+            (&uri("/b/k?X-Amz-%53ignature=x&Signature=s"), &none),
+        ] {
+            assert_eq!(Signature::of(url, headers), Err(MixedSignatures), "{url}");
+        }
+        // s3s ignores an Authorization header that is not UTF-8, or sent twice: so does the
+        // policy's view, and the query's signature is the one verified.
+        let mut binary = HeaderMap::new();
+        binary.insert(
+            http::header::AUTHORIZATION,
+            http::HeaderValue::from_bytes(b"AWS4-\xff").unwrap(),
+        );
+        let mut twice = v4_header.clone();
+        twice.append(http::header::AUTHORIZATION, "AWS A:s".parse().unwrap());
+        for headers in [&binary, &twice] {
+            assert_eq!(
+                Signature::of(&presigned_v2, headers),
+                Ok(Some(Signature {
+                    in_query: true,
+                    v4: false
+                }))
+            );
+            assert_eq!(Signature::of(&uri("/b/k"), headers), Ok(None));
+        }
     }
 
     #[test]

@@ -16,7 +16,7 @@ use s3s::{Body, S3Error, S3ErrorCode};
 use std::future::Future;
 use std::pin::Pin;
 
-use crate::actions::{Signature, query_value};
+use crate::actions::{MixedSignatures, Signature, query_value};
 use crate::audit::{AuditDecision, AuditEvent, AuditLog};
 use crate::keys::SessionKeys;
 use crate::metrics::{S3Metrics, UNKNOWN_OPERATION};
@@ -34,7 +34,7 @@ pub(crate) struct RequestInfo {
     pub session: Option<Arc<SessionClaims>>,
     /// The access key id the request claims to be signed with.
     pub access_key_id: Option<String>,
-    /// How the request is signed, read once here for the `s3:authType` and
+    /// How the request is signed, read once by this layer for the `s3:authType` and
     /// `s3:signatureversion` keys of every decision on it.
     pub signature: Option<Signature>,
     /// What the authorizer learns of the request, for the layer to read back.
@@ -188,6 +188,15 @@ fn check_request_time(headers: &HeaderMap, uri: &Uri, now: i64) -> Result<(), S3
     Ok(())
 }
 
+/// S3's answer to a request signed in more than one way.
+fn mixed_signatures() -> S3Error {
+    S3Error::with_message(
+        S3ErrorCode::InvalidArgument,
+        "Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, Signature \
+         query string parameter or the Authorization header should be specified",
+    )
+}
+
 fn token_error(error: &OpenError) -> S3Error {
     match error {
         OpenError::Expired { .. } => {
@@ -249,13 +258,15 @@ impl S3Front {
         Ok(())
     }
 
-    /// What is checked before s3s verifies the signature: the request's time, then its
-    /// session token.
+    /// What is checked before s3s verifies the signature: that there is at most one, the
+    /// request's time, then its session token.
     async fn authenticate_early(
         &self,
         info: &mut RequestInfo,
         request: &Request<Body>,
     ) -> Result<(), S3Error> {
+        info.signature = Signature::of(request.uri(), request.headers())
+            .map_err(|MixedSignatures| mixed_signatures())?;
         check_request_time(request.headers(), request.uri(), podpass_control::now())?;
         self.open_session(info, request.headers(), request.uri())
             .await
@@ -312,7 +323,7 @@ impl S3Front {
             secure: self.secure,
             session: None,
             access_key_id: claimed_access_key_id(request.headers(), request.uri()),
-            signature: Signature::of(request.uri(), request.headers()),
+            signature: None,
             trace,
         };
         promote_v2_query_headers(&mut request);

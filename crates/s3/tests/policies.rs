@@ -809,22 +809,29 @@ def get(s3):
         return s3.get_object(Bucket="signed", Key="k.txt")["Body"].read().decode()
     except botocore.exceptions.ClientError as e:
         return e.response["Error"]["Code"]
-def fetch(url):
+def fetch(url, headers={}):
     try:
-        return urllib.request.urlopen(url).read().decode()
+        return urllib.request.urlopen(urllib.request.Request(url, headers=headers)).read().decode()
     except urllib.error.HTTPError as e:
-        return re.search(r"<Code>(.*?)</Code>", e.read().decode()).group(1)
+        return f'{e.code} {re.search(r"<Code>(.*?)</Code>", e.read().decode()).group(1)}'
 v4 = boto3.client("s3", config=Config(signature_version="s3v4"))
 print("header v4", get(v4))
 print("header v2", get(boto3.client("s3", config=Config(signature_version="s3"))))
 params = {"Bucket": "signed", "Key": "k.txt"}
-print("query v4", fetch(v4.generate_presigned_url("get_object", Params=params)))
+query_v4 = v4.generate_presigned_url("get_object", Params=params)
+print("query v4", fetch(query_v4))
 v2 = boto3.client("s3", config=Config(signature_version="s3"))
-print("query v2", fetch(v2.generate_presigned_url("get_object", Params=params)))
+query_v2 = v2.generate_presigned_url("get_object", Params=params)
+print("query v2", fetch(query_v2))
+# Signed twice, the policy could see one signature while another is verified: refused, as S3
+# does, before either is checked.
+print("query v4 and header", fetch(query_v4, {"Authorization": "AWS4-HMAC-SHA256 Credential=x"}))
+print("query v2 and v4", fetch(query_v2 + "&X-Amz-Signature=00"))
 "#;
     assert_eq!(
         s3.python(Some(&admin), script),
-        "header v4 seed\nheader v2 AccessDenied\nquery v4 AccessDenied\nquery v2 AccessDenied\n"
+        "header v4 seed\nheader v2 AccessDenied\nquery v4 403 AccessDenied\nquery v2 403 AccessDenied\n\
+         query v4 and header 400 InvalidArgument\nquery v2 and v4 400 InvalidArgument\n"
     );
     let reasons: Vec<String> = s3
         .denials()
@@ -833,4 +840,14 @@ print("query v2", fetch(v2.generate_presigned_url("get_object", Params=params)))
         .map(|event| event.reason)
         .collect();
     assert_eq!(reasons.len(), 3, "{reasons:?}");
+    let mixed = s3
+        .denials()
+        .into_iter()
+        .filter(|event| {
+            event
+                .reason
+                .starts_with("InvalidArgument: Only one auth mechanism")
+        })
+        .count();
+    assert_eq!(mixed, 2);
 }
