@@ -9,7 +9,7 @@ use http::request::Parts;
 use podpass_awsproto::AwsError;
 use podpass_control::Caller;
 use podpass_sigv4::{
-    CredentialScope, PathMode, RequestView, SigV4Error, SigningKey, VerifyOptions, check_request,
+    AuthInfo, PathMode, RequestView, SigV4Error, SigningKey, VerifyOptions, check_request,
     parse_auth, verify_signature,
 };
 
@@ -30,36 +30,48 @@ struct DerivedKey {
     key: SigningKey,
 }
 
+/// What the kept keys may weigh, in bytes of their ids, scopes and secrets (some 40,000 keys).
+const SIGNING_KEYS_BYTES: u64 = 4 << 20;
+
 impl SigningKeys {
     pub(crate) fn new() -> Self {
         SigningKeys {
             keys: moka::sync::Cache::builder()
-                .max_capacity(10_000)
+                // By weight, not count: a scope's region is the client's to choose.
+                .weigher(|(id, scope): &(String, String), key: &Arc<DerivedKey>| {
+                    u32::try_from(id.len() + scope.len() + key.secret_access_key.len())
+                        .unwrap_or(u32::MAX)
+                })
+                .max_capacity(SIGNING_KEYS_BYTES)
                 // A scope names one day; a key outliving it is never asked for again.
                 .time_to_live(Duration::from_secs(24 * 60 * 60))
                 .build(),
         }
     }
 
-    /// The signing key of `secret_access_key` (the secret of `access_key_id`) for `scope`.
-    fn get(
+    /// Verifies `view`'s signature with the key of `secret_access_key` (the secret of the
+    /// signer `auth` names) for `auth`'s scope: the one kept from an earlier call, or a new one,
+    /// kept once a signature verifies with it, so that only a holder of the secret adds keys.
+    fn verify(
         &self,
-        access_key_id: &str,
+        view: &RequestView<'_>,
+        auth: &AuthInfo,
         secret_access_key: &str,
-        scope: &CredentialScope,
-    ) -> Arc<DerivedKey> {
-        let id = (access_key_id.to_owned(), scope.to_scope_string());
+    ) -> Result<(), SigV4Error> {
+        let id = (auth.access_key_id.clone(), auth.scope.to_scope_string());
         if let Some(known) = self.keys.get(&id)
             && known.secret_access_key == secret_access_key
         {
-            return known;
+            return verify_signature(view, auth, &known.key, PathMode::Normalized);
         }
-        let derived = Arc::new(DerivedKey {
+        let key = SigningKey::derive(secret_access_key, &auth.scope);
+        verify_signature(view, auth, &key, PathMode::Normalized)?;
+        let derived = DerivedKey {
             secret_access_key: secret_access_key.to_owned(),
-            key: SigningKey::derive(secret_access_key, scope),
-        });
-        self.keys.insert(id, derived.clone());
-        derived
+            key,
+        };
+        self.keys.insert(id, Arc::new(derived));
+        Ok(())
     }
 }
 
@@ -92,12 +104,12 @@ pub(crate) async fn authenticate(
         )
         .await
         .map_err(errors::query)?;
-    let key = state
-        .signing_keys
-        .get(&auth.access_key_id, &signer.secret_access_key, &auth.scope);
     let payload_hash = podpass_sigv4::sha256_hex(body);
     let view = RequestView::from_http_parts(parts, &payload_hash);
-    verify_signature(&view, &auth, &key.key, PathMode::Normalized).map_err(|e| {
+    let verified = state
+        .signing_keys
+        .verify(&view, &auth, &signer.secret_access_key);
+    verified.map_err(|e| {
         if let SigV4Error::SignatureMismatch {
             canonical_request, ..
         } = &e
@@ -111,35 +123,81 @@ pub(crate) async fn authenticate(
 
 #[cfg(test)]
 mod tests {
+    use podpass_sigv4::sign::{SigningParams, sign_headers};
+
     use super::*;
 
+    const KEY_ID: &str = "AKIAEXAMPLE";
+
+    /// A GetCallerIdentity POST signed with `secret` for `region` on `day` (YYYYMMDD).
+    fn verify_signed(
+        keys: &SigningKeys,
+        signed_with: &str,
+        secret: &str,
+        region: &str,
+        day: &str,
+    ) -> bool {
+        let time = podpass_sigv4::parse_amz_date(&format!("{day}T120000Z")).unwrap();
+        let body_hash = podpass_sigv4::sha256_hex(b"Action=GetCallerIdentity");
+        let unsigned =
+            RequestView::new("POST", "/", "", &body_hash).with_header("host", b"sts.local");
+        let signed = sign_headers(
+            &unsigned,
+            &SigningParams {
+                access_key_id: KEY_ID,
+                secret_access_key: signed_with,
+                security_token: None,
+                region,
+                service: "sts",
+                time,
+                path_mode: PathMode::Normalized,
+            },
+        )
+        .unwrap();
+        let request = unsigned
+            .with_header("x-amz-date", signed.x_amz_date.as_bytes())
+            .with_header("authorization", signed.authorization.as_bytes());
+        let auth = parse_auth(&request).unwrap();
+        keys.verify(&request, &auth, secret).is_ok()
+    }
+
+    fn kept(keys: &SigningKeys, region: &str, day: &str) -> Option<String> {
+        let scope = format!("{day}/{region}/sts/aws4_request");
+        keys.keys
+            .get(&(KEY_ID.to_owned(), scope))
+            .map(|key| key.secret_access_key.clone())
+    }
+
     #[test]
-    fn a_signing_key_is_reused_only_for_the_same_secret_and_scope() {
+    fn a_signing_key_is_kept_once_it_verifies_and_reused_only_for_its_secret() {
         let keys = SigningKeys::new();
-        let scope = |date: &str| CredentialScope {
-            date: date.to_owned(),
-            region: "us-east-1".to_owned(),
-            service: "sts".to_owned(),
-        };
-        let today = scope("20261207");
-        let first = keys.get("AKIAEXAMPLE", "secret-1", &today);
-        assert!(Arc::ptr_eq(
-            &first,
-            &keys.get("AKIAEXAMPLE", "secret-1", &today)
-        ));
-        let string_to_sign = "AWS4-HMAC-SHA256\n20261207T000000Z\nscope\nhash";
-        let signed = SigningKey::derive("secret-1", &today).sign(string_to_sign);
-        assert!(first.key.matches(string_to_sign, &signed));
-        // Another secret under the same key id (a store that changed under the cache): derived
-        // anew, and a signature made with the old secret no longer verifies.
-        let changed = keys.get("AKIAEXAMPLE", "secret-2", &today);
-        assert!(!changed.key.matches(string_to_sign, &signed));
+        let (today, tomorrow) = ("20261207", "20261208");
+        // Signed with the first secret, checked against the second.
+        let verifies =
+            |signed_with, secret, day| verify_signed(&keys, signed_with, secret, "us-east-1", day);
+        assert!(verifies("secret-1", "secret-1", today));
+        assert_eq!(kept(&keys, "us-east-1", today).as_deref(), Some("secret-1"));
+        // The kept key verifies the next call, and refuses a forged one.
+        assert!(verifies("secret-1", "secret-1", today));
+        assert!(!verifies("guess", "secret-1", today));
+        // Another secret under the same key id (a store that changed under the cache): the
+        // kept key is not used, and a signature made with the old secret fails.
+        assert!(!verifies("secret-1", "secret-2", today));
+        assert!(verifies("secret-2", "secret-2", today));
+        assert_eq!(kept(&keys, "us-east-1", today).as_deref(), Some("secret-2"));
         // Another day is another key.
-        let tomorrow = keys.get("AKIAEXAMPLE", "secret-2", &scope("20261208"));
-        assert!(!Arc::ptr_eq(&changed, &tomorrow));
-        assert_eq!(
-            tomorrow.key.sign(string_to_sign),
-            SigningKey::derive("secret-2", &scope("20261208")).sign(string_to_sign)
-        );
+        assert!(verifies("secret-2", "secret-2", tomorrow));
+        assert!(kept(&keys, "us-east-1", tomorrow).is_some());
+    }
+
+    #[test]
+    fn signatures_that_fail_keep_nothing() {
+        let keys = SigningKeys::new();
+        // Whoever knows a key id can make up scopes, but without the secret adds no key.
+        let region = "r".repeat(10_000);
+        assert!(!verify_signed(
+            &keys, "guess", "secret-1", &region, "20261207"
+        ));
+        assert_eq!(kept(&keys, &region, "20261207"), None);
     }
 }
