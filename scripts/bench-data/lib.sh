@@ -97,8 +97,8 @@ bench_cpu_ms() {
     "/proc/$1/stat"
 }
 
-# bench_user_cpu_ms PID: the user-space part of it, which the kernel's scheduling and wake-ups
-# (the noisiest part on a shared VM) do not touch.
+# bench_user_cpu_ms PID: the user-space part of it, less affected by the kernel's scheduling and
+# wake-ups (the noisiest part on a shared VM); the split is sampled at clock ticks.
 bench_user_cpu_ms() {
   awk -v tick="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); print $12 * 1000 / tick }' \
     "/proc/$1/stat"

@@ -3,11 +3,13 @@
 //! s3s's service over an object held in memory, on one thread, so that no I/O or scheduling
 //! hides the difference:
 //!
-//! - unsigned: s3s serves the GET with no verifier, the floor both cases share;
+//! - unsigned: s3s serves the same URL without its signature and with no verifier, the floor
+//!   both cases share (s3s still parses the other presigned parameters);
 //! - s3s: s3s verifies the presigned URL (with a one-key `SimpleAuth`) and serves it;
 //! - podpass: `podpass-sigv4` verifies it (parse, derive the key, verify), the signature is
 //!   removed from the query, and s3s serves it unsigned: what verifying S3 requests in
-//!   podpass's front layer instead of in s3s would cost (it costs more: docs/BENCHMARKS.md).
+//!   podpass's front layer instead of in s3s would cost (it costs more: docs/BENCHMARKS.md);
+//! - the same with the signing key derived once, as a cache of derived keys would give it.
 //!
 //! `scripts/bench-s3` measures the whole endpoint over loopback HTTP.
 
@@ -84,21 +86,34 @@ fn presigned() -> String {
     )
 }
 
-/// Verifies the request with `podpass-sigv4`, then drops the signature so s3s sees it unsigned.
-fn verified_by_podpass(mut request: Request<Body>) -> Request<Body> {
-    let view = RequestView::from_http_request(&request, UNSIGNED_PAYLOAD);
-    let auth = parse_auth(&view).expect("signed");
-    check_request(&auth, &VerifyOptions::new(&["s3"], jiff::Timestamp::now())).expect("fresh");
-    let key = SigningKey::derive(SECRET, &auth.scope);
-    verify_signature(&view, &auth, &key, PathMode::S3).expect("verifies");
-    let uri = request.uri();
-    let query: Vec<&str> = uri
-        .query()
-        .unwrap_or("")
+/// `path_and_query` without its `X-Amz-Signature` parameter.
+fn without_signature(path_and_query: &str) -> String {
+    let (path, query) = path_and_query
+        .split_once('?')
+        .unwrap_or((path_and_query, ""));
+    let query: Vec<&str> = query
         .split('&')
         .filter(|pair| !pair.starts_with("X-Amz-Signature="))
         .collect();
-    let unsigned = format!("{}?{}", uri.path(), query.join("&"));
+    format!("{path}?{}", query.join("&"))
+}
+
+/// Verifies the request with `podpass-sigv4` (with `cached`, else a key derived for it), then
+/// drops the signature so s3s sees it unsigned.
+fn verified_by_podpass(mut request: Request<Body>, cached: Option<&SigningKey>) -> Request<Body> {
+    let view = RequestView::from_http_request(&request, UNSIGNED_PAYLOAD);
+    let auth = parse_auth(&view).expect("signed");
+    check_request(&auth, &VerifyOptions::new(&["s3"], jiff::Timestamp::now())).expect("fresh");
+    let derived;
+    let key = match cached {
+        Some(key) => key,
+        None => {
+            derived = SigningKey::derive(SECRET, &auth.scope);
+            &derived
+        }
+    };
+    verify_signature(&view, &auth, key, PathMode::S3).expect("verifies");
+    let unsigned = without_signature(&request.uri().to_string());
     *request.uri_mut() = unsigned.parse().expect("uri");
     request
 }
@@ -119,6 +134,7 @@ fn signature_check(c: &mut Criterion) {
     let verifying = service(true);
     let plain = service(false);
     let url = presigned();
+    let unsigned = without_signature(&url);
     // Both verifiers must refuse what they are measured accepting, once tampered with.
     let at = url.find("X-Amz-Signature=").expect("presigned") + "X-Amz-Signature=".len();
     let flipped = if &url[at..=at] == "0" { "1" } else { "0" };
@@ -135,17 +151,27 @@ fn signature_check(c: &mut Criterion) {
     let mut group = c.benchmark_group("s3 presigned GET 4 KiB, in memory");
     group.throughput(Throughput::Elements(1));
     group.bench_function("unsigned: s3s alone, no verifier", |b| {
-        b.iter(|| runtime.block_on(serve(&plain, request(black_box(OBJECT)))));
+        b.iter(|| runtime.block_on(serve(&plain, request(black_box(&unsigned)))));
     });
     group.bench_function("s3s verifies", |b| {
         b.iter(|| runtime.block_on(serve(&verifying, request(black_box(&url)))));
     });
     group.bench_function("podpass verifies, s3s serves it unsigned", |b| {
         b.iter(|| {
-            let request = verified_by_podpass(request(black_box(&url)));
+            let request = verified_by_podpass(request(black_box(&url)), None);
             runtime.block_on(serve(&plain, request))
         });
     });
+    let cached = SigningKey::derive(SECRET, &auth.scope);
+    group.bench_function(
+        "podpass verifies with a cached key, s3s serves it unsigned",
+        |b| {
+            b.iter(|| {
+                let request = verified_by_podpass(request(black_box(&url)), Some(&cached));
+                runtime.block_on(serve(&plain, request))
+            });
+        },
+    );
     group.finish();
 }
 

@@ -91,8 +91,8 @@ fn canonical_component(raw: &str) -> Cow<'_, str> {
     }
 }
 
-/// The canonical query string; `skip_name` (the presigned `X-Amz-Signature`, whose every
-/// spelling has one canonical form) is left out.
+/// The canonical query string; `skip_name` (the presigned `X-Amz-Signature`) is left out,
+/// matched after canonicalisation, so that `X-Amz-%53ignature` is left out too.
 pub(crate) fn canonical_query(raw_query: &str, skip_name: Option<&str>) -> String {
     let mut pairs: Vec<(Cow<'_, str>, Cow<'_, str>)> = raw_query
         .split('&')
