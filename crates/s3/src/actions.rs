@@ -219,13 +219,18 @@ pub(crate) struct Signature {
 pub(crate) struct MixedSignatures;
 
 impl Signature {
-    /// How the request of `uri` and `headers` is signed, as s3s sees it: an `Authorization`
-    /// header counts when it is one UTF-8 value (s3s ignores any other), a presigned URL by its
-    /// `X-Amz-Signature` (SigV4) or `Signature` (SigV2) parameter. `None`: not at all.
+    /// How the request of `uri` and `headers` is signed, as s3s sees it: by an
+    /// `Authorization` header when exactly one of its values is UTF-8 (s3s drops the others),
+    /// SigV2 if it reads `AWS <key>:<signature>` and SigV4 otherwise (s3s verifies anything else
+    /// as SigV4, whatever its first word); or by a presigned URL's `X-Amz-Signature` (SigV4) or
+    /// `Signature` (SigV2) parameter. `None`: not at all.
     pub(crate) fn of(uri: &Uri, headers: &HeaderMap) -> Result<Option<Self>, MixedSignatures> {
-        let mut values = headers.get_all(http::header::AUTHORIZATION).iter();
+        let mut values = headers
+            .get_all(http::header::AUTHORIZATION)
+            .iter()
+            .filter_map(|value| std::str::from_utf8(value.as_bytes()).ok());
         let header = match (values.next(), values.next()) {
-            (Some(value), None) => value.to_str().ok(),
+            (Some(value), None) => Some(value),
             _ => None,
         };
         let query = uri.query().unwrap_or("");
@@ -233,7 +238,9 @@ impl Signature {
         let signatures = [
             header.map(|value| Signature {
                 in_query: false,
-                v4: value.starts_with("AWS4-"),
+                v4: !value
+                    .strip_prefix("AWS ")
+                    .is_some_and(|rest| rest.contains(':')),
             }),
             has("X-Amz-Signature").then_some(Signature {
                 in_query: true,
@@ -483,8 +490,8 @@ mod tests {
         ] {
             assert_eq!(Signature::of(url, headers), Err(MixedSignatures), "{url}");
         }
-        // s3s ignores an Authorization header that is not UTF-8, or sent twice: so does the
-        // policy's view, and the query's signature is the one verified.
+        // s3s ignores an Authorization value that is not UTF-8, and a header with two UTF-8
+        // values: so does the policy's view, and the query's signature is the one verified.
         let mut binary = HeaderMap::new();
         binary.insert(
             http::header::AUTHORIZATION,
@@ -502,6 +509,27 @@ mod tests {
             );
             assert_eq!(Signature::of(&uri("/b/k"), headers), Ok(None));
         }
+        // The one UTF-8 value beside one that is not is what s3s verifies; UTF-8 beyond ASCII
+        // (a made-up region) counts; only `AWS <key>:<signature>` is SigV2.
+        let header_kind = |values: &[&[u8]]| {
+            let mut headers = HeaderMap::new();
+            for value in values {
+                headers.append(
+                    http::header::AUTHORIZATION,
+                    http::HeaderValue::from_bytes(value).unwrap(),
+                );
+            }
+            Signature::of(&uri("/b/k"), &headers).unwrap().map(|s| s.v4)
+        };
+        let v4_region = "AWS4-HMAC-SHA256 Credential=A/20261207/\u{e9}/s3/aws4_request";
+        assert_eq!(
+            header_kind(&[b"\xff", b"AWS4-HMAC-SHA256 Credential=A"]),
+            Some(true)
+        );
+        assert_eq!(header_kind(&[v4_region.as_bytes()]), Some(true));
+        assert_eq!(header_kind(&[b"XYZ Credential=A"]), Some(true));
+        assert_eq!(header_kind(&[b"AWS Credential=A"]), Some(true));
+        assert_eq!(header_kind(&[b"AWS A:c2ln"]), Some(false));
     }
 
     #[test]

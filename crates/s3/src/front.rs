@@ -75,7 +75,7 @@ fn new_request_id() -> String {
 fn claimed_access_key_id(headers: &HeaderMap, uri: &Uri) -> Option<String> {
     if let Some(authorization) = headers
         .get(http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
+        .and_then(|v| std::str::from_utf8(v.as_bytes()).ok())
     {
         if let Some((_, credential)) = authorization.split_once("Credential=") {
             return credential.split('/').next().map(str::to_owned);
