@@ -1,6 +1,8 @@
 //! What each S3 operation is authorized as: the IAM action and resource ARN AWS documents for it,
 //! plus the S3 condition keys the request carries.
 
+use std::borrow::Cow;
+
 use http::{HeaderMap, Uri};
 use s3s::path::S3Path;
 
@@ -224,7 +226,10 @@ impl Signature {
     /// SigV2 if it reads `AWS <key>:<signature>` and SigV4 otherwise (s3s verifies anything else
     /// as SigV4, whatever its first word); or by a presigned URL's `X-Amz-Signature` (SigV4) or
     /// `Signature` (SigV2) parameter. `None`: not at all.
-    pub(crate) fn of(uri: &Uri, headers: &HeaderMap) -> Result<Option<Self>, MixedSignatures> {
+    pub(crate) fn of(
+        query: &AuthQuery<'_>,
+        headers: &HeaderMap,
+    ) -> Result<Option<Self>, MixedSignatures> {
         let mut values = headers
             .get_all(http::header::AUTHORIZATION)
             .iter()
@@ -233,8 +238,6 @@ impl Signature {
             (Some(value), None) => Some(value),
             _ => None,
         };
-        let query = uri.query().unwrap_or("");
-        let has = |name| query.split('&').any(|pair| is_query_param(pair, name));
         let signatures = [
             header.map(|value| Signature {
                 in_query: false,
@@ -242,11 +245,11 @@ impl Signature {
                     .strip_prefix("AWS ")
                     .is_some_and(|rest| rest.contains(':')),
             }),
-            has("X-Amz-Signature").then_some(Signature {
+            query.v4_signature.then_some(Signature {
                 in_query: true,
                 v4: true,
             }),
-            has("Signature").then_some(Signature {
+            query.v2_signature.then_some(Signature {
                 in_query: true,
                 v4: false,
             }),
@@ -290,27 +293,103 @@ fn request_keys(signature: Option<Signature>, headers: &HeaderMap) -> Vec<(&'sta
     keys
 }
 
-/// The decoded value of query parameter `name`, if present. Called several times per request on
-/// presigned URLs, so only the matching pair (and escaped keys) is decoded.
+/// The query parameters that say whether, how and by whom a request is signed, found in one pass
+/// over the query (a presigned URL's carries a session token of a kilobyte or more, so it is
+/// scanned once, not once per parameter). Values stay encoded until asked for; the first of
+/// each name counts.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct AuthQuery<'a> {
+    /// `X-Amz-Signature` is present: SigV4 presigned.
+    pub v4_signature: bool,
+    /// `Signature` is present: SigV2 presigned.
+    pub v2_signature: bool,
+    credential: Option<&'a str>,
+    access_key_id: Option<&'a str>,
+    /// `X-Amz-Security-Token`, and its lower-case spelling, which SigV2 presigned URLs use.
+    security_token: [Option<&'a str>; 2],
+    expires: Option<&'a str>,
+}
+
+impl<'a> AuthQuery<'a> {
+    /// The signing parameters of `uri`'s query.
+    pub(crate) fn of(uri: &'a Uri) -> Self {
+        let mut found = AuthQuery::default();
+        for pair in uri.query().unwrap_or("").split('&') {
+            let slot = match &*decoded_key(pair) {
+                "X-Amz-Signature" => {
+                    found.v4_signature = true;
+                    continue;
+                }
+                "Signature" => {
+                    found.v2_signature = true;
+                    continue;
+                }
+                "X-Amz-Credential" => &mut found.credential,
+                "AWSAccessKeyId" => &mut found.access_key_id,
+                "X-Amz-Security-Token" => &mut found.security_token[0],
+                "x-amz-security-token" => &mut found.security_token[1],
+                "X-Amz-Expires" => &mut found.expires,
+                _ => continue,
+            };
+            slot.get_or_insert(pair);
+        }
+        found
+    }
+
+    /// `X-Amz-Credential` (`AKID/date/region/service/aws4_request`).
+    pub(crate) fn credential(&self) -> Option<String> {
+        decoded_value(self.credential?)
+    }
+
+    /// `AWSAccessKeyId` (SigV2).
+    pub(crate) fn access_key_id(&self) -> Option<String> {
+        decoded_value(self.access_key_id?)
+    }
+
+    /// The session token, in either spelling.
+    pub(crate) fn security_token(&self) -> Option<String> {
+        self.security_token
+            .iter()
+            .flatten()
+            .find_map(|pair| decoded_value(pair))
+    }
+
+    /// `X-Amz-Expires` (SigV4 presigned).
+    pub(crate) fn expires(&self) -> Option<String> {
+        decoded_value(self.expires?)
+    }
+
+    /// Whether this is a SigV2 presigned URL.
+    pub(crate) fn presigned_v2(&self) -> bool {
+        self.access_key_id.is_some() && self.v2_signature
+    }
+}
+
+/// The decoded value of query parameter `name`, if present.
 pub(crate) fn query_value(uri: &Uri, name: &str) -> Option<String> {
     let pair = uri
         .query()?
         .split('&')
-        .find(|pair| is_query_param(pair, name))?;
-    let (_, value) = form_urlencoded::parse(pair.as_bytes()).next()?;
-    Some(value.into_owned())
+        .find(|pair| decoded_key(pair) == name)?;
+    decoded_value(pair)
 }
 
-/// Whether `pair` (`key=value`, still encoded) of a query is parameter `name`. Only an escaped
-/// key is decoded.
-fn is_query_param(pair: &str, name: &str) -> bool {
+/// The decoded key of one `key=value` pair of a query: only an escaped key is decoded.
+fn decoded_key(pair: &str) -> Cow<'_, str> {
     let raw_key = pair.split_once('=').map_or(pair, |(key, _)| key);
     if !raw_key.bytes().any(|b| b == b'%' || b == b'+') {
-        return raw_key == name;
+        return raw_key.into();
     }
     form_urlencoded::parse(raw_key.as_bytes())
         .next()
-        .is_some_and(|(key, _)| key == name)
+        .map(|(key, _)| key)
+        .unwrap_or_default()
+}
+
+/// The decoded value of one `key=value` pair of a query.
+fn decoded_value(pair: &str) -> Option<String> {
+    let (_, value) = form_urlencoded::parse(pair.as_bytes()).next()?;
+    Some(value.into_owned())
 }
 
 /// The source object of a CopyObject/UploadPartCopy (`x-amz-copy-source: bucket/key[?versionId=]`),
@@ -349,6 +428,42 @@ mod tests {
             Some("t=")
         );
         assert_eq!(query_value(&uri("/b/k"), "x"), None);
+    }
+
+    #[test]
+    fn signing_parameters_are_found_in_one_pass_as_query_value_finds_them() {
+        let url = uri(
+            "/b/k?x=1&X%2DAmz%2DCredential=AKIA%2F20261207%2Fus-east-1&X-Amz-Expires=60\
+             &X-Amz-Expires=604801&x-amz-security-token=lower&X-Amz-Security-Token=t%2B1&\
+             X-Amz-%53ignature=ab",
+        );
+        let query = AuthQuery::of(&url);
+        for (name, found) in [
+            ("X-Amz-Credential", query.credential()),
+            ("X-Amz-Expires", query.expires()),
+            ("X-Amz-Security-Token", query.security_token()),
+        ] {
+            assert_eq!(found, query_value(&url, name), "{name}");
+        }
+        assert_eq!(
+            query.credential().as_deref(),
+            Some("AKIA/20261207/us-east-1")
+        );
+        // The first of a repeated parameter counts; the upper-case token spelling wins.
+        assert_eq!(query.expires().as_deref(), Some("60"));
+        assert_eq!(query.security_token().as_deref(), Some("t+1"));
+        assert!(query.v4_signature && !query.v2_signature && !query.presigned_v2());
+        assert_eq!(query.access_key_id(), None);
+
+        let v2 = uri("/b/k?AWSAccessKeyId=AKIA&Signature=s&x-amz-security-token=lower");
+        let query = AuthQuery::of(&v2);
+        assert!(query.presigned_v2() && !query.v4_signature);
+        assert_eq!(query.security_token().as_deref(), Some("lower"));
+        // A parameter named only as a value, or only in part, is not one.
+        let lookalikes = uri("/b/k?a=X-Amz-Signature&X-Amz-Signatures=1&Signature2=s");
+        let query = AuthQuery::of(&lookalikes);
+        assert!(!query.v4_signature && !query.v2_signature);
+        assert_eq!(AuthQuery::of(&uri("/b/k")).credential(), None);
     }
 
     #[test]
@@ -422,7 +537,7 @@ mod tests {
     fn presigned_requests_are_query_string_auth() {
         let presigned = uri("/b/k?X-Amz-Signature=abc");
         let none = HeaderMap::new();
-        let signature = Signature::of(&presigned, &none).unwrap();
+        let signature = Signature::of(&AuthQuery::of(&presigned), &none).unwrap();
         let target = target(
             "GetObject",
             &S3Path::object("b", "k"),
@@ -445,7 +560,7 @@ mod tests {
         let v2 = super::target(
             "GetObject",
             &S3Path::object("b", "k"),
-            Signature::of(&v2_url, &none).unwrap(),
+            Signature::of(&AuthQuery::of(&v2_url), &none).unwrap(),
             &v2_url,
             &none,
         )
@@ -458,7 +573,7 @@ mod tests {
                 .parse()
                 .unwrap(),
         );
-        let header = Signature::of(&uri("/b/k"), &signed);
+        let header = Signature::of(&AuthQuery::of(&uri("/b/k")), &signed);
         assert_eq!(
             header,
             Ok(Some(Signature {
@@ -466,7 +581,7 @@ mod tests {
                 v4: true
             }))
         );
-        assert_eq!(Signature::of(&uri("/b/k"), &none), Ok(None));
+        assert_eq!(Signature::of(&AuthQuery::of(&uri("/b/k")), &none), Ok(None));
     }
 
     #[test]
@@ -488,7 +603,11 @@ mod tests {
             ),
             (&uri("/b/k?X-Amz-%53ignature=x&Signature=s"), &none),
         ] {
-            assert_eq!(Signature::of(url, headers), Err(MixedSignatures), "{url}");
+            assert_eq!(
+                Signature::of(&AuthQuery::of(url), headers),
+                Err(MixedSignatures),
+                "{url}"
+            );
         }
         // s3s ignores an Authorization value that is not UTF-8, and a header with two UTF-8
         // values: so does the policy's view, and the query's signature is the one verified.
@@ -501,13 +620,16 @@ mod tests {
         twice.append(http::header::AUTHORIZATION, "AWS A:s".parse().unwrap());
         for headers in [&binary, &twice] {
             assert_eq!(
-                Signature::of(&presigned_v2, headers),
+                Signature::of(&AuthQuery::of(&presigned_v2), headers),
                 Ok(Some(Signature {
                     in_query: true,
                     v4: false
                 }))
             );
-            assert_eq!(Signature::of(&uri("/b/k"), headers), Ok(None));
+            assert_eq!(
+                Signature::of(&AuthQuery::of(&uri("/b/k")), headers),
+                Ok(None)
+            );
         }
         // The one UTF-8 value beside one that is not is what s3s verifies; UTF-8 beyond ASCII
         // (a made-up region) counts; only `AWS <key>:<signature>` is SigV2.
@@ -519,7 +641,9 @@ mod tests {
                     http::HeaderValue::from_bytes(value).unwrap(),
                 );
             }
-            Signature::of(&uri("/b/k"), &headers).unwrap().map(|s| s.v4)
+            Signature::of(&AuthQuery::of(&uri("/b/k")), &headers)
+                .unwrap()
+                .map(|s| s.v4)
         };
         let v4_region = "AWS4-HMAC-SHA256 Credential=A/20261207/\u{e9}/s3/aws4_request";
         assert_eq!(

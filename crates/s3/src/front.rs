@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 
-use http::{HeaderMap, HeaderValue, Request, Response, StatusCode, Uri};
+use http::{HeaderMap, HeaderValue, Request, Response, StatusCode};
 use podpass_control::sealing::KeyRing;
 use podpass_session::{OpenError, SessionClaims};
 use s3s::service::S3Service;
@@ -16,7 +16,7 @@ use s3s::{Body, S3Error, S3ErrorCode};
 use std::future::Future;
 use std::pin::Pin;
 
-use crate::actions::{MixedSignatures, Signature, query_value};
+use crate::actions::{AuthQuery, MixedSignatures, Signature};
 use crate::audit::{AuditDecision, AuditEvent, AuditLog};
 use crate::keys::SessionKeys;
 use crate::metrics::{S3Metrics, UNKNOWN_OPERATION};
@@ -72,7 +72,7 @@ fn new_request_id() -> String {
 }
 
 /// The access key id of a SigV4 or SigV2 `Authorization` header or presigned URL.
-fn claimed_access_key_id(headers: &HeaderMap, uri: &Uri) -> Option<String> {
+fn claimed_access_key_id(headers: &HeaderMap, query: &AuthQuery<'_>) -> Option<String> {
     if let Some(authorization) = headers
         .get(http::header::AUTHORIZATION)
         .and_then(|v| std::str::from_utf8(v.as_bytes()).ok())
@@ -84,28 +84,25 @@ fn claimed_access_key_id(headers: &HeaderMap, uri: &Uri) -> Option<String> {
         let v2 = authorization.strip_prefix("AWS ")?;
         return v2.split_once(':').map(|(key, _)| key.trim().to_owned());
     }
-    if let Some(credential) = query_value(uri, "X-Amz-Credential") {
+    if let Some(credential) = query.credential() {
         return credential.split('/').next().map(str::to_owned);
     }
-    query_value(uri, "AWSAccessKeyId")
+    query.access_key_id()
 }
 
 /// The session token of a request, from its header or, for presigned URLs (SigV4 or SigV2),
 /// its query.
-fn session_token(headers: &HeaderMap, uri: &Uri) -> Option<String> {
+fn session_token(headers: &HeaderMap, query: &AuthQuery<'_>) -> Option<String> {
     headers
         .get("x-amz-security-token")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned)
-        .or_else(|| query_value(uri, "X-Amz-Security-Token"))
-        .or_else(|| query_value(uri, "x-amz-security-token"))
+        .or_else(|| query.security_token())
 }
 
 /// SigV2 presigned URLs carry the signed `x-amz-*` headers (the session token among them) as
 /// query parameters; s3s only reads them from the headers, so put them back there.
-fn promote_v2_query_headers(request: &mut Request<Body>) {
-    let presigned_v2 = query_value(request.uri(), "AWSAccessKeyId").is_some()
-        && query_value(request.uri(), "Signature").is_some();
+fn promote_v2_query_headers(request: &mut Request<Body>, presigned_v2: bool) {
     let Some(query) = request.uri().query().filter(|_| presigned_v2) else {
         return;
     };
@@ -144,13 +141,18 @@ fn parse_request_time(text: &str) -> Option<i64> {
 /// Refuses what s3s does not check of a request's time: a SigV2 header signature outside
 /// the 15-minute window (s3s requires a date but never compares it), and a SigV4 presigned
 /// URL valid for more than seven days. SigV4 headers and both presigned forms' expiry are
-/// checked by s3s.
-fn check_request_time(headers: &HeaderMap, uri: &Uri, now: i64) -> Result<(), S3Error> {
-    let sigv2_header = headers
-        .get(http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|auth| auth.starts_with("AWS "));
-    if sigv2_header {
+/// checked by s3s. `signature`: how s3s reads the request's signature.
+fn check_request_time(
+    signature: Option<Signature>,
+    headers: &HeaderMap,
+    query: &AuthQuery<'_>,
+    now: i64,
+) -> Result<(), S3Error> {
+    let sigv2_header = Some(Signature {
+        in_query: false,
+        v4: false,
+    });
+    if signature == sigv2_header {
         // `x-amz-date` overrides `Date`, as in AWS's SigV2.
         let date = headers
             .get("x-amz-date")
@@ -169,7 +171,7 @@ fn check_request_time(headers: &HeaderMap, uri: &Uri, now: i64) -> Result<(), S3
             ));
         }
     }
-    if let Some(expires) = query_value(uri, "X-Amz-Expires") {
+    if let Some(expires) = query.expires() {
         let invalid = |message: &'static str| {
             S3Error::with_message(S3ErrorCode::AuthorizationQueryParametersError, message)
         };
@@ -236,9 +238,9 @@ impl S3Front {
         &self,
         info: &mut RequestInfo,
         headers: &HeaderMap,
-        uri: &Uri,
+        query: &AuthQuery<'_>,
     ) -> Result<(), S3Error> {
-        let Some(token) = session_token(headers, uri) else {
+        let Some(token) = session_token(headers, query) else {
             return Ok(());
         };
         let Some(access_key_id) = &info.access_key_id else {
@@ -263,13 +265,13 @@ impl S3Front {
     async fn authenticate_early(
         &self,
         info: &mut RequestInfo,
-        request: &Request<Body>,
+        headers: &HeaderMap,
+        query: &AuthQuery<'_>,
     ) -> Result<(), S3Error> {
-        info.signature = Signature::of(request.uri(), request.headers())
-            .map_err(|MixedSignatures| mixed_signatures())?;
-        check_request_time(request.headers(), request.uri(), podpass_control::now())?;
-        self.open_session(info, request.headers(), request.uri())
-            .await
+        info.signature =
+            Signature::of(query, headers).map_err(|MixedSignatures| mixed_signatures())?;
+        check_request_time(info.signature, headers, query, podpass_control::now())?;
+        self.open_session(info, headers, query).await
     }
 
     fn audit_refusal(&self, info: &RequestInfo, operation: &str, resource: &str, reason: String) {
@@ -317,20 +319,26 @@ impl S3Front {
             .get::<axum::extract::ConnectInfo<SocketAddr>>()
             .map(|info| info.0.ip().to_string())
             .unwrap_or_default();
+        // A cheap copy (shared bytes) that the query's parameters borrow from while the
+        // request's headers change.
+        let uri = request.uri().clone();
+        let query = AuthQuery::of(&uri);
         let mut info = RequestInfo {
             request_id: new_request_id(),
             source_ip,
             secure: self.secure,
             session: None,
-            access_key_id: claimed_access_key_id(request.headers(), request.uri()),
+            access_key_id: claimed_access_key_id(request.headers(), &query),
             signature: None,
             trace,
         };
-        promote_v2_query_headers(&mut request);
+        promote_v2_query_headers(&mut request, query.presigned_v2());
         let method = request.method().clone();
         let path = request.uri().path().to_owned();
         if self.authorize
-            && let Err(error) = self.authenticate_early(&mut info, &request).await
+            && let Err(error) = self
+                .authenticate_early(&mut info, request.headers(), &query)
+                .await
         {
             let reason = format!(
                 "{}: {}",
@@ -412,6 +420,7 @@ impl tower::Service<Request<axum::body::Body>> for S3Front {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http::Uri;
 
     #[test]
     fn finds_the_claimed_access_key_in_header_and_query() {
@@ -424,30 +433,33 @@ mod tests {
         );
         let plain: Uri = "/b/k".parse().unwrap();
         assert_eq!(
-            claimed_access_key_id(&headers, &plain).as_deref(),
+            claimed_access_key_id(&headers, &AuthQuery::of(&plain)).as_deref(),
             Some("ASIAEXAMPLE")
         );
         let presigned: Uri = "/b/k?X-Amz-Credential=AKIAX%2F20261128%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Security-Token=t%2B1"
             .parse()
             .unwrap();
         assert_eq!(
-            claimed_access_key_id(&HeaderMap::new(), &presigned).as_deref(),
+            claimed_access_key_id(&HeaderMap::new(), &AuthQuery::of(&presigned)).as_deref(),
             Some("AKIAX")
         );
         assert_eq!(
-            session_token(&HeaderMap::new(), &presigned).as_deref(),
+            session_token(&HeaderMap::new(), &AuthQuery::of(&presigned)).as_deref(),
             Some("t+1")
         );
-        assert_eq!(claimed_access_key_id(&HeaderMap::new(), &plain), None);
+        assert_eq!(
+            claimed_access_key_id(&HeaderMap::new(), &AuthQuery::of(&plain)),
+            None
+        );
         let v2: Uri = "/b/k?AWSAccessKeyId=ASIAV2&Signature=s&x-amz-security-token=tok&Expires=1"
             .parse()
             .unwrap();
         assert_eq!(
-            claimed_access_key_id(&HeaderMap::new(), &v2).as_deref(),
+            claimed_access_key_id(&HeaderMap::new(), &AuthQuery::of(&v2)).as_deref(),
             Some("ASIAV2")
         );
         assert_eq!(
-            session_token(&HeaderMap::new(), &v2).as_deref(),
+            session_token(&HeaderMap::new(), &AuthQuery::of(&v2)).as_deref(),
             Some("tok")
         );
         let mut v2_header = HeaderMap::new();
@@ -456,7 +468,7 @@ mod tests {
             "AWS AKIAV2:c2ln".parse().unwrap(),
         );
         assert_eq!(
-            claimed_access_key_id(&v2_header, &plain).as_deref(),
+            claimed_access_key_id(&v2_header, &AuthQuery::of(&plain)).as_deref(),
             Some("AKIAV2")
         );
     }
@@ -473,6 +485,13 @@ mod tests {
             token_error(&OpenError::KeyIdMismatch).code(),
             &S3ErrorCode::InvalidToken
         );
+    }
+
+    /// `check_request_time` as the layer calls it.
+    fn check_time(headers: &HeaderMap, uri: &Uri, now: i64) -> Result<(), S3Error> {
+        let query = AuthQuery::of(uri);
+        let signature = Signature::of(&query, headers).expect("one signature");
+        check_request_time(signature, headers, &query, now)
     }
 
     #[test]
@@ -496,21 +515,21 @@ mod tests {
             )
             .unwrap()
         };
-        assert!(check_request_time(&signed_at(&at(now - 60)), &uri, now).is_ok());
-        assert!(check_request_time(&signed_at(&at(now + 60)), &uri, now).is_ok());
+        assert!(check_time(&signed_at(&at(now - 60)), &uri, now).is_ok());
+        assert!(check_time(&signed_at(&at(now + 60)), &uri, now).is_ok());
         for stale in [at(now - 86_400), at(now - 901), at(now + 901)] {
-            let error = check_request_time(&signed_at(&stale), &uri, now).unwrap_err();
+            let error = check_time(&signed_at(&stale), &uri, now).unwrap_err();
             assert_eq!(error.code(), &S3ErrorCode::RequestTimeTooSkewed, "{stale}");
         }
-        let error = check_request_time(&signed_at("garbage"), &uri, now).unwrap_err();
+        let error = check_time(&signed_at("garbage"), &uri, now).unwrap_err();
         assert_eq!(error.code(), &S3ErrorCode::AccessDenied);
         let mut no_date = signed_at("x");
         no_date.remove(http::header::DATE);
-        assert!(check_request_time(&no_date, &uri, now).is_err());
+        assert!(check_time(&no_date, &uri, now).is_err());
         // x-amz-date wins over Date.
         let mut both = signed_at(&at(now - 86_400));
         both.insert("x-amz-date", at(now).parse().unwrap());
-        assert!(check_request_time(&both, &uri, now).is_ok());
+        assert!(check_time(&both, &uri, now).is_ok());
     }
 
     #[test]
@@ -518,9 +537,9 @@ mod tests {
         let headers = HeaderMap::new();
         let url =
             |expires: &str| -> Uri { format!("/b/k?X-Amz-Expires={expires}").parse().unwrap() };
-        assert!(check_request_time(&headers, &url("604800"), 0).is_ok());
+        assert!(check_time(&headers, &url("604800"), 0).is_ok());
         for bad in ["604801", "-1", "soon"] {
-            let error = check_request_time(&headers, &url(bad), 0).unwrap_err();
+            let error = check_time(&headers, &url(bad), 0).unwrap_err();
             assert_eq!(
                 error.code(),
                 &S3ErrorCode::AuthorizationQueryParametersError,
