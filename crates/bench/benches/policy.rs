@@ -6,6 +6,7 @@
 
 use std::hint::black_box;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use cedar_policy::{
     Authorizer, Context, Decision as CedarDecision, Entities, EntityId, EntityTypeName, EntityUid,
@@ -16,7 +17,7 @@ use podpass_bench::policy::{
     CEDAR_ACTION_TYPE, CEDAR_PRINCIPAL_TYPE, CEDAR_RESOURCE_TYPE, Case, Scenario, generated,
     irsa_role,
 };
-use podpass_policy::{Request, evaluate};
+use podpass_policy::{PrincipalContext, Request, evaluate};
 
 /// Cedar's side of a scenario, prepared once.
 struct Cedar {
@@ -102,6 +103,14 @@ fn bench_scenario(c: &mut Criterion, scenario: &Scenario) {
     for case in &scenario.cases {
         group.bench_function(format!("podpass/{}", case.label), |b| {
             b.iter(|| evaluate(&scenario.iam, &podpass_request(scenario, black_box(case))))
+        });
+        // As podpass's endpoints do: the caller's principal context kept across requests.
+        let caller: Arc<PrincipalContext> = scenario.principal.clone().into();
+        group.bench_function(format!("podpass-kept-principal/{}", case.label), |b| {
+            b.iter(|| {
+                let request = Request::new(caller.clone(), &case.action, case.resource.as_str());
+                evaluate(&scenario.iam, black_box(&request))
+            })
         });
         let prebuilt = podpass_request(scenario, case);
         group.bench_function(format!("podpass-prebuilt/{}", case.label), |b| {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use podpass_policy::{
     Decision, IamUser, NamedPolicy, Policy, PolicyError, PolicyKind, PolicySet, PolicyType,
-    Principal, Request, RoleSession, catalogue, evaluate, evaluate_explained,
+    Principal, PrincipalContext, Request, RoleSession, catalogue, evaluate, evaluate_explained,
 };
 use podpass_session::SessionClaims;
 use podpass_store::{Holder, Role, Store, StoreError, User};
@@ -216,7 +216,12 @@ fn session_principal(session: &SessionClaims, role_tags: &[podpass_store::Tag]) 
 }
 
 /// The standard request context of a call: the time and the caller's address.
-pub fn request(principal: Principal, action: &str, resource: &str, ctx: &Ctx) -> Request {
+pub fn request(
+    principal: Arc<PrincipalContext>,
+    action: &str,
+    resource: &str,
+    ctx: &Ctx,
+) -> Request {
     Request::new(principal, action, resource)
         .with_time(jiff::Timestamp::now())
         .with("aws:SourceIp", ctx.source_ip.to_string())
@@ -247,7 +252,8 @@ impl Control {
             Caller::Root { account, .. } => Ok(Arc::new(CallerPolicies {
                 principal: Principal::AccountRoot {
                     account: account.clone(),
-                },
+                }
+                .into(),
                 policies: root_policies(),
             })),
             Caller::Session(session) => {
@@ -256,7 +262,7 @@ impl Control {
                     .caller_policies(key, async {
                         let (principal, policies) = self.session_context(session).await?;
                         Ok(CallerPolicies {
-                            principal,
+                            principal: principal.into(),
                             policies,
                         })
                     })
@@ -270,7 +276,7 @@ impl Control {
                             .await
                             .map_err(Error::internal)?;
                         Ok(CallerPolicies {
-                            principal,
+                            principal: principal.into(),
                             policies,
                         })
                     })

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use moka::future::Cache;
 use podpass_arn::Arn;
-use podpass_policy::{NamedPolicy, Policy, PolicyKind, PolicySet, PolicyType, Principal};
+use podpass_policy::{NamedPolicy, Policy, PolicyKind, PolicySet, PolicyType, PrincipalContext};
 use podpass_store::{Cluster, OidcProvider, PodIdentityAssociation, Role, Store, StoreError};
 
 use crate::error::{Error, Result};
@@ -66,8 +66,8 @@ pub enum CallerKey {
 
 /// A caller's principal (with its tags) and the policies that apply to it.
 pub struct CallerPolicies {
-    /// The principal, as the policy engine sees it.
-    pub principal: Principal,
+    /// The principal, as the policy engine sees it, with the keys derived from it.
+    pub principal: Arc<PrincipalContext>,
     /// Its identity policies, boundary and session policies.
     pub policies: PolicySet,
 }
@@ -269,10 +269,11 @@ impl IamCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use podpass_policy::Principal;
 
     fn policies() -> CallerPolicies {
         CallerPolicies {
-            principal: Principal::Anonymous,
+            principal: Principal::Anonymous.into(),
             policies: PolicySet::default(),
         }
     }

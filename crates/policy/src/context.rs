@@ -1,5 +1,7 @@
 //! The request being authorized: who, what action, which resource, and the context keys.
 
+use std::sync::Arc;
+
 use crate::pattern::VariableSource;
 
 /// The partition podpass serves.
@@ -101,14 +103,6 @@ impl Principal {
         }
     }
 
-    /// `aws:PrincipalArn`: the role ARN (not the session ARN) for role sessions.
-    pub fn principal_arn(&self) -> Option<String> {
-        match self {
-            Principal::AssumedRole(s) => Some(role_arn(s)),
-            other => other.arn(),
-        }
-    }
-
     /// `aws:PrincipalType`.
     pub fn principal_type(&self) -> &'static str {
         match self {
@@ -150,14 +144,16 @@ impl ContextValue {
     }
 }
 
-/// A request to authorize. Build it once per request; evaluation borrows it.
+/// Who makes requests, with what evaluation derives from them: their ARNs and the
+/// principal's global keys (`aws:PrincipalArn`, `aws:PrincipalAccount`, `aws:userid`,
+/// `aws:username`, `aws:PrincipalType`, `aws:PrincipalTag/*`, `aws:FederatedProvider`, ...).
+/// Built once per caller and shared by its requests, since deriving them (ARNs formatted, keys
+/// lowercased) costs more than most decisions.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Request {
+pub struct PrincipalContext {
     principal: Principal,
-    principal_arns: PrincipalArns,
-    action: String,
-    resource: String,
-    keys: Vec<(Box<str>, ContextValue)>,
+    arns: PrincipalArns,
+    keys: ContextKeys,
 }
 
 /// ARNs computed once for principal matching.
@@ -169,88 +165,149 @@ pub(crate) struct PrincipalArns {
     pub role: Option<String>,
 }
 
-impl Request {
-    /// A request by `principal` for `action` on `resource`, with the principal-derived
-    /// global keys (`aws:PrincipalArn`, `aws:PrincipalAccount`, `aws:userid`, `aws:username`,
-    /// `aws:PrincipalType`, `aws:PrincipalTag/*`, `aws:FederatedProvider`, ...) already set.
-    pub fn new(principal: Principal, action: &str, resource: impl Into<String>) -> Self {
-        let principal_arns = PrincipalArns {
+impl PrincipalContext {
+    /// `principal` with its ARNs and keys derived.
+    pub fn new(principal: Principal) -> Self {
+        let arns = PrincipalArns {
             identity: principal.arn(),
             role: match &principal {
                 Principal::AssumedRole(session) => Some(role_arn(session)),
                 _ => None,
             },
         };
-        let mut request = Request {
-            principal_arns,
+        let keys = principal_keys(&principal, &arns);
+        PrincipalContext {
+            principal,
+            arns,
+            keys,
+        }
+    }
+
+    /// The caller.
+    pub fn principal(&self) -> &Principal {
+        &self.principal
+    }
+}
+
+impl From<Principal> for Arc<PrincipalContext> {
+    fn from(principal: Principal) -> Self {
+        Arc::new(PrincipalContext::new(principal))
+    }
+}
+
+/// The keys derived from `principal` (whose ARNs are `arns`).
+fn principal_keys(principal: &Principal, arns: &PrincipalArns) -> ContextKeys {
+    let mut keys = ContextKeys::default();
+    keys.set("aws:PrincipalType", principal.principal_type());
+    // The role's ARN, not the session's, for a role session.
+    if let Some(arn) = arns.role.as_ref().or(arns.identity.as_ref()) {
+        keys.set("aws:PrincipalArn", arn.as_str());
+    }
+    if let Some(account) = principal.account() {
+        keys.set("aws:PrincipalAccount", account);
+    }
+    let tags = match principal {
+        Principal::AccountRoot { account } => {
+            keys.set("aws:userid", account.as_str());
+            &[][..]
+        }
+        Principal::AssumedRole(s) => {
+            keys.set("aws:userid", format!("{}:{}", s.role_id, s.session_name));
+            if let Some(id) = &s.source_identity {
+                keys.set("aws:SourceIdentity", id.as_str());
+            }
+            &s.tags[..]
+        }
+        Principal::User(u) => {
+            keys.set("aws:userid", u.user_id.as_str());
+            keys.set("aws:username", u.name.as_str());
+            &u.tags[..]
+        }
+        Principal::WebIdentity { provider_arn } => {
+            keys.set("aws:FederatedProvider", provider_arn.as_str());
+            &[][..]
+        }
+        Principal::Service { name } => {
+            keys.set("aws:PrincipalServiceName", name.as_str());
+            keys.set("aws:PrincipalIsAWSService", "true");
+            &[][..]
+        }
+        Principal::Anonymous => &[][..],
+    };
+    for (key, value) in tags {
+        keys.set(&format!("aws:PrincipalTag/{key}"), value.as_str());
+    }
+    keys
+}
+
+/// Context keys, lowercased, in the order they were first set.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct ContextKeys(Vec<(Box<str>, ContextValue)>);
+
+impl ContextKeys {
+    fn set(&mut self, key: &str, value: impl Into<String>) {
+        self.set_value(key, ContextValue::Single(value.into()));
+    }
+
+    fn set_value(&mut self, key: &str, value: ContextValue) {
+        let key = key.to_lowercase();
+        match self.0.iter_mut().find(|(k, _)| **k == *key) {
+            Some((_, slot)) => *slot = value,
+            None => self.0.push((key.into_boxed_str(), value)),
+        }
+    }
+
+    fn get(&self, key: &str) -> Option<&ContextValue> {
+        self.0.iter().find(|(k, _)| **k == *key).map(|(_, v)| v)
+    }
+}
+
+/// A request to authorize. Build it once per request; evaluation borrows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    principal: Arc<PrincipalContext>,
+    action: String,
+    resource: String,
+    /// The request's own keys; a key set here hides the principal's key of that name.
+    keys: ContextKeys,
+}
+
+impl Request {
+    /// A request by `principal` (a [`Principal`], or the [`PrincipalContext`] of a caller
+    /// kept across its requests) for `action` on `resource`, with the principal's keys set.
+    pub fn new(
+        principal: impl Into<Arc<PrincipalContext>>,
+        action: &str,
+        resource: impl Into<String>,
+    ) -> Self {
+        Request {
+            principal: principal.into(),
             action: action.to_lowercase(),
             resource: resource.into(),
-            keys: Vec::new(),
-            principal: Principal::Anonymous,
-        };
-        request.derive_principal_keys(&principal);
-        request.principal = principal;
-        request
-    }
-
-    fn derive_principal_keys(&mut self, principal: &Principal) {
-        self.set("aws:PrincipalType", principal.principal_type());
-        if let Some(arn) = principal.principal_arn() {
-            self.set("aws:PrincipalArn", arn);
-        }
-        if let Some(account) = principal.account() {
-            self.set("aws:PrincipalAccount", account);
-        }
-        let tags = match principal {
-            Principal::AccountRoot { account } => {
-                self.set("aws:userid", account.as_str());
-                &[][..]
-            }
-            Principal::AssumedRole(s) => {
-                self.set("aws:userid", format!("{}:{}", s.role_id, s.session_name));
-                if let Some(id) = &s.source_identity {
-                    self.set("aws:SourceIdentity", id.as_str());
-                }
-                &s.tags[..]
-            }
-            Principal::User(u) => {
-                self.set("aws:userid", u.user_id.as_str());
-                self.set("aws:username", u.name.as_str());
-                &u.tags[..]
-            }
-            Principal::WebIdentity { provider_arn } => {
-                self.set("aws:FederatedProvider", provider_arn.as_str());
-                &[][..]
-            }
-            Principal::Service { name } => {
-                self.set("aws:PrincipalServiceName", name.as_str());
-                self.set("aws:PrincipalIsAWSService", "true");
-                &[][..]
-            }
-            Principal::Anonymous => &[][..],
-        };
-        for (key, value) in tags {
-            self.set(&format!("aws:PrincipalTag/{key}"), value.as_str());
+            keys: ContextKeys::default(),
         }
     }
 
-    /// Every context key (lowercased) with its value, in the order they were set.
+    /// Every context key (lowercased) with its value: the principal's, then the request's.
     pub fn context(&self) -> impl Iterator<Item = (&str, &ContextValue)> {
-        self.keys.iter().map(|(key, value)| (&**key, value))
+        let hidden = |key: &str| self.keys.get(key).is_some();
+        self.principal
+            .keys
+            .0
+            .iter()
+            .filter(move |(key, _)| !hidden(key))
+            .chain(&self.keys.0)
+            .map(|(key, value)| (&**key, value))
     }
 
     /// Sets a single-valued context key (name case-insensitive), replacing any previous value.
     pub fn set(&mut self, key: &str, value: impl Into<String>) {
-        self.set_value(key, ContextValue::Single(value.into()));
+        self.keys.set(key, value);
     }
 
     /// Sets a context key to a single or multi value, replacing any previous value.
     pub fn set_value(&mut self, key: &str, value: ContextValue) {
-        let key = key.to_lowercase();
-        match self.keys.iter_mut().find(|(k, _)| **k == *key) {
-            Some((_, slot)) => *slot = value,
-            None => self.keys.push((key.into_boxed_str(), value)),
-        }
+        self.keys.set_value(key, value);
     }
 
     /// Builder form of [`Request::set`].
@@ -309,7 +366,7 @@ impl Request {
 
     /// The caller.
     pub fn principal(&self) -> &Principal {
-        &self.principal
+        &self.principal.principal
     }
 
     /// The action, lowercased.
@@ -332,11 +389,11 @@ impl Request {
 
     /// Lookup by an already-lowercased key (compiled policies store keys lowercased).
     pub(crate) fn get_lowercase(&self, key: &str) -> Option<&ContextValue> {
-        self.keys.iter().find(|(k, _)| **k == *key).map(|(_, v)| v)
+        self.keys.get(key).or_else(|| self.principal.keys.get(key))
     }
 
     pub(crate) fn principal_arns(&self) -> &PrincipalArns {
-        &self.principal_arns
+        &self.principal.arns
     }
 }
 
@@ -391,6 +448,43 @@ mod tests {
         assert_eq!(
             r.principal().arn().as_deref(),
             Some("arn:aws:sts::111122223333:assumed-role/app/pod-1")
+        );
+    }
+
+    #[test]
+    fn a_shared_principal_context_serves_many_requests_and_request_keys_win() {
+        let caller: Arc<PrincipalContext> = session().into();
+        let first = Request::new(caller.clone(), "s3:GetObject", "*");
+        let second = Request::new(caller.clone(), "s3:PutObject", "*")
+            .with("aws:SourceIdentity", "bob")
+            .with("aws:SourceIp", "10.0.0.1");
+        assert_eq!(Arc::strong_count(&caller), 3);
+        assert_eq!(first, Request::new(session(), "s3:GetObject", "*"));
+        assert_eq!(
+            single(&first, "aws:SourceIdentity").as_deref(),
+            Some("alice")
+        );
+        assert_eq!(
+            single(&second, "aws:SourceIdentity").as_deref(),
+            Some("bob")
+        );
+        let keys: Vec<&str> = second.context().map(|(key, _)| key).collect();
+        assert_eq!(
+            keys.iter()
+                .filter(|key| **key == "aws:sourceidentity")
+                .count(),
+            1
+        );
+        assert_eq!(keys.first(), Some(&"aws:principaltype"));
+        assert_eq!(keys.last(), Some(&"aws:sourceip"));
+        assert_eq!(
+            second
+                .context()
+                .find(|(key, _)| *key == "aws:sourceidentity"),
+            Some((
+                "aws:sourceidentity",
+                &ContextValue::Single("bob".to_owned())
+            ))
         );
     }
 

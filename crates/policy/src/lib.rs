@@ -18,7 +18,9 @@ mod span;
 mod unique;
 
 pub use condition::{Clause, Operator, SetQualifier};
-pub use context::{ContextValue, IamUser, PARTITION, Principal, Request, RoleSession};
+pub use context::{
+    ContextValue, IamUser, PARTITION, Principal, PrincipalContext, Request, RoleSession,
+};
 pub use document::{
     Effect, Matcher, Policy, PolicyKind, Statement, VERSION_2012, non_whitespace_chars,
 };

@@ -1,12 +1,13 @@
 //! Authorization of every S3 operation: the caller's identity policies, session policies and
 //! boundary together with the bucket policy, evaluated by the IAM engine as S3 would.
 
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, LazyLock};
 
 use podpass_control::{Caller, Control};
 use podpass_policy::{
-    ContextValue, Decision, PolicySet, Principal, Request, evaluate, evaluate_explained,
+    ContextValue, Decision, PolicySet, Principal, PrincipalContext, Request, evaluate,
+    evaluate_explained,
 };
 use podpass_session::ACCESS_KEY_ID_PREFIX;
 use s3s::access::{S3Access, S3AccessContext};
@@ -24,6 +25,13 @@ use crate::objects::{TagReader, tagging};
 
 /// Who signed the request; `None`: nobody (anonymous).
 type Signer = Option<Caller>;
+
+/// The principal of unsigned requests, shared by all of them.
+fn anonymous() -> Arc<PrincipalContext> {
+    static ANONYMOUS: LazyLock<Arc<PrincipalContext>> =
+        LazyLock::new(|| Principal::Anonymous.into());
+    ANONYMOUS.clone()
+}
 
 /// The ARN the audit trail names the signer by.
 fn signer_arn(signer: &Signer) -> String {
@@ -144,7 +152,8 @@ impl Authorizer {
             Some(Caller::Root { account, .. }) => (
                 Principal::AccountRoot {
                     account: account.clone(),
-                },
+                }
+                .into(),
                 PolicySet::default(),
             ),
             Some(signer) => {
@@ -155,7 +164,7 @@ impl Authorizer {
                     .map_err(|error| internal(&info.request_id, &error))?;
                 (compiled.principal.clone(), compiled.policies.clone())
             }
-            None => (Principal::Anonymous, PolicySet::default()),
+            None => (anonymous(), PolicySet::default()),
         };
         policies.resource = bucket_policy.map(|stored| stored.compiled.clone());
         let mut request = Request::new(principal, target.action, target.resource.as_str())

@@ -7,7 +7,7 @@ use podpass_awsproto::{AwsError, MemberType, RenderedResponse, Validation, XmlWr
 use podpass_control::simulate::arn_principal;
 use podpass_policy::{
     ContextValue, Decision, Explanation, NamedPolicy, PolicyKind, PolicySet, PolicyType, Principal,
-    Request, Span, evaluate, evaluate_explained,
+    PrincipalContext, Request, Span, evaluate, evaluate_explained,
 };
 
 use podpass_control::iam::{DocumentUse, check_document};
@@ -197,6 +197,8 @@ fn evaluate_all(simulation: Simulation, principal: Principal) -> (Vec<Evaluation
         identity: vec![boundary],
         ..PolicySet::default()
     });
+    // Derived once for every action and resource simulated.
+    let principal: Arc<PrincipalContext> = principal.into();
     let mut results = Vec::new();
     for action in &simulation.actions {
         for resource in &simulation.resources {

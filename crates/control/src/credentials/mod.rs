@@ -14,8 +14,10 @@ mod pod_identity;
 mod session_token;
 mod web_identity;
 
+use std::sync::Arc;
+
 use podpass_policy::{
-    Decision, NamedPolicy, Policy, PolicyKind, PolicySet, PolicyType, Principal, Request,
+    Decision, NamedPolicy, Policy, PolicyKind, PolicySet, PolicyType, PrincipalContext, Request,
     SizedDocument, check_size, evaluate_trust, evaluate_trust_explained,
 };
 use podpass_session::{Credentials, SessionClaims, SessionIdentity, SessionKind, SessionTag};
@@ -65,7 +67,7 @@ pub struct Issued {
 /// A trust policy's question for one issuance: who asks, with which policies, and the
 /// operation's own context keys.
 struct TrustQuery<'a> {
-    principal: Principal,
+    principal: Arc<PrincipalContext>,
     policies: &'a PolicySet,
     /// Adds the operation's context keys to a request for one action.
     context: &'a (dyn Fn(Request) -> Request + Sync),

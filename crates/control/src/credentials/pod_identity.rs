@@ -4,9 +4,9 @@
 //! <https://docs.aws.amazon.com/eks/latest/APIReference/API_auth_AssumeRoleForPodIdentity.html>,
 //! <https://docs.aws.amazon.com/eks/latest/userguide/pod-id-abac.html>
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
-use podpass_policy::{PolicySet, Principal, Request};
+use podpass_policy::{PolicySet, Principal, PrincipalContext, Request};
 use podpass_session::{SessionKind, SessionTag};
 use podpass_store::{Cluster, PodIdentityAssociation, StoreError};
 use podpass_token::{Claims, VerifyError};
@@ -20,6 +20,17 @@ use crate::{Asker, Control, Ctx, Decided, Error, Invalid, Result};
 pub const AUDIENCE: &str = "pods.eks.amazonaws.com";
 /// The service principal roles trust for Pod Identity.
 pub const SERVICE_PRINCIPAL: &str = "pods.eks.amazonaws.com";
+
+/// EKS Pod Identity's service principal, as every trust decision of an issuance sees it.
+fn service_principal() -> Arc<PrincipalContext> {
+    static SERVICE: LazyLock<Arc<PrincipalContext>> = LazyLock::new(|| {
+        Principal::Service {
+            name: SERVICE_PRINCIPAL.to_owned(),
+        }
+        .into()
+    });
+    SERVICE.clone()
+}
 /// Lifetime of Pod Identity credentials (EKS issues six-hour sessions).
 const DURATION: i64 = 6 * 3600;
 /// Sessions chained to a target role are capped at one hour, as any role chaining.
@@ -287,9 +298,7 @@ impl Control {
         let no_policies = PolicySet::default();
         let first_context = context(None);
         let query = TrustQuery {
-            principal: Principal::Service {
-                name: SERVICE_PRINCIPAL.to_owned(),
-            },
+            principal: service_principal(),
             policies: &no_policies,
             context: &first_context,
         };
@@ -332,7 +341,7 @@ impl Control {
         let (principal, session_policies) = self.session_context(&first_session).await?;
         let target_context = context(association.external_id.as_deref());
         let query = TrustQuery {
-            principal,
+            principal: principal.into(),
             policies: &session_policies,
             context: &target_context,
         };

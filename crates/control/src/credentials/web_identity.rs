@@ -117,7 +117,8 @@ impl Control {
         let query = TrustQuery {
             principal: Principal::WebIdentity {
                 provider_arn: provider_arn.clone(),
-            },
+            }
+            .into(),
             policies: &no_policies,
             context: &context,
         };
