@@ -1,6 +1,6 @@
 //! The request being authorized: who, what action, which resource, and the context keys.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use crate::pattern::VariableSource;
 
@@ -260,6 +260,45 @@ impl ContextKeys {
     fn get(&self, key: &str) -> Option<&ContextValue> {
         self.0.iter().find(|(k, _)| **k == *key).map(|(_, v)| v)
     }
+
+    fn remove(&mut self, key: &str) {
+        self.0.retain(|(k, _)| **k != *key);
+    }
+}
+
+/// `aws:CurrentTime` and `aws:EpochTime` of one instant, written out only if a policy reads
+/// them: most decisions never do, and formatting the time costs more than many of them.
+#[derive(Debug, Clone)]
+struct RequestTime {
+    now: jiff::Timestamp,
+    current: OnceLock<ContextValue>,
+    epoch: OnceLock<ContextValue>,
+}
+
+impl PartialEq for RequestTime {
+    fn eq(&self, other: &Self) -> bool {
+        self.now == other.now
+    }
+}
+
+impl Eq for RequestTime {}
+
+impl RequestTime {
+    const KEYS: [&'static str; 2] = ["aws:currenttime", "aws:epochtime"];
+
+    fn get(&self, key: &str) -> Option<&ContextValue> {
+        match key {
+            "aws:currenttime" => Some(
+                self.current
+                    .get_or_init(|| ContextValue::Single(self.now.to_string())),
+            ),
+            "aws:epochtime" => Some(
+                self.epoch
+                    .get_or_init(|| ContextValue::Single(self.now.as_second().to_string())),
+            ),
+            _ => None,
+        }
+    }
 }
 
 /// A request to authorize. Build it once per request; evaluation borrows it.
@@ -268,8 +307,10 @@ pub struct Request {
     principal: Arc<PrincipalContext>,
     action: String,
     resource: String,
-    /// The request's own keys; a key set here hides the principal's key of that name.
+    /// The request's own keys; a key set here hides the time's and the principal's key of
+    /// that name.
     keys: ContextKeys,
+    time: Option<RequestTime>,
 }
 
 impl Request {
@@ -285,19 +326,28 @@ impl Request {
             action: action.to_lowercase(),
             resource: resource.into(),
             keys: ContextKeys::default(),
+            time: None,
         }
     }
 
-    /// Every context key (lowercased) with its value: the principal's, then the request's.
+    /// Every context key (lowercased) with its value: the principal's, the time's, then the
+    /// request's.
     pub fn context(&self) -> impl Iterator<Item = (&str, &ContextValue)> {
-        let hidden = |key: &str| self.keys.get(key).is_some();
-        self.principal
+        let principal = self
+            .principal
             .keys
             .0
             .iter()
-            .filter(move |(key, _)| !hidden(key))
-            .chain(&self.keys.0)
-            .map(|(key, value)| (&**key, value))
+            .map(|(key, value)| (&**key, value));
+        let time = self.time.iter().flat_map(|time| {
+            RequestTime::KEYS
+                .into_iter()
+                .filter_map(|key| Some((key, time.get(key)?)))
+        });
+        principal
+            .chain(time)
+            .filter(|(key, _)| self.keys.get(key).is_none())
+            .chain(self.keys.0.iter().map(|(key, value)| (&**key, value)))
     }
 
     /// Sets a single-valued context key (name case-insensitive), replacing any previous value.
@@ -359,8 +409,14 @@ impl Request {
 
     /// Sets `aws:CurrentTime` (ISO 8601) and `aws:EpochTime` from one instant.
     pub fn with_time(mut self, now: jiff::Timestamp) -> Self {
-        self.set("aws:CurrentTime", now.to_string());
-        self.set("aws:EpochTime", now.as_second().to_string());
+        for key in RequestTime::KEYS {
+            self.keys.remove(key);
+        }
+        self.time = Some(RequestTime {
+            now,
+            current: OnceLock::new(),
+            epoch: OnceLock::new(),
+        });
         self
     }
 
@@ -389,7 +445,10 @@ impl Request {
 
     /// Lookup by an already-lowercased key (compiled policies store keys lowercased).
     pub(crate) fn get_lowercase(&self, key: &str) -> Option<&ContextValue> {
-        self.keys.get(key).or_else(|| self.principal.keys.get(key))
+        self.keys
+            .get(key)
+            .or_else(|| self.time.as_ref()?.get(key))
+            .or_else(|| self.principal.keys.get(key))
     }
 
     pub(crate) fn principal_arns(&self) -> &PrincipalArns {
@@ -537,6 +596,32 @@ mod tests {
             Some("2020-01-01T00:00:00Z")
         );
         assert_eq!(single(&r, "aws:EpochTime").as_deref(), Some("1577836800"));
+        // Set after the time, a key replaces it; the time replaces keys set before it.
+        let keys = |r: &Request| {
+            r.context()
+                .filter(|(key, _)| key.ends_with("time"))
+                .map(|(key, value)| format!("{key}={}", value.as_slice().join(",")))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            keys(&r),
+            [
+                "aws:currenttime=2020-01-01T00:00:00Z",
+                "aws:epochtime=1577836800"
+            ]
+        );
+        let r = r.with("AWS:EpochTime", "1");
+        assert_eq!(single(&r, "aws:EpochTime").as_deref(), Some("1"));
+        assert_eq!(
+            keys(&r),
+            ["aws:currenttime=2020-01-01T00:00:00Z", "aws:epochtime=1"]
+        );
+        let later = r.with_time(jiff::Timestamp::from_second(1_577_836_801).unwrap());
+        assert_eq!(
+            single(&later, "aws:EpochTime").as_deref(),
+            Some("1577836801")
+        );
+        assert_eq!(keys(&later).len(), 2);
     }
 
     #[test]
