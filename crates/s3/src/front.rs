@@ -64,11 +64,8 @@ pub struct S3Front {
 
 /// A request id in AWS's format: 16 upper-case hex digits.
 fn new_request_id() -> String {
-    let id = uuid::Uuid::new_v4()
-        .simple()
-        .to_string()
-        .to_ascii_uppercase();
-    id[..16].to_owned()
+    let (random, _) = uuid::Uuid::new_v4().as_u64_pair();
+    format!("{random:016X}")
 }
 
 /// The access key id of a SigV4 or SigV2 `Authorization` header or presigned URL.
@@ -471,6 +468,20 @@ mod tests {
             claimed_access_key_id(&v2_header, &AuthQuery::of(&plain)).as_deref(),
             Some("AKIAV2")
         );
+    }
+
+    #[test]
+    fn request_ids_are_sixteen_upper_case_hex_digits() {
+        let ids: Vec<String> = (0..64).map(|_| new_request_id()).collect();
+        for id in &ids {
+            assert_eq!(id.len(), 16, "{id}");
+            assert!(
+                id.bytes()
+                    .all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(&b)),
+                "{id}"
+            );
+        }
+        assert!(ids[1..].iter().all(|id| *id != ids[0]));
     }
 
     #[test]
