@@ -54,6 +54,8 @@ pub(crate) struct Authorizer {
     /// Where the tags of objects and buckets are read for tag conditions (`None`: objects
     /// stored elsewhere, whose tags podpass does not read, so those keys are absent).
     tags: Option<TagReader>,
+    /// The root of the endpoint's account, as every decision on its requests sees it.
+    root: Arc<PrincipalContext>,
 }
 
 fn access_denied(request_id: &str) -> S3Error {
@@ -77,7 +79,12 @@ impl Authorizer {
         audit: AuditLog,
         audit_allowed: bool,
     ) -> Self {
+        let root = Principal::AccountRoot {
+            account: control.account_id().to_owned(),
+        }
+        .into();
         Authorizer {
+            root,
             control,
             policies,
             audit,
@@ -149,13 +156,17 @@ impl Authorizer {
         };
         let (principal, mut policies) = match caller {
             // The account root needs no identity policy (see `allowed` below).
-            Some(Caller::Root { account, .. }) => (
-                Principal::AccountRoot {
-                    account: account.clone(),
-                }
-                .into(),
-                PolicySet::default(),
-            ),
+            Some(Caller::Root { account, .. }) => {
+                let root = if self.root.principal().account() == Some(account) {
+                    self.root.clone()
+                } else {
+                    Principal::AccountRoot {
+                        account: account.clone(),
+                    }
+                    .into()
+                };
+                (root, PolicySet::default())
+            }
             Some(signer) => {
                 let compiled = self
                     .control
