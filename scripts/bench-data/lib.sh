@@ -8,6 +8,9 @@ bench_target="${CARGO_TARGET_DIR:-$bench_root/target}"
 bench_bin="$bench_target/release/podpass"
 bench_work="$(mktemp -d)"
 bench_servers=()
+# How long a server started here may live: a net for one left behind, longer than any run (a
+# run of bench-s3 with five rounds lasts some ten minutes).
+bench_server_life=1800
 
 bench_cleanup() {
   local pid
@@ -47,7 +50,7 @@ bench_up() {
   shift
   port="$(bench_free_port)"
   bench_endpoint="http://127.0.0.1:$port"
-  timeout 300 "$bench_bin" up --data-dir "$data" --listen "127.0.0.1:$port" \
+  timeout "$bench_server_life" "$bench_bin" up --data-dir "$data" --listen "127.0.0.1:$port" \
     --s3-listen 127.0.0.1:0 --https-listen 127.0.0.1:0 --agent-port 0 --no-profile --log warn \
     "$@" >"$bench_work/up.log" 2>&1 &
   bench_servers+=("$!")
