@@ -246,16 +246,23 @@ fn root_policies() -> PolicySet {
 
 impl Control {
     /// The engine's principal and applicable policies for a caller.
-    /// Users' and sessions' are compiled once and kept in the IAM cache.
+    /// Compiled once per account root, user and session, and kept in the IAM cache.
     pub async fn caller_policies(&self, caller: &Caller) -> Result<Arc<CallerPolicies>> {
         match caller {
-            Caller::Root { account, .. } => Ok(Arc::new(CallerPolicies {
-                principal: Principal::AccountRoot {
-                    account: account.clone(),
-                }
-                .into(),
-                policies: root_policies(),
-            })),
+            Caller::Root { account, .. } => {
+                let key = CallerKey::Root(account.clone());
+                self.iam_cache()
+                    .caller_policies(key, async {
+                        Ok(CallerPolicies {
+                            principal: Principal::AccountRoot {
+                                account: account.clone(),
+                            }
+                            .into(),
+                            policies: root_policies(),
+                        })
+                    })
+                    .await
+            }
             Caller::Session(session) => {
                 let key = CallerKey::Session(session.access_key_id.clone());
                 self.iam_cache()

@@ -57,6 +57,8 @@ pub struct IamCache {
 /// Whose compiled policies a [`CallerPolicies`] entry holds.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum CallerKey {
+    /// An account's root, by the account id.
+    Root(String),
     /// A user, by its unique id.
     User(String),
     /// A role session, by its access key id: unique to one issuance, and only usable with the

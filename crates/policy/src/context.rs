@@ -284,20 +284,17 @@ impl PartialEq for RequestTime {
 impl Eq for RequestTime {}
 
 impl RequestTime {
-    const KEYS: [&'static str; 2] = ["aws:currenttime", "aws:epochtime"];
+    const CURRENT_TIME: &'static str = "aws:currenttime";
+    const EPOCH_TIME: &'static str = "aws:epochtime";
+    const KEYS: [&'static str; 2] = [Self::CURRENT_TIME, Self::EPOCH_TIME];
 
     fn get(&self, key: &str) -> Option<&ContextValue> {
-        match key {
-            "aws:currenttime" => Some(
-                self.current
-                    .get_or_init(|| ContextValue::Single(self.now.to_string())),
-            ),
-            "aws:epochtime" => Some(
-                self.epoch
-                    .get_or_init(|| ContextValue::Single(self.now.as_second().to_string())),
-            ),
-            _ => None,
-        }
+        let (cell, write): (_, fn(jiff::Timestamp) -> String) = match key {
+            Self::CURRENT_TIME => (&self.current, |now| now.to_string()),
+            Self::EPOCH_TIME => (&self.epoch, |now| now.as_second().to_string()),
+            _ => return None,
+        };
+        Some(cell.get_or_init(|| ContextValue::Single(write(self.now))))
     }
 }
 

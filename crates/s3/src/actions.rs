@@ -305,8 +305,9 @@ pub(crate) struct AuthQuery<'a> {
     pub v2_signature: bool,
     credential: Option<&'a str>,
     access_key_id: Option<&'a str>,
-    /// `X-Amz-Security-Token`, and its lower-case spelling, which SigV2 presigned URLs use.
-    security_token: [Option<&'a str>; 2],
+    security_token: Option<&'a str>,
+    /// `x-amz-security-token`, as SigV2 presigned URLs spell it.
+    lower_case_security_token: Option<&'a str>,
     expires: Option<&'a str>,
 }
 
@@ -326,8 +327,8 @@ impl<'a> AuthQuery<'a> {
                 }
                 "X-Amz-Credential" => &mut found.credential,
                 "AWSAccessKeyId" => &mut found.access_key_id,
-                "X-Amz-Security-Token" => &mut found.security_token[0],
-                "x-amz-security-token" => &mut found.security_token[1],
+                "X-Amz-Security-Token" => &mut found.security_token,
+                "x-amz-security-token" => &mut found.lower_case_security_token,
                 "X-Amz-Expires" => &mut found.expires,
                 _ => continue,
             };
@@ -346,12 +347,11 @@ impl<'a> AuthQuery<'a> {
         decoded_value(self.access_key_id?)
     }
 
-    /// The session token, in either spelling.
+    /// The session token, in either spelling (`X-Amz-Security-Token` first).
     pub(crate) fn security_token(&self) -> Option<String> {
         self.security_token
-            .iter()
-            .flatten()
-            .find_map(|pair| decoded_value(pair))
+            .and_then(decoded_value)
+            .or_else(|| self.lower_case_security_token.and_then(decoded_value))
     }
 
     /// `X-Amz-Expires` (SigV4 presigned).

@@ -64,8 +64,9 @@ pub struct S3Front {
 
 /// A request id in AWS's format: 16 upper-case hex digits.
 fn new_request_id() -> String {
-    let (random, _) = uuid::Uuid::new_v4().as_u64_pair();
-    format!("{random:016X}")
+    // The UUID's first 16 hex digits (one of them its version, `4`), as the id always was.
+    let (high, _) = uuid::Uuid::new_v4().as_u64_pair();
+    format!("{high:016X}")
 }
 
 /// The access key id of a SigV4 or SigV2 `Authorization` header or presigned URL.
@@ -541,6 +542,32 @@ mod tests {
         let mut both = signed_at(&at(now - 86_400));
         both.insert("x-amz-date", at(now).parse().unwrap());
         assert!(check_time(&both, &uri, now).is_ok());
+        // What s3s verifies as SigV2 is held to the window however the header is sent: beside
+        // a value that is not UTF-8 (which s3s drops), or with UTF-8 beyond ASCII.
+        let mut beside_binary = signed_at(&at(now - 86_400));
+        beside_binary.remove(http::header::AUTHORIZATION);
+        beside_binary.append(
+            http::header::AUTHORIZATION,
+            HeaderValue::from_bytes(b"\xff").unwrap(),
+        );
+        beside_binary.append(
+            http::header::AUTHORIZATION,
+            "AWS AKIAV2:c2ln".parse().unwrap(),
+        );
+        let mut non_ascii = signed_at(&at(now - 86_400));
+        non_ascii.insert(
+            http::header::AUTHORIZATION,
+            HeaderValue::from_bytes("AWS AKIA\u{e9}:c2ln".as_bytes()).unwrap(),
+        );
+        for headers in [&beside_binary, &non_ascii] {
+            let error = check_time(headers, &uri, now).unwrap_err();
+            assert_eq!(error.code(), &S3ErrorCode::RequestTimeTooSkewed);
+        }
+        // `AWS key` without a signature is not SigV2 to s3s, which checks it as SigV4 (and
+        // refuses it); its SigV2 date is not this check's.
+        let mut not_v2 = signed_at(&at(now - 86_400));
+        not_v2.insert(http::header::AUTHORIZATION, "AWS AKIAV2".parse().unwrap());
+        assert!(check_time(&not_v2, &uri, now).is_ok());
     }
 
     #[test]

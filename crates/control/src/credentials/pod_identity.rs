@@ -31,6 +31,7 @@ fn service_principal() -> Arc<PrincipalContext> {
     });
     SERVICE.clone()
 }
+
 /// Lifetime of Pod Identity credentials (EKS issues six-hour sessions).
 const DURATION: i64 = 6 * 3600;
 /// Sessions chained to a target role are capped at one hour, as any role chaining.
