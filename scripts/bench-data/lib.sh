@@ -42,9 +42,9 @@ bench_free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-# bench_up DATA_DIR [UP_OPTION...]: starts `podpass up` on free loopback ports (at most 5
-# minutes of life, only warnings logged so that per-request log lines are not measured) and
-# waits for its instance.json. Sets bench_endpoint.
+# bench_up DATA_DIR [UP_OPTION...]: starts `podpass up` on free loopback ports (at most
+# $bench_server_life seconds of life, only warnings logged so that per-request log lines are not
+# measured) and waits for its instance.json. Sets bench_endpoint.
 bench_up() {
   local data="$1" port
   shift
@@ -197,10 +197,16 @@ bench_wrk() {
   local name="$1" threads="$2" connections="$3" duration="$4" url="$5"
   shift 5
   local out="$bench_work/$name.txt"
-  local options="$*"
   local cpu_before="" cpu_ms="" user_before="" user_ms=""
-  # Tokens in headers are long and secret-like: show the header names only.
-  echo "-- $name: wrk -t$threads -c$connections -d$duration --latency ${options//: [^ ]*/: …}" >&2
+  # Header values (tokens, signatures) are secret-like: show the header names only.
+  local shown=() option
+  for option in "$@"; do
+    case "$option" in
+    *:*) shown+=("${option%%:*}: …") ;;
+    *) shown+=("$option") ;;
+    esac
+  done
+  echo "-- $name: wrk -t$threads -c$connections -d$duration --latency ${shown[*]}" >&2
   local perf=""
   if [ -n "${BENCH_CPU_PID:-}" ]; then
     cpu_before="$(bench_cpu_ms "$BENCH_CPU_PID")"
