@@ -54,8 +54,6 @@ pub(crate) struct Authorizer {
     /// Where the tags of objects and buckets are read for tag conditions (`None`: objects
     /// stored elsewhere, whose tags podpass does not read, so those keys are absent).
     tags: Option<TagReader>,
-    /// The root of the endpoint's account, as every decision on its requests sees it.
-    root: Arc<PrincipalContext>,
 }
 
 fn access_denied(request_id: &str) -> S3Error {
@@ -79,12 +77,7 @@ impl Authorizer {
         audit: AuditLog,
         audit_allowed: bool,
     ) -> Self {
-        let root = Principal::AccountRoot {
-            account: control.account_id().to_owned(),
-        }
-        .into();
         Authorizer {
-            root,
             control,
             policies,
             audit,
@@ -155,25 +148,19 @@ impl Authorizer {
             None => None,
         };
         let (principal, mut policies) = match caller {
-            // The account root needs no identity policy (see `allowed` below).
-            Some(Caller::Root { account, .. }) => {
-                let root = if self.root.principal().account() == Some(account) {
-                    self.root.clone()
-                } else {
-                    Principal::AccountRoot {
-                        account: account.clone(),
-                    }
-                    .into()
-                };
-                (root, PolicySet::default())
-            }
             Some(signer) => {
+                // Kept per caller (the root's too) by the domain layer's IAM cache.
                 let compiled = self
                     .control
                     .caller_policies(signer)
                     .await
                     .map_err(|error| internal(&info.request_id, &error))?;
-                (compiled.principal.clone(), compiled.policies.clone())
+                let policies = match signer {
+                    // The account root needs no identity policy (see `allowed` below).
+                    Caller::Root { .. } => PolicySet::default(),
+                    Caller::Session(_) | Caller::User(_) => compiled.policies.clone(),
+                };
+                (compiled.principal.clone(), policies)
             }
             None => (anonymous(), PolicySet::default()),
         };
